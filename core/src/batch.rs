@@ -1,0 +1,387 @@
+//! Record batches: the framed unit of the log (see docs/FORMAT.md).
+//!
+//! ```text
+//! 0   u32  length       bytes after the crc field (header rest + body)
+//! 4   u32  crc32        of those `length` bytes
+//! 8   u8   version      BATCH_VERSION
+//! 9   u64  base_offset
+//! 17  u32  last_offset_delta
+//! 21  i64  base_timestamp
+//! 29  i64  max_timestamp
+//! 37  u32  record_count
+//! 41  body: postcard varint count, then `record_count` postcard entries
+//! ```
+//! All integers little-endian. A frame is `8 + length` bytes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_bytes::Bytes as RawBytes;
+
+use crate::record::{NewRecord, Record};
+use crate::{Error, Result};
+
+pub const BATCH_VERSION: u8 = 1;
+pub const FRAME_HEADER_LEN: usize = 41;
+/// Upper bound on a frame's length field; a larger one is corruption, so a
+/// corrupt length can never make a reader allocate more than this.
+pub const MAX_FRAME_LEN: usize = 256 << 20;
+
+/// The fixed-size header of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub length: u32,
+    pub crc: u32,
+    pub base_offset: u64,
+    pub last_offset_delta: u32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub record_count: u32,
+}
+
+impl FrameHeader {
+    /// Bytes the whole frame takes.
+    pub fn frame_len(&self) -> usize {
+        8 + self.length as usize
+    }
+
+    /// The last offset the batch covers.
+    pub fn last_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.last_offset_delta)
+    }
+
+    /// Parses and sanity-checks a header (not the CRC: see [`verify_frame`]).
+    pub fn parse(buf: &[u8]) -> Result<FrameHeader> {
+        let Some(b) = buf.get(..FRAME_HEADER_LEN) else {
+            return Err(Error::corrupt("short batch header"));
+        };
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let header = FrameHeader {
+            length: u32_at(0),
+            crc: u32_at(4),
+            base_offset: u64_at(9),
+            last_offset_delta: u32_at(17),
+            base_timestamp: u64_at(21) as i64,
+            max_timestamp: u64_at(29) as i64,
+            record_count: u32_at(37),
+        };
+        let length = header.length as usize;
+        if b[8] != BATCH_VERSION {
+            return Err(Error::corrupt(format!("unknown batch version {}", b[8])));
+        }
+        if !(FRAME_HEADER_LEN - 8..=MAX_FRAME_LEN).contains(&length) {
+            return Err(Error::corrupt(format!(
+                "batch length {length} out of bounds"
+            )));
+        }
+        if header
+            .base_offset
+            .checked_add(u64::from(header.last_offset_delta))
+            .is_none()
+        {
+            return Err(Error::corrupt("batch offsets overflow"));
+        }
+        Ok(header)
+    }
+}
+
+/// Checks a whole frame's CRC.
+pub fn verify_frame(header: &FrameHeader, frame: &[u8]) -> Result<()> {
+    let Some(covered) = frame.get(8..header.frame_len()) else {
+        return Err(Error::corrupt("truncated batch"));
+    };
+    if crc32fast::hash(covered) != header.crc {
+        return Err(Error::corrupt(format!(
+            "batch at offset {} fails its CRC",
+            header.base_offset
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    offset_delta: u32,
+    timestamp_delta: i64,
+    key: Option<&'a RawBytes>,
+    value: Option<&'a RawBytes>,
+    headers: HeadersOut<'a>,
+}
+
+struct HeadersOut<'a>(&'a [(&'a str, &'a [u8])]);
+
+impl Serialize for HeadersOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|(n, v)| (*n, RawBytes::new(v))))
+    }
+}
+
+#[derive(Deserialize)]
+struct EntryIn<'a> {
+    offset_delta: u32,
+    timestamp_delta: i64,
+    #[serde(borrow)]
+    key: Option<&'a RawBytes>,
+    #[serde(borrow)]
+    value: Option<&'a RawBytes>,
+    #[serde(borrow)]
+    headers: Vec<(&'a str, &'a RawBytes)>,
+}
+
+/// One record of a batch being built: its offset and timestamp are fixed.
+pub struct EntrySpec<'r, 'a> {
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    pub record: &'r NewRecord<'a>,
+}
+
+/// Summary of an encoded batch.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedBatch {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    pub max_timestamp: i64,
+}
+
+fn serialize_err(e: postcard::Error) -> Error {
+    Error::invalid(format!("cannot encode batch: {e}"))
+}
+
+/// Appends one framed batch to `out`. Offsets must be strictly increasing;
+/// `entries` must not be empty.
+pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<EncodedBatch> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Err(Error::invalid("empty batch"));
+    };
+    let base_offset = first.offset;
+    let base_timestamp = first.timestamp_ms;
+    let last_offset_delta = u32::try_from(last.offset - base_offset)
+        .map_err(|_| Error::invalid("batch spans too many offsets"))?;
+    let record_count =
+        u32::try_from(entries.len()).map_err(|_| Error::invalid("batch has too many records"))?;
+    let max_timestamp = entries
+        .iter()
+        .map(|e| e.timestamp_ms)
+        .max()
+        .unwrap_or(base_timestamp);
+
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
+    let mut body = std::mem::take(out);
+    body = postcard::to_extend(&record_count, body).map_err(serialize_err)?;
+    for e in entries {
+        let r = e.record;
+        let entry = EntryOut {
+            offset_delta: (e.offset - base_offset) as u32,
+            timestamp_delta: e.timestamp_ms.wrapping_sub(base_timestamp),
+            key: r.key.map(RawBytes::new),
+            value: r.value.map(RawBytes::new),
+            headers: HeadersOut(&r.headers),
+        };
+        body = postcard::to_extend(&entry, body).map_err(serialize_err)?;
+    }
+    *out = body;
+    let length = out.len() - start - 8;
+    if length > MAX_FRAME_LEN {
+        out.truncate(start);
+        return Err(Error::RecordTooLarge {
+            size: length,
+            limit: MAX_FRAME_LEN,
+        });
+    }
+    let h = &mut out[start..start + FRAME_HEADER_LEN];
+    h[0..4].copy_from_slice(&(length as u32).to_le_bytes());
+    h[8] = BATCH_VERSION;
+    h[9..17].copy_from_slice(&base_offset.to_le_bytes());
+    h[17..21].copy_from_slice(&last_offset_delta.to_le_bytes());
+    h[21..29].copy_from_slice(&base_timestamp.to_le_bytes());
+    h[29..37].copy_from_slice(&max_timestamp.to_le_bytes());
+    h[37..41].copy_from_slice(&record_count.to_le_bytes());
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(EncodedBatch {
+        base_offset,
+        last_offset: base_offset + u64::from(last_offset_delta),
+        max_timestamp,
+    })
+}
+
+/// Where a decoded record comes from, for building [`Record`]s.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub topic: Arc<str>,
+    pub partition: u32,
+}
+
+/// Decodes the records of a verified frame (`frame` holds exactly the
+/// frame). Calls `f` for each record in offset order until it returns false.
+pub fn decode_records(
+    header: &FrameHeader,
+    frame: &Bytes,
+    origin: &Origin,
+    mut f: impl FnMut(Record) -> bool,
+) -> Result<()> {
+    let body = frame
+        .get(FRAME_HEADER_LEN..header.frame_len())
+        .ok_or_else(|| Error::corrupt("truncated batch"))?;
+    let bad = |what: &str| {
+        Error::corrupt(format!(
+            "batch at offset {} has a malformed body: {what}",
+            header.base_offset
+        ))
+    };
+    let (count, mut rest) = postcard::take_from_bytes::<u32>(body).map_err(|_| bad("count"))?;
+    if count != header.record_count {
+        return Err(bad("record count"));
+    }
+    let mut previous: Option<u32> = None;
+    for _ in 0..count {
+        let (entry, next) =
+            postcard::take_from_bytes::<EntryIn<'_>>(rest).map_err(|_| bad("record"))?;
+        rest = next;
+        if entry.offset_delta > header.last_offset_delta
+            || previous.is_some_and(|p| p >= entry.offset_delta)
+        {
+            return Err(bad("offsets"));
+        }
+        previous = Some(entry.offset_delta);
+        let share = |b: &[u8]| frame.slice_ref(b);
+        let record = Record {
+            topic: origin.topic.clone(),
+            partition: origin.partition,
+            offset: header.base_offset + u64::from(entry.offset_delta),
+            timestamp_ms: header.base_timestamp.wrapping_add(entry.timestamp_delta),
+            key: entry.key.map(|k| share(k)),
+            value: entry.value.map(|v| share(v)),
+            headers: entry
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), share(v)))
+                .collect(),
+        };
+        if !f(record) {
+            return Ok(());
+        }
+    }
+    if !rest.is_empty() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin {
+            topic: Arc::from("t"),
+            partition: 2,
+        }
+    }
+
+    fn decode_all(frame: &[u8]) -> Result<Vec<Record>> {
+        let header = FrameHeader::parse(frame)?;
+        verify_frame(&header, frame)?;
+        let bytes = Bytes::copy_from_slice(frame);
+        let mut out = Vec::new();
+        decode_records(&header, &bytes, &origin(), |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn round_trips_records_with_gaps_keys_headers_and_timestamps() {
+        let a = NewRecord::keyed(b"k1", b"v1")
+            .with_header("h", b"x")
+            .with_header("h", b"y");
+        let b = NewRecord::tombstone(b"k2");
+        let c = NewRecord::default();
+        let entries = [
+            EntrySpec {
+                offset: 10,
+                timestamp_ms: 500,
+                record: &a,
+            },
+            EntrySpec {
+                offset: 12,
+                timestamp_ms: 400,
+                record: &b,
+            },
+            EntrySpec {
+                offset: 15,
+                timestamp_ms: 900,
+                record: &c,
+            },
+        ];
+        let mut out = vec![7u8; 3];
+        let summary = encode_batch(&entries, &mut out).unwrap();
+        assert_eq!(summary.last_offset, 15);
+        assert_eq!(summary.max_timestamp, 900);
+        assert_eq!(&out[..3], &[7, 7, 7], "encode appends");
+        let header = FrameHeader::parse(&out[3..]).unwrap();
+        assert_eq!(header.frame_len(), out.len() - 3);
+        assert_eq!(header.last_offset(), 15);
+        let records = decode_all(&out[3..]).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0].offset, 10);
+        assert_eq!(records[0].key.as_deref(), Some(&b"k1"[..]));
+        assert_eq!(records[0].headers.len(), 2);
+        assert_eq!(records[0].headers[1].0, "h");
+        assert_eq!(&records[0].headers[1].1[..], b"y");
+        assert_eq!(records[1].offset, 12);
+        assert_eq!(records[1].timestamp_ms, 400);
+        assert!(records[1].value.is_none());
+        assert_eq!(records[2].offset, 15);
+        assert!(records[2].key.is_none() && records[2].value.is_none());
+        assert_eq!(records[2].partition, 2);
+    }
+
+    #[test]
+    fn any_flipped_bit_is_caught() {
+        let r = NewRecord::keyed(b"key", b"value");
+        let mut frame = Vec::new();
+        encode_batch(
+            &[EntrySpec {
+                offset: 0,
+                timestamp_ms: 1,
+                record: &r,
+            }],
+            &mut frame,
+        )
+        .unwrap();
+        for i in 0..frame.len() {
+            for bit in 0..8 {
+                let mut bad = frame.clone();
+                bad[i] ^= 1 << bit;
+                assert!(
+                    decode_all(&bad).is_err(),
+                    "flip at byte {i} bit {bit} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn absurd_lengths_are_corruption_not_allocation() {
+        let mut frame = vec![0u8; FRAME_HEADER_LEN];
+        frame[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        frame[8] = BATCH_VERSION;
+        assert!(matches!(
+            FrameHeader::parse(&frame),
+            Err(Error::Corruption(_))
+        ));
+        assert!(matches!(
+            FrameHeader::parse(&frame[..10]),
+            Err(Error::Corruption(_))
+        ));
+    }
+}

@@ -1,0 +1,103 @@
+//! The one error type of the core. Bindings map each variant to a typed
+//! exception (Python) or an `Error` with a `code` (JS); `code()` is that code.
+
+use std::fmt;
+
+/// Everything that can go wrong in logpond.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("topic already exists: {0}")]
+    TopicExists(String),
+    #[error("topic not found: {0}")]
+    TopicNotFound(String),
+    #[error("invalid name: {0}")]
+    InvalidName(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("record too large: {size} bytes, limit {limit}")]
+    RecordTooLarge { size: usize, limit: usize },
+    #[error("backpressure: {0}")]
+    Backpressure(String),
+    #[error("offset out of range: {0}")]
+    OffsetOutOfRange(String),
+    #[error("corruption: {0}")]
+    Corruption(String),
+    #[error("pond is locked by another open handle: {0}")]
+    PondLocked(String),
+    #[error("pond is closed")]
+    Closed,
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A stable, language-neutral code for this kind of error
+    /// (`TOPIC_EXISTS`, `BACKPRESSURE`, ...), used by the bindings.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::TopicExists(_) => ErrorCode::TopicExists,
+            Error::TopicNotFound(_) => ErrorCode::TopicNotFound,
+            Error::InvalidName(_) => ErrorCode::InvalidName,
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::RecordTooLarge { .. } => ErrorCode::RecordTooLarge,
+            Error::Backpressure(_) => ErrorCode::Backpressure,
+            Error::OffsetOutOfRange(_) => ErrorCode::OffsetOutOfRange,
+            Error::Corruption(_) => ErrorCode::Corruption,
+            Error::PondLocked(_) => ErrorCode::PondLocked,
+            Error::Closed => ErrorCode::Closed,
+            Error::Io(_) => ErrorCode::Io,
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+        Error::InvalidArgument(msg.into())
+    }
+
+    pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
+        Error::Corruption(msg.into())
+    }
+}
+
+/// The kinds of [`Error`], as the bindings name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    TopicExists,
+    TopicNotFound,
+    InvalidName,
+    InvalidArgument,
+    RecordTooLarge,
+    Backpressure,
+    OffsetOutOfRange,
+    Corruption,
+    PondLocked,
+    Closed,
+    Io,
+}
+
+impl ErrorCode {
+    /// The `SCREAMING_SNAKE_CASE` code JS errors carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::TopicExists => "TOPIC_EXISTS",
+            ErrorCode::TopicNotFound => "TOPIC_NOT_FOUND",
+            ErrorCode::InvalidName => "INVALID_NAME",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::RecordTooLarge => "RECORD_TOO_LARGE",
+            ErrorCode::Backpressure => "BACKPRESSURE",
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::Corruption => "CORRUPTION",
+            ErrorCode::PondLocked => "POND_LOCKED",
+            ErrorCode::Closed => "CLOSED",
+            ErrorCode::Io => "IO",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

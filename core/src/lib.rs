@@ -1,0 +1,41 @@
+//! logpond: an embeddable event broker. Partitioned, replayable logs (the
+//! Kafka half) over a pluggable [`Storage`], with no server, no async and
+//! no threads of its own.
+//!
+//! ```
+//! use logpond::{NewRecord, Pond, ReadLimits, TopicConfig};
+//! let pond = Pond::memory();
+//! pond.create_topic("orders", TopicConfig::with_partitions(3))?;
+//! let md = pond.send("orders", NewRecord::keyed(b"customer-7", b"{\"total\": 12}"))?;
+//! let records = pond.read("orders", md.partition, 0, ReadLimits::default())?;
+//! assert_eq!(records[0].value.as_deref(), Some(&b"{\"total\": 12}"[..]));
+//! # Ok::<(), logpond::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod batch;
+pub mod clock;
+mod compaction;
+mod error;
+mod index;
+mod partition;
+pub mod partitioner;
+mod pond;
+mod record;
+mod segment;
+pub mod storage;
+pub mod topic;
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use clock::SystemClock;
+pub use clock::{Clock, ManualClock};
+pub use error::{Error, ErrorCode, Result};
+pub use partition::ReadLimits;
+pub use pond::{
+    AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION,
+};
+pub use record::{NewRecord, Record, RecordMetadata};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use storage::FileStorage;
+pub use storage::{MemoryStorage, Storage, StorageFile};
+pub use topic::{Cleanup, TopicConfig};

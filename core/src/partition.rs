@@ -1,0 +1,415 @@
+//! One partition: an ordered set of segments, the newest of which (the
+//! active one) takes appends. Offsets are dense as written; compaction may
+//! leave gaps, never reorder.
+
+use std::collections::BTreeMap;
+
+use crate::batch::{decode_records, encode_batch, verify_frame, EntrySpec, Origin};
+use crate::record::{NewRecord, Record};
+use crate::segment::{index_name, log_name, Segment};
+use crate::storage::{read_all, replace_file, Storage};
+use crate::topic::TopicConfig;
+use crate::{Error, Result};
+
+const LOG_START_FILE: &str = "log-start";
+const LOG_START_MAGIC: &[u8; 4] = b"LPLS";
+
+/// What an append needs from the pond.
+pub struct AppendContext<'a> {
+    pub storage: &'a dyn Storage,
+    pub config: &'a TopicConfig,
+    pub fsync: bool,
+    pub now_ms: i64,
+}
+
+/// Limits on one read. At least one record is returned when any is
+/// available, even if it alone exceeds `max_bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    pub max_records: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits {
+            max_records: 500,
+            max_bytes: 50 << 20,
+        }
+    }
+}
+
+/// The bytes a read counts against `max_bytes`.
+pub(crate) fn record_bytes(r: &Record) -> usize {
+    r.key.as_ref().map_or(0, |k| k.len())
+        + r.value.as_ref().map_or(0, |v| v.len())
+        + r.headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len())
+            .sum::<usize>()
+}
+
+#[derive(Debug)]
+pub struct Partition {
+    pub(crate) dir: String,
+    pub(crate) origin: Origin,
+    /// By base offset; never empty. The last is the active segment.
+    pub(crate) segments: BTreeMap<u64, Segment>,
+    /// Offsets below this were deleted by `delete_records` (persisted).
+    log_start: u64,
+    scratch: Vec<u8>,
+    /// Bytes sealed since the last compaction (compacted topics only).
+    pub(crate) dirty_bytes: u64,
+}
+
+impl Partition {
+    pub fn create(
+        storage: &dyn Storage,
+        dir: String,
+        origin: Origin,
+        durable: bool,
+    ) -> Result<Partition> {
+        let segment = Segment::create(storage, &dir, 0, durable)?;
+        Ok(Partition {
+            dir,
+            origin,
+            segments: BTreeMap::from([(0, segment)]),
+            log_start: 0,
+            scratch: Vec::new(),
+            dirty_bytes: 0,
+        })
+    }
+
+    /// Opens a partition's files, recovering the active segment's tail and
+    /// clearing leftovers of interrupted work (`.tmp`, `.cleaned`).
+    pub fn open(
+        storage: &dyn Storage,
+        dir: String,
+        origin: Origin,
+        durable: bool,
+    ) -> Result<Partition> {
+        let prefix = format!("{dir}/");
+        let mut bases = Vec::new();
+        let mut indexes = Vec::new();
+        let mut log_start = 0;
+        for name in storage.list(&prefix)? {
+            let file = &name[prefix.len()..];
+            if let Some(base) = file.strip_suffix(".log").and_then(parse_base) {
+                bases.push(base);
+            } else if let Some(base) = file.strip_suffix(".index").and_then(parse_base) {
+                indexes.push(base);
+            } else if file == LOG_START_FILE {
+                log_start = read_log_start(storage, &name)?;
+            } else if file.ends_with(".tmp") || file.ends_with(".cleaned") {
+                storage.remove(&name)?;
+            }
+        }
+        bases.sort_unstable();
+        for orphan in indexes.iter().filter(|b| bases.binary_search(b).is_err()) {
+            storage.remove(&index_name(&dir, *orphan))?;
+        }
+        let mut segments = BTreeMap::new();
+        for (i, &base) in bases.iter().enumerate() {
+            let sealed = i + 1 < bases.len();
+            segments.insert(base, Segment::open(storage, &dir, base, sealed)?);
+        }
+        let mut partition = Partition {
+            dir,
+            origin,
+            segments,
+            log_start,
+            scratch: Vec::new(),
+            dirty_bytes: 0,
+        };
+        if partition.segments.is_empty() {
+            let segment = Segment::create(storage, &partition.dir, log_start, durable)?;
+            partition.segments.insert(log_start, segment);
+        } else if log_start > partition.end_offset() {
+            // Recovery cut the tail below a persisted log start: continue
+            // numbering from the log start, never reusing deleted offsets.
+            partition.roll(storage, log_start, durable)?;
+        }
+        Ok(partition)
+    }
+
+    fn active(&self) -> &Segment {
+        match self.segments.last_key_value() {
+            Some((_, s)) => s,
+            None => unreachable!("a partition always has a segment"),
+        }
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        match self.segments.last_entry() {
+            Some(e) => e.into_mut(),
+            None => unreachable!("a partition always has a segment"),
+        }
+    }
+
+    /// The first offset a read may ask for.
+    pub fn start_offset(&self) -> u64 {
+        let first = self.segments.keys().next().copied().unwrap_or(0);
+        self.log_start.max(first)
+    }
+
+    /// The offset the next record will get.
+    pub fn end_offset(&self) -> u64 {
+        self.active().next_offset()
+    }
+
+    /// Bytes on storage (segment files).
+    pub fn bytes(&self) -> u64 {
+        self.segments.values().map(Segment::len).sum()
+    }
+
+    /// Seals the active segment (writing its index) and starts a new one at `base`.
+    fn roll(&mut self, storage: &dyn Storage, base: u64, durable: bool) -> Result<()> {
+        let active = self.active();
+        active.write_index(storage, &self.dir, false)?;
+        self.dirty_bytes += active.len();
+        let segment = Segment::create(storage, &self.dir, base, durable)?;
+        self.segments.insert(base, segment);
+        Ok(())
+    }
+
+    /// Appends the records as one batch; returns the first offset.
+    pub fn append(
+        &mut self,
+        ctx: &AppendContext<'_>,
+        records: &[(&NewRecord<'_>, i64)],
+    ) -> Result<u64> {
+        let base = self.end_offset();
+        let entries: Vec<EntrySpec<'_, '_>> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (record, ts))| EntrySpec {
+                offset: base + i as u64,
+                timestamp_ms: *ts,
+                record,
+            })
+            .collect();
+        let mut frame = std::mem::take(&mut self.scratch);
+        frame.clear();
+        let encoded = encode_batch(&entries, &mut frame);
+        let result = encoded.and_then(|batch| {
+            let active = self.active();
+            let too_big = active.len() + frame.len() as u64 > ctx.config.segment_bytes;
+            let too_old = active
+                .first_timestamp()
+                .is_some_and(|t| ctx.now_ms.saturating_sub(t) >= ctx.config.segment_ms);
+            let too_many = batch.last_offset - active.base_offset > u64::from(u32::MAX);
+            if !active.is_empty() && (too_big || too_old || too_many) {
+                self.roll(ctx.storage, base, ctx.fsync)?;
+            }
+            let first_ts = records.first().map_or(0, |(_, ts)| *ts);
+            self.active_mut()
+                .append(&frame, &batch, first_ts, ctx.fsync)
+        });
+        self.scratch = frame;
+        result?;
+        Ok(base)
+    }
+
+    fn check_offset(&self, offset: u64) -> Result<()> {
+        let (start, end) = (self.start_offset(), self.end_offset());
+        if offset < start || offset > end {
+            return Err(Error::OffsetOutOfRange(format!(
+                "offset {offset} is outside {start}..={end} of {}/{}",
+                self.origin.topic, self.origin.partition
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads records from `offset` on, in offset order, across segments.
+    pub fn read(&self, offset: u64, limits: ReadLimits, out: &mut Vec<Record>) -> Result<()> {
+        self.check_offset(offset)?;
+        let first = self
+            .segments
+            .range(..=offset)
+            .next_back()
+            .map_or(offset, |(b, _)| *b);
+        let (mut count, mut bytes) = (0usize, 0usize);
+        let want = limits.max_records;
+        for segment in self.segments.range(first..).map(|(_, s)| s) {
+            if count >= want {
+                break;
+            }
+            let mut cursor = segment.frames_from_offset(offset);
+            while let Some((_, header, frame)) = cursor.next_frame()? {
+                if header.last_offset() < offset {
+                    continue;
+                }
+                verify_frame(&header, &frame)?;
+                let mut full = false;
+                decode_records(&header, &frame, &self.origin, |record| {
+                    if record.offset < offset {
+                        return true;
+                    }
+                    let size = record_bytes(&record);
+                    if count > 0 && bytes + size > limits.max_bytes {
+                        full = true;
+                        return false;
+                    }
+                    bytes += size;
+                    count += 1;
+                    out.push(record);
+                    count < want
+                })?;
+                if full || count >= want {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first offset (>= the start) whose record timestamp is >= `ts`.
+    pub fn offset_for_time(&self, ts: i64) -> Result<Option<u64>> {
+        let start = self.start_offset();
+        for segment in self.segments.values() {
+            if segment.max_timestamp() < ts || segment.next_offset() <= start {
+                continue;
+            }
+            let mut cursor = segment.frames_from_time(ts);
+            while let Some((_, header, frame)) = cursor.next_frame()? {
+                if header.max_timestamp < ts || header.last_offset() < start {
+                    continue;
+                }
+                verify_frame(&header, &frame)?;
+                let mut found = None;
+                decode_records(&header, &frame, &self.origin, |r| {
+                    if r.offset >= start && r.timestamp_ms >= ts {
+                        found = Some(r.offset);
+                        return false;
+                    }
+                    true
+                })?;
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Makes every offset below `before` unreadable, freeing whole segments.
+    pub fn delete_records(
+        &mut self,
+        storage: &dyn Storage,
+        before: u64,
+        durable: bool,
+    ) -> Result<()> {
+        let end = self.end_offset();
+        if before > end {
+            return Err(Error::OffsetOutOfRange(format!(
+                "cannot delete before {before}: the end offset of {}/{} is {end}",
+                self.origin.topic, self.origin.partition
+            )));
+        }
+        if before <= self.start_offset() {
+            return Ok(());
+        }
+        self.log_start = before;
+        let mut data = Vec::with_capacity(16);
+        data.extend_from_slice(LOG_START_MAGIC);
+        data.extend_from_slice(&before.to_le_bytes());
+        data.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
+        replace_file(
+            storage,
+            &format!("{}/{LOG_START_FILE}", self.dir),
+            &data,
+            durable,
+        )?;
+        self.remove_segments_while(storage, |seg, _| seg.next_offset() <= before)
+    }
+
+    /// Applies time, size and record-count retention to sealed segments,
+    /// oldest first. The active segment is never removed.
+    pub fn enforce_retention(
+        &mut self,
+        storage: &dyn Storage,
+        config: &TopicConfig,
+        now_ms: i64,
+    ) -> Result<()> {
+        if config.retention_ms.is_none()
+            && config.retention_bytes.is_none()
+            && config.retention_records.is_none()
+        {
+            return Ok(());
+        }
+        let end = self.end_offset();
+        let mut total = self.bytes();
+        self.remove_segments_while(storage, |seg, next_base| {
+            let expired = config
+                .retention_ms
+                .is_some_and(|r| seg.max_timestamp() < now_ms.saturating_sub(r));
+            let over_bytes = config
+                .retention_bytes
+                .is_some_and(|b| total - seg.len() >= b);
+            let over_records = config
+                .retention_records
+                .is_some_and(|n| end - next_base >= n);
+            let remove = expired || over_bytes || over_records;
+            if remove {
+                total -= seg.len();
+            }
+            remove
+        })
+    }
+
+    /// Removes sealed segments from the oldest while `f(segment, next
+    /// segment's base)` says so.
+    fn remove_segments_while(
+        &mut self,
+        storage: &dyn Storage,
+        mut f: impl FnMut(&Segment, u64) -> bool,
+    ) -> Result<()> {
+        while self.segments.len() > 1 {
+            let mut keys = self.segments.keys();
+            let (Some(&base), Some(&next_base)) = (keys.next(), keys.next()) else {
+                break;
+            };
+            if !f(&self.segments[&base], next_base) {
+                break;
+            }
+            self.segments.remove(&base);
+            storage.remove(&log_name(&self.dir, base))?;
+            storage.remove(&index_name(&self.dir, base))?;
+        }
+        Ok(())
+    }
+
+    /// Makes every append so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.active().sync()
+    }
+
+    pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
+        for name in storage.list(&format!("{}/", self.dir))? {
+            storage.remove(&name)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_base(s: &str) -> Option<u64> {
+    (s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+fn read_log_start(storage: &dyn Storage, name: &str) -> Result<u64> {
+    let data = read_all(&*storage.open(name, false)?)?;
+    let valid = data.len() == 16
+        && &data[..4] == LOG_START_MAGIC
+        && crc32fast::hash(&data[..12]).to_le_bytes() == data[12..16];
+    if !valid {
+        // The file is only written by an atomic rename, so damage here is
+        // media corruption; refusing beats resurrecting deleted records.
+        return Err(Error::corrupt(format!("{name} is damaged")));
+    }
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&data[4..12]);
+    Ok(u64::from_le_bytes(a))
+}

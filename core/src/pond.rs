@@ -1,0 +1,657 @@
+//! The pond: one broker over one storage. Every public operation takes the
+//! pond's lock once; the pond is `Send + Sync` and safe to share.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::batch::Origin;
+use crate::clock::Clock;
+use crate::partition::{AppendContext, Partition, ReadLimits};
+use crate::partitioner::partition_for_key;
+use crate::record::{NewRecord, Record, RecordMetadata};
+use crate::storage::{read_all, replace_file, MemoryStorage, Storage};
+use crate::topic::{is_internal, validate_name, Cleanup, TopicConfig, TopicMeta};
+use crate::{Error, Result};
+
+const POND_META: &str = "pond.meta";
+const POND_MAGIC: &[u8; 4] = b"LPND";
+/// The on-disk format this build writes and reads (docs/FORMAT.md).
+pub const FORMAT_VERSION: u32 = 1;
+const TOPICS_DIR: &str = "topics";
+
+/// When an acknowledged append is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every append is handed to the OS before it returns: it survives a
+    /// killed process, not a power loss.
+    #[default]
+    Os,
+    /// Every append (one fsync per batch) is on stable storage before it
+    /// returns: it survives a power loss.
+    Fsync,
+}
+
+/// How to open a pond.
+#[derive(Clone)]
+pub struct PondOptions {
+    pub durability: Durability,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl PondOptions {
+    pub fn with_clock(clock: Arc<dyn Clock>) -> PondOptions {
+        PondOptions {
+            durability: Durability::Os,
+            clock,
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl Default for PondOptions {
+    fn default() -> PondOptions {
+        PondOptions::with_clock(Arc::new(crate::clock::SystemClock))
+    }
+}
+
+/// A partition's state, as `describe` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    pub start_offset: u64,
+    pub end_offset: u64,
+    pub bytes: u64,
+}
+
+/// A topic, as `describe` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: Vec<PartitionInfo>,
+    pub config: TopicConfig,
+}
+
+struct Topic {
+    meta: TopicMeta,
+    name: Arc<str>,
+    partitions: Vec<Partition>,
+    /// Next partition for records with neither key nor partition.
+    spread: u32,
+}
+
+impl Topic {
+    fn dir(name: &str) -> String {
+        format!("{TOPICS_DIR}/{name}")
+    }
+
+    fn partition(&self, partition: u32) -> Result<&Partition> {
+        self.partitions
+            .get(partition as usize)
+            .ok_or_else(|| self.no_partition(partition))
+    }
+
+    fn partition_mut(&mut self, partition: u32) -> Result<&mut Partition> {
+        let err = self.no_partition(partition);
+        self.partitions.get_mut(partition as usize).ok_or(err)
+    }
+
+    fn no_partition(&self, partition: u32) -> Error {
+        Error::InvalidArgument(format!(
+            "topic {} has no partition {partition} (it has {})",
+            self.name,
+            self.partitions.len()
+        ))
+    }
+}
+
+struct State {
+    topics: BTreeMap<String, Topic>,
+}
+
+/// A listener called after every append (outside the pond's lock).
+pub type AppendListener = Arc<dyn Fn() + Send + Sync>;
+
+/// An embeddable event broker over one storage.
+pub struct Pond {
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    durability: Durability,
+    /// `None` once closed.
+    state: Mutex<Option<State>>,
+    /// Bumped after every append: a binding waiting for records compares it.
+    appends: AtomicU64,
+    listeners: Mutex<Vec<(u64, AppendListener)>>,
+    next_listener: AtomicU64,
+}
+
+impl std::fmt::Debug for Pond {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pond")
+            .field("storage", &self.storage)
+            .field("durability", &self.durability)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Pond {
+    /// Opens (creating if needed) a pond in a directory, with the system clock.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Pond> {
+        Pond::open_with(path, PondOptions::default())
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn open_with(path: impl AsRef<std::path::Path>, options: PondOptions) -> Result<Pond> {
+        let storage = crate::storage::FileStorage::open(path)?;
+        Pond::with_storage(Arc::new(storage), options)
+    }
+
+    /// A pond in memory, with the system clock.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn memory() -> Pond {
+        Pond::memory_with(PondOptions::default())
+    }
+
+    pub fn memory_with(options: PondOptions) -> Pond {
+        match Pond::with_storage(Arc::new(MemoryStorage::new()), options) {
+            Ok(pond) => pond,
+            // An empty memory storage has nothing that can fail to load.
+            Err(e) => unreachable!("opening empty memory storage failed: {e}"),
+        }
+    }
+
+    /// Opens a pond over any storage, loading its topics.
+    pub fn with_storage(storage: Arc<dyn Storage>, options: PondOptions) -> Result<Pond> {
+        let durable = options.durability == Durability::Fsync;
+        check_format(&*storage, durable)?;
+        let topics = load_topics(&*storage, durable)?;
+        Ok(Pond {
+            storage,
+            clock: options.clock,
+            durability: options.durability,
+            state: Mutex::new(Some(State { topics })),
+            appends: AtomicU64::new(0),
+            listeners: Mutex::new(Vec::new()),
+            next_listener: AtomicU64::new(0),
+        })
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn fsync(&self) -> bool {
+        self.durability == Durability::Fsync
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(Error::Closed)?;
+        f(state)
+    }
+
+    fn with_topic<T>(&self, name: &str, f: impl FnOnce(&mut Topic) -> Result<T>) -> Result<T> {
+        self.with_state(|state| {
+            let topic = state
+                .topics
+                .get_mut(name)
+                .ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
+            f(topic)
+        })
+    }
+
+    /// Creates a topic. Names beginning `__` are reserved for the pond.
+    pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<()> {
+        validate_name(name)?;
+        if is_internal(name) {
+            return Err(Error::InvalidName(format!(
+                "{name:?}: names beginning '__' are internal"
+            )));
+        }
+        self.create_topic_unchecked(name, config)
+    }
+
+    /// Creates a topic without refusing internal names (for the pond's own topics).
+    pub(crate) fn create_topic_unchecked(&self, name: &str, config: TopicConfig) -> Result<()> {
+        config.validate()?;
+        let durable = self.fsync();
+        let now = self.clock.now_ms();
+        self.with_state(|state| {
+            if state.topics.contains_key(name) {
+                return Err(Error::TopicExists(name.to_string()));
+            }
+            let dir = Topic::dir(name);
+            let topic_name: Arc<str> = Arc::from(name);
+            let mut partitions = Vec::with_capacity(config.partitions as usize);
+            for p in 0..config.partitions {
+                let origin = Origin {
+                    topic: topic_name.clone(),
+                    partition: p,
+                };
+                partitions.push(Partition::create(
+                    &*self.storage,
+                    format!("{dir}/{p}"),
+                    origin,
+                    durable,
+                )?);
+            }
+            let meta = TopicMeta {
+                name: name.to_string(),
+                config,
+                created_ms: now,
+            };
+            // The metadata file is written last: its presence means the topic exists.
+            replace_file(
+                &*self.storage,
+                &format!("{dir}/topic.meta"),
+                &meta.encode()?,
+                durable,
+            )?;
+            state.topics.insert(
+                name.to_string(),
+                Topic {
+                    meta,
+                    name: topic_name,
+                    partitions,
+                    spread: 0,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    /// User topics, sorted (internal `__` topics are not listed).
+    pub fn topics(&self) -> Result<Vec<String>> {
+        self.with_state(|state| {
+            Ok(state
+                .topics
+                .keys()
+                .filter(|n| !is_internal(n))
+                .cloned()
+                .collect())
+        })
+    }
+
+    pub fn has_topic(&self, name: &str) -> Result<bool> {
+        self.with_state(|state| Ok(state.topics.contains_key(name)))
+    }
+
+    pub fn describe(&self, name: &str) -> Result<TopicInfo> {
+        self.with_topic(name, |topic| {
+            Ok(TopicInfo {
+                name: name.to_string(),
+                config: topic.meta.config.clone(),
+                partitions: topic
+                    .partitions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| PartitionInfo {
+                        partition: i as u32,
+                        start_offset: p.start_offset(),
+                        end_offset: p.end_offset(),
+                        bytes: p.bytes(),
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Deletes a topic and all its records.
+    pub fn delete_topic(&self, name: &str) -> Result<()> {
+        validate_name(name)?;
+        if is_internal(name) {
+            return Err(Error::InvalidName(format!(
+                "{name:?}: internal topics cannot be deleted"
+            )));
+        }
+        self.with_state(|state| {
+            let topic = state
+                .topics
+                .remove(name)
+                .ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
+            let dir = Topic::dir(name);
+            // Metadata first: a crash part-way leaves files that open() clears.
+            self.storage.remove(&format!("{dir}/topic.meta"))?;
+            if self.fsync() {
+                self.storage.sync_names(&dir)?;
+            }
+            for p in &topic.partitions {
+                p.remove_files(&*self.storage)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends one record.
+    pub fn send(&self, topic: &str, record: NewRecord<'_>) -> Result<RecordMetadata> {
+        let mut out = self.send_many(topic, std::slice::from_ref(&record))?;
+        out.pop()
+            .ok_or_else(|| Error::invalid("no record was appended"))
+    }
+
+    /// Appends records: those bound for one partition go in one atomic
+    /// batch, in order. Every record is checked before anything is written.
+    /// Records with neither key nor partition all go to one partition per
+    /// call, moving round the partitions from call to call.
+    pub fn send_many(&self, topic: &str, records: &[NewRecord<'_>]) -> Result<Vec<RecordMetadata>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.clock.now_ms();
+        let fsync = self.fsync();
+        let out = self.with_topic(topic, |t| {
+            let config = &t.meta.config;
+            let n = config.partitions;
+            let spread = t.spread % n;
+            let mut used_spread = false;
+            let mut targets = Vec::with_capacity(records.len());
+            for r in records {
+                check_record(r, config)?;
+                let p = match (r.partition, r.key) {
+                    (Some(p), _) if p < n => p,
+                    (Some(p), _) => return Err(t.no_partition(p)),
+                    (None, Some(key)) => partition_for_key(key, n),
+                    (None, None) => {
+                        used_spread = true;
+                        spread
+                    }
+                };
+                targets.push(p);
+            }
+            if used_spread {
+                t.spread = t.spread.wrapping_add(1);
+            }
+            let ctx = AppendContext {
+                storage: &*self.storage,
+                config,
+                fsync,
+                now_ms: now,
+            };
+            let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
+            let mut metas = vec![None; records.len()];
+            let mut order: Vec<u32> = targets.clone();
+            order.sort_unstable();
+            order.dedup();
+            for p in order {
+                let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| targets[*i] == p)
+                    .map(|(i, r)| (i, (r, stamped(r))))
+                    .collect();
+                let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
+                let partition = &mut t.partitions[p as usize];
+                let base = partition.append(&ctx, &entries)?;
+                for (k, (i, (_, ts))) in batch.iter().enumerate() {
+                    metas[*i] = Some(RecordMetadata {
+                        topic: t.name.clone(),
+                        partition: p,
+                        offset: base + k as u64,
+                        timestamp_ms: *ts,
+                    });
+                }
+                partition.enforce_retention(&*self.storage, config, now)?;
+                if config.cleanup == Cleanup::Compact && partition.wants_compaction() {
+                    partition.compact(&*self.storage, config, now, fsync)?;
+                }
+            }
+            Ok(metas.into_iter().flatten().collect::<Vec<_>>())
+        })?;
+        self.notify_append();
+        Ok(out)
+    }
+
+    /// Reads up to `limits` records of one partition from `offset`.
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        limits: ReadLimits,
+    ) -> Result<Vec<Record>> {
+        self.with_topic(topic, |t| {
+            let mut out = Vec::with_capacity(limits.max_records.min(4096));
+            t.partition(partition)?.read(offset, limits, &mut out)?;
+            Ok(out)
+        })
+    }
+
+    /// The first offset whose record has a timestamp >= `timestamp_ms`, or
+    /// `None` when every record is older.
+    pub fn offset_for_time(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+    ) -> Result<Option<u64>> {
+        self.with_topic(topic, |t| {
+            t.partition(partition)?.offset_for_time(timestamp_ms)
+        })
+    }
+
+    /// (start offset, end offset) of a partition.
+    pub fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
+        self.with_topic(topic, |t| {
+            let p = t.partition(partition)?;
+            Ok((p.start_offset(), p.end_offset()))
+        })
+    }
+
+    /// Makes every offset below `before_offset` unreadable; frees whole segments.
+    pub fn delete_records(&self, topic: &str, partition: u32, before_offset: u64) -> Result<()> {
+        let durable = self.fsync();
+        self.with_topic(topic, |t| {
+            t.partition_mut(partition)?
+                .delete_records(&*self.storage, before_offset, durable)
+        })
+    }
+
+    /// Runs time-based retention and compaction on every topic now. Appends
+    /// run them as they go; call this when time passes without appends.
+    pub fn maintain(&self) -> Result<()> {
+        let now = self.clock.now_ms();
+        let durable = self.fsync();
+        self.with_state(|state| {
+            for topic in state.topics.values_mut() {
+                let config = &topic.meta.config;
+                for p in &mut topic.partitions {
+                    p.enforce_retention(&*self.storage, config, now)?;
+                    if config.cleanup == Cleanup::Compact {
+                        p.compact(&*self.storage, config, now, durable)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Makes every append so far durable (fsync), whatever the durability mode.
+    pub fn flush(&self) -> Result<()> {
+        self.with_state(|state| {
+            for topic in state.topics.values() {
+                for p in &topic.partitions {
+                    p.sync()?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Closes the pond and releases its directory lock. Later calls fail
+    /// with `Closed`; closing twice is harmless.
+    pub fn close(&self) -> Result<()> {
+        let Some(state) = lock(&self.state).take() else {
+            return Ok(());
+        };
+        let synced = if self.fsync() {
+            state
+                .topics
+                .values()
+                .flat_map(|t| &t.partitions)
+                .try_for_each(Partition::sync)
+        } else {
+            Ok(())
+        };
+        drop(state);
+        let released = self.storage.close();
+        self.notify_append(); // wake waiters so they see the pond is closed
+        synced.and(released)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).is_none()
+    }
+
+    /// How many appends (and closes) have happened: a binding waiting for
+    /// records can sleep until this changes.
+    pub fn append_count(&self) -> u64 {
+        self.appends.load(Ordering::SeqCst)
+    }
+
+    /// Registers a function called after every append and on close. Returns
+    /// an id for [`Pond::remove_listener`].
+    pub fn add_listener(&self, f: AppendListener) -> u64 {
+        let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
+        lock(&self.listeners).push((id, f));
+        id
+    }
+
+    pub fn remove_listener(&self, id: u64) {
+        lock(&self.listeners).retain(|(i, _)| *i != id);
+    }
+
+    fn notify_append(&self) {
+        self.appends.fetch_add(1, Ordering::SeqCst);
+        let listeners: Vec<AppendListener> = lock(&self.listeners)
+            .iter()
+            .map(|(_, f)| f.clone())
+            .collect();
+        for f in listeners {
+            f();
+        }
+    }
+}
+
+impl Drop for Pond {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
+    let size = r.size();
+    if size > config.max_record_bytes as usize {
+        return Err(Error::RecordTooLarge {
+            size,
+            limit: config.max_record_bytes as usize,
+        });
+    }
+    if let Some(ts) = r.timestamp_ms {
+        if ts < 0 {
+            return Err(Error::invalid(format!("timestamp must be >= 0, got {ts}")));
+        }
+    }
+    if config.cleanup == Cleanup::Compact && r.key.is_none() {
+        return Err(Error::invalid(
+            "a compacted topic needs a key on every record",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks (or, for a new pond, writes) the pond's format marker.
+fn check_format(storage: &dyn Storage, durable: bool) -> Result<()> {
+    match storage.open(POND_META, false) {
+        Ok(file) => {
+            let data = read_all(&*file)?;
+            let valid = data.len() == 12
+                && &data[..4] == POND_MAGIC
+                && crc32fast::hash(&data[..8]).to_le_bytes() == data[8..12];
+            if !valid {
+                return Err(Error::corrupt(format!(
+                    "{POND_META} is not a logpond format marker"
+                )));
+            }
+            let version = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+            if version != FORMAT_VERSION {
+                return Err(Error::corrupt(format!(
+                    "pond format {version} is not supported (this build reads {FORMAT_VERSION})"
+                )));
+            }
+            Ok(())
+        }
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut data = Vec::with_capacity(12);
+            data.extend_from_slice(POND_MAGIC);
+            data.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+            data.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
+            replace_file(storage, POND_META, &data, durable)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, Topic>> {
+    let prefix = format!("{TOPICS_DIR}/");
+    let mut dirs: BTreeMap<String, bool> = BTreeMap::new();
+    for name in storage.list(&prefix)? {
+        let Some((topic, rest)) = name[prefix.len()..].split_once('/') else {
+            continue;
+        };
+        let has_meta = dirs.entry(topic.to_string()).or_default();
+        *has_meta |= rest == "topic.meta";
+    }
+    let mut topics = BTreeMap::new();
+    for (name, has_meta) in dirs {
+        let dir = Topic::dir(&name);
+        if !has_meta {
+            // An interrupted create or delete: no metadata, no topic.
+            for f in storage.list(&format!("{dir}/"))? {
+                storage.remove(&f)?;
+            }
+            continue;
+        }
+        let meta = TopicMeta::decode(&read_all(
+            &*storage.open(&format!("{dir}/topic.meta"), false)?,
+        )?)?;
+        if meta.name != name {
+            return Err(Error::corrupt(format!(
+                "{dir}/topic.meta names topic {:?}",
+                meta.name
+            )));
+        }
+        let topic_name: Arc<str> = Arc::from(name.as_str());
+        let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
+        for p in 0..meta.config.partitions {
+            let origin = Origin {
+                topic: topic_name.clone(),
+                partition: p,
+            };
+            partitions.push(Partition::open(
+                storage,
+                format!("{dir}/{p}"),
+                origin,
+                durable,
+            )?);
+        }
+        topics.insert(
+            name,
+            Topic {
+                meta,
+                name: topic_name,
+                partitions,
+                spread: 0,
+            },
+        );
+    }
+    Ok(topics)
+}

@@ -1,0 +1,128 @@
+//! Records as producers hand them in and as readers get them back.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// A record to append. Borrowed, so a binding can hand in its language's
+/// buffers without copying them first (encoding copies once, into the batch).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewRecord<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    /// Ordered; names may repeat.
+    pub headers: Vec<(&'a str, &'a [u8])>,
+    /// Epoch milliseconds (>= 0); `None` takes the pond clock's time.
+    pub timestamp_ms: Option<i64>,
+    /// An explicit partition; `None` lets the partitioner choose.
+    pub partition: Option<u32>,
+}
+
+impl<'a> NewRecord<'a> {
+    /// A record with only a value.
+    pub fn value(value: &'a [u8]) -> NewRecord<'a> {
+        NewRecord {
+            value: Some(value),
+            ..NewRecord::default()
+        }
+    }
+
+    /// A record with a key and a value.
+    pub fn keyed(key: &'a [u8], value: &'a [u8]) -> NewRecord<'a> {
+        NewRecord {
+            key: Some(key),
+            value: Some(value),
+            ..NewRecord::default()
+        }
+    }
+
+    /// A tombstone: a key with no value (deletes the key in a compacted topic).
+    pub fn tombstone(key: &'a [u8]) -> NewRecord<'a> {
+        NewRecord {
+            key: Some(key),
+            ..NewRecord::default()
+        }
+    }
+
+    pub fn with_header(mut self, name: &'a str, value: &'a [u8]) -> NewRecord<'a> {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn with_timestamp(mut self, timestamp_ms: i64) -> NewRecord<'a> {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
+    }
+
+    pub fn with_partition(mut self, partition: u32) -> NewRecord<'a> {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// The bytes this record counts against `max_record_bytes`: key, value
+    /// and header names and values.
+    pub fn size(&self) -> usize {
+        self.key.map_or(0, <[u8]>::len)
+            + self.value.map_or(0, <[u8]>::len)
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// A stored record, as reads, consumers and queues return it. Key, value and
+/// header values share the buffer they were read into (cheap to clone).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Record {
+    pub topic: Arc<str>,
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Bytes)>,
+}
+
+impl Record {
+    /// The same record as a [`NewRecord`] (for copying it elsewhere), keeping
+    /// its key, value, headers and timestamp.
+    pub fn to_new_record(&self) -> NewRecord<'_> {
+        NewRecord {
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_ref()))
+                .collect(),
+            timestamp_ms: Some(self.timestamp_ms),
+            partition: None,
+        }
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("key", &self.key)
+            .field("value", &self.value)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// Where an appended record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub topic: Arc<str>,
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp_ms: i64,
+}

@@ -1,0 +1,333 @@
+//! One segment of a partition's log: a file of framed batches named by its
+//! base offset, plus its sparse index (in memory; written to a `.index`
+//! file when the segment is sealed).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::batch::{verify_frame, EncodedBatch, FrameHeader, FRAME_HEADER_LEN};
+use crate::index::{
+    position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES,
+};
+use crate::storage::{read_all, replace_file, Storage, StorageFile};
+use crate::{Error, Result};
+
+pub const SEGMENT_MAGIC: &[u8; 4] = b"LPSG";
+pub const SEGMENT_VERSION: u32 = 1;
+pub const SEGMENT_HEADER_LEN: u64 = 8;
+
+/// Bytes a read fetches at a time; a larger frame is read whole.
+pub const READ_CHUNK: usize = 64 << 10;
+/// Bytes a recovery scan fetches at a time.
+const SCAN_CHUNK: usize = 1 << 20;
+
+pub fn log_name(dir: &str, base: u64) -> String {
+    format!("{dir}/{base:020}.log")
+}
+
+pub fn index_name(dir: &str, base: u64) -> String {
+    format!("{dir}/{base:020}.index")
+}
+
+fn segment_header() -> [u8; 8] {
+    let mut h = [0u8; 8];
+    h[..4].copy_from_slice(SEGMENT_MAGIC);
+    h[4..].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
+    h
+}
+
+#[derive(Debug)]
+pub struct Segment {
+    pub base_offset: u64,
+    file: Arc<dyn StorageFile>,
+    /// Bytes of valid log (header included).
+    len: u64,
+    /// One past the last offset this segment holds (its base when empty).
+    next_offset: u64,
+    /// The first batch's base timestamp, for rolling by age.
+    first_timestamp: Option<i64>,
+    /// The largest record timestamp; i64::MIN when empty.
+    max_timestamp: i64,
+    index: Vec<IndexEntry>,
+    bytes_since_entry: u64,
+}
+
+impl Segment {
+    /// Creates an empty segment file at `base`.
+    pub fn create(storage: &dyn Storage, dir: &str, base: u64, durable: bool) -> Result<Segment> {
+        let segment = Segment::create_at(storage, &log_name(dir, base), base)?;
+        if durable {
+            segment.file.sync()?;
+            storage.sync_names(dir)?;
+        }
+        Ok(segment)
+    }
+
+    /// Creates an empty segment for offsets from `base` in the file `name`
+    /// (which a caller may later rename to the segment's own name).
+    pub fn create_at(storage: &dyn Storage, name: &str, base: u64) -> Result<Segment> {
+        let file = storage.open(name, true)?;
+        file.set_len(0)?;
+        file.write_at(0, &segment_header())?;
+        Ok(Segment::empty(base, file))
+    }
+
+    fn empty(base: u64, file: Arc<dyn StorageFile>) -> Segment {
+        Segment {
+            base_offset: base,
+            file,
+            len: SEGMENT_HEADER_LEN,
+            next_offset: base,
+            first_timestamp: None,
+            max_timestamp: i64::MIN,
+            index: Vec::new(),
+            bytes_since_entry: 0,
+        }
+    }
+
+    /// Opens an existing segment. A sealed one trusts its index file when
+    /// that agrees with the log; otherwise (and always for the active one)
+    /// the log is scanned, and a torn or corrupt tail is truncated to the
+    /// last valid batch.
+    pub fn open(storage: &dyn Storage, dir: &str, base: u64, sealed: bool) -> Result<Segment> {
+        let file = storage.open(&log_name(dir, base), false)?;
+        let len = file.len()?;
+        let mut header = [0u8; 8];
+        if len < SEGMENT_HEADER_LEN || {
+            file.read_at(0, &mut header)?;
+            header != segment_header()
+        } {
+            // A torn or damaged file header: nothing in the file is trusted.
+            file.set_len(0)?;
+            file.write_at(0, &segment_header())?;
+            return Ok(Segment::empty(base, file));
+        }
+        let mut segment = Segment::empty(base, file);
+        segment.len = len;
+        if sealed {
+            if let Some(index) = load_index(storage, dir, base, len) {
+                segment.adopt_index(index);
+                return Ok(segment);
+            }
+        }
+        segment.recover()?;
+        Ok(segment)
+    }
+
+    fn adopt_index(&mut self, index: SegmentIndex) {
+        self.next_offset = index.next_offset;
+        self.max_timestamp = index.max_timestamp;
+        self.first_timestamp =
+            (index.next_offset > self.base_offset).then_some(index.first_timestamp);
+        self.index = index.entries;
+    }
+
+    /// Scans every batch, rebuilding the in-memory index, and truncates the
+    /// file after the last batch that is whole, intact and in order.
+    fn recover(&mut self) -> Result<()> {
+        let file_len = self.len;
+        let mut cursor = FrameCursor::new(self, SEGMENT_HEADER_LEN, SCAN_CHUNK);
+        cursor.end = file_len;
+        let mut valid = Vec::new();
+        let mut expected = self.base_offset;
+        while let Ok(Some((pos, header, frame))) = cursor.next_frame() {
+            let in_order = header.base_offset >= expected
+                && header.record_count > 0
+                && header.last_offset() - self.base_offset <= u64::from(u32::MAX);
+            if !in_order || verify_frame(&header, &frame).is_err() {
+                break;
+            }
+            expected = header.last_offset() + 1;
+            valid.push((pos, header));
+        }
+        self.len = SEGMENT_HEADER_LEN;
+        for (pos, header) in valid {
+            let summary = header_summary(&header);
+            self.note_batch(
+                pos,
+                &summary,
+                header.base_timestamp,
+                header.frame_len() as u64,
+            );
+        }
+        if self.len < file_len {
+            self.file.set_len(self.len)?;
+        }
+        Ok(())
+    }
+
+    /// Records a batch written at `pos` in the in-memory state and index.
+    fn note_batch(&mut self, pos: u64, batch: &EncodedBatch, base_timestamp: i64, frame_len: u64) {
+        if self.index.is_empty() || self.bytes_since_entry >= INDEX_INTERVAL_BYTES {
+            self.index.push(IndexEntry {
+                rel_offset: (batch.base_offset - self.base_offset) as u32,
+                position: pos as u32,
+                max_ts_before: self.max_timestamp,
+            });
+            self.bytes_since_entry = 0;
+        }
+        self.bytes_since_entry += frame_len;
+        self.len = pos + frame_len;
+        self.next_offset = batch.last_offset + 1;
+        self.max_timestamp = self.max_timestamp.max(batch.max_timestamp);
+        self.first_timestamp.get_or_insert(base_timestamp);
+    }
+
+    /// Appends one encoded frame. On a failed write the file is cut back,
+    /// so a later append never lands after a partial frame.
+    pub fn append(
+        &mut self,
+        frame: &[u8],
+        batch: &EncodedBatch,
+        base_timestamp: i64,
+        fsync: bool,
+    ) -> Result<()> {
+        let pos = self.len;
+        if let Err(e) = self.file.write_at(pos, frame) {
+            let _ = self.file.set_len(pos);
+            return Err(e);
+        }
+        if fsync {
+            self.file.sync()?;
+        }
+        self.note_batch(pos, batch, base_timestamp, frame.len() as u64);
+        Ok(())
+    }
+
+    /// Writes the index file, so a reopen need not scan this segment.
+    pub fn write_index(&self, storage: &dyn Storage, dir: &str, durable: bool) -> Result<()> {
+        let index = SegmentIndex {
+            entries: self.index.clone(),
+            segment_len: self.len,
+            next_offset: self.next_offset,
+            first_timestamp: self.first_timestamp.unwrap_or(i64::MIN),
+            max_timestamp: self.max_timestamp,
+        };
+        replace_file(
+            storage,
+            &index_name(dir, self.base_offset),
+            &index.encode(),
+            durable,
+        )
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next_offset == self.base_offset
+    }
+
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    pub fn first_timestamp(&self) -> Option<i64> {
+        self.first_timestamp
+    }
+
+    /// A cursor over the frames from the indexed batch at or before `offset`.
+    pub fn frames_from_offset(&self, offset: u64) -> FrameCursor<'_> {
+        let rel = offset.saturating_sub(self.base_offset);
+        let pos = position_for_offset(&self.index, rel);
+        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK)
+    }
+
+    /// A cursor from which the first record with timestamp >= `ts` follows.
+    pub fn frames_from_time(&self, ts: i64) -> FrameCursor<'_> {
+        let pos = position_for_time(&self.index, ts);
+        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK)
+    }
+}
+
+fn header_summary(h: &FrameHeader) -> EncodedBatch {
+    EncodedBatch {
+        base_offset: h.base_offset,
+        last_offset: h.last_offset(),
+        max_timestamp: h.max_timestamp,
+    }
+}
+
+fn load_index(storage: &dyn Storage, dir: &str, base: u64, len: u64) -> Option<SegmentIndex> {
+    let file = storage.open(&index_name(dir, base), false).ok()?;
+    let index = SegmentIndex::decode(&read_all(&*file).ok()?).ok()?;
+    let consistent = index.segment_len == len
+        && index.next_offset >= base
+        && index
+            .entries
+            .first()
+            .is_none_or(|e| u64::from(e.position) == SEGMENT_HEADER_LEN);
+    consistent.then_some(index)
+}
+
+/// Reads frames forward from a position, a chunk at a time. Frames come
+/// back unverified: callers check the CRC of those they decode.
+pub struct FrameCursor<'s> {
+    segment: &'s Segment,
+    pos: u64,
+    end: u64,
+    chunk: usize,
+    buf: Bytes,
+    buf_pos: u64,
+}
+
+impl<'s> FrameCursor<'s> {
+    fn new(segment: &'s Segment, pos: u64, chunk: usize) -> FrameCursor<'s> {
+        FrameCursor {
+            segment,
+            pos,
+            end: segment.len,
+            chunk,
+            buf: Bytes::new(),
+            buf_pos: pos,
+        }
+    }
+
+    /// Makes `[pos, pos + want)` available in `buf`.
+    fn fill(&mut self, want: usize) -> Result<()> {
+        let have = (self.buf_pos + self.buf.len() as u64).saturating_sub(self.pos);
+        if self.pos >= self.buf_pos && have >= want as u64 {
+            return Ok(());
+        }
+        let n = (want.max(self.chunk) as u64).min(self.end - self.pos) as usize;
+        let mut v = vec![0u8; n];
+        self.segment.file.read_at(self.pos, &mut v)?;
+        self.buf = Bytes::from(v);
+        self.buf_pos = self.pos;
+        Ok(())
+    }
+
+    /// The next frame: its position, header and bytes. `Ok(None)` at the
+    /// end; an error for a frame that is cut short or has a bad header.
+    pub fn next_frame(&mut self) -> Result<Option<(u64, FrameHeader, Bytes)>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        if self.end - self.pos < FRAME_HEADER_LEN as u64 {
+            return Err(Error::corrupt("torn batch header"));
+        }
+        self.fill(FRAME_HEADER_LEN)?;
+        let at = (self.pos - self.buf_pos) as usize;
+        let header = FrameHeader::parse(&self.buf[at..])?;
+        let frame_len = header.frame_len();
+        if self.end - self.pos < frame_len as u64 {
+            return Err(Error::corrupt("torn batch"));
+        }
+        self.fill(frame_len)?;
+        let at = (self.pos - self.buf_pos) as usize;
+        let frame = self.buf.slice(at..at + frame_len);
+        let pos = self.pos;
+        self.pos += frame_len as u64;
+        Ok(Some((pos, header, frame)))
+    }
+}

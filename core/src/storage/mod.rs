@@ -1,0 +1,179 @@
+//! The storage seam: the core sees storage as a flat namespace of named byte
+//! files. Names are `/`-separated paths (`topics/orders/0/00000000000000000000.log`);
+//! a backend may map them to directories. Every backend holds the same bytes,
+//! so a pond moves between backends by copying its files.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use crate::Result;
+
+mod memory;
+pub use memory::MemoryStorage;
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod fs;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use fs::FileStorage;
+
+/// A namespace of named byte files.
+pub trait Storage: Send + Sync + Debug {
+    /// Opens the named file. A missing file is created empty when `create`,
+    /// otherwise it is an `io::ErrorKind::NotFound` error.
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn StorageFile>>;
+
+    /// Every file whose name starts with `prefix`, sorted by name.
+    fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Removes the named file; removing a missing file is not an error.
+    /// Handles already open keep working on the removed bytes.
+    fn remove(&self, name: &str) -> Result<()>;
+
+    /// Renames `from` to `to` atomically, replacing `to` if it exists.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Makes creations, renames and removals of files under the directory
+    /// `dir` durable (a directory fsync). A no-op where names are not durable.
+    fn sync_names(&self, _dir: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Releases what the backend holds for the pond (the directory lock).
+    /// Called once, when the pond closes.
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One open byte file.
+pub trait StorageFile: Send + Sync + Debug {
+    /// The file's length as this handle knows it.
+    fn len(&self) -> Result<u64>;
+
+    /// The length read again from the backing store, for when another
+    /// process or tab may have appended. Defaults to [`StorageFile::len`].
+    fn refresh_len(&self) -> Result<u64> {
+        self.len()
+    }
+
+    /// Fills `buf` from `offset`. A read past the end is an
+    /// `io::ErrorKind::UnexpectedEof` error.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// Writes `data` at `offset`, extending the file (zero-filled) if needed.
+    fn write_at(&self, offset: u64, data: &[u8]) -> Result<()>;
+
+    /// Truncates or zero-extends the file to `len`.
+    fn set_len(&self, len: u64) -> Result<()>;
+
+    /// Makes everything written so far durable (fsync). A no-op where
+    /// nothing is durable.
+    fn sync(&self) -> Result<()>;
+}
+
+/// Reads a whole (small) file.
+pub(crate) fn read_all(file: &dyn StorageFile) -> Result<Vec<u8>> {
+    let len = usize::try_from(file.len()?)
+        .map_err(|_| crate::Error::corrupt("file too large to read whole"))?;
+    let mut buf = vec![0u8; len];
+    file.read_at(0, &mut buf)?;
+    Ok(buf)
+}
+
+/// Replaces the named file's content atomically: writes a temporary file,
+/// syncs it when `durable`, and renames it over the target.
+pub(crate) fn replace_file(
+    storage: &dyn Storage,
+    name: &str,
+    data: &[u8],
+    durable: bool,
+) -> Result<()> {
+    let tmp = format!("{name}.tmp");
+    let file = storage.open(&tmp, true)?;
+    file.set_len(0)?;
+    file.write_at(0, data)?;
+    if durable {
+        file.sync()?;
+    }
+    drop(file);
+    storage.rename(&tmp, name)?;
+    if durable {
+        storage.sync_names(parent_dir(name))?;
+    }
+    Ok(())
+}
+
+/// The directory part of a `/`-separated name (`""` for a top-level name).
+pub(crate) fn parent_dir(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+#[cfg(test)]
+pub(crate) mod contract {
+    //! The storage contract, run against every backend.
+    use super::*;
+    use std::io::ErrorKind;
+
+    fn io_kind(r: Result<impl Sized>) -> ErrorKind {
+        match r {
+            Err(crate::Error::Io(e)) => e.kind(),
+            Err(e) => panic!("expected an io error, got {e}"),
+            Ok(_) => panic!("expected an io error, got Ok"),
+        }
+    }
+
+    pub fn check(storage: &dyn Storage) {
+        assert_eq!(
+            io_kind(storage.open("a/missing", false)),
+            ErrorKind::NotFound
+        );
+        let f = storage.open("a/b/one.log", true).unwrap();
+        assert_eq!(f.len().unwrap(), 0);
+        f.write_at(0, b"hello").unwrap();
+        f.write_at(7, b"xy").unwrap();
+        assert_eq!(f.len().unwrap(), 9);
+        let mut buf = [0u8; 9];
+        f.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello\0\0xy");
+        let mut past = [0u8; 4];
+        assert_eq!(io_kind(f.read_at(7, &mut past)), ErrorKind::UnexpectedEof);
+        f.set_len(3).unwrap();
+        assert_eq!(f.len().unwrap(), 3);
+        assert_eq!(f.refresh_len().unwrap(), 3);
+        f.sync().unwrap();
+
+        let g = storage.open("a/two.log", true).unwrap();
+        g.write_at(0, b"2").unwrap();
+        let again = storage.open("a/b/one.log", true).unwrap();
+        assert_eq!(again.len().unwrap(), 3);
+        assert_eq!(
+            storage.list("a/").unwrap(),
+            vec!["a/b/one.log".to_string(), "a/two.log".to_string()]
+        );
+        assert_eq!(
+            storage.list("a/b").unwrap(),
+            vec!["a/b/one.log".to_string()]
+        );
+        assert!(storage.list("zzz/").unwrap().is_empty());
+
+        storage.rename("a/two.log", "a/b/one.log").unwrap();
+        let renamed = storage.open("a/b/one.log", false).unwrap();
+        let mut one = [0u8; 1];
+        renamed.read_at(0, &mut one).unwrap();
+        assert_eq!(&one, b"2");
+        assert_eq!(storage.list("a/").unwrap(), vec!["a/b/one.log".to_string()]);
+
+        storage.remove("a/b/one.log").unwrap();
+        storage.remove("a/b/one.log").unwrap();
+        assert!(storage.list("a/").unwrap().is_empty());
+        storage.sync_names("a").unwrap();
+
+        replace_file(storage, "meta/x", b"first", true).unwrap();
+        replace_file(storage, "meta/x", b"2nd", false).unwrap();
+        assert_eq!(
+            read_all(&*storage.open("meta/x", false).unwrap()).unwrap(),
+            b"2nd"
+        );
+        assert_eq!(storage.list("meta/").unwrap(), vec!["meta/x".to_string()]);
+    }
+}

@@ -76,15 +76,9 @@ impl FrameHeader {
             return Err(Error::corrupt(format!("unknown batch version {}", b[8])));
         }
         if !(FRAME_HEADER_LEN - 8..=MAX_FRAME_LEN).contains(&length) {
-            return Err(Error::corrupt(format!(
-                "batch length {length} out of bounds"
-            )));
+            return Err(Error::corrupt(format!("batch length {length} out of bounds")));
         }
-        if header
-            .base_offset
-            .checked_add(u64::from(header.last_offset_delta))
-            .is_none()
-        {
+        if header.base_offset.checked_add(u64::from(header.last_offset_delta)).is_none() {
             return Err(Error::corrupt("batch offsets overflow"));
         }
         Ok(header)
@@ -97,10 +91,7 @@ pub fn verify_frame(header: &FrameHeader, frame: &[u8]) -> Result<()> {
         return Err(Error::corrupt("truncated batch"));
     };
     if crc32fast::hash(covered) != header.crc {
-        return Err(Error::corrupt(format!(
-            "batch at offset {} fails its CRC",
-            header.base_offset
-        )));
+        return Err(Error::corrupt(format!("batch at offset {} fails its CRC", header.base_offset)));
     }
     Ok(())
 }
@@ -165,11 +156,7 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
         .map_err(|_| Error::invalid("batch spans too many offsets"))?;
     let record_count =
         u32::try_from(entries.len()).map_err(|_| Error::invalid("batch has too many records"))?;
-    let max_timestamp = entries
-        .iter()
-        .map(|e| e.timestamp_ms)
-        .max()
-        .unwrap_or(base_timestamp);
+    let max_timestamp = entries.iter().map(|e| e.timestamp_ms).max().unwrap_or(base_timestamp);
 
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
@@ -190,10 +177,7 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
     let length = out.len() - start - 8;
     if length > MAX_FRAME_LEN {
         out.truncate(start);
-        return Err(Error::RecordTooLarge {
-            size: length,
-            limit: MAX_FRAME_LEN,
-        });
+        return Err(Error::RecordTooLarge { size: length, limit: MAX_FRAME_LEN });
     }
     let h = &mut out[start..start + FRAME_HEADER_LEN];
     h[0..4].copy_from_slice(&(length as u32).to_le_bytes());
@@ -205,11 +189,7 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
     h[37..41].copy_from_slice(&record_count.to_le_bytes());
     let crc = crc32fast::hash(&out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    Ok(EncodedBatch {
-        base_offset,
-        last_offset: base_offset + u64::from(last_offset_delta),
-        max_timestamp,
-    })
+    Ok(EncodedBatch { base_offset, last_offset: base_offset + u64::from(last_offset_delta), max_timestamp })
 }
 
 /// Where a decoded record comes from, for building [`Record`]s.
@@ -227,14 +207,10 @@ pub fn decode_records(
     origin: &Origin,
     mut f: impl FnMut(Record) -> bool,
 ) -> Result<()> {
-    let body = frame
-        .get(FRAME_HEADER_LEN..header.frame_len())
-        .ok_or_else(|| Error::corrupt("truncated batch"))?;
+    let body =
+        frame.get(FRAME_HEADER_LEN..header.frame_len()).ok_or_else(|| Error::corrupt("truncated batch"))?;
     let bad = |what: &str| {
-        Error::corrupt(format!(
-            "batch at offset {} has a malformed body: {what}",
-            header.base_offset
-        ))
+        Error::corrupt(format!("batch at offset {} has a malformed body: {what}", header.base_offset))
     };
     let (count, mut rest) = postcard::take_from_bytes::<u32>(body).map_err(|_| bad("count"))?;
     if count != header.record_count {
@@ -242,11 +218,9 @@ pub fn decode_records(
     }
     let mut previous: Option<u32> = None;
     for _ in 0..count {
-        let (entry, next) =
-            postcard::take_from_bytes::<EntryIn<'_>>(rest).map_err(|_| bad("record"))?;
+        let (entry, next) = postcard::take_from_bytes::<EntryIn<'_>>(rest).map_err(|_| bad("record"))?;
         rest = next;
-        if entry.offset_delta > header.last_offset_delta
-            || previous.is_some_and(|p| p >= entry.offset_delta)
+        if entry.offset_delta > header.last_offset_delta || previous.is_some_and(|p| p >= entry.offset_delta)
         {
             return Err(bad("offsets"));
         }
@@ -259,11 +233,7 @@ pub fn decode_records(
             timestamp_ms: header.base_timestamp.wrapping_add(entry.timestamp_delta),
             key: entry.key.map(|k| share(k)),
             value: entry.value.map(|v| share(v)),
-            headers: entry
-                .headers
-                .iter()
-                .map(|(n, v)| ((*n).to_string(), share(v)))
-                .collect(),
+            headers: entry.headers.iter().map(|(n, v)| ((*n).to_string(), share(v))).collect(),
         };
         if !f(record) {
             return Ok(());
@@ -280,10 +250,7 @@ mod tests {
     use super::*;
 
     fn origin() -> Origin {
-        Origin {
-            topic: Arc::from("t"),
-            partition: 2,
-        }
+        Origin { topic: Arc::from("t"), partition: 2 }
     }
 
     fn decode_all(frame: &[u8]) -> Result<Vec<Record>> {
@@ -300,27 +267,13 @@ mod tests {
 
     #[test]
     fn round_trips_records_with_gaps_keys_headers_and_timestamps() {
-        let a = NewRecord::keyed(b"k1", b"v1")
-            .with_header("h", b"x")
-            .with_header("h", b"y");
+        let a = NewRecord::keyed(b"k1", b"v1").with_header("h", b"x").with_header("h", b"y");
         let b = NewRecord::tombstone(b"k2");
         let c = NewRecord::default();
         let entries = [
-            EntrySpec {
-                offset: 10,
-                timestamp_ms: 500,
-                record: &a,
-            },
-            EntrySpec {
-                offset: 12,
-                timestamp_ms: 400,
-                record: &b,
-            },
-            EntrySpec {
-                offset: 15,
-                timestamp_ms: 900,
-                record: &c,
-            },
+            EntrySpec { offset: 10, timestamp_ms: 500, record: &a },
+            EntrySpec { offset: 12, timestamp_ms: 400, record: &b },
+            EntrySpec { offset: 15, timestamp_ms: 900, record: &c },
         ];
         let mut out = vec![7u8; 3];
         let summary = encode_batch(&entries, &mut out).unwrap();
@@ -349,23 +302,12 @@ mod tests {
     fn any_flipped_bit_is_caught() {
         let r = NewRecord::keyed(b"key", b"value");
         let mut frame = Vec::new();
-        encode_batch(
-            &[EntrySpec {
-                offset: 0,
-                timestamp_ms: 1,
-                record: &r,
-            }],
-            &mut frame,
-        )
-        .unwrap();
+        encode_batch(&[EntrySpec { offset: 0, timestamp_ms: 1, record: &r }], &mut frame).unwrap();
         for i in 0..frame.len() {
             for bit in 0..8 {
                 let mut bad = frame.clone();
                 bad[i] ^= 1 << bit;
-                assert!(
-                    decode_all(&bad).is_err(),
-                    "flip at byte {i} bit {bit} went unnoticed"
-                );
+                assert!(decode_all(&bad).is_err(), "flip at byte {i} bit {bit} went unnoticed");
             }
         }
     }
@@ -375,13 +317,7 @@ mod tests {
         let mut frame = vec![0u8; FRAME_HEADER_LEN];
         frame[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
         frame[8] = BATCH_VERSION;
-        assert!(matches!(
-            FrameHeader::parse(&frame),
-            Err(Error::Corruption(_))
-        ));
-        assert!(matches!(
-            FrameHeader::parse(&frame[..10]),
-            Err(Error::Corruption(_))
-        ));
+        assert!(matches!(FrameHeader::parse(&frame), Err(Error::Corruption(_))));
+        assert!(matches!(FrameHeader::parse(&frame[..10]), Err(Error::Corruption(_))));
     }
 }

@@ -38,9 +38,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start_ms: i64) -> ManualClock {
-        ManualClock {
-            now: Arc::new(AtomicI64::new(start_ms)),
-        }
+        ManualClock { now: Arc::new(AtomicI64::new(start_ms)) }
     }
 
     /// Moves the clock forward (or back, for a negative step) by `ms`.

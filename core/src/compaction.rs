@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::batch::{decode_records, encode_batch, verify_frame, EntrySpec};
 use crate::partition::Partition;
 use crate::record::Record;
-use crate::segment::{log_name, Segment};
+use crate::segment::{index_name, log_name, Segment};
 use crate::storage::Storage;
 use crate::topic::TopicConfig;
 use crate::Result;
@@ -103,11 +103,7 @@ impl Partition {
             let entries: Vec<EntrySpec<'_, '_>> = batch
                 .iter()
                 .zip(&news)
-                .map(|(r, new)| EntrySpec {
-                    offset: r.offset,
-                    timestamp_ms: r.timestamp_ms,
-                    record: new,
-                })
+                .map(|(r, new)| EntrySpec { offset: r.offset, timestamp_ms: r.timestamp_ms, record: new })
                 .collect();
             frame.clear();
             let summary = encode_batch(&entries, &mut frame)?;
@@ -116,6 +112,9 @@ impl Partition {
         if durable {
             segment.sync()?;
         }
+        // The old index describes the old bytes: remove it before the swap,
+        // so a crash in between leaves no index to trust wrongly.
+        storage.remove(&index_name(&self.dir, base))?;
         storage.rename(&temp_name, &final_name)?;
         if durable {
             storage.sync_names(&self.dir)?;

@@ -104,19 +104,11 @@ impl SegmentIndex {
                 && w[0].position < w[1].position
                 && w[0].max_ts_before <= w[1].max_ts_before
         });
-        let in_bounds = entries
-            .last()
-            .is_none_or(|e| u64::from(e.position) < segment_len);
+        let in_bounds = entries.last().is_none_or(|e| u64::from(e.position) < segment_len);
         if !ordered || !in_bounds {
             return Err(bad("entries out of order or out of bounds"));
         }
-        Ok(SegmentIndex {
-            entries,
-            segment_len,
-            next_offset,
-            first_timestamp,
-            max_timestamp,
-        })
+        Ok(SegmentIndex { entries, segment_len, next_offset, first_timestamp, max_timestamp })
     }
 }
 
@@ -140,21 +132,9 @@ mod tests {
     fn sample() -> SegmentIndex {
         SegmentIndex {
             entries: vec![
-                IndexEntry {
-                    rel_offset: 0,
-                    position: 8,
-                    max_ts_before: i64::MIN,
-                },
-                IndexEntry {
-                    rel_offset: 10,
-                    position: 5000,
-                    max_ts_before: 100,
-                },
-                IndexEntry {
-                    rel_offset: 25,
-                    position: 9100,
-                    max_ts_before: 300,
-                },
+                IndexEntry { rel_offset: 0, position: 8, max_ts_before: i64::MIN },
+                IndexEntry { rel_offset: 10, position: 5000, max_ts_before: 100 },
+                IndexEntry { rel_offset: 25, position: 9100, max_ts_before: 300 },
             ],
             segment_len: 12000,
             next_offset: 40,

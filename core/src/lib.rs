@@ -31,9 +31,7 @@ pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorCode, Result};
 pub use partition::ReadLimits;
-pub use pond::{
-    AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION,
-};
+pub use pond::{AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION};
 pub use record::{NewRecord, Record, RecordMetadata};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;

@@ -32,10 +32,7 @@ pub struct ReadLimits {
 
 impl Default for ReadLimits {
     fn default() -> ReadLimits {
-        ReadLimits {
-            max_records: 500,
-            max_bytes: 50 << 20,
-        }
+        ReadLimits { max_records: 500, max_bytes: 50 << 20 }
     }
 }
 
@@ -43,10 +40,7 @@ impl Default for ReadLimits {
 pub(crate) fn record_bytes(r: &Record) -> usize {
     r.key.as_ref().map_or(0, |k| k.len())
         + r.value.as_ref().map_or(0, |v| v.len())
-        + r.headers
-            .iter()
-            .map(|(n, v)| n.len() + v.len())
-            .sum::<usize>()
+        + r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()
 }
 
 #[derive(Debug)]
@@ -63,12 +57,7 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn create(
-        storage: &dyn Storage,
-        dir: String,
-        origin: Origin,
-        durable: bool,
-    ) -> Result<Partition> {
+    pub fn create(storage: &dyn Storage, dir: String, origin: Origin, durable: bool) -> Result<Partition> {
         let segment = Segment::create(storage, &dir, 0, durable)?;
         Ok(Partition {
             dir,
@@ -82,12 +71,7 @@ impl Partition {
 
     /// Opens a partition's files, recovering the active segment's tail and
     /// clearing leftovers of interrupted work (`.tmp`, `.cleaned`).
-    pub fn open(
-        storage: &dyn Storage,
-        dir: String,
-        origin: Origin,
-        durable: bool,
-    ) -> Result<Partition> {
+    pub fn open(storage: &dyn Storage, dir: String, origin: Origin, durable: bool) -> Result<Partition> {
         let prefix = format!("{dir}/");
         let mut bases = Vec::new();
         let mut indexes = Vec::new();
@@ -113,14 +97,8 @@ impl Partition {
             let sealed = i + 1 < bases.len();
             segments.insert(base, Segment::open(storage, &dir, base, sealed)?);
         }
-        let mut partition = Partition {
-            dir,
-            origin,
-            segments,
-            log_start,
-            scratch: Vec::new(),
-            dirty_bytes: 0,
-        };
+        let mut partition =
+            Partition { dir, origin, segments, log_start, scratch: Vec::new(), dirty_bytes: 0 };
         if partition.segments.is_empty() {
             let segment = Segment::create(storage, &partition.dir, log_start, durable)?;
             partition.segments.insert(log_start, segment);
@@ -173,20 +151,12 @@ impl Partition {
     }
 
     /// Appends the records as one batch; returns the first offset.
-    pub fn append(
-        &mut self,
-        ctx: &AppendContext<'_>,
-        records: &[(&NewRecord<'_>, i64)],
-    ) -> Result<u64> {
+    pub fn append(&mut self, ctx: &AppendContext<'_>, records: &[(&NewRecord<'_>, i64)]) -> Result<u64> {
         let base = self.end_offset();
         let entries: Vec<EntrySpec<'_, '_>> = records
             .iter()
             .enumerate()
-            .map(|(i, (record, ts))| EntrySpec {
-                offset: base + i as u64,
-                timestamp_ms: *ts,
-                record,
-            })
+            .map(|(i, (record, ts))| EntrySpec { offset: base + i as u64, timestamp_ms: *ts, record })
             .collect();
         let mut frame = std::mem::take(&mut self.scratch);
         frame.clear();
@@ -202,8 +172,7 @@ impl Partition {
                 self.roll(ctx.storage, base, ctx.fsync)?;
             }
             let first_ts = records.first().map_or(0, |(_, ts)| *ts);
-            self.active_mut()
-                .append(&frame, &batch, first_ts, ctx.fsync)
+            self.active_mut().append(&frame, &batch, first_ts, ctx.fsync)
         });
         self.scratch = frame;
         result?;
@@ -224,11 +193,7 @@ impl Partition {
     /// Reads records from `offset` on, in offset order, across segments.
     pub fn read(&self, offset: u64, limits: ReadLimits, out: &mut Vec<Record>) -> Result<()> {
         self.check_offset(offset)?;
-        let first = self
-            .segments
-            .range(..=offset)
-            .next_back()
-            .map_or(offset, |(b, _)| *b);
+        let first = self.segments.range(..=offset).next_back().map_or(offset, |(b, _)| *b);
         let (mut count, mut bytes) = (0usize, 0usize);
         let want = limits.max_records;
         for segment in self.segments.range(first..).map(|(_, s)| s) {
@@ -294,12 +259,7 @@ impl Partition {
     }
 
     /// Makes every offset below `before` unreadable, freeing whole segments.
-    pub fn delete_records(
-        &mut self,
-        storage: &dyn Storage,
-        before: u64,
-        durable: bool,
-    ) -> Result<()> {
+    pub fn delete_records(&mut self, storage: &dyn Storage, before: u64, durable: bool) -> Result<()> {
         let end = self.end_offset();
         if before > end {
             return Err(Error::OffsetOutOfRange(format!(
@@ -315,12 +275,7 @@ impl Partition {
         data.extend_from_slice(LOG_START_MAGIC);
         data.extend_from_slice(&before.to_le_bytes());
         data.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
-        replace_file(
-            storage,
-            &format!("{}/{LOG_START_FILE}", self.dir),
-            &data,
-            durable,
-        )?;
+        replace_file(storage, &format!("{}/{LOG_START_FILE}", self.dir), &data, durable)?;
         self.remove_segments_while(storage, |seg, _| seg.next_offset() <= before)
     }
 
@@ -341,15 +296,9 @@ impl Partition {
         let end = self.end_offset();
         let mut total = self.bytes();
         self.remove_segments_while(storage, |seg, next_base| {
-            let expired = config
-                .retention_ms
-                .is_some_and(|r| seg.max_timestamp() < now_ms.saturating_sub(r));
-            let over_bytes = config
-                .retention_bytes
-                .is_some_and(|b| total - seg.len() >= b);
-            let over_records = config
-                .retention_records
-                .is_some_and(|n| end - next_base >= n);
+            let expired = config.retention_ms.is_some_and(|r| seg.max_timestamp() < now_ms.saturating_sub(r));
+            let over_bytes = config.retention_bytes.is_some_and(|b| total - seg.len() >= b);
+            let over_records = config.retention_records.is_some_and(|n| end - next_base >= n);
             let remove = expired || over_bytes || over_records;
             if remove {
                 total -= seg.len();
@@ -394,9 +343,7 @@ impl Partition {
 }
 
 fn parse_base(s: &str) -> Option<u64> {
-    (s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
+    (s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
 fn read_log_start(storage: &dyn Storage, name: &str) -> Result<u64> {

@@ -41,10 +41,7 @@ pub struct PondOptions {
 
 impl PondOptions {
     pub fn with_clock(clock: Arc<dyn Clock>) -> PondOptions {
-        PondOptions {
-            durability: Durability::Os,
-            clock,
-        }
+        PondOptions { durability: Durability::Os, clock }
     }
 }
 
@@ -86,9 +83,7 @@ impl Topic {
     }
 
     fn partition(&self, partition: u32) -> Result<&Partition> {
-        self.partitions
-            .get(partition as usize)
-            .ok_or_else(|| self.no_partition(partition))
+        self.partitions.get(partition as usize).ok_or_else(|| self.no_partition(partition))
     }
 
     fn partition_mut(&mut self, partition: u32) -> Result<&mut Partition> {
@@ -127,10 +122,7 @@ pub struct Pond {
 
 impl std::fmt::Debug for Pond {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pond")
-            .field("storage", &self.storage)
-            .field("durability", &self.durability)
-            .finish()
+        f.debug_struct("Pond").field("storage", &self.storage).field("durability", &self.durability).finish()
     }
 }
 
@@ -201,10 +193,7 @@ impl Pond {
 
     fn with_topic<T>(&self, name: &str, f: impl FnOnce(&mut Topic) -> Result<T>) -> Result<T> {
         self.with_state(|state| {
-            let topic = state
-                .topics
-                .get_mut(name)
-                .ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
+            let topic = state.topics.get_mut(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             f(topic)
         })
     }
@@ -213,9 +202,7 @@ impl Pond {
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<()> {
         validate_name(name)?;
         if is_internal(name) {
-            return Err(Error::InvalidName(format!(
-                "{name:?}: names beginning '__' are internal"
-            )));
+            return Err(Error::InvalidName(format!("{name:?}: names beginning '__' are internal")));
         }
         self.create_topic_unchecked(name, config)
     }
@@ -230,55 +217,27 @@ impl Pond {
                 return Err(Error::TopicExists(name.to_string()));
             }
             let dir = Topic::dir(name);
+            // Leftovers of a delete that failed part-way must not join the new topic.
+            for stale in self.storage.list(&format!("{dir}/"))? {
+                self.storage.remove(&stale)?;
+            }
             let topic_name: Arc<str> = Arc::from(name);
             let mut partitions = Vec::with_capacity(config.partitions as usize);
             for p in 0..config.partitions {
-                let origin = Origin {
-                    topic: topic_name.clone(),
-                    partition: p,
-                };
-                partitions.push(Partition::create(
-                    &*self.storage,
-                    format!("{dir}/{p}"),
-                    origin,
-                    durable,
-                )?);
+                let origin = Origin { topic: topic_name.clone(), partition: p };
+                partitions.push(Partition::create(&*self.storage, format!("{dir}/{p}"), origin, durable)?);
             }
-            let meta = TopicMeta {
-                name: name.to_string(),
-                config,
-                created_ms: now,
-            };
+            let meta = TopicMeta { name: name.to_string(), config, created_ms: now };
             // The metadata file is written last: its presence means the topic exists.
-            replace_file(
-                &*self.storage,
-                &format!("{dir}/topic.meta"),
-                &meta.encode()?,
-                durable,
-            )?;
-            state.topics.insert(
-                name.to_string(),
-                Topic {
-                    meta,
-                    name: topic_name,
-                    partitions,
-                    spread: 0,
-                },
-            );
+            replace_file(&*self.storage, &format!("{dir}/topic.meta"), &meta.encode()?, durable)?;
+            state.topics.insert(name.to_string(), Topic { meta, name: topic_name, partitions, spread: 0 });
             Ok(())
         })
     }
 
     /// User topics, sorted (internal `__` topics are not listed).
     pub fn topics(&self) -> Result<Vec<String>> {
-        self.with_state(|state| {
-            Ok(state
-                .topics
-                .keys()
-                .filter(|n| !is_internal(n))
-                .cloned()
-                .collect())
-        })
+        self.with_state(|state| Ok(state.topics.keys().filter(|n| !is_internal(n)).cloned().collect()))
     }
 
     pub fn has_topic(&self, name: &str) -> Result<bool> {
@@ -309,15 +268,10 @@ impl Pond {
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         validate_name(name)?;
         if is_internal(name) {
-            return Err(Error::InvalidName(format!(
-                "{name:?}: internal topics cannot be deleted"
-            )));
+            return Err(Error::InvalidName(format!("{name:?}: internal topics cannot be deleted")));
         }
         self.with_state(|state| {
-            let topic = state
-                .topics
-                .remove(name)
-                .ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
+            let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             let dir = Topic::dir(name);
             // Metadata first: a crash part-way leaves files that open() clears.
             self.storage.remove(&format!("{dir}/topic.meta"))?;
@@ -334,8 +288,7 @@ impl Pond {
     /// Appends one record.
     pub fn send(&self, topic: &str, record: NewRecord<'_>) -> Result<RecordMetadata> {
         let mut out = self.send_many(topic, std::slice::from_ref(&record))?;
-        out.pop()
-            .ok_or_else(|| Error::invalid("no record was appended"))
+        out.pop().ok_or_else(|| Error::invalid("no record was appended"))
     }
 
     /// Appends records: those bound for one partition go in one atomic
@@ -370,12 +323,7 @@ impl Pond {
             if used_spread {
                 t.spread = t.spread.wrapping_add(1);
             }
-            let ctx = AppendContext {
-                storage: &*self.storage,
-                config,
-                fsync,
-                now_ms: now,
-            };
+            let ctx = AppendContext { storage: &*self.storage, config, fsync, now_ms: now };
             let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
             let mut metas = vec![None; records.len()];
             let mut order: Vec<u32> = targets.clone();
@@ -411,13 +359,7 @@ impl Pond {
     }
 
     /// Reads up to `limits` records of one partition from `offset`.
-    pub fn read(
-        &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        limits: ReadLimits,
-    ) -> Result<Vec<Record>> {
+    pub fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<Vec<Record>> {
         self.with_topic(topic, |t| {
             let mut out = Vec::with_capacity(limits.max_records.min(4096));
             t.partition(partition)?.read(offset, limits, &mut out)?;
@@ -427,15 +369,8 @@ impl Pond {
 
     /// The first offset whose record has a timestamp >= `timestamp_ms`, or
     /// `None` when every record is older.
-    pub fn offset_for_time(
-        &self,
-        topic: &str,
-        partition: u32,
-        timestamp_ms: i64,
-    ) -> Result<Option<u64>> {
-        self.with_topic(topic, |t| {
-            t.partition(partition)?.offset_for_time(timestamp_ms)
-        })
+    pub fn offset_for_time(&self, topic: &str, partition: u32, timestamp_ms: i64) -> Result<Option<u64>> {
+        self.with_topic(topic, |t| t.partition(partition)?.offset_for_time(timestamp_ms))
     }
 
     /// (start offset, end offset) of a partition.
@@ -450,8 +385,7 @@ impl Pond {
     pub fn delete_records(&self, topic: &str, partition: u32, before_offset: u64) -> Result<()> {
         let durable = self.fsync();
         self.with_topic(topic, |t| {
-            t.partition_mut(partition)?
-                .delete_records(&*self.storage, before_offset, durable)
+            t.partition_mut(partition)?.delete_records(&*self.storage, before_offset, durable)
         })
     }
 
@@ -493,11 +427,7 @@ impl Pond {
             return Ok(());
         };
         let synced = if self.fsync() {
-            state
-                .topics
-                .values()
-                .flat_map(|t| &t.partitions)
-                .try_for_each(Partition::sync)
+            state.topics.values().flat_map(|t| &t.partitions).try_for_each(Partition::sync)
         } else {
             Ok(())
         };
@@ -531,10 +461,7 @@ impl Pond {
 
     fn notify_append(&self) {
         self.appends.fetch_add(1, Ordering::SeqCst);
-        let listeners: Vec<AppendListener> = lock(&self.listeners)
-            .iter()
-            .map(|(_, f)| f.clone())
-            .collect();
+        let listeners: Vec<AppendListener> = lock(&self.listeners).iter().map(|(_, f)| f.clone()).collect();
         for f in listeners {
             f();
         }
@@ -550,10 +477,7 @@ impl Drop for Pond {
 fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
     let size = r.size();
     if size > config.max_record_bytes as usize {
-        return Err(Error::RecordTooLarge {
-            size,
-            limit: config.max_record_bytes as usize,
-        });
+        return Err(Error::RecordTooLarge { size, limit: config.max_record_bytes as usize });
     }
     if let Some(ts) = r.timestamp_ms {
         if ts < 0 {
@@ -561,9 +485,7 @@ fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
         }
     }
     if config.cleanup == Cleanup::Compact && r.key.is_none() {
-        return Err(Error::invalid(
-            "a compacted topic needs a key on every record",
-        ));
+        return Err(Error::invalid("a compacted topic needs a key on every record"));
     }
     Ok(())
 }
@@ -577,9 +499,7 @@ fn check_format(storage: &dyn Storage, durable: bool) -> Result<()> {
                 && &data[..4] == POND_MAGIC
                 && crc32fast::hash(&data[..8]).to_le_bytes() == data[8..12];
             if !valid {
-                return Err(Error::corrupt(format!(
-                    "{POND_META} is not a logpond format marker"
-                )));
+                return Err(Error::corrupt(format!("{POND_META} is not a logpond format marker")));
             }
             let version = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
             if version != FORMAT_VERSION {
@@ -620,38 +540,17 @@ fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, 
             }
             continue;
         }
-        let meta = TopicMeta::decode(&read_all(
-            &*storage.open(&format!("{dir}/topic.meta"), false)?,
-        )?)?;
+        let meta = TopicMeta::decode(&read_all(&*storage.open(&format!("{dir}/topic.meta"), false)?)?)?;
         if meta.name != name {
-            return Err(Error::corrupt(format!(
-                "{dir}/topic.meta names topic {:?}",
-                meta.name
-            )));
+            return Err(Error::corrupt(format!("{dir}/topic.meta names topic {:?}", meta.name)));
         }
         let topic_name: Arc<str> = Arc::from(name.as_str());
         let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
         for p in 0..meta.config.partitions {
-            let origin = Origin {
-                topic: topic_name.clone(),
-                partition: p,
-            };
-            partitions.push(Partition::open(
-                storage,
-                format!("{dir}/{p}"),
-                origin,
-                durable,
-            )?);
+            let origin = Origin { topic: topic_name.clone(), partition: p };
+            partitions.push(Partition::open(storage, format!("{dir}/{p}"), origin, durable)?);
         }
-        topics.insert(
-            name,
-            Topic {
-                meta,
-                name: topic_name,
-                partitions,
-                spread: 0,
-            },
-        );
+        topics.insert(name, Topic { meta, name: topic_name, partitions, spread: 0 });
     }
     Ok(topics)
 }

@@ -22,27 +22,17 @@ pub struct NewRecord<'a> {
 impl<'a> NewRecord<'a> {
     /// A record with only a value.
     pub fn value(value: &'a [u8]) -> NewRecord<'a> {
-        NewRecord {
-            value: Some(value),
-            ..NewRecord::default()
-        }
+        NewRecord { value: Some(value), ..NewRecord::default() }
     }
 
     /// A record with a key and a value.
     pub fn keyed(key: &'a [u8], value: &'a [u8]) -> NewRecord<'a> {
-        NewRecord {
-            key: Some(key),
-            value: Some(value),
-            ..NewRecord::default()
-        }
+        NewRecord { key: Some(key), value: Some(value), ..NewRecord::default() }
     }
 
     /// A tombstone: a key with no value (deletes the key in a compacted topic).
     pub fn tombstone(key: &'a [u8]) -> NewRecord<'a> {
-        NewRecord {
-            key: Some(key),
-            ..NewRecord::default()
-        }
+        NewRecord { key: Some(key), ..NewRecord::default() }
     }
 
     pub fn with_header(mut self, name: &'a str, value: &'a [u8]) -> NewRecord<'a> {
@@ -65,11 +55,7 @@ impl<'a> NewRecord<'a> {
     pub fn size(&self) -> usize {
         self.key.map_or(0, <[u8]>::len)
             + self.value.map_or(0, <[u8]>::len)
-            + self
-                .headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len())
-                .sum::<usize>()
+            + self.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()
     }
 }
 
@@ -93,11 +79,7 @@ impl Record {
         NewRecord {
             key: self.key.as_deref(),
             value: self.value.as_deref(),
-            headers: self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_ref()))
-                .collect(),
+            headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_ref())).collect(),
             timestamp_ms: Some(self.timestamp_ms),
             partition: None,
         }

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::batch::{verify_frame, EncodedBatch, FrameHeader, FRAME_HEADER_LEN};
-use crate::index::{
-    position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES,
-};
+use crate::index::{position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES};
 use crate::storage::{read_all, replace_file, Storage, StorageFile};
 use crate::{Error, Result};
 
@@ -112,14 +110,17 @@ impl Segment {
             }
         }
         segment.recover()?;
+        if sealed {
+            // Replace the missing or stale index so the next open is quick.
+            segment.write_index(storage, dir, false)?;
+        }
         Ok(segment)
     }
 
     fn adopt_index(&mut self, index: SegmentIndex) {
         self.next_offset = index.next_offset;
         self.max_timestamp = index.max_timestamp;
-        self.first_timestamp =
-            (index.next_offset > self.base_offset).then_some(index.first_timestamp);
+        self.first_timestamp = (index.next_offset > self.base_offset).then_some(index.first_timestamp);
         self.index = index.entries;
     }
 
@@ -131,7 +132,13 @@ impl Segment {
         cursor.end = file_len;
         let mut valid = Vec::new();
         let mut expected = self.base_offset;
-        while let Ok(Some((pos, header, frame))) = cursor.next_frame() {
+        loop {
+            let (pos, header, frame) = match cursor.next_frame() {
+                Ok(Some(next)) => next,
+                Ok(None) | Err(Error::Corruption(_)) => break,
+                // A failing device is not a torn tail: cut nothing.
+                Err(e) => return Err(e),
+            };
             let in_order = header.base_offset >= expected
                 && header.record_count > 0
                 && header.last_offset() - self.base_offset <= u64::from(u32::MAX);
@@ -144,12 +151,7 @@ impl Segment {
         self.len = SEGMENT_HEADER_LEN;
         for (pos, header) in valid {
             let summary = header_summary(&header);
-            self.note_batch(
-                pos,
-                &summary,
-                header.base_timestamp,
-                header.frame_len() as u64,
-            );
+            self.note_batch(pos, &summary, header.base_timestamp, header.frame_len() as u64);
         }
         if self.len < file_len {
             self.file.set_len(self.len)?;
@@ -204,12 +206,7 @@ impl Segment {
             first_timestamp: self.first_timestamp.unwrap_or(i64::MIN),
             max_timestamp: self.max_timestamp,
         };
-        replace_file(
-            storage,
-            &index_name(dir, self.base_offset),
-            &index.encode(),
-            durable,
-        )
+        replace_file(storage, &index_name(dir, self.base_offset), &index.encode(), durable)
     }
 
     pub fn sync(&self) -> Result<()> {
@@ -251,11 +248,7 @@ impl Segment {
 }
 
 fn header_summary(h: &FrameHeader) -> EncodedBatch {
-    EncodedBatch {
-        base_offset: h.base_offset,
-        last_offset: h.last_offset(),
-        max_timestamp: h.max_timestamp,
-    }
+    EncodedBatch { base_offset: h.base_offset, last_offset: h.last_offset(), max_timestamp: h.max_timestamp }
 }
 
 fn load_index(storage: &dyn Storage, dir: &str, base: u64, len: u64) -> Option<SegmentIndex> {
@@ -263,10 +256,7 @@ fn load_index(storage: &dyn Storage, dir: &str, base: u64, len: u64) -> Option<S
     let index = SegmentIndex::decode(&read_all(&*file).ok()?).ok()?;
     let consistent = index.segment_len == len
         && index.next_offset >= base
-        && index
-            .entries
-            .first()
-            .is_none_or(|e| u64::from(e.position) == SEGMENT_HEADER_LEN);
+        && index.entries.first().is_none_or(|e| u64::from(e.position) == SEGMENT_HEADER_LEN);
     consistent.then_some(index)
 }
 
@@ -283,14 +273,7 @@ pub struct FrameCursor<'s> {
 
 impl<'s> FrameCursor<'s> {
     fn new(segment: &'s Segment, pos: u64, chunk: usize) -> FrameCursor<'s> {
-        FrameCursor {
-            segment,
-            pos,
-            end: segment.len,
-            chunk,
-            buf: Bytes::new(),
-            buf_pos: pos,
-        }
+        FrameCursor { segment, pos, end: segment.len, chunk, buf: Bytes::new(), buf_pos: pos }
     }
 
     /// Makes `[pos, pos + want)` available in `buf`.

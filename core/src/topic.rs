@@ -28,10 +28,7 @@ pub fn validate_name(name: &str) -> Result<()> {
     if name == "." || name == ".." {
         return bad("'.' and '..' are not allowed");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
         return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
     }
     Ok(())
@@ -97,19 +94,13 @@ impl Default for TopicConfig {
 
 impl TopicConfig {
     pub fn with_partitions(partitions: u32) -> TopicConfig {
-        TopicConfig {
-            partitions,
-            ..TopicConfig::default()
-        }
+        TopicConfig { partitions, ..TopicConfig::default() }
     }
 
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::InvalidArgument(msg));
         if !(1..=MAX_PARTITIONS).contains(&self.partitions) {
-            return bad(format!(
-                "partitions must be 1..={MAX_PARTITIONS}, got {}",
-                self.partitions
-            ));
+            return bad(format!("partitions must be 1..={MAX_PARTITIONS}, got {}", self.partitions));
         }
         if let Some(ms) = self.retention_ms {
             if ms <= 0 {
@@ -189,29 +180,11 @@ mod tests {
 
     #[test]
     fn kafka_name_rules() {
-        for good in [
-            "orders",
-            "a",
-            "A.b_c-9",
-            "__consumer_offsets",
-            &"x".repeat(249),
-        ] {
+        for good in ["orders", "a", "A.b_c-9", "__consumer_offsets", &"x".repeat(249)] {
             validate_name(good).unwrap();
         }
-        for bad in [
-            "",
-            ".",
-            "..",
-            "has space",
-            "slash/y",
-            "ümlaut",
-            "star*",
-            &"x".repeat(250),
-        ] {
-            assert!(
-                matches!(validate_name(bad), Err(Error::InvalidName(_))),
-                "{bad:?}"
-            );
+        for bad in ["", ".", "..", "has space", "slash/y", "ümlaut", "star*", &"x".repeat(250)] {
+            assert!(matches!(validate_name(bad), Err(Error::InvalidName(_))), "{bad:?}");
         }
         assert!(is_internal("__consumer_offsets"));
         assert!(!is_internal("_one"));
@@ -221,36 +194,15 @@ mod tests {
     fn config_validation() {
         TopicConfig::default().validate().unwrap();
         let bad = [
-            TopicConfig {
-                partitions: 0,
-                ..Default::default()
-            },
-            TopicConfig {
-                retention_ms: Some(0),
-                ..Default::default()
-            },
-            TopicConfig {
-                retention_bytes: Some(0),
-                ..Default::default()
-            },
-            TopicConfig {
-                max_record_bytes: 0,
-                ..Default::default()
-            },
-            TopicConfig {
-                segment_bytes: 10,
-                ..Default::default()
-            },
-            TopicConfig {
-                max_backlog: Some(0),
-                ..Default::default()
-            },
+            TopicConfig { partitions: 0, ..Default::default() },
+            TopicConfig { retention_ms: Some(0), ..Default::default() },
+            TopicConfig { retention_bytes: Some(0), ..Default::default() },
+            TopicConfig { max_record_bytes: 0, ..Default::default() },
+            TopicConfig { segment_bytes: 10, ..Default::default() },
+            TopicConfig { max_backlog: Some(0), ..Default::default() },
         ];
         for c in bad {
-            assert!(
-                matches!(c.validate(), Err(Error::InvalidArgument(_))),
-                "{c:?}"
-            );
+            assert!(matches!(c.validate(), Err(Error::InvalidArgument(_))), "{c:?}");
         }
     }
 
@@ -258,11 +210,7 @@ mod tests {
     fn meta_round_trips_and_rejects_damage() {
         let meta = TopicMeta {
             name: "orders".into(),
-            config: TopicConfig {
-                partitions: 3,
-                retention_ms: Some(5),
-                ..Default::default()
-            },
+            config: TopicConfig { partitions: 3, retention_ms: Some(5), ..Default::default() },
             created_ms: 42,
         };
         let bytes = meta.encode().unwrap();

@@ -23,14 +23,7 @@ fn crash_writer() {
     let Ok(dir) = std::env::var(ENV) else { return };
     let pond = Pond::open(&dir).unwrap();
     if !pond.has_topic("t").unwrap() {
-        pond.create_topic(
-            "t",
-            TopicConfig {
-                segment_bytes: 16 << 10,
-                ..TopicConfig::default()
-            },
-        )
-        .unwrap();
+        pond.create_topic("t", TopicConfig { segment_bytes: 16 << 10, ..TopicConfig::default() }).unwrap();
     }
     let mut next = pond.offsets("t", 0).unwrap().1;
     let stdout = std::io::stdout();
@@ -85,11 +78,7 @@ fn killed_writers_lose_no_acknowledged_append() {
         );
         for (i, r) in records.iter().enumerate() {
             assert_eq!(r.offset, i as u64);
-            assert_eq!(
-                r.value.as_deref(),
-                Some(&value_for(i as u64)[..]),
-                "round {round}: record {i}"
-            );
+            assert_eq!(r.value.as_deref(), Some(&value_for(i as u64)[..]), "round {round}: record {i}");
         }
         acked = records.len() as u64;
         pond.close().unwrap();

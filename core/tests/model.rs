@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use common::{manual, read_all};
 use logpond::{
-    Error, FileStorage, MemoryStorage, NewRecord, Pond, PondOptions, ReadLimits, Storage,
-    TopicConfig,
+    Error, FileStorage, MemoryStorage, NewRecord, Pond, PondOptions, ReadLimits, Storage, TopicConfig,
 };
 use proptest::prelude::*;
 
@@ -34,11 +33,7 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let record = (
-        proptest::option::of(0u8..6),
-        0usize..40,
-        proptest::option::of(0..PARTITIONS),
-    );
+    let record = (proptest::option::of(0u8..6), 0usize..40, proptest::option::of(0..PARTITIONS));
     prop_oneof![
         6 => proptest::collection::vec(record, 1..6).prop_map(Op::Append),
         3 => (0..PARTITIONS, any::<u8>(), 1usize..20).prop_map(|(partition, at, max)| Op::Read { partition, at, max }),
@@ -82,35 +77,18 @@ fn check_partition(pond: &Pond, model: &Model, p: u32, now: i64, retention: &Ret
     let (start, end) = pond.offsets("t", p).unwrap();
     assert_eq!(end, model.end(p), "end offset of partition {p}");
     let asked = model.asked_start.get(&p).copied().unwrap_or(0);
-    assert!(
-        start >= asked,
-        "start {start} below the deleted prefix {asked}"
-    );
+    assert!(start >= asked, "start {start} below the deleted prefix {asked}");
     if retention.ms.is_none() && retention.records.is_none() {
-        assert_eq!(
-            start,
-            asked.min(end),
-            "only deletes move the start without retention"
-        );
+        assert_eq!(start, asked.min(end), "only deletes move the start without retention");
     }
     let all = model.partitions.get(&p).cloned().unwrap_or_default();
     // Retention never removes what it must keep.
     if let Some(n) = retention.records {
-        assert!(
-            end - start >= n.min(end - asked),
-            "records retention kept {}..{end}",
-            start
-        );
+        assert!(end - start >= n.min(end - asked), "records retention kept {}..{end}", start);
     }
     if let Some(ms) = retention.ms {
-        if let Some(first_young) = all
-            .iter()
-            .find(|r| r.offset >= asked && r.timestamp_ms >= now - ms)
-        {
-            assert!(
-                start <= first_young.offset,
-                "a record within the retention time was removed"
-            );
+        if let Some(first_young) = all.iter().find(|r| r.offset >= asked && r.timestamp_ms >= now - ms) {
+            assert!(start <= first_young.offset, "a record within the retention time was removed");
         }
     }
     let got = read_all(pond, "t", p);
@@ -151,15 +129,11 @@ fn run(
                     .iter()
                     .map(|(_, len, _)| {
                         model.spread_seed += 1;
-                        (0..*len)
-                            .map(|i| (model.spread_seed as usize + i) as u8)
-                            .collect()
+                        (0..*len).map(|i| (model.spread_seed as usize + i) as u8).collect()
                     })
                     .collect();
-                let keys: Vec<Option<Vec<u8>>> = specs
-                    .iter()
-                    .map(|(k, _, _)| k.map(|k| vec![b'k', k]))
-                    .collect();
+                let keys: Vec<Option<Vec<u8>>> =
+                    specs.iter().map(|(k, _, _)| k.map(|k| vec![b'k', k])).collect();
                 let records: Vec<NewRecord<'_>> = specs
                     .iter()
                     .zip(&values)
@@ -175,17 +149,8 @@ fn run(
                 let now = clock_now(&options);
                 for ((md, v), k) in metas.iter().zip(values).zip(keys) {
                     let list = model.partitions.entry(md.partition).or_default();
-                    assert_eq!(
-                        md.offset,
-                        list.len() as u64,
-                        "offsets are dense per partition"
-                    );
-                    list.push(ModelRecord {
-                        offset: md.offset,
-                        key: k,
-                        value: v,
-                        timestamp_ms: now,
-                    });
+                    assert_eq!(md.offset, list.len() as u64, "offsets are dense per partition");
+                    list.push(ModelRecord { offset: md.offset, key: k, value: v, timestamp_ms: now });
                 }
             }
             Op::Read { partition, at, max } => {
@@ -193,15 +158,7 @@ fn run(
                 let span = end - start + 1;
                 let offset = start + u64::from(at) % span;
                 let got = pond
-                    .read(
-                        "t",
-                        partition,
-                        offset,
-                        ReadLimits {
-                            max_records: max,
-                            max_bytes: usize::MAX,
-                        },
-                    )
+                    .read("t", partition, offset, ReadLimits { max_records: max, max_bytes: usize::MAX })
                     .unwrap();
                 let expected = (end - offset).min(max as u64);
                 assert_eq!(got.len() as u64, expected);
@@ -245,12 +202,7 @@ fn clock_now(options: &PondOptions) -> i64 {
 fn memory_run(ops: Vec<Op>, retention: Retention) {
     let storage = MemoryStorage::new();
     let again = storage.clone();
-    run(
-        ops,
-        Arc::new(storage),
-        move || Arc::new(again.clone()),
-        retention,
-    );
+    run(ops, Arc::new(storage), move || Arc::new(again.clone()), retention);
 }
 
 fn file_run(ops: Vec<Op>, retention: Retention) {

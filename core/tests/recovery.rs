@@ -21,13 +21,10 @@ fn write_pond(dir: &Path, batches: usize) -> (Vec<Vec<u8>>, Vec<u64>) {
     let mut values = Vec::new();
     let mut lens = Vec::new();
     for b in 0..batches {
-        let batch: Vec<Vec<u8>> = (0..3)
-            .map(|i| format!("batch {b} record {i} {}", "x".repeat(b)).into_bytes())
-            .collect();
-        let records: Vec<NewRecord<'_>> = batch
-            .iter()
-            .map(|v| NewRecord::keyed(b"key", v).with_header("n", b"1"))
-            .collect();
+        let batch: Vec<Vec<u8>> =
+            (0..3).map(|i| format!("batch {b} record {i} {}", "x".repeat(b)).into_bytes()).collect();
+        let records: Vec<NewRecord<'_>> =
+            batch.iter().map(|v| NewRecord::keyed(b"key", v).with_header("n", b"1")).collect();
         pond.send_many("t", &records).unwrap();
         values.extend(batch);
         lens.push(std::fs::metadata(segment_path(dir)).unwrap().len());
@@ -57,19 +54,11 @@ fn check_prefix(dir: &Path, values: &[Vec<u8>]) -> usize {
     assert!(got.len() <= values.len());
     for (i, r) in got.iter().enumerate() {
         assert_eq!(r.offset, i as u64);
-        assert_eq!(
-            r.value.as_deref(),
-            Some(&values[i][..]),
-            "record {i} is intact"
-        );
+        assert_eq!(r.value.as_deref(), Some(&values[i][..]), "record {i} is intact");
         assert_eq!(r.key.as_deref(), Some(&b"key"[..]));
     }
     let md = pond.send("t", NewRecord::value(b"after recovery")).unwrap();
-    assert_eq!(
-        md.offset,
-        got.len() as u64,
-        "appends continue right after the valid prefix"
-    );
+    assert_eq!(md.offset, got.len() as u64, "appends continue right after the valid prefix");
     pond.close().unwrap();
     let pond = Pond::open(dir).unwrap();
     assert_eq!(read_all(&pond, "t", 0).len(), got.len() + 1);
@@ -84,10 +73,7 @@ fn truncation_at_every_byte_of_the_last_batch_keeps_the_rest() {
     for cut in before..after {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(base.path(), dir.path());
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(segment_path(dir.path()))
-            .unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(segment_path(dir.path())).unwrap();
         f.set_len(cut).unwrap();
         drop(f);
         assert_eq!(check_prefix(dir.path(), &values), 12, "cut at {cut}");
@@ -99,10 +85,7 @@ fn garbage_after_the_last_batch_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let (values, _) = write_pond(dir.path(), 3);
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(segment_path(dir.path()))
-        .unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(segment_path(dir.path())).unwrap();
     f.write_all(&[0xAB; 100]).unwrap();
     drop(f);
     assert_eq!(check_prefix(dir.path(), &values), 9);

@@ -35,15 +35,10 @@ impl FileStorage {
             .open(root.join(LOCK_FILE))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::PondLocked(root.display().to_string()))
-            }
+            Err(TryLockError::WouldBlock) => return Err(Error::PondLocked(root.display().to_string())),
             Err(TryLockError::Error(e)) => return Err(e.into()),
         }
-        Ok(FileStorage {
-            root,
-            lock: Mutex::new(Some(lock)),
-        })
+        Ok(FileStorage { root, lock: Mutex::new(Some(lock)) })
     }
 
     pub fn root(&self) -> &Path {
@@ -51,10 +46,8 @@ impl FileStorage {
     }
 
     fn path(&self, name: &str) -> Result<PathBuf> {
-        let valid = !name.is_empty()
-            && name
-                .split('/')
-                .all(|part| !part.is_empty() && part != "." && part != "..");
+        let valid =
+            !name.is_empty() && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
         if !valid {
             return Err(Error::invalid(format!("bad storage file name {name:?}")));
         }
@@ -72,11 +65,7 @@ impl FileStorage {
             let Ok(name) = entry.file_name().into_string() else {
                 continue; // not a name logpond writes
             };
-            let child = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
+            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
             if entry.file_type()?.is_dir() {
                 self.collect(&entry.path(), &child, out)?;
             } else if child != LOCK_FILE {
@@ -89,9 +78,7 @@ impl FileStorage {
 
 impl fmt::Debug for FileStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileStorage")
-            .field("root", &self.root)
-            .finish()
+        f.debug_struct("FileStorage").field("root", &self.root).finish()
     }
 }
 
@@ -103,12 +90,7 @@ impl Storage for FileStorage {
                 fs::create_dir_all(parent)?;
             }
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .open(&path)?;
+        let file = OpenOptions::new().read(true).write(true).create(create).truncate(false).open(&path)?;
         Ok(Arc::new(DiskFile { file, path }))
     }
 
@@ -116,11 +98,7 @@ impl Storage for FileStorage {
         // Walk only the directory the prefix names, then filter.
         let dir = super::parent_dir(prefix);
         let mut out = Vec::new();
-        let start = if dir.is_empty() {
-            self.root.clone()
-        } else {
-            self.path(dir)?
-        };
+        let start = if dir.is_empty() { self.root.clone() } else { self.path(dir)? };
         self.collect(&start, dir, &mut out)?;
         out.retain(|name| name.starts_with(prefix));
         out.sort();
@@ -155,11 +133,7 @@ impl Storage for FileStorage {
     }
 
     fn sync_names(&self, dir: &str) -> Result<()> {
-        let path = if dir.is_empty() {
-            self.root.clone()
-        } else {
-            self.path(dir)?
-        };
+        let path = if dir.is_empty() { self.root.clone() } else { self.path(dir)? };
         match File::open(&path) {
             Ok(d) => d.sync_all()?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -170,10 +144,7 @@ impl Storage for FileStorage {
 
     fn close(&self) -> Result<()> {
         // Dropping the file releases the lock.
-        self.lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
         Ok(())
     }
 }
@@ -185,9 +156,7 @@ struct DiskFile {
 
 impl fmt::Debug for DiskFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DiskFile")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("DiskFile").field("path", &self.path).finish()
     }
 }
 
@@ -241,12 +210,7 @@ mod positional {
     pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
         while !buf.is_empty() {
             match file.seek_read(buf, offset)? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "read past end",
-                    ))
-                }
+                0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end")),
                 n => {
                     buf = &mut buf[n..];
                     offset += n as u64;
@@ -283,10 +247,7 @@ mod tests {
     fn second_open_is_locked_until_close() {
         let dir = tempfile::tempdir().unwrap();
         let first = FileStorage::open(dir.path()).unwrap();
-        assert!(matches!(
-            FileStorage::open(dir.path()),
-            Err(Error::PondLocked(_))
-        ));
+        assert!(matches!(FileStorage::open(dir.path()), Err(Error::PondLocked(_))));
         first.close().unwrap();
         FileStorage::open(dir.path()).unwrap();
     }
@@ -296,10 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
         for bad in ["../x", "a/../../x", "", "a//b", "/abs"] {
-            assert!(
-                matches!(storage.open(bad, true), Err(Error::InvalidArgument(_))),
-                "{bad}"
-            );
+            assert!(matches!(storage.open(bad, true), Err(Error::InvalidArgument(_))), "{bad}");
         }
     }
 }

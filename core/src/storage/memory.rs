@@ -28,24 +28,18 @@ impl MemoryStorage {
 
     /// Every file's name and content: the pond's bytes, for export.
     pub fn snapshot(&self) -> Vec<(String, Vec<u8>)> {
-        self.files()
-            .iter()
-            .map(|(name, data)| (name.clone(), read_lock(data).clone()))
-            .collect()
+        self.files().iter().map(|(name, data)| (name.clone(), read_lock(data).clone())).collect()
     }
 
     /// Replaces (or creates) a file with the given content, for import.
     pub fn put(&self, name: &str, data: Vec<u8>) {
-        self.files()
-            .insert(name.to_string(), Arc::new(RwLock::new(data)));
+        self.files().insert(name.to_string(), Arc::new(RwLock::new(data)));
     }
 }
 
 impl fmt::Debug for MemoryStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStorage")
-            .field("files", &self.files().len())
-            .finish()
+        f.debug_struct("MemoryStorage").field("files", &self.files().len()).finish()
     }
 }
 
@@ -84,9 +78,8 @@ impl Storage for MemoryStorage {
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         let mut files = self.files();
-        let data = files
-            .remove(from)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, from.to_string()))?;
+        let data =
+            files.remove(from).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, from.to_string()))?;
         files.insert(to.to_string(), data);
         Ok(())
     }
@@ -98,9 +91,7 @@ struct MemoryFile {
 
 impl fmt::Debug for MemoryFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryFile")
-            .field("len", &read_lock(&self.data).len())
-            .finish()
+        f.debug_struct("MemoryFile").field("len", &read_lock(&self.data).len()).finish()
     }
 }
 

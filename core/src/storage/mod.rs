@@ -46,6 +46,8 @@ pub trait Storage: Send + Sync + Debug {
 }
 
 /// One open byte file.
+// `len` is fallible I/O, so an `is_empty` beside it would add nothing.
+#[allow(clippy::len_without_is_empty)]
 pub trait StorageFile: Send + Sync + Debug {
     /// The file's length as this handle knows it.
     fn len(&self) -> Result<u64>;
@@ -73,8 +75,8 @@ pub trait StorageFile: Send + Sync + Debug {
 
 /// Reads a whole (small) file.
 pub(crate) fn read_all(file: &dyn StorageFile) -> Result<Vec<u8>> {
-    let len = usize::try_from(file.len()?)
-        .map_err(|_| crate::Error::corrupt("file too large to read whole"))?;
+    let len =
+        usize::try_from(file.len()?).map_err(|_| crate::Error::corrupt("file too large to read whole"))?;
     let mut buf = vec![0u8; len];
     file.read_at(0, &mut buf)?;
     Ok(buf)
@@ -82,12 +84,7 @@ pub(crate) fn read_all(file: &dyn StorageFile) -> Result<Vec<u8>> {
 
 /// Replaces the named file's content atomically: writes a temporary file,
 /// syncs it when `durable`, and renames it over the target.
-pub(crate) fn replace_file(
-    storage: &dyn Storage,
-    name: &str,
-    data: &[u8],
-    durable: bool,
-) -> Result<()> {
+pub(crate) fn replace_file(storage: &dyn Storage, name: &str, data: &[u8], durable: bool) -> Result<()> {
     let tmp = format!("{name}.tmp");
     let file = storage.open(&tmp, true)?;
     file.set_len(0)?;
@@ -123,10 +120,7 @@ pub(crate) mod contract {
     }
 
     pub fn check(storage: &dyn Storage) {
-        assert_eq!(
-            io_kind(storage.open("a/missing", false)),
-            ErrorKind::NotFound
-        );
+        assert_eq!(io_kind(storage.open("a/missing", false)), ErrorKind::NotFound);
         let f = storage.open("a/b/one.log", true).unwrap();
         assert_eq!(f.len().unwrap(), 0);
         f.write_at(0, b"hello").unwrap();
@@ -146,14 +140,8 @@ pub(crate) mod contract {
         g.write_at(0, b"2").unwrap();
         let again = storage.open("a/b/one.log", true).unwrap();
         assert_eq!(again.len().unwrap(), 3);
-        assert_eq!(
-            storage.list("a/").unwrap(),
-            vec!["a/b/one.log".to_string(), "a/two.log".to_string()]
-        );
-        assert_eq!(
-            storage.list("a/b").unwrap(),
-            vec!["a/b/one.log".to_string()]
-        );
+        assert_eq!(storage.list("a/").unwrap(), vec!["a/b/one.log".to_string(), "a/two.log".to_string()]);
+        assert_eq!(storage.list("a/b").unwrap(), vec!["a/b/one.log".to_string()]);
         assert!(storage.list("zzz/").unwrap().is_empty());
 
         storage.rename("a/two.log", "a/b/one.log").unwrap();
@@ -170,10 +158,7 @@ pub(crate) mod contract {
 
         replace_file(storage, "meta/x", b"first", true).unwrap();
         replace_file(storage, "meta/x", b"2nd", false).unwrap();
-        assert_eq!(
-            read_all(&*storage.open("meta/x", false).unwrap()).unwrap(),
-            b"2nd"
-        );
+        assert_eq!(read_all(&*storage.open("meta/x", false).unwrap()).unwrap(), b"2nd");
         assert_eq!(storage.list("meta/").unwrap(), vec!["meta/x".to_string()]);
     }
 }

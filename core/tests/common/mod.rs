@@ -21,15 +21,7 @@ pub fn read_all(pond: &Pond, topic: &str, partition: u32) -> Vec<Record> {
     let mut next = start;
     while next < end {
         let batch = pond
-            .read(
-                topic,
-                partition,
-                next,
-                ReadLimits {
-                    max_records: 1000,
-                    max_bytes: usize::MAX,
-                },
-            )
+            .read(topic, partition, next, ReadLimits { max_records: 1000, max_bytes: usize::MAX })
             .unwrap();
         match batch.last() {
             Some(last) => next = last.offset + 1,
@@ -41,10 +33,7 @@ pub fn read_all(pond: &Pond, topic: &str, partition: u32) -> Vec<Record> {
 }
 
 pub fn values(records: &[Record]) -> Vec<Vec<u8>> {
-    records
-        .iter()
-        .map(|r| r.value.as_deref().unwrap_or_default().to_vec())
-        .collect()
+    records.iter().map(|r| r.value.as_deref().unwrap_or_default().to_vec()).collect()
 }
 
 pub fn value(v: &[u8]) -> NewRecord<'_> {

@@ -1,0 +1,37 @@
+# logpond: `make test` runs every test of every runtime, installing what it
+# needs; `make demo` runs the main job; `make bench` prints benchmark numbers.
+
+CARGO ?= cargo
+WASM_TARGET := wasm32-unknown-unknown
+
+.PHONY: test demo bench setup-rust test-rust check-wasm lint fmt clean
+
+test: setup-rust lint test-rust check-wasm
+
+setup-rust:
+	rustup target add $(WASM_TARGET)
+	rustup component add clippy rustfmt
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --workspace --lib --tests --examples
+	$(CARGO) test --workspace --doc
+
+# The core must build for browsers (no threads, no clock, no files there).
+check-wasm:
+	$(CARGO) build -p logpond --target $(WASM_TARGET)
+
+demo:
+	$(CARGO) run --release -p logpond --example demo
+
+bench:
+	$(CARGO) bench -p logpond --bench log
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

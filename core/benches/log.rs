@@ -3,7 +3,6 @@
 //!
 //! `cargo bench --bench log -- [--quick]`
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logpond::{Durability, NewRecord, Pond, PondOptions, ReadLimits, TopicConfig};
@@ -17,7 +16,9 @@ struct Scale {
 
 fn rate(name: &str, n: u64, elapsed: Duration) {
     let per_sec = n as f64 / elapsed.as_secs_f64();
-    println!("{name}: {:.2}M records/s ({n} in {:.0} ms)", per_sec / 1e6, elapsed.as_secs_f64() * 1e3);
+    let shown =
+        if per_sec >= 1e6 { format!("{:.2}M", per_sec / 1e6) } else { format!("{:.1}k", per_sec / 1e3) };
+    println!("{name}: {shown} records/s ({n} in {:.0} ms)", elapsed.as_secs_f64() * 1e3);
 }
 
 fn produce(pond: &Pond, n: u64, batch: usize) -> Duration {
@@ -102,5 +103,4 @@ fn main() {
         assert_eq!(pond.offsets("bench", 0).unwrap().1, n);
     }
     println!("reopen_{}MiB_file: {:.1} ms (best of 5, {} records)", bytes >> 20, best.as_secs_f64() * 1e3, n);
-    let _ = Arc::new(());
 }

@@ -15,12 +15,10 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-use serde_bytes::Bytes as RawBytes;
-
 use crate::record::{NewRecord, Record};
+use crate::wire::{put_bytes, put_opt_bytes, put_varint, put_zigzag, Wire};
 use crate::{Error, Result};
+use bytes::Bytes;
 
 pub const BATCH_VERSION: u8 = 1;
 pub const FRAME_HEADER_LEN: usize = 41;
@@ -96,35 +94,6 @@ pub fn verify_frame(header: &FrameHeader, frame: &[u8]) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct EntryOut<'a> {
-    offset_delta: u32,
-    timestamp_delta: i64,
-    key: Option<&'a RawBytes>,
-    value: Option<&'a RawBytes>,
-    headers: HeadersOut<'a>,
-}
-
-struct HeadersOut<'a>(&'a [(&'a str, &'a [u8])]);
-
-impl Serialize for HeadersOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|(n, v)| (*n, RawBytes::new(v))))
-    }
-}
-
-#[derive(Deserialize)]
-struct EntryIn<'a> {
-    offset_delta: u32,
-    timestamp_delta: i64,
-    #[serde(borrow)]
-    key: Option<&'a RawBytes>,
-    #[serde(borrow)]
-    value: Option<&'a RawBytes>,
-    #[serde(borrow)]
-    headers: Vec<(&'a str, &'a RawBytes)>,
-}
-
 /// One record of a batch being built: its offset and timestamp are fixed.
 pub struct EntrySpec<'r, 'a> {
     pub offset: u64,
@@ -138,10 +107,6 @@ pub struct EncodedBatch {
     pub base_offset: u64,
     pub last_offset: u64,
     pub max_timestamp: i64,
-}
-
-fn serialize_err(e: postcard::Error) -> Error {
-    Error::invalid(format!("cannot encode batch: {e}"))
 }
 
 /// Appends one framed batch to `out`. Offsets must be strictly increasing;
@@ -160,20 +125,15 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
 
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
-    let mut body = std::mem::take(out);
-    body = postcard::to_extend(&record_count, body).map_err(serialize_err)?;
+    put_varint(out, u64::from(record_count));
     for e in entries {
-        let r = e.record;
-        let entry = EntryOut {
-            offset_delta: (e.offset - base_offset) as u32,
-            timestamp_delta: e.timestamp_ms.wrapping_sub(base_timestamp),
-            key: r.key.map(RawBytes::new),
-            value: r.value.map(RawBytes::new),
-            headers: HeadersOut(&r.headers),
-        };
-        body = postcard::to_extend(&entry, body).map_err(serialize_err)?;
+        encode_entry(
+            out,
+            (e.offset - base_offset) as u32,
+            e.timestamp_ms.wrapping_sub(base_timestamp),
+            e.record,
+        );
     }
-    *out = body;
     let length = out.len() - start - 8;
     if length > MAX_FRAME_LEN {
         out.truncate(start);
@@ -192,6 +152,62 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
     Ok(EncodedBatch { base_offset, last_offset: base_offset + u64::from(last_offset_delta), max_timestamp })
 }
 
+/// One entry: `offset_delta` (varint u32), `timestamp_delta` (zigzag i64),
+/// `key` and `value` (optional bytes), `headers` (a sequence of str and
+/// bytes pairs) — postcard's encoding of that struct.
+fn encode_entry(out: &mut Vec<u8>, offset_delta: u32, timestamp_delta: i64, r: &NewRecord<'_>) {
+    put_varint(out, u64::from(offset_delta));
+    put_zigzag(out, timestamp_delta);
+    put_opt_bytes(out, r.key);
+    put_opt_bytes(out, r.value);
+    put_varint(out, r.headers.len() as u64);
+    for (name, value) in &r.headers {
+        put_bytes(out, name.as_bytes());
+        put_bytes(out, value);
+    }
+}
+
+struct Entry<'a> {
+    offset_delta: u32,
+    timestamp_delta: i64,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    /// The header count and encoded headers, decoded only for records
+    /// that are handed out.
+    headers: (u64, &'a [u8]),
+}
+
+fn decode_entry<'a>(wire: &mut Wire<'a>) -> Option<Entry<'a>> {
+    let offset_delta = wire.u32()?;
+    let timestamp_delta = wire.i64()?;
+    let key = wire.opt_bytes()?;
+    let value = wire.opt_bytes()?;
+    let count = wire.u64()?;
+    let start = wire.rest;
+    for _ in 0..count {
+        wire.bytes()?;
+        wire.bytes()?;
+    }
+    let headers = (count, &start[..start.len() - wire.rest.len()]);
+    Some(Entry { offset_delta, timestamp_delta, key, value, headers })
+}
+
+/// Decodes headers that [`decode_entry`] delimited.
+fn decode_headers(
+    (count, raw): (u64, &[u8]),
+    share: impl Fn(&[u8]) -> Bytes,
+) -> Option<Vec<(String, Bytes)>> {
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    let mut wire = Wire::new(raw);
+    let mut headers = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        headers.push((wire.str()?.to_string(), share(wire.bytes()?)));
+    }
+    Some(headers)
+}
+
 /// Where a decoded record comes from, for building [`Record`]s.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -200,11 +216,13 @@ pub struct Origin {
 }
 
 /// Decodes the records of a verified frame (`frame` holds exactly the
-/// frame). Calls `f` for each record in offset order until it returns false.
+/// frame). Calls `f` for each record at or above `min_offset`, in offset
+/// order, until it returns false.
 pub fn decode_records(
     header: &FrameHeader,
     frame: &Bytes,
     origin: &Origin,
+    min_offset: u64,
     mut f: impl FnMut(Record) -> bool,
 ) -> Result<()> {
     let body =
@@ -212,34 +230,37 @@ pub fn decode_records(
     let bad = |what: &str| {
         Error::corrupt(format!("batch at offset {} has a malformed body: {what}", header.base_offset))
     };
-    let (count, mut rest) = postcard::take_from_bytes::<u32>(body).map_err(|_| bad("count"))?;
-    if count != header.record_count {
+    let mut wire = Wire::new(body);
+    if wire.u32() != Some(header.record_count) {
         return Err(bad("record count"));
     }
     let mut previous: Option<u32> = None;
-    for _ in 0..count {
-        let (entry, next) = postcard::take_from_bytes::<EntryIn<'_>>(rest).map_err(|_| bad("record"))?;
-        rest = next;
+    for _ in 0..header.record_count {
+        let entry = decode_entry(&mut wire).ok_or_else(|| bad("record"))?;
         if entry.offset_delta > header.last_offset_delta || previous.is_some_and(|p| p >= entry.offset_delta)
         {
             return Err(bad("offsets"));
         }
         previous = Some(entry.offset_delta);
+        let offset = header.base_offset + u64::from(entry.offset_delta);
+        if offset < min_offset {
+            continue;
+        }
         let share = |b: &[u8]| frame.slice_ref(b);
         let record = Record {
             topic: origin.topic.clone(),
             partition: origin.partition,
-            offset: header.base_offset + u64::from(entry.offset_delta),
+            offset,
             timestamp_ms: header.base_timestamp.wrapping_add(entry.timestamp_delta),
-            key: entry.key.map(|k| share(k)),
-            value: entry.value.map(|v| share(v)),
-            headers: entry.headers.iter().map(|(n, v)| ((*n).to_string(), share(v))).collect(),
+            key: entry.key.map(share),
+            value: entry.value.map(share),
+            headers: decode_headers(entry.headers, share).ok_or_else(|| bad("headers"))?,
         };
         if !f(record) {
             return Ok(());
         }
     }
-    if !rest.is_empty() {
+    if !wire.rest.is_empty() {
         return Err(bad("trailing bytes"));
     }
     Ok(())
@@ -258,7 +279,7 @@ mod tests {
         verify_frame(&header, frame)?;
         let bytes = Bytes::copy_from_slice(frame);
         let mut out = Vec::new();
-        decode_records(&header, &bytes, &origin(), |r| {
+        decode_records(&header, &bytes, &origin(), 0, |r| {
             out.push(r);
             true
         })?;
@@ -296,6 +317,59 @@ mod tests {
         assert_eq!(records[2].offset, 15);
         assert!(records[2].key.is_none() && records[2].value.is_none());
         assert_eq!(records[2].partition, 2);
+    }
+
+    // The reference: postcard's own encoding of the entry struct.
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct RefEntry {
+        offset_delta: u32,
+        timestamp_delta: i64,
+        #[serde(with = "serde_bytes")]
+        key: Option<Vec<u8>>,
+        #[serde(with = "serde_bytes")]
+        value: Option<Vec<u8>>,
+        headers: Vec<(String, serde_bytes::ByteBuf)>,
+    }
+
+    #[test]
+    fn entries_are_exactly_postcard() {
+        let cases = [
+            (0u32, 0i64, None, None, vec![]),
+            (7, -1_000, Some(b"key".to_vec()), Some(vec![0u8; 300]), vec![("h".to_string(), b"v".to_vec())]),
+            (u32::MAX, i64::MIN, Some(vec![]), None, vec![("".into(), vec![]), ("x".into(), vec![1; 200])]),
+        ];
+        for (offset_delta, timestamp_delta, key, value, headers) in cases {
+            let reference = RefEntry {
+                offset_delta,
+                timestamp_delta,
+                key: key.clone(),
+                value: value.clone(),
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), serde_bytes::ByteBuf::from(v.clone())))
+                    .collect(),
+            };
+            let expected = postcard::to_allocvec(&reference).unwrap();
+            let record = NewRecord {
+                key: key.as_deref(),
+                value: value.as_deref(),
+                headers: headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect(),
+                ..NewRecord::default()
+            };
+            let mut ours = Vec::new();
+            encode_entry(&mut ours, offset_delta, timestamp_delta, &record);
+            assert_eq!(ours, expected);
+            let mut wire = Wire::new(&expected);
+            let back = decode_entry(&mut wire).unwrap();
+            assert!(wire.rest.is_empty());
+            assert_eq!((back.offset_delta, back.timestamp_delta), (offset_delta, timestamp_delta));
+            assert_eq!((back.key, back.value), (key.as_deref(), value.as_deref()));
+            let decoded = decode_headers(back.headers, Bytes::copy_from_slice).unwrap();
+            assert_eq!(decoded.len(), headers.len());
+            for ((n, v), (en, ev)) in decoded.iter().zip(&headers) {
+                assert_eq!((n, &v[..]), (en, &ev[..]));
+            }
+        }
     }
 
     #[test]

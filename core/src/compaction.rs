@@ -39,11 +39,11 @@ impl Partition {
         for base in sealed {
             let mut kept: Vec<Vec<Record>> = Vec::new();
             let mut dropped = false;
-            let mut cursor = self.segments[&base].frames_from_offset(base);
+            let mut cursor = self.segments[&base].frames_from_offset(base, None);
             while let Some((_, header, frame)) = cursor.next_frame()? {
                 verify_frame(&header, &frame)?;
                 let mut batch = Vec::new();
-                decode_records(&header, &frame, &self.origin, |r| {
+                decode_records(&header, &frame, &self.origin, 0, |r| {
                     let newest = r.key.as_deref().and_then(|k| latest.get(k)) == Some(&r.offset);
                     let expired_tombstone = r.value.is_none()
                         && now_ms.saturating_sub(r.timestamp_ms) >= config.delete_retention_ms;
@@ -70,14 +70,14 @@ impl Partition {
     fn latest_offsets(&self, start: u64) -> Result<HashMap<Vec<u8>, u64>> {
         let mut latest = HashMap::new();
         for segment in self.segments.values() {
-            let mut cursor = segment.frames_from_offset(segment.base_offset);
+            let mut cursor = segment.frames_from_offset(segment.base_offset, None);
             while let Some((_, header, frame)) = cursor.next_frame()? {
                 if header.last_offset() < start {
                     continue;
                 }
                 verify_frame(&header, &frame)?;
-                decode_records(&header, &frame, &self.origin, |r| {
-                    if let (Some(key), true) = (r.key, r.offset >= start) {
+                decode_records(&header, &frame, &self.origin, start, |r| {
+                    if let Some(key) = r.key {
                         latest.insert(key.to_vec(), r.offset);
                     }
                     true

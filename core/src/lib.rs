@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod chunk_cache;
 pub mod clock;
 mod compaction;
 mod error;
@@ -25,6 +26,7 @@ mod record;
 mod segment;
 pub mod storage;
 pub mod topic;
+mod wire;
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use clock::SystemClock;

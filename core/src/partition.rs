@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::batch::{decode_records, encode_batch, verify_frame, EntrySpec, Origin};
+use crate::batch::{decode_records, encode_batch, EntrySpec, Origin};
+use crate::chunk_cache::ChunkCache;
 use crate::record::{NewRecord, Record};
 use crate::segment::{index_name, log_name, Segment};
 use crate::storage::{read_all, replace_file, Storage};
@@ -191,7 +192,13 @@ impl Partition {
     }
 
     /// Reads records from `offset` on, in offset order, across segments.
-    pub fn read(&self, offset: u64, limits: ReadLimits, out: &mut Vec<Record>) -> Result<()> {
+    pub fn read(
+        &self,
+        offset: u64,
+        limits: ReadLimits,
+        cache: &ChunkCache,
+        out: &mut Vec<Record>,
+    ) -> Result<()> {
         self.check_offset(offset)?;
         let first = self.segments.range(..=offset).next_back().map_or(offset, |(b, _)| *b);
         let (mut count, mut bytes) = (0usize, 0usize);
@@ -200,17 +207,14 @@ impl Partition {
             if count >= want {
                 break;
             }
-            let mut cursor = segment.frames_from_offset(offset);
-            while let Some((_, header, frame)) = cursor.next_frame()? {
+            let mut cursor = segment.frames_from_offset(offset, Some(cache));
+            while let Some((pos, header, frame)) = cursor.next_frame()? {
                 if header.last_offset() < offset {
                     continue;
                 }
-                verify_frame(&header, &frame)?;
+                cursor.verify(pos, &header, &frame)?;
                 let mut full = false;
-                decode_records(&header, &frame, &self.origin, |record| {
-                    if record.offset < offset {
-                        return true;
-                    }
+                decode_records(&header, &frame, &self.origin, offset, |record| {
                     let size = record_bytes(&record);
                     if count > 0 && bytes + size > limits.max_bytes {
                         full = true;
@@ -230,21 +234,21 @@ impl Partition {
     }
 
     /// The first offset (>= the start) whose record timestamp is >= `ts`.
-    pub fn offset_for_time(&self, ts: i64) -> Result<Option<u64>> {
+    pub fn offset_for_time(&self, ts: i64, cache: &ChunkCache) -> Result<Option<u64>> {
         let start = self.start_offset();
         for segment in self.segments.values() {
             if segment.max_timestamp() < ts || segment.next_offset() <= start {
                 continue;
             }
-            let mut cursor = segment.frames_from_time(ts);
-            while let Some((_, header, frame)) = cursor.next_frame()? {
+            let mut cursor = segment.frames_from_time(ts, Some(cache));
+            while let Some((pos, header, frame)) = cursor.next_frame()? {
                 if header.max_timestamp < ts || header.last_offset() < start {
                     continue;
                 }
-                verify_frame(&header, &frame)?;
+                cursor.verify(pos, &header, &frame)?;
                 let mut found = None;
-                decode_records(&header, &frame, &self.origin, |r| {
-                    if r.offset >= start && r.timestamp_ms >= ts {
+                decode_records(&header, &frame, &self.origin, start, |r| {
+                    if r.timestamp_ms >= ts {
                         found = Some(r.offset);
                         return false;
                     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::batch::Origin;
+use crate::chunk_cache::ChunkCache;
 use crate::clock::Clock;
 use crate::partition::{AppendContext, Partition, ReadLimits};
 use crate::partitioner::partition_for_key;
@@ -118,6 +119,7 @@ pub struct Pond {
     appends: AtomicU64,
     listeners: Mutex<Vec<(u64, AppendListener)>>,
     next_listener: AtomicU64,
+    chunks: ChunkCache,
 }
 
 impl std::fmt::Debug for Pond {
@@ -170,6 +172,7 @@ impl Pond {
             appends: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
             next_listener: AtomicU64::new(0),
+            chunks: ChunkCache::default(),
         })
     }
 
@@ -362,7 +365,7 @@ impl Pond {
     pub fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<Vec<Record>> {
         self.with_topic(topic, |t| {
             let mut out = Vec::with_capacity(limits.max_records.min(4096));
-            t.partition(partition)?.read(offset, limits, &mut out)?;
+            t.partition(partition)?.read(offset, limits, &self.chunks, &mut out)?;
             Ok(out)
         })
     }
@@ -370,7 +373,7 @@ impl Pond {
     /// The first offset whose record has a timestamp >= `timestamp_ms`, or
     /// `None` when every record is older.
     pub fn offset_for_time(&self, topic: &str, partition: u32, timestamp_ms: i64) -> Result<Option<u64>> {
-        self.with_topic(topic, |t| t.partition(partition)?.offset_for_time(timestamp_ms))
+        self.with_topic(topic, |t| t.partition(partition)?.offset_for_time(timestamp_ms, &self.chunks))
     }
 
     /// (start offset, end offset) of a partition.

@@ -2,11 +2,13 @@
 //! base offset, plus its sparse index (in memory; written to a `.index`
 //! file when the segment is sealed).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::batch::{verify_frame, EncodedBatch, FrameHeader, FRAME_HEADER_LEN};
+use crate::chunk_cache::ChunkCache;
 use crate::index::{position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES};
 use crate::storage::{read_all, replace_file, Storage, StorageFile};
 use crate::{Error, Result};
@@ -16,7 +18,7 @@ pub const SEGMENT_VERSION: u32 = 1;
 pub const SEGMENT_HEADER_LEN: u64 = 8;
 
 /// Bytes a read fetches at a time; a larger frame is read whole.
-pub const READ_CHUNK: usize = 64 << 10;
+pub const READ_CHUNK: usize = 256 << 10;
 /// Bytes a recovery scan fetches at a time.
 const SCAN_CHUNK: usize = 1 << 20;
 
@@ -35,9 +37,14 @@ fn segment_header() -> [u8; 8] {
     h
 }
 
+/// Ids tell segments apart in the chunk cache, even when a rewritten
+/// segment reuses a base offset.
+static NEXT_SEGMENT_ID: AtomicU64 = AtomicU64::new(1);
+
 #[derive(Debug)]
 pub struct Segment {
     pub base_offset: u64,
+    id: u64,
     file: Arc<dyn StorageFile>,
     /// Bytes of valid log (header included).
     len: u64,
@@ -74,6 +81,7 @@ impl Segment {
     fn empty(base: u64, file: Arc<dyn StorageFile>) -> Segment {
         Segment {
             base_offset: base,
+            id: NEXT_SEGMENT_ID.fetch_add(1, Ordering::Relaxed),
             file,
             len: SEGMENT_HEADER_LEN,
             next_offset: base,
@@ -128,7 +136,7 @@ impl Segment {
     /// file after the last batch that is whole, intact and in order.
     fn recover(&mut self) -> Result<()> {
         let file_len = self.len;
-        let mut cursor = FrameCursor::new(self, SEGMENT_HEADER_LEN, SCAN_CHUNK);
+        let mut cursor = FrameCursor::new(self, SEGMENT_HEADER_LEN, SCAN_CHUNK, None);
         cursor.end = file_len;
         let mut valid = Vec::new();
         let mut expected = self.base_offset;
@@ -234,16 +242,16 @@ impl Segment {
     }
 
     /// A cursor over the frames from the indexed batch at or before `offset`.
-    pub fn frames_from_offset(&self, offset: u64) -> FrameCursor<'_> {
+    pub fn frames_from_offset<'s>(&'s self, offset: u64, cache: Option<&'s ChunkCache>) -> FrameCursor<'s> {
         let rel = offset.saturating_sub(self.base_offset);
         let pos = position_for_offset(&self.index, rel);
-        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK)
+        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK, cache)
     }
 
     /// A cursor from which the first record with timestamp >= `ts` follows.
-    pub fn frames_from_time(&self, ts: i64) -> FrameCursor<'_> {
+    pub fn frames_from_time<'s>(&'s self, ts: i64, cache: Option<&'s ChunkCache>) -> FrameCursor<'s> {
         let pos = position_for_time(&self.index, ts);
-        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK)
+        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK, cache)
     }
 }
 
@@ -269,11 +277,12 @@ pub struct FrameCursor<'s> {
     chunk: usize,
     buf: Bytes,
     buf_pos: u64,
+    cache: Option<&'s ChunkCache>,
 }
 
 impl<'s> FrameCursor<'s> {
-    fn new(segment: &'s Segment, pos: u64, chunk: usize) -> FrameCursor<'s> {
-        FrameCursor { segment, pos, end: segment.len, chunk, buf: Bytes::new(), buf_pos: pos }
+    fn new(segment: &'s Segment, pos: u64, chunk: usize, cache: Option<&'s ChunkCache>) -> FrameCursor<'s> {
+        FrameCursor { segment, pos, end: segment.len, chunk, buf: Bytes::new(), buf_pos: pos, cache }
     }
 
     /// Makes `[pos, pos + want)` available in `buf`.
@@ -282,11 +291,33 @@ impl<'s> FrameCursor<'s> {
         if self.pos >= self.buf_pos && have >= want as u64 {
             return Ok(());
         }
+        if let Some((chunk_pos, data)) = self.cache.and_then(|c| c.get(self.segment.id, self.pos, want)) {
+            self.buf = data;
+            self.buf_pos = chunk_pos;
+            return Ok(());
+        }
         let n = (want.max(self.chunk) as u64).min(self.end - self.pos) as usize;
         let mut v = vec![0u8; n];
         self.segment.file.read_at(self.pos, &mut v)?;
         self.buf = Bytes::from(v);
         self.buf_pos = self.pos;
+        if let Some(cache) = self.cache.filter(|_| n <= self.chunk) {
+            cache.put(self.segment.id, self.pos, self.buf.clone());
+        }
+        Ok(())
+    }
+
+    /// Checks a frame's CRC, unless the chunk cache already holds it checked
+    /// (as it does for the batch a sequential reader stopped in).
+    pub fn verify(&self, pos: u64, header: &FrameHeader, frame: &[u8]) -> Result<()> {
+        let cached = self.cache.filter(|_| frame.len() <= self.chunk);
+        if cached.is_some_and(|c| c.is_verified(self.segment.id, pos)) {
+            return Ok(());
+        }
+        verify_frame(header, frame)?;
+        if let Some(c) = cached {
+            c.mark_verified(self.segment.id, pos);
+        }
         Ok(())
     }
 

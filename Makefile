@@ -1,12 +1,15 @@
 # logpond: `make test` runs every test of every runtime, installing what it
 # needs; `make demo` runs the main job; `make bench` prints benchmark numbers.
+# Each runtime's targets live in mk/<runtime>.mk.
 
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: test demo bench setup-rust test-rust check-wasm lint fmt clean
+.PHONY: test demo bench setup-rust test-rust check-wasm lint fmt clean bench-rust
 
-test: setup-rust lint test-rust check-wasm
+test: setup-rust lint test-rust check-wasm test-python test-node
+
+bench: bench-rust bench-python bench-node
 
 setup-rust:
 	rustup target add $(WASM_TARGET)
@@ -17,8 +20,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace --lib --tests --examples
-	$(CARGO) test --workspace --doc
+	$(CARGO) test -p logpond --lib --tests --examples
+	$(CARGO) test -p logpond --doc
 
 # The core must build for browsers (no threads, no clock, no files there).
 check-wasm:
@@ -27,7 +30,7 @@ check-wasm:
 demo:
 	$(CARGO) run --release -p logpond --example demo
 
-bench:
+bench-rust:
 	$(CARGO) bench -p logpond --bench log
 
 fmt:
@@ -35,3 +38,6 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+include mk/python.mk
+include mk/node.mk

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::batch::Origin;
 use crate::chunk_cache::ChunkCache;
@@ -115,8 +115,9 @@ pub struct Pond {
     durability: Durability,
     /// `None` once closed.
     state: Mutex<Option<State>>,
-    /// Bumped after every append: a binding waiting for records compares it.
-    appends: AtomicU64,
+    /// Bumped after every append and on close; bindings wait on its change.
+    appends: Mutex<u64>,
+    appended: Condvar,
     listeners: Mutex<Vec<(u64, AppendListener)>>,
     next_listener: AtomicU64,
     chunks: ChunkCache,
@@ -169,7 +170,8 @@ impl Pond {
             clock: options.clock,
             durability: options.durability,
             state: Mutex::new(Some(State { topics })),
-            appends: AtomicU64::new(0),
+            appends: Mutex::new(0),
+            appended: Condvar::new(),
             listeners: Mutex::new(Vec::new()),
             next_listener: AtomicU64::new(0),
             chunks: ChunkCache::default(),
@@ -447,7 +449,21 @@ impl Pond {
     /// How many appends (and closes) have happened: a binding waiting for
     /// records can sleep until this changes.
     pub fn append_count(&self) -> u64 {
-        self.appends.load(Ordering::SeqCst)
+        *lock(&self.appends)
+    }
+
+    /// Blocks the calling thread until [`Pond::append_count`] differs from
+    /// `seen` or `timeout` passes; returns the count. For bindings that
+    /// wait for records on a thread of their own: the pond's operations
+    /// themselves never wait. (Not on wasm32, which cannot block.)
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        let guard = lock(&self.appends);
+        let (guard, _) = self
+            .appended
+            .wait_timeout_while(guard, timeout, |count| *count == seen)
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard
     }
 
     /// Registers a function called after every append and on close. Returns
@@ -463,7 +479,8 @@ impl Pond {
     }
 
     fn notify_append(&self) {
-        self.appends.fetch_add(1, Ordering::SeqCst);
+        *lock(&self.appends) += 1;
+        self.appended.notify_all();
         let listeners: Vec<AppendListener> = lock(&self.listeners).iter().map(|(_, f)| f.clone()).collect();
         for f in listeners {
             f();

@@ -394,6 +394,21 @@ fn append_listeners_and_counter_see_every_append() {
 }
 
 #[test]
+fn a_waiting_thread_wakes_on_append() {
+    let pond = Arc::new(Pond::memory());
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    let seen = pond.append_count();
+    assert_eq!(pond.wait_for_append(seen, std::time::Duration::from_millis(10)), seen, "times out");
+    let waiter = {
+        let pond = pond.clone();
+        std::thread::spawn(move || pond.wait_for_append(seen, std::time::Duration::from_secs(30)))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    pond.send("t", value(b"wake")).unwrap();
+    assert_eq!(waiter.join().unwrap(), seen + 1);
+}
+
+#[test]
 fn fsync_durability_appends_and_reads() {
     let dir = tempfile::tempdir().unwrap();
     let options = PondOptions { durability: logpond::Durability::Fsync, ..PondOptions::default() };

@@ -1,0 +1,1 @@
+//! Python binding of logpond: to be built.

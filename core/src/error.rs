@@ -27,6 +27,8 @@ pub enum Error {
     PondLocked(String),
     #[error("pond is closed")]
     Closed,
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -46,6 +48,7 @@ impl Error {
             Error::Corruption(_) => ErrorCode::Corruption,
             Error::PondLocked(_) => ErrorCode::PondLocked,
             Error::Closed => ErrorCode::Closed,
+            Error::CommitFailed(_) => ErrorCode::CommitFailed,
             Error::Io(_) => ErrorCode::Io,
         }
     }
@@ -72,6 +75,7 @@ pub enum ErrorCode {
     Corruption,
     PondLocked,
     Closed,
+    CommitFailed,
     Io,
 }
 
@@ -89,6 +93,7 @@ impl ErrorCode {
             ErrorCode::Corruption => "CORRUPTION",
             ErrorCode::PondLocked => "POND_LOCKED",
             ErrorCode::Closed => "CLOSED",
+            ErrorCode::CommitFailed => "COMMIT_FAILED",
             ErrorCode::Io => "IO",
         }
     }

@@ -13,12 +13,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod assignor;
 mod batch;
 mod chunk_cache;
 pub mod clock;
 mod compaction;
+mod consumer;
 mod error;
+mod group;
 mod index;
+mod offsets;
 mod partition;
 pub mod partitioner;
 mod pond;
@@ -28,10 +32,13 @@ pub mod storage;
 pub mod topic;
 mod wire;
 
+pub use assignor::{Assignor, TopicPartition};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
+pub use consumer::{Consumer, ConsumerConfig};
 pub use error::{Error, ErrorCode, Result};
+pub use group::OffsetReset;
 pub use partition::ReadLimits;
 pub use pond::{AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION};
 pub use record::{NewRecord, Record, RecordMetadata};

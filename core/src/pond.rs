@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use crate::batch::Origin;
 use crate::chunk_cache::ChunkCache;
 use crate::clock::Clock;
+use crate::group::GroupState;
 use crate::partition::{AppendContext, Partition, ReadLimits};
 use crate::partitioner::partition_for_key;
 use crate::record::{NewRecord, Record, RecordMetadata};
@@ -70,24 +71,104 @@ pub struct TopicInfo {
     pub config: TopicConfig,
 }
 
-struct Topic {
-    meta: TopicMeta,
-    name: Arc<str>,
-    partitions: Vec<Partition>,
+pub(crate) struct Topic {
+    pub(crate) meta: TopicMeta,
+    pub(crate) name: Arc<str>,
+    pub(crate) partitions: Vec<Partition>,
     /// Next partition for records with neither key nor partition.
     spread: u32,
 }
 
+/// What operations under the pond's lock need from the pond itself.
+pub(crate) struct Env<'a> {
+    pub storage: &'a dyn Storage,
+    pub chunks: &'a ChunkCache,
+    pub now_ms: i64,
+    pub fsync: bool,
+}
+
 impl Topic {
+    /// Appends records (see [`Pond::send_many`]); the caller notifies waiters.
+    pub(crate) fn append(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<Vec<RecordMetadata>> {
+        let config = &self.meta.config;
+        let n = config.partitions;
+        let spread = self.spread % n;
+        let mut used_spread = false;
+        let mut targets = Vec::with_capacity(records.len());
+        for r in records {
+            check_record(r, config)?;
+            let p = match (r.partition, r.key) {
+                (Some(p), _) if p < n => p,
+                (Some(p), _) => return Err(self.no_partition(p)),
+                (None, Some(key)) => partition_for_key(key, n),
+                (None, None) => {
+                    used_spread = true;
+                    spread
+                }
+            };
+            targets.push(p);
+        }
+        if used_spread {
+            self.spread = self.spread.wrapping_add(1);
+        }
+        let now = env.now_ms;
+        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: now };
+        let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
+        let mut metas = Vec::with_capacity(records.len());
+        if targets.iter().all(|p| *p == targets[0]) {
+            // One partition (the common case): no regrouping.
+            let p = targets[0];
+            let entries: Vec<(&NewRecord<'_>, i64)> = records.iter().map(|r| (r, stamped(r))).collect();
+            let partition = &mut self.partitions[p as usize];
+            let base = partition.append(&ctx, &entries)?;
+            for (k, (_, ts)) in entries.iter().enumerate() {
+                metas.push(RecordMetadata {
+                    topic: self.name.clone(),
+                    partition: p,
+                    offset: base + k as u64,
+                    timestamp_ms: *ts,
+                });
+            }
+            after_append(partition, env, config)?;
+            return Ok(metas);
+        }
+        let mut slots = vec![None; records.len()];
+        let mut order: Vec<u32> = targets.clone();
+        order.sort_unstable();
+        order.dedup();
+        for p in order {
+            let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| targets[*i] == p)
+                .map(|(i, r)| (i, (r, stamped(r))))
+                .collect();
+            let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
+            let partition = &mut self.partitions[p as usize];
+            let base = partition.append(&ctx, &entries)?;
+            for (k, (i, (_, ts))) in batch.iter().enumerate() {
+                slots[*i] = Some(RecordMetadata {
+                    topic: self.name.clone(),
+                    partition: p,
+                    offset: base + k as u64,
+                    timestamp_ms: *ts,
+                });
+            }
+            after_append(partition, env, config)?;
+        }
+        metas.extend(slots.into_iter().flatten());
+        Ok(metas)
+    }
+
     fn dir(name: &str) -> String {
         format!("{TOPICS_DIR}/{name}")
     }
 
-    fn partition(&self, partition: u32) -> Result<&Partition> {
+    pub(crate) fn partition(&self, partition: u32) -> Result<&Partition> {
         self.partitions.get(partition as usize).ok_or_else(|| self.no_partition(partition))
     }
 
-    fn partition_mut(&mut self, partition: u32) -> Result<&mut Partition> {
+    pub(crate) fn partition_mut(&mut self, partition: u32) -> Result<&mut Partition> {
         let err = self.no_partition(partition);
         self.partitions.get_mut(partition as usize).ok_or(err)
     }
@@ -101,8 +182,38 @@ impl Topic {
     }
 }
 
-struct State {
-    topics: BTreeMap<String, Topic>,
+pub(crate) struct State {
+    pub(crate) topics: BTreeMap<String, Topic>,
+    pub(crate) groups: GroupState,
+}
+
+impl State {
+    /// Creates a topic (names already checked by the caller).
+    pub(crate) fn create_topic(&mut self, env: &Env<'_>, name: &str, config: TopicConfig) -> Result<()> {
+        config.validate()?;
+        if self.topics.contains_key(name) {
+            return Err(Error::TopicExists(name.to_string()));
+        }
+        let dir = Topic::dir(name);
+        // Leftovers of a delete that failed part-way must not join the new topic.
+        for stale in env.storage.list(&format!("{dir}/"))? {
+            env.storage.remove(&stale)?;
+        }
+        let topic_name: Arc<str> = Arc::from(name);
+        let mut partitions = Vec::with_capacity(config.partitions as usize);
+        for p in 0..config.partitions {
+            let origin = Origin { topic: topic_name.clone(), partition: p };
+            partitions.push(Partition::create(env.storage, format!("{dir}/{p}"), origin, env.fsync)?);
+        }
+        let meta = TopicMeta { name: name.to_string(), config, created_ms: env.now_ms };
+        // The metadata file is written last: its presence means the topic exists.
+        replace_file(env.storage, &format!("{dir}/topic.meta"), &meta.encode()?, env.fsync)?;
+        if env.fsync {
+            env.storage.sync_names(TOPICS_DIR)?;
+        }
+        self.topics.insert(name.to_string(), Topic { meta, name: topic_name, partitions, spread: 0 });
+        Ok(())
+    }
 }
 
 /// A listener called after every append (outside the pond's lock).
@@ -165,16 +276,18 @@ impl Pond {
         let durable = options.durability == Durability::Fsync;
         check_format(&*storage, durable)?;
         let topics = load_topics(&*storage, durable)?;
+        let chunks = ChunkCache::default();
+        let groups = GroupState::load(&topics, &chunks)?;
         Ok(Pond {
             storage,
             clock: options.clock,
             durability: options.durability,
-            state: Mutex::new(Some(State { topics })),
+            state: Mutex::new(Some(State { topics, groups })),
             appends: Mutex::new(0),
             appended: Condvar::new(),
             listeners: Mutex::new(Vec::new()),
             next_listener: AtomicU64::new(0),
-            chunks: ChunkCache::default(),
+            chunks,
         })
     }
 
@@ -190,7 +303,16 @@ impl Pond {
         self.durability == Durability::Fsync
     }
 
-    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    pub(crate) fn env(&self) -> Env<'_> {
+        Env {
+            storage: &*self.storage,
+            chunks: &self.chunks,
+            now_ms: self.clock.now_ms(),
+            fsync: self.fsync(),
+        }
+    }
+
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(Error::Closed)?;
         f(state)
@@ -214,30 +336,8 @@ impl Pond {
 
     /// Creates a topic without refusing internal names (for the pond's own topics).
     pub(crate) fn create_topic_unchecked(&self, name: &str, config: TopicConfig) -> Result<()> {
-        config.validate()?;
-        let durable = self.fsync();
-        let now = self.clock.now_ms();
-        self.with_state(|state| {
-            if state.topics.contains_key(name) {
-                return Err(Error::TopicExists(name.to_string()));
-            }
-            let dir = Topic::dir(name);
-            // Leftovers of a delete that failed part-way must not join the new topic.
-            for stale in self.storage.list(&format!("{dir}/"))? {
-                self.storage.remove(&stale)?;
-            }
-            let topic_name: Arc<str> = Arc::from(name);
-            let mut partitions = Vec::with_capacity(config.partitions as usize);
-            for p in 0..config.partitions {
-                let origin = Origin { topic: topic_name.clone(), partition: p };
-                partitions.push(Partition::create(&*self.storage, format!("{dir}/{p}"), origin, durable)?);
-            }
-            let meta = TopicMeta { name: name.to_string(), config, created_ms: now };
-            // The metadata file is written last: its presence means the topic exists.
-            replace_file(&*self.storage, &format!("{dir}/topic.meta"), &meta.encode()?, durable)?;
-            state.topics.insert(name.to_string(), Topic { meta, name: topic_name, partitions, spread: 0 });
-            Ok(())
-        })
+        let env = self.env();
+        self.with_state(|state| state.create_topic(&env, name, config))
     }
 
     /// User topics, sorted (internal `__` topics are not listed).
@@ -275,7 +375,13 @@ impl Pond {
         if is_internal(name) {
             return Err(Error::InvalidName(format!("{name:?}: internal topics cannot be deleted")));
         }
+        let env = self.env();
         self.with_state(|state| {
+            if !state.topics.contains_key(name) {
+                return Err(Error::TopicNotFound(name.to_string()));
+            }
+            // Its committed offsets go too: a new topic of the same name starts afresh.
+            crate::group::forget_topic(state, &env, name)?;
             let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             let dir = Topic::dir(name);
             // Metadata first: a crash part-way leaves files that open() clears.
@@ -304,61 +410,8 @@ impl Pond {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let now = self.clock.now_ms();
-        let fsync = self.fsync();
-        let out = self.with_topic(topic, |t| {
-            let config = &t.meta.config;
-            let n = config.partitions;
-            let spread = t.spread % n;
-            let mut used_spread = false;
-            let mut targets = Vec::with_capacity(records.len());
-            for r in records {
-                check_record(r, config)?;
-                let p = match (r.partition, r.key) {
-                    (Some(p), _) if p < n => p,
-                    (Some(p), _) => return Err(t.no_partition(p)),
-                    (None, Some(key)) => partition_for_key(key, n),
-                    (None, None) => {
-                        used_spread = true;
-                        spread
-                    }
-                };
-                targets.push(p);
-            }
-            if used_spread {
-                t.spread = t.spread.wrapping_add(1);
-            }
-            let ctx = AppendContext { storage: &*self.storage, config, fsync, now_ms: now };
-            let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
-            let mut metas = vec![None; records.len()];
-            let mut order: Vec<u32> = targets.clone();
-            order.sort_unstable();
-            order.dedup();
-            for p in order {
-                let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| targets[*i] == p)
-                    .map(|(i, r)| (i, (r, stamped(r))))
-                    .collect();
-                let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
-                let partition = &mut t.partitions[p as usize];
-                let base = partition.append(&ctx, &entries)?;
-                for (k, (i, (_, ts))) in batch.iter().enumerate() {
-                    metas[*i] = Some(RecordMetadata {
-                        topic: t.name.clone(),
-                        partition: p,
-                        offset: base + k as u64,
-                        timestamp_ms: *ts,
-                    });
-                }
-                partition.enforce_retention(&*self.storage, config, now)?;
-                if config.cleanup == Cleanup::Compact && partition.wants_compaction() {
-                    partition.compact(&*self.storage, config, now, fsync)?;
-                }
-            }
-            Ok(metas.into_iter().flatten().collect::<Vec<_>>())
-        })?;
+        let env = self.env();
+        let out = self.with_topic(topic, |t| t.append(&env, records))?;
         self.notify_append();
         Ok(out)
     }
@@ -478,7 +531,7 @@ impl Pond {
         lock(&self.listeners).retain(|(i, _)| *i != id);
     }
 
-    fn notify_append(&self) {
+    pub(crate) fn notify_append(&self) {
         *lock(&self.appends) += 1;
         self.appended.notify_all();
         let listeners: Vec<AppendListener> = lock(&self.listeners).iter().map(|(_, f)| f.clone()).collect();
@@ -492,6 +545,15 @@ impl Drop for Pond {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// Retention and, when due, compaction after an append.
+fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) -> Result<()> {
+    partition.enforce_retention(env.storage, config, env.now_ms)?;
+    if config.cleanup == Cleanup::Compact && partition.wants_compaction() {
+        partition.compact(env.storage, config, env.now_ms, env.fsync)?;
+    }
+    Ok(())
 }
 
 fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {

@@ -1,0 +1,527 @@
+//! Consumer groups inside one pond: membership, rebalancing, positions and
+//! committed offsets. Every function runs under the pond's lock, so a
+//! rebalance is one atomic step: partitions that change hands are first
+//! committed by their old owner (when it auto-commits) and then start, for
+//! the new owner, from the committed offset.
+
+use std::collections::BTreeMap;
+
+use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
+use crate::chunk_cache::ChunkCache;
+use crate::offsets::{self, OffsetKey, OFFSETS_TOPIC};
+use crate::partition::ReadLimits;
+use crate::pond::{Env, State, Topic};
+use crate::record::{NewRecord, Record};
+use crate::{Error, Result};
+
+/// Where a consumer starts when its group has no committed offset for a
+/// partition, or the committed offset is no longer in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    Earliest,
+    /// The end of the log: only records sent from now on (Kafka's default).
+    #[default]
+    Latest,
+    /// No reset: `OffsetOutOfRange`.
+    None,
+}
+
+impl OffsetReset {
+    pub fn parse(name: &str) -> Option<OffsetReset> {
+        match name {
+            "earliest" => Some(OffsetReset::Earliest),
+            "latest" => Some(OffsetReset::Latest),
+            "none" => Some(OffsetReset::None),
+            _ => None,
+        }
+    }
+}
+
+/// A member's settings (from its consumer's configuration).
+#[derive(Debug, Clone)]
+pub(crate) struct MemberSettings {
+    pub topics: Vec<String>,
+    pub reset: OffsetReset,
+    pub auto_commit: bool,
+    pub auto_commit_interval_ms: i64,
+    pub session_timeout_ms: i64,
+    pub assignor: Assignor,
+}
+
+#[derive(Debug)]
+struct Member {
+    settings: MemberSettings,
+    last_poll_ms: i64,
+    last_commit_ms: i64,
+    /// Next offset to read, per assigned partition (set on first use).
+    positions: BTreeMap<TopicPartition, u64>,
+    /// Rotates which assigned partition a poll serves first.
+    rotation: usize,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    generation: u64,
+    /// By member id; ids grow, so this is join order.
+    members: BTreeMap<u64, Member>,
+    assignment: BTreeMap<TopicPartition, u64>,
+    /// Partition counts of the subscribed topics at the last rebalance.
+    partitions: BTreeMap<String, u32>,
+}
+
+/// Every group of a pond, and the committed offsets of all groups.
+#[derive(Debug, Default)]
+pub(crate) struct GroupState {
+    committed: BTreeMap<OffsetKey, u64>,
+    groups: BTreeMap<String, Group>,
+    next_member: u64,
+}
+
+impl GroupState {
+    /// Loads committed offsets from `__consumer_offsets`.
+    pub fn load(topics: &BTreeMap<String, Topic>, chunks: &ChunkCache) -> Result<GroupState> {
+        let mut state = GroupState::default();
+        let Some(topic) = topics.get(OFFSETS_TOPIC) else {
+            return Ok(state);
+        };
+        let partition = topic.partition(0)?;
+        let mut next = partition.start_offset();
+        let limits = ReadLimits { max_records: 4096, max_bytes: usize::MAX };
+        loop {
+            let mut batch = Vec::new();
+            partition.read(next, limits, chunks, &mut batch)?;
+            let Some(last) = batch.last() else { break };
+            next = last.offset + 1;
+            for r in &batch {
+                let Some(key) = r.key.as_deref().and_then(offsets::decode_key) else {
+                    continue; // not a record this version wrote: skip, keep going
+                };
+                match r.value.as_deref() {
+                    None => {
+                        state.committed.remove(&key);
+                    }
+                    Some(v) => {
+                        if let Some(offset) = offsets::decode_value(v) {
+                            state.committed.insert(key, offset);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.get(id)
+    }
+}
+
+fn no_member(group: &str) -> Error {
+    Error::CommitFailed(format!(
+        "this consumer is no longer a member of group {group:?} (its session timed out or it closed); \
+         it rejoins on its next poll"
+    ))
+}
+
+/// Adds a member; returns its id.
+pub(crate) fn join(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    settings: MemberSettings,
+) -> Result<u64> {
+    let id = state.groups.next_member;
+    state.groups.next_member += 1;
+    let member = Member {
+        settings,
+        last_poll_ms: env.now_ms,
+        last_commit_ms: env.now_ms,
+        positions: BTreeMap::new(),
+        rotation: 0,
+    };
+    state.groups.groups.entry(group_id.to_string()).or_default().members.insert(id, member);
+    rebalance(state, env, group_id)?;
+    Ok(id)
+}
+
+/// Removes a member, committing its positions first when it auto-commits.
+pub(crate) fn leave(state: &mut State, env: &Env<'_>, group_id: &str, member_id: u64) -> Result<()> {
+    let Some(member) = state.groups.groups.get(group_id).and_then(|g| g.members.get(&member_id)) else {
+        return Ok(());
+    };
+    if member.settings.auto_commit {
+        commit_positions(state, env, group_id, member_id)?;
+    }
+    if let Some(group) = state.groups.groups.get_mut(group_id) {
+        group.members.remove(&member_id);
+    }
+    rebalance(state, env, group_id)
+}
+
+/// Called on every poll: expires members past their session timeout,
+/// rejoins this member if it was expired (returning its new id), notes the
+/// poll, and rebalances if membership or the topics' partitions changed.
+pub(crate) fn heartbeat(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+    settings: &MemberSettings,
+) -> Result<u64> {
+    let group = state.groups.groups.entry(group_id.to_string()).or_default();
+    let before = group.members.len();
+    group.members.retain(|_, m| env.now_ms.saturating_sub(m.last_poll_ms) <= m.settings.session_timeout_ms);
+    let mut changed = group.members.len() != before;
+    let mut id = member_id;
+    if !group.members.contains_key(&member_id) {
+        id = state.groups.next_member;
+        state.groups.next_member += 1;
+        let member = Member {
+            settings: settings.clone(),
+            last_poll_ms: env.now_ms,
+            last_commit_ms: env.now_ms,
+            positions: BTreeMap::new(),
+            rotation: 0,
+        };
+        group.members.insert(id, member);
+        changed = true;
+    }
+    if let Some(m) = group.members.get_mut(&id) {
+        m.last_poll_ms = env.now_ms;
+    }
+    let group = &state.groups.groups[group_id];
+    if changed || partition_counts(&state.topics, group) != group.partitions {
+        rebalance(state, env, group_id)?;
+    }
+    Ok(id)
+}
+
+fn partition_counts(topics: &BTreeMap<String, Topic>, group: &Group) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for m in group.members.values() {
+        for t in &m.settings.topics {
+            if let Some(topic) = topics.get(t) {
+                out.insert(t.clone(), topic.partitions.len() as u32);
+            }
+        }
+    }
+    out
+}
+
+/// Recomputes the group's assignment. Partitions that leave a member are
+/// committed first (if it auto-commits) and its position for them dropped.
+fn rebalance(state: &mut State, env: &Env<'_>, group_id: &str) -> Result<()> {
+    let Some(group) = state.groups.groups.get(group_id) else {
+        return Ok(());
+    };
+    let partitions = partition_counts(&state.topics, group);
+    let assignor = group.members.values().next().map(|m| m.settings.assignor).unwrap_or_default();
+    let subscriptions: Vec<MemberSubscription<'_>> = group
+        .members
+        .iter()
+        .map(|(id, m)| MemberSubscription { id: *id, topics: &m.settings.topics })
+        .collect();
+    let next = assign(assignor, &subscriptions, &partitions, &group.assignment);
+    let mut commits = Vec::new();
+    let Some(group) = state.groups.groups.get_mut(group_id) else {
+        return Ok(());
+    };
+    for (id, member) in group.members.iter_mut() {
+        let auto_commit = member.settings.auto_commit;
+        member.positions.retain(|tp, pos| {
+            let keep = next.get(tp) == Some(id);
+            if !keep && auto_commit {
+                commits.push((tp.clone(), *pos));
+            }
+            keep
+        });
+    }
+    group.assignment = next;
+    group.partitions = partitions;
+    group.generation += 1;
+    if group.members.is_empty() {
+        state.groups.groups.remove(group_id);
+    }
+    write_commits(state, env, group_id, &commits)
+}
+
+/// Stores committed offsets durably (appending to `__consumer_offsets`).
+fn write_commits(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    entries: &[(TopicPartition, u64)],
+) -> Result<()> {
+    let committed = &state.groups.committed;
+    let fresh: Vec<&(TopicPartition, u64)> = entries
+        .iter()
+        .filter(|((t, p), o)| committed.get(&(group_id.to_string(), t.clone(), *p)) != Some(o))
+        .collect();
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<Vec<u8>> = fresh.iter().map(|((t, p), _)| offsets::encode_key(group_id, t, *p)).collect();
+    let values: Vec<[u8; 17]> = fresh.iter().map(|(_, o)| offsets::encode_value(*o, env.now_ms)).collect();
+    let records: Vec<NewRecord<'_>> = keys.iter().zip(&values).map(|(k, v)| NewRecord::keyed(k, v)).collect();
+    append_internal(state, env, &records)?;
+    for ((t, p), o) in fresh {
+        state.groups.committed.insert((group_id.to_string(), t.clone(), *p), *o);
+    }
+    Ok(())
+}
+
+fn append_internal(state: &mut State, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<()> {
+    if !state.topics.contains_key(OFFSETS_TOPIC) {
+        state.create_topic(env, OFFSETS_TOPIC, offsets::topic_config())?;
+    }
+    let topic =
+        state.topics.get_mut(OFFSETS_TOPIC).ok_or_else(|| Error::TopicNotFound(OFFSETS_TOPIC.into()))?;
+    topic.append(env, records)?;
+    Ok(())
+}
+
+/// Forgets every group's committed offsets for a topic being deleted.
+pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
+    let gone: Vec<OffsetKey> =
+        state.groups.committed.keys().filter(|(_, t, _)| t == topic).cloned().collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<Vec<u8>> = gone.iter().map(|(g, t, p)| offsets::encode_key(g, t, *p)).collect();
+    let records: Vec<NewRecord<'_>> = keys.iter().map(|k| NewRecord::tombstone(k)).collect();
+    append_internal(state, env, &records)?;
+    for key in gone {
+        state.groups.committed.remove(&key);
+    }
+    Ok(())
+}
+
+fn member<'s>(state: &'s State, group_id: &str, member_id: u64) -> Option<(&'s Group, &'s Member)> {
+    let group = state.groups.group(group_id)?;
+    Some((group, group.members.get(&member_id)?))
+}
+
+/// The member's partitions, sorted.
+pub(crate) fn assignment(state: &State, group_id: &str, member_id: u64) -> Vec<TopicPartition> {
+    let Some((group, _)) = member(state, group_id, member_id) else {
+        return Vec::new();
+    };
+    group.assignment.iter().filter(|(_, o)| **o == member_id).map(|(tp, _)| tp.clone()).collect()
+}
+
+pub(crate) fn generation(state: &State, group_id: &str) -> u64 {
+    state.groups.group(group_id).map_or(0, |g| g.generation)
+}
+
+pub(crate) fn committed(state: &State, group_id: &str, topic: &str, partition: u32) -> Option<u64> {
+    state.groups.committed.get(&(group_id.to_string(), topic.to_string(), partition)).copied()
+}
+
+fn not_assigned(topic: &str, partition: u32) -> Error {
+    Error::InvalidArgument(format!("partition {topic}/{partition} is not assigned to this consumer"))
+}
+
+/// The position of an assigned partition, set from the committed offset or
+/// the reset policy when unknown or out of the log's range.
+fn ensure_position(state: &mut State, group_id: &str, member_id: u64, tp: &TopicPartition) -> Result<u64> {
+    let topic = state.topics.get(&tp.0).ok_or_else(|| Error::TopicNotFound(tp.0.clone()))?;
+    let partition = topic.partition(tp.1)?;
+    let (start, end) = (partition.start_offset(), partition.end_offset());
+    let committed = state.groups.committed.get(&(group_id.to_string(), tp.0.clone(), tp.1)).copied();
+    let member = state
+        .groups
+        .groups
+        .get_mut(group_id)
+        .and_then(|g| g.members.get_mut(&member_id))
+        .ok_or_else(|| not_assigned(&tp.0, tp.1))?;
+    let in_range = |o: u64| (start..=end).contains(&o);
+    let position = match member.positions.get(tp).copied().or(committed) {
+        Some(o) if in_range(o) => o,
+        found => match member.settings.reset {
+            OffsetReset::Earliest => start,
+            OffsetReset::Latest => end,
+            OffsetReset::None => {
+                return Err(Error::OffsetOutOfRange(match found {
+                    Some(o) => format!("offset {o} of {}/{} is outside {start}..={end}", tp.0, tp.1),
+                    None => {
+                        format!("no committed offset for {}/{} and auto_offset_reset is none", tp.0, tp.1)
+                    }
+                }))
+            }
+        },
+    };
+    member.positions.insert(tp.clone(), position);
+    Ok(position)
+}
+
+/// Up to `max` records across the member's partitions: each partition gets
+/// a fair share first (starting from a rotating partition), then the rest
+/// fills from whichever have more. Auto-commits first when due.
+pub(crate) fn poll(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+    max: usize,
+) -> Result<Vec<Record>> {
+    let Some((_, m)) = member(state, group_id, member_id) else {
+        return Ok(Vec::new());
+    };
+    if m.settings.auto_commit
+        && env.now_ms.saturating_sub(m.last_commit_ms) >= m.settings.auto_commit_interval_ms
+    {
+        commit_positions(state, env, group_id, member_id)?;
+    }
+    let mut parts = assignment(state, group_id, member_id);
+    if parts.is_empty() || max == 0 {
+        return Ok(Vec::new());
+    }
+    let rotation = {
+        let m = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id));
+        m.map_or(0, |m| {
+            m.rotation = m.rotation.wrapping_add(1);
+            m.rotation
+        })
+    };
+    let count = parts.len();
+    parts.rotate_left(rotation % count);
+    let share = (max / parts.len()).max(1);
+    let mut out = Vec::with_capacity(max.min(4096));
+    for pass_share in [share, max] {
+        for tp in &parts {
+            let room = max - out.len();
+            if room == 0 {
+                return Ok(out);
+            }
+            let position = ensure_position(state, group_id, member_id, tp)?;
+            let partition = state.topics[&tp.0].partition(tp.1)?;
+            if position >= partition.end_offset() {
+                continue;
+            }
+            let before = out.len();
+            let limits = ReadLimits { max_records: room.min(pass_share), max_bytes: usize::MAX };
+            partition.read(position, limits, env.chunks, &mut out)?;
+            // No record at or after the position (compacted away): skip to the end.
+            let next = out[before..].last().map_or(partition.end_offset(), |r| r.offset + 1);
+            if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id))
+            {
+                m.positions.insert(tp.clone(), next);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Commits the member's current positions.
+pub(crate) fn commit_positions(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+) -> Result<()> {
+    let Some((group, m)) = member(state, group_id, member_id) else {
+        return Err(no_member(group_id));
+    };
+    let entries: Vec<(TopicPartition, u64)> = m
+        .positions
+        .iter()
+        .filter(|(tp, _)| group.assignment.get(*tp) == Some(&member_id))
+        .map(|(tp, o)| (tp.clone(), *o))
+        .collect();
+    write_commits(state, env, group_id, &entries)?;
+    if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id)) {
+        m.last_commit_ms = env.now_ms;
+    }
+    Ok(())
+}
+
+/// Commits given offsets (the next offset to read) for partitions this
+/// member owns. A partition it does not own (any more) fails the whole
+/// commit: a stale member's commit is never applied.
+pub(crate) fn commit_offsets(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+    entries: &[(TopicPartition, u64)],
+) -> Result<()> {
+    let Some((group, _)) = member(state, group_id, member_id) else {
+        return Err(no_member(group_id));
+    };
+    for ((t, p), _) in entries {
+        if group.assignment.get(&(t.clone(), *p)) != Some(&member_id) {
+            return Err(Error::CommitFailed(format!(
+                "partition {t}/{p} is not assigned to this consumer in generation {} of group {group_id:?}",
+                group.generation
+            )));
+        }
+    }
+    write_commits(state, env, group_id, entries)
+}
+
+pub(crate) fn position(
+    state: &mut State,
+    group_id: &str,
+    member_id: u64,
+    tp: &TopicPartition,
+) -> Result<u64> {
+    if !assignment(state, group_id, member_id).contains(tp) {
+        return Err(not_assigned(&tp.0, tp.1));
+    }
+    ensure_position(state, group_id, member_id, tp)
+}
+
+/// Where a seek goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SeekTo {
+    Offset(u64),
+    Beginning,
+    End,
+    Time(i64),
+}
+
+/// Moves the positions of `parts` (all of the member's when `None`).
+pub(crate) fn seek(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+    parts: Option<&[TopicPartition]>,
+    to: SeekTo,
+) -> Result<()> {
+    let owned = assignment(state, group_id, member_id);
+    let targets: Vec<TopicPartition> = match parts {
+        Some(list) => {
+            if let Some((t, p)) = list.iter().find(|tp| !owned.contains(tp)) {
+                return Err(not_assigned(t, *p));
+            }
+            list.to_vec()
+        }
+        None => owned,
+    };
+    for tp in targets {
+        let partition =
+            state.topics.get(&tp.0).ok_or_else(|| Error::TopicNotFound(tp.0.clone()))?.partition(tp.1)?;
+        let offset = match to {
+            SeekTo::Offset(o) => o,
+            SeekTo::Beginning => partition.start_offset(),
+            SeekTo::End => partition.end_offset(),
+            SeekTo::Time(ts) => partition.offset_for_time(ts, env.chunks)?.unwrap_or(partition.end_offset()),
+        };
+        if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id)) {
+            m.positions.insert(tp, offset);
+        }
+    }
+    Ok(())
+}
+
+/// End offset minus position, per assigned partition.
+pub(crate) fn lag(state: &mut State, group_id: &str, member_id: u64) -> Result<Vec<(TopicPartition, u64)>> {
+    let mut out = Vec::new();
+    for tp in assignment(state, group_id, member_id) {
+        let position = ensure_position(state, group_id, member_id, &tp)?;
+        let end = state.topics[&tp.0].partition(tp.1)?.end_offset();
+        out.push((tp, end.saturating_sub(position)));
+    }
+    Ok(out)
+}

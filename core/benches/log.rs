@@ -5,10 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use logpond::{Durability, NewRecord, Pond, PondOptions, ReadLimits, TopicConfig};
+use std::sync::Arc;
+
+use logpond::{ConsumerConfig, Durability, NewRecord, OffsetReset, Pond, PondOptions, ReadLimits, TopicConfig};
 
 struct Scale {
     records: u64,
+    group_records: u64,
     single: u64,
     fsync_single: u64,
     reopen_bytes: u64,
@@ -62,9 +65,9 @@ fn file_pond(durability: Durability) -> (tempfile::TempDir, Pond) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let s = if quick {
-        Scale { records: 200_000, single: 50_000, fsync_single: 200, reopen_bytes: 64 << 20 }
+        Scale { records: 200_000, group_records: 200_000, single: 50_000, fsync_single: 200, reopen_bytes: 64 << 20 }
     } else {
-        Scale { records: 5_000_000, single: 500_000, fsync_single: 2_000, reopen_bytes: 1 << 30 }
+        Scale { records: 5_000_000, group_records: 10_000_000, single: 500_000, fsync_single: 2_000, reopen_bytes: 1 << 30 }
     };
 
     let pond = Pond::memory();
@@ -85,6 +88,38 @@ fn main() {
     rate("produce_single_100B_file_fsync", s.fsync_single, produce(&pond, s.fsync_single, 1));
     let (_d, pond) = file_pond(Durability::Fsync);
     rate("produce_batched_100B_file_fsync", s.records / 10, produce(&pond, s.records / 10, 1000));
+    drop(pond);
+
+    // Consumer groups: poll 500 at a time vs raw sequential reads of the same topic.
+    let (_d, pond) = file_pond(Durability::Os);
+    let pond = Arc::new(pond);
+    produce(&pond, s.group_records, 1000);
+    let raw = consume(&pond, s.group_records);
+    rate("consume_raw_read500_100B_file_os", s.group_records, raw);
+    let config = ConsumerConfig {
+        auto_offset_reset: OffsetReset::Earliest,
+        auto_commit: false,
+        ..ConsumerConfig::new("bench", &["bench"])
+    };
+    let consumer = pond.consumer(config).unwrap();
+    let start = Instant::now();
+    let mut got = 0u64;
+    while got < s.group_records {
+        let records = consumer.poll(500).unwrap();
+        got += records.len() as u64;
+        std::hint::black_box(&records);
+    }
+    let grouped = start.elapsed();
+    rate("consume_group_poll500_100B_file_os", got, grouped);
+    println!("group_vs_raw_consume: {:.2}x the raw time", grouped.as_secs_f64() / raw.as_secs_f64());
+    let commits = 10_000;
+    let start = Instant::now();
+    for i in 0..commits {
+        consumer.commit_offsets(&[("bench", 0, i + 1)]).unwrap();
+    }
+    let per = start.elapsed() / commits as u32;
+    println!("group_commit_file_os: {:.1} us per commit ({commits} commits)", per.as_secs_f64() * 1e6);
+    drop(consumer);
     drop(pond);
 
     // Reopen: a pond of `reopen_bytes` in one partition.

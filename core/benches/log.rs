@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use logpond::{ConsumerConfig, Durability, NewRecord, OffsetReset, Pond, PondOptions, ReadLimits, TopicConfig};
+use logpond::{
+    ConsumerConfig, Durability, NewRecord, OffsetReset, Pond, PondOptions, ReadLimits, TopicConfig,
+};
 
 struct Scale {
     records: u64,
@@ -65,9 +67,21 @@ fn file_pond(durability: Durability) -> (tempfile::TempDir, Pond) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let s = if quick {
-        Scale { records: 200_000, group_records: 200_000, single: 50_000, fsync_single: 200, reopen_bytes: 64 << 20 }
+        Scale {
+            records: 200_000,
+            group_records: 200_000,
+            single: 50_000,
+            fsync_single: 200,
+            reopen_bytes: 64 << 20,
+        }
     } else {
-        Scale { records: 5_000_000, group_records: 10_000_000, single: 500_000, fsync_single: 2_000, reopen_bytes: 1 << 30 }
+        Scale {
+            records: 5_000_000,
+            group_records: 10_000_000,
+            single: 500_000,
+            fsync_single: 2_000,
+            reopen_bytes: 1 << 30,
+        }
     };
 
     let pond = Pond::memory();

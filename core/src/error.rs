@@ -29,6 +29,8 @@ pub enum Error {
     Closed,
     #[error("commit failed: {0}")]
     CommitFailed(String),
+    #[error("lease expired: {0}")]
+    LeaseExpired(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -49,6 +51,7 @@ impl Error {
             Error::PondLocked(_) => ErrorCode::PondLocked,
             Error::Closed => ErrorCode::Closed,
             Error::CommitFailed(_) => ErrorCode::CommitFailed,
+            Error::LeaseExpired(_) => ErrorCode::LeaseExpired,
             Error::Io(_) => ErrorCode::Io,
         }
     }
@@ -76,6 +79,7 @@ pub enum ErrorCode {
     PondLocked,
     Closed,
     CommitFailed,
+    LeaseExpired,
     Io,
 }
 
@@ -94,6 +98,7 @@ impl ErrorCode {
             ErrorCode::PondLocked => "POND_LOCKED",
             ErrorCode::Closed => "CLOSED",
             ErrorCode::CommitFailed => "COMMIT_FAILED",
+            ErrorCode::LeaseExpired => "LEASE_EXPIRED",
             ErrorCode::Io => "IO",
         }
     }

@@ -309,6 +309,15 @@ pub(crate) fn assignment(state: &State, group_id: &str, member_id: u64) -> Vec<T
     group.assignment.iter().filter(|(_, o)| **o == member_id).map(|(tp, _)| tp.clone()).collect()
 }
 
+/// Every group's committed offset for one partition.
+pub(crate) fn committed_offsets<'s>(
+    state: &'s State,
+    topic: &'s str,
+    partition: u32,
+) -> impl Iterator<Item = u64> + 's {
+    state.groups.committed.iter().filter(move |((_, t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
+}
+
 pub(crate) fn generation(state: &State, group_id: &str) -> u64 {
     state.groups.group(group_id).map_or(0, |g| g.generation)
 }

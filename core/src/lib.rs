@@ -26,9 +26,12 @@ mod offsets;
 mod partition;
 pub mod partitioner;
 mod pond;
+mod queue;
+mod range_set;
 mod record;
 mod segment;
 pub mod storage;
+mod subscription;
 pub mod topic;
 mod wire;
 
@@ -41,8 +44,10 @@ pub use error::{Error, ErrorCode, Result};
 pub use group::OffsetReset;
 pub use partition::ReadLimits;
 pub use pond::{AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION};
+pub use queue::{dead_letter_headers, Delivery, DeliveryToken, Queue, QueueConfig};
 pub use record::{NewRecord, Record, RecordMetadata};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;
 pub use storage::{MemoryStorage, Storage, StorageFile};
+pub use subscription::ParkedRecord;
 pub use topic::{Cleanup, TopicConfig};

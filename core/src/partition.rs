@@ -311,6 +311,11 @@ impl Partition {
         })
     }
 
+    /// Frees the sealed segments that hold only offsets below `offset`.
+    pub fn free_segments_below(&mut self, storage: &dyn Storage, offset: u64) -> Result<()> {
+        self.remove_segments_while(storage, |seg, _| seg.next_offset() <= offset)
+    }
+
     /// Removes sealed segments from the oldest while `f(segment, next
     /// segment's base)` says so.
     fn remove_segments_while(

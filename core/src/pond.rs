@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::group::GroupState;
 use crate::partition::{AppendContext, Partition, ReadLimits};
 use crate::partitioner::partition_for_key;
+use crate::queue::{self, QueueState};
 use crate::record::{NewRecord, Record, RecordMetadata};
 use crate::storage::{read_all, replace_file, MemoryStorage, Storage};
 use crate::topic::{is_internal, validate_name, Cleanup, TopicConfig, TopicMeta};
@@ -185,6 +186,7 @@ impl Topic {
 pub(crate) struct State {
     pub(crate) topics: BTreeMap<String, Topic>,
     pub(crate) groups: GroupState,
+    pub(crate) queues: QueueState,
 }
 
 impl State {
@@ -278,11 +280,12 @@ impl Pond {
         let topics = load_topics(&*storage, durable)?;
         let chunks = ChunkCache::default();
         let groups = GroupState::load(&topics, &chunks)?;
+        let queues = QueueState::load(&*storage, &topics, &chunks, durable)?;
         Ok(Pond {
             storage,
             clock: options.clock,
             durability: options.durability,
-            state: Mutex::new(Some(State { topics, groups })),
+            state: Mutex::new(Some(State { topics, groups, queues })),
             appends: Mutex::new(0),
             appended: Condvar::new(),
             listeners: Mutex::new(Vec::new()),
@@ -382,6 +385,7 @@ impl Pond {
             }
             // Its committed offsets go too: a new topic of the same name starts afresh.
             crate::group::forget_topic(state, &env, name)?;
+            queue::forget_topic(state, &env, name)?;
             let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             let dir = Topic::dir(name);
             // Metadata first: a crash part-way leaves files that open() clears.
@@ -411,7 +415,12 @@ impl Pond {
             return Ok(Vec::new());
         }
         let env = self.env();
-        let out = self.with_topic(topic, |t| t.append(&env, records))?;
+        let out = self.with_state(|state| {
+            let t = state.topics.get(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
+            queue::check_backpressure(state, topic, t.meta.config.max_backlog, records.len())?;
+            let t = state.topics.get_mut(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
+            t.append(&env, records)
+        })?;
         self.notify_append();
         Ok(out)
     }
@@ -450,17 +459,20 @@ impl Pond {
     /// Runs time-based retention and compaction on every topic now. Appends
     /// run them as they go; call this when time passes without appends.
     pub fn maintain(&self) -> Result<()> {
-        let now = self.clock.now_ms();
-        let durable = self.fsync();
+        let env = self.env();
         self.with_state(|state| {
             for topic in state.topics.values_mut() {
                 let config = &topic.meta.config;
                 for p in &mut topic.partitions {
-                    p.enforce_retention(&*self.storage, config, now)?;
+                    p.enforce_retention(env.storage, config, env.now_ms)?;
                     if config.cleanup == Cleanup::Compact {
-                        p.compact(&*self.storage, config, now, durable)?;
+                        p.compact(env.storage, config, env.now_ms, env.fsync)?;
                     }
                 }
+            }
+            let names: Vec<String> = state.topics.keys().cloned().collect();
+            for name in names {
+                queue::free_settled(state, &env, &name)?;
             }
             Ok(())
         })
@@ -481,9 +493,12 @@ impl Pond {
     /// Closes the pond and releases its directory lock. Later calls fail
     /// with `Closed`; closing twice is harmless.
     pub fn close(&self) -> Result<()> {
-        let Some(state) = lock(&self.state).take() else {
+        let Some(mut state) = lock(&self.state).take() else {
             return Ok(());
         };
+        let env = self.env();
+        // Snapshots make the next open quick; losing one only costs replay.
+        let snapshots = queue::snapshot_all(&mut state, &env);
         let synced = if self.fsync() {
             state.topics.values().flat_map(|t| &t.partitions).try_for_each(Partition::sync)
         } else {
@@ -492,7 +507,7 @@ impl Pond {
         drop(state);
         let released = self.storage.close();
         self.notify_append(); // wake waiters so they see the pond is closed
-        synced.and(released)
+        snapshots.and(synced).and(released)
     }
 
     pub fn is_closed(&self) -> bool {

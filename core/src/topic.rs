@@ -69,6 +69,10 @@ pub struct TopicConfig {
     /// Unsettled records the topic's subscriptions may hold before producers
     /// get `Backpressure`.
     pub max_backlog: Option<u64>,
+    /// Keep records only until every subscription (and every consumer group
+    /// with a committed offset) has settled them: whole segments below that
+    /// are freed.
+    pub retain_until_acked: bool,
     /// Roll to a new segment past this size...
     pub segment_bytes: u64,
     /// ...or when the active segment's first record is this old.
@@ -86,6 +90,7 @@ impl Default for TopicConfig {
             delete_retention_ms: 24 * 3600 * 1000,
             max_record_bytes: 1 << 20,
             max_backlog: None,
+            retain_until_acked: false,
             segment_bytes: 64 << 20,
             segment_ms: 7 * 24 * 3600 * 1000,
         }

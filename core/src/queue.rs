@@ -1,0 +1,820 @@
+//! Queues: named subscriptions on a topic whose consumers compete for
+//! records, with leases, acks, nacks, redelivery and dead letters. See
+//! docs/SEMANTICS.md. Every function runs under the pond's lock.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::group;
+use crate::partition::ReadLimits;
+use crate::pond::{Env, Pond, State};
+use crate::record::{NewRecord, Record};
+use crate::subscription::{
+    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore,
+};
+use crate::topic::{is_internal, validate_name, TopicConfig};
+use crate::{Error, Result};
+
+/// How a queue consumer attaches to its subscription.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub subscription: String,
+    /// How long a delivery is leased before it is redelivered.
+    pub ack_timeout_ms: i64,
+    /// Deliveries after which a record is dead-lettered (or parked).
+    pub max_deliveries: Option<u32>,
+    /// Where dead letters go (created if missing); without one they are
+    /// parked in the subscription and reported by `parked()`.
+    pub dead_letter_topic: Option<String>,
+    /// Unacknowledged deliveries this consumer may hold.
+    pub max_in_flight: usize,
+    /// A new subscription starts at the end of the topic instead of its start.
+    pub start_at_end: bool,
+}
+
+impl QueueConfig {
+    pub fn new(subscription: impl Into<String>) -> QueueConfig {
+        QueueConfig {
+            subscription: subscription.into(),
+            ack_timeout_ms: 30_000,
+            max_deliveries: None,
+            dead_letter_topic: None,
+            max_in_flight: 100,
+            start_at_end: false,
+        }
+    }
+}
+
+/// Identifies one delivery (one lease) for `ack` and `nack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliveryToken {
+    pub partition: u32,
+    pub offset: u64,
+    lease_id: u64,
+}
+
+/// A record handed to a queue consumer, leased until acked, nacked or expired.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub record: Record,
+    /// 1 on the first delivery, counting every redelivery.
+    pub delivery_count: u32,
+    pub token: DeliveryToken,
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    ack_timeout_ms: i64,
+    max_deliveries: Option<u32>,
+    dead_letter_topic: Option<String>,
+}
+
+#[derive(Debug)]
+struct ConsumerSlot {
+    max_in_flight: usize,
+    in_flight: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    parts: Vec<PartitionState>,
+    store: SubscriptionStore,
+    deadlines: Deadlines,
+    settings: Settings,
+    consumers: BTreeMap<u64, ConsumerSlot>,
+    rotation: usize,
+}
+
+/// (topic, subscription)
+type SubKey = (String, String);
+
+#[derive(Debug, Default)]
+pub(crate) struct QueueState {
+    subs: BTreeMap<SubKey, Subscription>,
+    next_consumer: u64,
+    next_lease: u64,
+}
+
+impl QueueState {
+    /// Loads every subscription under `queues/`.
+    pub fn load(
+        storage: &dyn crate::storage::Storage,
+        topics: &BTreeMap<String, crate::pond::Topic>,
+        chunks: &crate::chunk_cache::ChunkCache,
+        durable: bool,
+    ) -> Result<QueueState> {
+        let mut state = QueueState::default();
+        let mut found = std::collections::BTreeSet::new();
+        for name in storage.list("queues/")? {
+            let mut parts = name.splitn(4, '/');
+            if let (Some(_), Some(topic), Some(sub), Some(_)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            {
+                found.insert((topic.to_string(), sub.to_string()));
+            }
+        }
+        for (topic, sub) in found {
+            let dir = SubscriptionStore::dir_for(&topic, &sub);
+            let has_snapshot = !storage.list(&format!("{dir}/snapshot"))?.is_empty();
+            let Some(t) = topics.get(&topic).filter(|_| has_snapshot) else {
+                // Its topic is gone, or its creation never finished.
+                for f in storage.list(&format!("{dir}/"))? {
+                    storage.remove(&f)?;
+                }
+                continue;
+            };
+            let (store, parts) =
+                SubscriptionStore::open(storage, &topic, &sub, t.partitions.len() as u32, chunks, durable)?;
+            let settings = Settings { ack_timeout_ms: 30_000, max_deliveries: None, dead_letter_topic: None };
+            let subscription = Subscription {
+                parts,
+                store,
+                deadlines: Deadlines::new(),
+                settings,
+                consumers: BTreeMap::new(),
+                rotation: 0,
+            };
+            state.subs.insert((topic, sub), subscription);
+        }
+        Ok(state)
+    }
+}
+
+fn lease_expired(what: &str) -> Error {
+    Error::LeaseExpired(what.to_string())
+}
+
+/// Attaches a consumer to a subscription (creating it); returns the consumer id.
+fn attach(state: &mut State, env: &Env<'_>, topic: &str, config: &QueueConfig) -> Result<u64> {
+    validate_name(&config.subscription)?;
+    if config.ack_timeout_ms <= 0 {
+        return Err(Error::invalid("ack timeout must be positive"));
+    }
+    if config.max_in_flight == 0 || config.max_deliveries == Some(0) {
+        return Err(Error::invalid("max_in_flight and max_deliveries must be positive"));
+    }
+    let t = state.topics.get(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
+    let starts: Vec<u64> = t
+        .partitions
+        .iter()
+        .map(|p| if config.start_at_end { p.end_offset() } else { p.start_offset() })
+        .collect();
+    if let Some(dlq) = &config.dead_letter_topic {
+        validate_name(dlq)?;
+        if dlq == topic {
+            return Err(Error::invalid("a dead-letter topic must differ from the topic"));
+        }
+        if !state.topics.contains_key(dlq) {
+            if is_internal(dlq) {
+                return Err(Error::InvalidName(format!("{dlq:?}: names beginning '__' are internal")));
+            }
+            state.create_topic(env, dlq, TopicConfig::default())?;
+        }
+    }
+    let key = (topic.to_string(), config.subscription.clone());
+    if !state.queues.subs.contains_key(&key) {
+        let (store, parts) =
+            SubscriptionStore::create(env.storage, topic, &config.subscription, &starts, env.fsync)?;
+        let settings = Settings { ack_timeout_ms: 0, max_deliveries: None, dead_letter_topic: None };
+        let sub = Subscription {
+            parts,
+            store,
+            deadlines: Deadlines::new(),
+            settings,
+            consumers: BTreeMap::new(),
+            rotation: 0,
+        };
+        state.queues.subs.insert(key.clone(), sub);
+    }
+    let id = state.queues.next_consumer;
+    state.queues.next_consumer += 1;
+    let sub = subscription(state, &key)?;
+    // The subscription follows the settings of the consumer that attached last.
+    sub.settings = Settings {
+        ack_timeout_ms: config.ack_timeout_ms,
+        max_deliveries: config.max_deliveries,
+        dead_letter_topic: config.dead_letter_topic.clone(),
+    };
+    sub.consumers.insert(id, ConsumerSlot { max_in_flight: config.max_in_flight, in_flight: 0 });
+    Ok(id)
+}
+
+fn subscription<'s>(state: &'s mut State, key: &SubKey) -> Result<&'s mut Subscription> {
+    state.queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))
+}
+
+/// Moves expired leases back to pending (deliverable now, count kept).
+fn expire(sub: &mut Subscription, now: i64) {
+    while let Some(&(deadline, p, offset)) = sub.deadlines.first() {
+        if deadline > now {
+            break;
+        }
+        sub.deadlines.pop_first();
+        let Some(s) = sub.parts.get_mut(p as usize) else { continue };
+        let current = s.leases.get(&offset).is_some_and(|l| l.deadline_ms == deadline);
+        if !current {
+            continue; // settled, nacked or re-leased since
+        }
+        if let Some(lease) = s.leases.remove(&offset) {
+            if let Some(c) = sub.consumers.get_mut(&lease.consumer) {
+                c.in_flight = c.in_flight.saturating_sub(1);
+            }
+            s.pending.insert(
+                offset,
+                Pending {
+                    available_at_ms: now,
+                    count: lease.count,
+                    reason: "ack timeout expired".into(),
+                    last_lease: lease.lease_id,
+                },
+            );
+        }
+    }
+}
+
+/// Up to `max` deliveries for one consumer (fewer when its in-flight cap is
+/// reached). Redeliveries that are due come first, then new records.
+fn receive(
+    state: &mut State,
+    env: &Env<'_>,
+    key: &SubKey,
+    consumer: u64,
+    max: usize,
+) -> Result<Vec<Delivery>> {
+    let now = env.now_ms;
+    let State { topics, queues, .. } = state;
+    let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
+    let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    expire(sub, now);
+    let slot = sub.consumers.get(&consumer).ok_or(Error::Closed)?;
+    let room = max.min(slot.max_in_flight.saturating_sub(slot.in_flight));
+    let mut events = Vec::new();
+    let mut out: Vec<Delivery> = Vec::new();
+    let mut dead: Vec<(Record, u32, String)> = Vec::new();
+    let n = sub.parts.len();
+    for (p, s) in sub.parts.iter_mut().enumerate() {
+        let start = topic.partition(p as u32)?.start_offset();
+        let floor = s.floor;
+        if s.drop_below(start) {
+            events.push(Event::Settled { partition: p as u32, from: floor, to: start });
+        }
+    }
+    if room == 0 || n == 0 {
+        sub.store.log(env.storage, &events, &sub.parts, env.fsync, now)?;
+        return Ok(out);
+    }
+    sub.rotation = sub.rotation.wrapping_add(1);
+    let order: Vec<usize> = (0..n).map(|i| (i + sub.rotation) % n).collect();
+    let share = (room / n).max(1);
+    let max_deliveries = sub.settings.max_deliveries;
+    for pass in [share, room] {
+        for &p in &order {
+            let want = pass.min(room - out.len());
+            if want == 0 {
+                break;
+            }
+            let partition = topic.partition(p as u32)?;
+            let s = &mut sub.parts[p];
+            let mut taken = 0;
+            // Due redeliveries, in offset order.
+            let due: Vec<u64> = s
+                .pending
+                .iter()
+                .filter(|(_, pd)| pd.available_at_ms <= now)
+                .map(|(o, _)| *o)
+                .take(want)
+                .collect();
+            for offset in due {
+                let Some(pending) = s.pending.remove(&offset) else { continue };
+                let mut one = Vec::with_capacity(1);
+                partition.read(
+                    offset,
+                    ReadLimits { max_records: 1, max_bytes: usize::MAX },
+                    env.chunks,
+                    &mut one,
+                )?;
+                let Some(record) = one.pop().filter(|r| r.offset == offset) else {
+                    // Compacted away: nothing left to deliver.
+                    s.settle_range(offset, offset + 1);
+                    events.push(Event::Settled { partition: p as u32, from: offset, to: offset + 1 });
+                    continue;
+                };
+                if max_deliveries.is_some_and(|m| pending.count >= m) {
+                    dead.push((record, pending.count, pending.reason));
+                    continue;
+                }
+                out.push(lease(
+                    s,
+                    &mut sub.deadlines,
+                    &mut queues.next_lease,
+                    record,
+                    pending.count + 1,
+                    consumer,
+                    now,
+                    sub.settings.ack_timeout_ms,
+                ));
+                events.push(Event::Delivered { partition: p as u32, offset, count: pending.count + 1 });
+                taken += 1;
+            }
+            // Then records never delivered.
+            if taken < want && s.next_fresh < partition.end_offset() {
+                let mut fresh = Vec::new();
+                let limits = ReadLimits { max_records: want - taken, max_bytes: usize::MAX };
+                partition.read(s.next_fresh, limits, env.chunks, &mut fresh)?;
+                for record in fresh {
+                    if record.offset > s.next_fresh {
+                        // Offsets compacted away before anyone saw them.
+                        events.push(Event::Settled {
+                            partition: p as u32,
+                            from: s.next_fresh,
+                            to: record.offset,
+                        });
+                        s.settle_range(s.next_fresh, record.offset);
+                    }
+                    s.next_fresh = record.offset + 1;
+                    events.push(Event::Delivered { partition: p as u32, offset: record.offset, count: 1 });
+                    out.push(lease(
+                        s,
+                        &mut sub.deadlines,
+                        &mut queues.next_lease,
+                        record,
+                        1,
+                        consumer,
+                        now,
+                        sub.settings.ack_timeout_ms,
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(slot) = sub.consumers.get_mut(&consumer) {
+        slot.in_flight += out.len();
+    }
+    sub.store.log(env.storage, &events, &sub.parts, env.fsync, now)?;
+    if !dead.is_empty() {
+        dead_letter(state, env, key, dead)?;
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lease(
+    s: &mut PartitionState,
+    deadlines: &mut Deadlines,
+    next_lease: &mut u64,
+    record: Record,
+    count: u32,
+    consumer: u64,
+    now: i64,
+    ack_timeout_ms: i64,
+) -> Delivery {
+    *next_lease += 1;
+    let deadline_ms = now.saturating_add(ack_timeout_ms);
+    let (partition, offset) = (record.partition, record.offset);
+    s.leases.insert(offset, Lease { consumer, lease_id: *next_lease, deadline_ms, count });
+    deadlines.insert((deadline_ms, partition, offset));
+    Delivery {
+        record,
+        delivery_count: count,
+        token: DeliveryToken { partition, offset, lease_id: *next_lease },
+    }
+}
+
+/// Header names a dead letter carries (after the original headers).
+pub mod dead_letter_headers {
+    pub const TOPIC: &str = "logpond.dlq.topic";
+    pub const PARTITION: &str = "logpond.dlq.partition";
+    pub const OFFSET: &str = "logpond.dlq.offset";
+    pub const SUBSCRIPTION: &str = "logpond.dlq.subscription";
+    pub const DELIVERY_COUNT: &str = "logpond.dlq.delivery_count";
+    pub const REASON: &str = "logpond.dlq.reason";
+}
+
+/// Sends records past their maximum deliveries to the dead-letter topic and
+/// settles them, or parks them when there is none.
+fn dead_letter(
+    state: &mut State,
+    env: &Env<'_>,
+    key: &SubKey,
+    dead: Vec<(Record, u32, String)>,
+) -> Result<()> {
+    let dlq = subscription(state, key)?.settings.dead_letter_topic.clone();
+    let mut events = Vec::new();
+    if let Some(dlq) = dlq.filter(|d| state.topics.contains_key(d)) {
+        use dead_letter_headers as h;
+        let extras: Vec<[String; 6]> = dead
+            .iter()
+            .map(|(r, count, reason)| {
+                [
+                    key.0.clone(),
+                    r.partition.to_string(),
+                    r.offset.to_string(),
+                    key.1.clone(),
+                    count.to_string(),
+                    reason.clone(),
+                ]
+            })
+            .collect();
+        let records: Vec<NewRecord<'_>> = dead
+            .iter()
+            .zip(&extras)
+            .map(|((r, _, _), x)| {
+                let mut n = r.to_new_record();
+                for (name, value) in
+                    [h::TOPIC, h::PARTITION, h::OFFSET, h::SUBSCRIPTION, h::DELIVERY_COUNT, h::REASON]
+                        .iter()
+                        .zip(x)
+                {
+                    n.headers.push((name, value.as_bytes()));
+                }
+                n
+            })
+            .collect();
+        let topic = state.topics.get_mut(&dlq).ok_or_else(|| Error::TopicNotFound(dlq.clone()))?;
+        topic.append(env, &records)?;
+        let sub = subscription(state, key)?;
+        for (r, _, _) in &dead {
+            let p = r.partition;
+            if let Some(s) = sub.parts.get_mut(p as usize) {
+                s.settle_range(r.offset, r.offset + 1);
+            }
+            events.push(Event::Settled { partition: p, from: r.offset, to: r.offset + 1 });
+        }
+    } else {
+        let sub = subscription(state, key)?;
+        for (r, count, reason) in dead {
+            if let Some(s) = sub.parts.get_mut(r.partition as usize) {
+                s.parked.insert(r.offset, (count, reason.clone()));
+            }
+            events.push(Event::Parked { partition: r.partition, offset: r.offset, count, reason });
+        }
+    }
+    let sub = subscription(state, key)?;
+    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
+}
+
+/// Whether `token` still names a delivery that may be settled: its lease
+/// is current, or it expired and nobody else has the record since.
+fn owns(s: &PartitionState, token: &DeliveryToken) -> Result<()> {
+    if let Some(lease) = s.leases.get(&token.offset) {
+        if lease.lease_id == token.lease_id {
+            return Ok(());
+        }
+        return Err(lease_expired("the lease expired and the record was delivered again"));
+    }
+    if s.pending.get(&token.offset).is_some_and(|p| p.last_lease == token.lease_id) {
+        return Ok(());
+    }
+    Err(lease_expired("the delivery was already settled or delivered again"))
+}
+
+/// Acknowledges deliveries: all of them, or none when one is no longer this
+/// consumer's to settle (`LeaseExpired`).
+fn ack(state: &mut State, env: &Env<'_>, key: &SubKey, tokens: &[DeliveryToken]) -> Result<()> {
+    let sub = subscription(state, key)?;
+    for t in tokens {
+        let s = sub.parts.get(t.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
+        owns(s, t)?;
+    }
+    let mut events = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        let s = &mut sub.parts[t.partition as usize];
+        if let Some(lease) = s.leases.remove(&t.offset) {
+            if let Some(c) = sub.consumers.get_mut(&lease.consumer) {
+                c.in_flight = c.in_flight.saturating_sub(1);
+            }
+        }
+        s.pending.remove(&t.offset);
+        s.settle_range(t.offset, t.offset + 1);
+        events.push(Event::Settled { partition: t.partition, from: t.offset, to: t.offset + 1 });
+    }
+    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)?;
+    free_settled(state, env, &key.0)
+}
+
+/// Returns a delivery for redelivery after `delay_ms`.
+fn nack(
+    state: &mut State,
+    env: &Env<'_>,
+    key: &SubKey,
+    token: &DeliveryToken,
+    delay_ms: i64,
+    reason: &str,
+) -> Result<()> {
+    if delay_ms < 0 {
+        return Err(Error::invalid("a nack delay must be >= 0"));
+    }
+    let sub = subscription(state, key)?;
+    let s = sub.parts.get_mut(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
+    owns(s, token)?;
+    let count = match s.leases.remove(&token.offset) {
+        Some(lease) => {
+            if let Some(c) = sub.consumers.get_mut(&lease.consumer) {
+                c.in_flight = c.in_flight.saturating_sub(1);
+            }
+            lease.count
+        }
+        None => s.pending.get(&token.offset).map_or(1, |p| p.count),
+    };
+    s.pending.insert(
+        token.offset,
+        Pending {
+            available_at_ms: env.now_ms.saturating_add(delay_ms),
+            count,
+            reason: reason.to_string(),
+            last_lease: token.lease_id,
+        },
+    );
+    Ok(())
+}
+
+/// Releases a consumer's leases (deliverable again at once, count kept).
+fn detach(state: &mut State, key: &SubKey, consumer: u64, now: i64) {
+    let Some(sub) = state.queues.subs.get_mut(key) else { return };
+    sub.consumers.remove(&consumer);
+    for s in sub.parts.iter_mut() {
+        let mine: Vec<u64> =
+            s.leases.iter().filter(|(_, l)| l.consumer == consumer).map(|(o, _)| *o).collect();
+        for offset in mine {
+            if let Some(lease) = s.leases.remove(&offset) {
+                s.pending.insert(
+                    offset,
+                    Pending {
+                        available_at_ms: now,
+                        count: lease.count,
+                        reason: "consumer closed".into(),
+                        last_lease: lease.lease_id,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn backlog(state: &State, key: &SubKey) -> Result<u64> {
+    let sub = state.queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    let topic = state.topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    sub.parts.iter().enumerate().try_fold(0u64, |acc, (p, s)| {
+        let partition = topic.partition(p as u32)?;
+        let start = partition.start_offset();
+        let end = partition.end_offset();
+        // Records retention removed are no longer anybody's backlog.
+        let gone = start.saturating_sub(s.floor);
+        let settled_gone = s.settled.ranges().map(|(a, b)| b.min(start).saturating_sub(a)).sum::<u64>();
+        Ok(acc + s.backlog(end).saturating_sub(gone.saturating_sub(settled_gone)))
+    })
+}
+
+/// Refuses an append of `incoming` records to a topic whose slowest
+/// subscription would then hold more than `max_backlog` unsettled records.
+pub(crate) fn check_backpressure(
+    state: &State,
+    topic: &str,
+    max_backlog: Option<u64>,
+    incoming: usize,
+) -> Result<()> {
+    let Some(limit) = max_backlog else { return Ok(()) };
+    for key in state.queues.subs.keys().filter(|(t, _)| t == topic) {
+        let unsettled = backlog(state, key)?;
+        if unsettled + incoming as u64 > limit {
+            return Err(Error::Backpressure(format!(
+                "subscription {:?} of topic {topic:?} holds {unsettled} unsettled records; \
+                 {incoming} more would pass max_backlog {limit}",
+                key.1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// For topics that keep records only until settled: frees the whole
+/// segments below what every subscription (and every group with a
+/// committed offset) has settled.
+pub(crate) fn free_settled(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
+    let Some(t) = state.topics.get(topic) else { return Ok(()) };
+    if !t.meta.config.retain_until_acked {
+        return Ok(());
+    }
+    for p in 0..t.partitions.len() as u32 {
+        let floors = state
+            .queues
+            .subs
+            .iter()
+            .filter(|((t, _), _)| t == topic)
+            .filter_map(|(_, sub)| sub.parts.get(p as usize).map(|s| s.floor))
+            .chain(group::committed_offsets(state, topic, p));
+        let Some(floor) = floors.min() else { continue };
+        if let Some(t) = state.topics.get_mut(topic) {
+            t.partition_mut(p)?.free_segments_below(env.storage, floor)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a snapshot of every subscription (on close: a quick reopen).
+pub(crate) fn snapshot_all(state: &mut State, env: &Env<'_>) -> Result<()> {
+    for sub in state.queues.subs.values_mut() {
+        sub.store.snapshot(env.storage, &sub.parts, env.fsync)?;
+    }
+    Ok(())
+}
+
+/// Removes the subscriptions of a topic being deleted.
+pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
+    let keys: Vec<SubKey> = state.queues.subs.keys().filter(|(t, _)| t == topic).cloned().collect();
+    for key in keys {
+        if let Some(sub) = state.queues.subs.remove(&key) {
+            sub.store.remove_files(env.storage)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a subscription and its state.
+pub(crate) fn delete_subscription(state: &mut State, env: &Env<'_>, topic: &str, name: &str) -> Result<()> {
+    let key = (topic.to_string(), name.to_string());
+    let sub = state
+        .queues
+        .subs
+        .remove(&key)
+        .ok_or_else(|| Error::TopicNotFound(format!("no subscription {name:?} on topic {topic:?}")))?;
+    sub.store.remove_files(env.storage)
+}
+
+/// The earliest clock time at which something becomes deliverable (a lease
+/// expiring or a nack delay ending), if any.
+fn next_due(state: &State, key: &SubKey) -> Option<i64> {
+    let sub = state.queues.subs.get(key)?;
+    let lease = sub.deadlines.first().map(|(d, _, _)| *d);
+    let pending = sub.parts.iter().flat_map(|s| s.pending.values().map(|p| p.available_at_ms)).min();
+    lease.into_iter().chain(pending).min()
+}
+
+/// A consumer of a queue subscription. Safe to share between threads;
+/// dropping it closes it (its leases are released).
+#[derive(Debug)]
+pub struct Queue {
+    pond: Arc<Pond>,
+    key: SubKey,
+    consumer: Mutex<Option<u64>>,
+}
+
+impl Pond {
+    /// Attaches a consumer to the subscription `config.subscription` of
+    /// `topic`, creating the subscription (at the topic's start, or its end
+    /// with `start_at_end`) if it does not exist.
+    pub fn queue(self: &Arc<Self>, topic: &str, config: QueueConfig) -> Result<Queue> {
+        let env = self.env();
+        let id = self.with_state(|state| attach(state, &env, topic, &config))?;
+        Ok(Queue {
+            pond: self.clone(),
+            key: (topic.to_string(), config.subscription),
+            consumer: Mutex::new(Some(id)),
+        })
+    }
+
+    /// Subscriptions of a topic, sorted.
+    pub fn subscriptions(&self, topic: &str) -> Result<Vec<String>> {
+        self.with_state(|state| {
+            Ok(state.queues.subs.keys().filter(|(t, _)| t == topic).map(|(_, s)| s.clone()).collect())
+        })
+    }
+
+    /// Deletes a subscription and its delivery state.
+    pub fn delete_subscription(&self, topic: &str, subscription: &str) -> Result<()> {
+        let env = self.env();
+        self.with_state(|state| delete_subscription(state, &env, topic, subscription))
+    }
+}
+
+impl Queue {
+    pub fn topic(&self) -> &str {
+        &self.key.0
+    }
+
+    pub fn subscription(&self) -> &str {
+        &self.key.1
+    }
+
+    fn consumer(&self) -> Result<u64> {
+        self.consumer.lock().unwrap_or_else(PoisonError::into_inner).ok_or(Error::Closed)
+    }
+
+    /// Up to `max_messages` deliveries, without waiting.
+    pub fn receive(&self, max_messages: usize) -> Result<Vec<Delivery>> {
+        let id = self.consumer()?;
+        let env = self.pond.env();
+        self.pond.with_state(|state| receive(state, &env, &self.key, id, max_messages))
+    }
+
+    /// Receives, waiting up to `timeout` for a delivery (a new record, an
+    /// ack freeing room, a nack delay ending or a lease expiring). Blocks the
+    /// calling thread; not on wasm32.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn receive_wait(&self, max_messages: usize, timeout: std::time::Duration) -> Result<Vec<Delivery>> {
+        use std::time::{Duration, Instant};
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = self.pond.append_count();
+            let got = self.receive(max_messages)?;
+            let now = Instant::now();
+            if !got.is_empty() || now >= deadline {
+                return Ok(got);
+            }
+            let mut wait = deadline - now;
+            if let Some(due) = self.pond.with_state(|state| Ok(next_due(state, &self.key)))? {
+                let ms = due.saturating_sub(self.pond.clock().now_ms()).max(1);
+                wait = wait.min(Duration::from_millis(ms as u64));
+            }
+            self.pond.wait_for_append(seen, wait);
+        }
+    }
+
+    /// Settles a delivery. Fails with `LeaseExpired` when the record has
+    /// since been delivered again (or settled): it is never settled twice.
+    pub fn ack(&self, token: DeliveryToken) -> Result<()> {
+        self.ack_many(&[token])
+    }
+
+    /// Settles several deliveries at once (one write): all, or none.
+    pub fn ack_many(&self, tokens: &[DeliveryToken]) -> Result<()> {
+        self.consumer()?;
+        let env = self.pond.env();
+        self.pond.with_state(|state| ack(state, &env, &self.key, tokens))?;
+        self.pond.notify_append();
+        Ok(())
+    }
+
+    /// Returns a delivery to the subscription, deliverable again after
+    /// `delay_ms` (its delivery count is kept).
+    pub fn nack(&self, token: DeliveryToken, delay_ms: i64) -> Result<()> {
+        self.nack_with_reason(token, delay_ms, "nacked")
+    }
+
+    /// As [`Queue::nack`], recording why (a dead letter carries the last reason).
+    pub fn nack_with_reason(&self, token: DeliveryToken, delay_ms: i64, reason: &str) -> Result<()> {
+        self.consumer()?;
+        let env = self.pond.env();
+        self.pond.with_state(|state| nack(state, &env, &self.key, &token, delay_ms, reason))?;
+        self.pond.notify_append();
+        Ok(())
+    }
+
+    /// Unsettled records of the subscription (in flight and parked included).
+    pub fn backlog(&self) -> Result<u64> {
+        self.pond.with_state(|state| backlog(state, &self.key))
+    }
+
+    /// Records of the subscription currently leased to any consumer.
+    pub fn in_flight(&self) -> Result<u64> {
+        self.pond.with_state(|state| {
+            let sub =
+                state.queues.subs.get(&self.key).ok_or_else(|| Error::TopicNotFound(self.key.0.clone()))?;
+            Ok(sub.parts.iter().map(|s| s.leases.len() as u64).sum())
+        })
+    }
+
+    /// Records past their maximum deliveries that had no dead-letter topic.
+    pub fn parked(&self) -> Result<Vec<ParkedRecord>> {
+        self.pond.with_state(|state| {
+            let sub =
+                state.queues.subs.get(&self.key).ok_or_else(|| Error::TopicNotFound(self.key.0.clone()))?;
+            Ok(sub
+                .parts
+                .iter()
+                .enumerate()
+                .flat_map(|(p, s)| {
+                    s.parked.iter().map(move |(o, (c, r))| ParkedRecord {
+                        partition: p as u32,
+                        offset: *o,
+                        delivery_count: *c,
+                        reason: r.clone(),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    /// Detaches this consumer; its leases become deliverable at once.
+    pub fn close(&self) -> Result<()> {
+        let Some(id) = self.consumer.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return Ok(());
+        };
+        let now = self.pond.clock().now_ms();
+        match self.pond.with_state(|state| {
+            detach(state, &self.key, id, now);
+            Ok(())
+        }) {
+            Err(Error::Closed) | Ok(()) => {}
+            Err(e) => return Err(e),
+        }
+        self.pond.notify_append();
+        Ok(())
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}

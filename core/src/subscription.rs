@@ -1,0 +1,452 @@
+//! A queue subscription's state: per partition, which records are settled,
+//! leased (in flight), waiting for redelivery, or parked; and its
+//! durable form — an event log (an internal partition) plus a snapshot.
+//!
+//! Per partition, every offset below `floor` is settled; every offset at or
+//! above `next_fresh` has never been delivered; every offset in between is
+//! exactly one of: settled, leased, pending (waiting) or parked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::batch::Origin;
+use crate::chunk_cache::ChunkCache;
+use crate::partition::{AppendContext, Partition, ReadLimits};
+use crate::range_set::RangeSet;
+use crate::record::NewRecord;
+use crate::storage::{read_all, replace_file, Storage};
+use crate::topic::TopicConfig;
+use crate::wire::{put_bytes, put_varint, Wire};
+use crate::{Error, Result};
+
+/// A record delivered before and waiting to be delivered again.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub available_at_ms: i64,
+    pub count: u32,
+    pub reason: String,
+    /// The lease it came back from: a late ack of that lease still settles it.
+    pub last_lease: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    pub consumer: u64,
+    pub lease_id: u64,
+    pub deadline_ms: i64,
+    pub count: u32,
+}
+
+/// A record past its maximum deliveries with no dead-letter topic: kept,
+/// reported, never delivered again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedRecord {
+    pub partition: u32,
+    pub offset: u64,
+    pub delivery_count: u32,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PartitionState {
+    pub floor: u64,
+    pub next_fresh: u64,
+    pub settled: RangeSet,
+    pub pending: BTreeMap<u64, Pending>,
+    pub leases: BTreeMap<u64, Lease>,
+    pub parked: BTreeMap<u64, (u32, String)>,
+}
+
+impl PartitionState {
+    fn at(offset: u64) -> PartitionState {
+        PartitionState { floor: offset, next_fresh: offset, ..PartitionState::default() }
+    }
+
+    /// Marks `[from, to)` settled and moves the floor past settled offsets.
+    pub fn settle_range(&mut self, from: u64, to: u64) {
+        let from = from.max(self.floor);
+        if from >= to {
+            return;
+        }
+        self.settled.insert_range(from, to);
+        self.next_fresh = self.next_fresh.max(to);
+        while let Some(end) = self.settled.take_from(self.floor) {
+            self.floor = end;
+        }
+    }
+
+    /// Unsettled records up to `end` (in flight and parked included).
+    pub fn backlog(&self, end: u64) -> u64 {
+        end.saturating_sub(self.floor).saturating_sub(self.settled.len())
+    }
+
+    /// Settles everything below `start`: those records are gone from the log.
+    pub fn drop_below(&mut self, start: u64) -> bool {
+        if self.floor >= start {
+            return false;
+        }
+        self.pending.retain(|o, _| *o >= start);
+        self.leases.retain(|o, _| *o >= start);
+        self.parked.retain(|o, _| *o >= start);
+        self.settle_range(self.floor, start);
+        true
+    }
+}
+
+/// The state-log events (one state-log record holds several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    Delivered { partition: u32, offset: u64, count: u32 },
+    Settled { partition: u32, from: u64, to: u64 },
+    Parked { partition: u32, offset: u64, count: u32, reason: String },
+}
+
+fn encode_events(events: &[Event]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(events.len() * 8);
+    for e in events {
+        match e {
+            Event::Delivered { partition, offset, count } => {
+                out.push(1);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *offset);
+                put_varint(&mut out, u64::from(*count));
+            }
+            Event::Settled { partition, from, to } => {
+                out.push(2);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *from);
+                put_varint(&mut out, *to);
+            }
+            Event::Parked { partition, offset, count, reason } => {
+                out.push(3);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *offset);
+                put_varint(&mut out, u64::from(*count));
+                put_bytes(&mut out, reason.as_bytes());
+            }
+        }
+    }
+    out
+}
+
+fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
+    let mut wire = Wire::new(buf);
+    let mut out = Vec::new();
+    while let Some((&kind, rest)) = wire.rest.split_first() {
+        wire.rest = rest;
+        let partition = wire.u32()?;
+        out.push(match kind {
+            1 => Event::Delivered { partition, offset: wire.u64()?, count: wire.u32()? },
+            2 => Event::Settled { partition, from: wire.u64()?, to: wire.u64()? },
+            3 => Event::Parked {
+                partition,
+                offset: wire.u64()?,
+                count: wire.u32()?,
+                reason: wire.str()?.to_string(),
+            },
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+const SNAPSHOT_MAGIC: &[u8; 4] = b"LPQS";
+const SNAPSHOT_VERSION: u32 = 1;
+/// State-log records between snapshots.
+const SNAPSHOT_EVERY: u64 = 4096;
+
+fn state_log_config() -> TopicConfig {
+    TopicConfig { segment_bytes: 4 << 20, ..TopicConfig::default() }
+}
+
+/// The durable half of a subscription: its directory, event log and snapshot.
+#[derive(Debug)]
+pub(crate) struct SubscriptionStore {
+    dir: String,
+    log: Partition,
+    records_since_snapshot: u64,
+}
+
+impl SubscriptionStore {
+    pub fn dir_for(topic: &str, subscription: &str) -> String {
+        format!("queues/{topic}/{subscription}")
+    }
+
+    fn origin(topic: &str, subscription: &str) -> Origin {
+        Origin { topic: format!("__queue/{topic}/{subscription}").into(), partition: 0 }
+    }
+
+    /// Creates the store for a new subscription whose partitions start at `starts`.
+    pub fn create(
+        storage: &dyn Storage,
+        topic: &str,
+        subscription: &str,
+        starts: &[u64],
+        durable: bool,
+    ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
+        let dir = SubscriptionStore::dir_for(topic, subscription);
+        for stale in storage.list(&format!("{dir}/"))? {
+            storage.remove(&stale)?;
+        }
+        let log =
+            Partition::create(storage, format!("{dir}/log"), Self::origin(topic, subscription), durable)?;
+        let mut store = SubscriptionStore { dir, log, records_since_snapshot: 0 };
+        let parts: Vec<PartitionState> = starts.iter().map(|s| PartitionState::at(*s)).collect();
+        store.snapshot(storage, &parts, durable)?;
+        Ok((store, parts))
+    }
+
+    /// Loads the snapshot and replays the events logged after it. Leases
+    /// are not durable: what was in flight comes back pending, count kept.
+    pub fn open(
+        storage: &dyn Storage,
+        topic: &str,
+        subscription: &str,
+        partitions: u32,
+        chunks: &ChunkCache,
+        durable: bool,
+    ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
+        let dir = SubscriptionStore::dir_for(topic, subscription);
+        let log = Partition::open(storage, format!("{dir}/log"), Self::origin(topic, subscription), durable)?;
+        let snapshot = read_all(&*storage.open(&format!("{dir}/snapshot"), false)?)?;
+        let (replay_from, mut parts) =
+            decode_snapshot(&snapshot).ok_or_else(|| Error::corrupt(format!("{dir}/snapshot is damaged")))?;
+        parts.resize_with(partitions as usize, PartitionState::default);
+        let mut next = replay_from.max(log.start_offset());
+        let limits = ReadLimits { max_records: 1024, max_bytes: usize::MAX };
+        let mut replayed = 0;
+        loop {
+            let mut batch = Vec::new();
+            log.read(next, limits, chunks, &mut batch)?;
+            let Some(last) = batch.last() else { break };
+            next = last.offset + 1;
+            for record in &batch {
+                let events = record.value.as_deref().and_then(decode_events).ok_or_else(|| {
+                    Error::corrupt(format!("{dir}/log: malformed event at {}", record.offset))
+                })?;
+                for e in events {
+                    apply(&mut parts, e, 0);
+                }
+                replayed += 1;
+            }
+        }
+        Ok((SubscriptionStore { dir, log, records_since_snapshot: replayed }, parts))
+    }
+
+    /// Appends events as one record of the state log.
+    pub fn log(
+        &mut self,
+        storage: &dyn Storage,
+        events: &[Event],
+        parts: &[PartitionState],
+        fsync: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let value = encode_events(events);
+        let record = NewRecord::value(&value);
+        let config = state_log_config();
+        let ctx = AppendContext { storage, config: &config, fsync, now_ms };
+        self.log.append(&ctx, &[(&record, now_ms)])?;
+        self.records_since_snapshot += 1;
+        if self.records_since_snapshot >= SNAPSHOT_EVERY {
+            self.snapshot(storage, parts, fsync)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the whole state and frees the log before it.
+    pub fn snapshot(&mut self, storage: &dyn Storage, parts: &[PartitionState], durable: bool) -> Result<()> {
+        let replay_from = self.log.end_offset();
+        replace_file(
+            storage,
+            &format!("{}/snapshot", self.dir),
+            &encode_snapshot(replay_from, parts),
+            durable,
+        )?;
+        self.log.delete_records(storage, replay_from, durable)?;
+        self.records_since_snapshot = 0;
+        Ok(())
+    }
+
+    pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
+        for name in storage.list(&format!("{}/", self.dir))? {
+            storage.remove(&name)?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies a logged event to the state (on replay).
+fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
+    match event {
+        Event::Delivered { partition, offset, count } => {
+            if let Some(s) = parts.get_mut(partition as usize) {
+                if offset >= s.floor && !s.settled.contains(offset) {
+                    s.next_fresh = s.next_fresh.max(offset + 1);
+                    s.pending.insert(
+                        offset,
+                        Pending { available_at_ms: now_ms, count, reason: String::new(), last_lease: 0 },
+                    );
+                }
+            }
+        }
+        Event::Settled { partition, from, to } => {
+            if let Some(s) = parts.get_mut(partition as usize) {
+                let gone: Vec<u64> = s.pending.range(from..to).map(|(o, _)| *o).collect();
+                for o in gone {
+                    s.pending.remove(&o);
+                }
+                let gone: Vec<u64> = s.parked.range(from..to).map(|(o, _)| *o).collect();
+                for o in gone {
+                    s.parked.remove(&o);
+                }
+                s.settle_range(from, to);
+            }
+        }
+        Event::Parked { partition, offset, count, reason } => {
+            if let Some(s) = parts.get_mut(partition as usize) {
+                s.pending.remove(&offset);
+                s.next_fresh = s.next_fresh.max(offset + 1);
+                s.parked.insert(offset, (count, reason));
+            }
+        }
+    }
+}
+
+fn encode_snapshot(replay_from: u64, parts: &[PartitionState]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(SNAPSHOT_MAGIC);
+    out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    out.extend_from_slice(&replay_from.to_le_bytes());
+    put_varint(&mut out, parts.len() as u64);
+    for s in parts {
+        put_varint(&mut out, s.floor);
+        put_varint(&mut out, s.next_fresh);
+        let ranges: Vec<(u64, u64)> = s.settled.ranges().collect();
+        put_varint(&mut out, ranges.len() as u64);
+        for (a, b) in ranges {
+            put_varint(&mut out, a);
+            put_varint(&mut out, b);
+        }
+        // Leased and pending records alike are "delivered, unsettled".
+        let delivered: BTreeMap<u64, u32> = s
+            .pending
+            .iter()
+            .map(|(o, p)| (*o, p.count))
+            .chain(s.leases.iter().map(|(o, l)| (*o, l.count)))
+            .collect();
+        put_varint(&mut out, delivered.len() as u64);
+        for (o, c) in delivered {
+            put_varint(&mut out, o);
+            put_varint(&mut out, u64::from(c));
+        }
+        put_varint(&mut out, s.parked.len() as u64);
+        for (o, (c, reason)) in &s.parked {
+            put_varint(&mut out, *o);
+            put_varint(&mut out, u64::from(*c));
+            put_bytes(&mut out, reason.as_bytes());
+        }
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
+    if buf.len() < 20 {
+        return None;
+    }
+    let (body, crc) = buf.split_at(buf.len() - 4);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return None;
+    }
+    if &body[..4] != SNAPSHOT_MAGIC || body[4..8] != SNAPSHOT_VERSION.to_le_bytes() {
+        return None;
+    }
+    let replay_from = u64::from_le_bytes(body[8..16].try_into().ok()?);
+    let mut wire = Wire::new(&body[16..]);
+    let n = wire.u64()?;
+    let mut parts = Vec::new();
+    for _ in 0..n {
+        let mut s = PartitionState::at(wire.u64()?);
+        s.next_fresh = wire.u64()?;
+        for _ in 0..wire.u64()? {
+            let (a, b) = (wire.u64()?, wire.u64()?);
+            s.settled.insert_range(a, b);
+        }
+        for _ in 0..wire.u64()? {
+            let (o, c) = (wire.u64()?, wire.u32()?);
+            s.pending.insert(
+                o,
+                Pending { available_at_ms: i64::MIN, count: c, reason: String::new(), last_lease: 0 },
+            );
+        }
+        for _ in 0..wire.u64()? {
+            let (o, c) = (wire.u64()?, wire.u32()?);
+            s.parked.insert(o, (c, wire.str()?.to_string()));
+        }
+        parts.push(s);
+    }
+    wire.rest.is_empty().then_some((replay_from, parts))
+}
+
+/// Lease deadlines in time order, for finding expired leases quickly.
+pub(crate) type Deadlines = BTreeSet<(i64, u32, u64)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip() {
+        let events = vec![
+            Event::Delivered { partition: 1, offset: 300, count: 2 },
+            Event::Settled { partition: 0, from: 5, to: 9 },
+            Event::Parked { partition: 2, offset: 7, count: 5, reason: "ack timeout".into() },
+        ];
+        assert_eq!(decode_events(&encode_events(&events)), Some(events));
+        assert_eq!(decode_events(&[9, 0]), None);
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_reject_damage() {
+        let mut s = PartitionState::at(10);
+        s.settle_range(12, 14);
+        s.next_fresh = 20;
+        s.pending.insert(10, Pending { available_at_ms: 0, count: 2, reason: "x".into(), last_lease: 0 });
+        s.leases.insert(11, Lease { consumer: 1, lease_id: 9, deadline_ms: 5, count: 1 });
+        s.parked.insert(15, (3, "nacked".into()));
+        let bytes = encode_snapshot(77, &[s, PartitionState::at(0)]);
+        let (from, parts) = decode_snapshot(&bytes).unwrap();
+        assert_eq!(from, 77);
+        assert_eq!((parts[0].floor, parts[0].next_fresh), (10, 20));
+        assert!(parts[0].settled.contains(13) && !parts[0].settled.contains(14));
+        assert_eq!(
+            parts[0].pending.keys().copied().collect::<Vec<_>>(),
+            vec![10, 11],
+            "leases come back pending"
+        );
+        assert_eq!(parts[0].parked[&15], (3, "nacked".to_string()));
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 4;
+            assert!(decode_snapshot(&bad).is_none(), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn settling_moves_the_floor_over_contiguous_offsets() {
+        let mut s = PartitionState::at(0);
+        s.next_fresh = 5;
+        s.settle_range(1, 2);
+        assert_eq!(s.floor, 0);
+        assert_eq!(s.backlog(5), 4);
+        s.settle_range(0, 1);
+        assert_eq!(s.floor, 2);
+        assert_eq!(s.backlog(5), 3);
+        assert!(s.drop_below(4));
+        assert_eq!((s.floor, s.backlog(5)), (4, 1));
+    }
+}

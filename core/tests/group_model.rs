@@ -179,7 +179,7 @@ fn run(ops: Vec<Op>, assignor: Assignor) {
             Op::Reopen => {
                 // Like a crash: the pond goes first, so nobody leaves or commits.
                 h.pond.close().unwrap();
-                for c in h.slots.iter_mut().map(Option::take).flatten() {
+                for c in h.slots.iter_mut().filter_map(Option::take) {
                     drop(c);
                 }
                 h.expected_next.clear();
@@ -191,7 +191,7 @@ fn run(ops: Vec<Op>, assignor: Assignor) {
     }
     // Never skipped: a fresh member of the group drains everything after the
     // committed offsets, and together with what was delivered it covers all.
-    for c in h.slots.iter_mut().map(Option::take).flatten() {
+    for c in h.slots.iter_mut().filter_map(Option::take) {
         drop(c);
     }
     clock.advance(10 * SESSION_MS);

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use logpond::{
-    ConsumerConfig, Durability, NewRecord, OffsetReset, Pond, PondOptions, ReadLimits, TopicConfig,
+    ConsumerConfig, Durability, NewRecord, OffsetReset, Pond, PondOptions, QueueConfig, ReadLimits,
+    TopicConfig,
 };
 
 struct Scale {
@@ -135,6 +136,39 @@ fn main() {
     println!("group_commit_file_os: {:.1} us per commit ({commits} commits)", per.as_secs_f64() * 1e6);
     drop(consumer);
     drop(pond);
+
+    // Queues: receive 100 + ack them (one ack_many) until the topic is drained.
+    for consumers in [1usize, 4] {
+        let (_d, pond) = file_pond(Durability::Os);
+        let pond = Arc::new(pond);
+        produce(&pond, s.group_records / 5, 1000);
+        let n = s.group_records / 5;
+        let start = Instant::now();
+        let settled: u64 = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..consumers)
+                .map(|_| {
+                    let q = pond
+                        .queue("bench", QueueConfig { max_in_flight: 1000, ..QueueConfig::new("work") })
+                        .unwrap();
+                    scope.spawn(move || {
+                        let mut done = 0u64;
+                        loop {
+                            let ds = q.receive(100).unwrap();
+                            if ds.is_empty() {
+                                return done;
+                            }
+                            let tokens: Vec<_> = ds.iter().map(|d| d.token).collect();
+                            q.ack_many(&tokens).unwrap();
+                            done += tokens.len() as u64;
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(settled, n);
+        rate(&format!("queue_receive100_ack_{consumers}_consumers_file_os"), settled, start.elapsed());
+    }
 
     // Reopen: a pond of `reopen_bytes` in one partition.
     let (dir, pond) = file_pond(Durability::Os);

@@ -217,14 +217,17 @@ pub struct Origin {
 
 /// Decodes the records of a verified frame (`frame` holds exactly the
 /// frame). Calls `f` for each record at or above `min_offset`, in offset
-/// order, until it returns false.
+/// order, until it returns false; then returns where decoding stopped, so
+/// a later read of the next offset can resume there instead of decoding the
+/// batch from its start again.
 pub fn decode_records(
     header: &FrameHeader,
     frame: &Bytes,
     origin: &Origin,
     min_offset: u64,
+    resume: Option<ResumePoint>,
     mut f: impl FnMut(Record) -> bool,
-) -> Result<()> {
+) -> Result<Option<ResumePoint>> {
     let body =
         frame.get(FRAME_HEADER_LEN..header.frame_len()).ok_or_else(|| Error::corrupt("truncated batch"))?;
     let bad = |what: &str| {
@@ -235,7 +238,13 @@ pub fn decode_records(
         return Err(bad("record count"));
     }
     let mut previous: Option<u32> = None;
-    for _ in 0..header.record_count {
+    let mut first = 0;
+    if let Some(r) = resume.filter(|r| r.next_offset == min_offset && r.body_at <= body.len()) {
+        wire = Wire::new(&body[r.body_at..]);
+        previous = Some(r.prev_delta);
+        first = r.index;
+    }
+    for index in first..header.record_count {
         let entry = decode_entry(&mut wire).ok_or_else(|| bad("record"))?;
         if entry.offset_delta > header.last_offset_delta || previous.is_some_and(|p| p >= entry.offset_delta)
         {
@@ -257,13 +266,30 @@ pub fn decode_records(
             headers: decode_headers(entry.headers, share).ok_or_else(|| bad("headers"))?,
         };
         if !f(record) {
-            return Ok(());
+            let at = ResumePoint {
+                next_offset: offset + 1,
+                body_at: body.len() - wire.rest.len(),
+                index: index + 1,
+                prev_delta: entry.offset_delta,
+            };
+            return Ok((index + 1 < header.record_count).then_some(at));
         }
     }
     if !wire.rest.is_empty() {
         return Err(bad("trailing bytes"));
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Where decoding of a batch stopped: the next entry starts `body_at` bytes
+/// into the body and is entry `index`; the previous one had `prev_delta`.
+/// Valid for a read that starts at `next_offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub next_offset: u64,
+    pub body_at: usize,
+    pub index: u32,
+    pub prev_delta: u32,
 }
 
 #[cfg(test)]
@@ -279,7 +305,7 @@ mod tests {
         verify_frame(&header, frame)?;
         let bytes = Bytes::copy_from_slice(frame);
         let mut out = Vec::new();
-        decode_records(&header, &bytes, &origin(), 0, |r| {
+        decode_records(&header, &bytes, &origin(), 0, None, |r| {
             out.push(r);
             true
         })?;

@@ -9,6 +9,8 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 
+use crate::batch::ResumePoint;
+
 /// Chunks kept at once; with `segment::READ_CHUNK` bytes each this bounds
 /// the cache (frames larger than a chunk are never cached).
 pub const CACHE_SLOTS: usize = 16;
@@ -21,6 +23,8 @@ struct Slot {
     /// Position of the last frame in `data` whose CRC was checked: the
     /// frame a sequential reader stopped in, checked again otherwise.
     verified: Option<u64>,
+    /// Where a reader stopped decoding inside the frame at this position.
+    resume: Option<(u64, ResumePoint)>,
 }
 
 #[derive(Default)]
@@ -52,7 +56,7 @@ impl ChunkCache {
         let mut guard = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let (slots, tick) = &mut *guard;
         *tick += 1;
-        let slot = Slot { segment, pos, data, last_used: *tick, verified: None };
+        let slot = Slot { segment, pos, data, last_used: *tick, verified: None, resume: None };
         // One chunk per segment: a reader moving forward replaces its own.
         if let Some(old) = slots.iter_mut().find(|s| s.segment == segment) {
             *old = slot;
@@ -72,6 +76,19 @@ impl ChunkCache {
         if let Some(slot) = guard.0.iter_mut().find(|s| s.segment == segment) {
             slot.verified = Some(frame_pos);
         }
+    }
+
+    /// Notes where a reader stopped inside the frame at `frame_pos`.
+    pub fn set_resume(&self, segment: u64, frame_pos: u64, at: ResumePoint) {
+        let mut guard = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = guard.0.iter_mut().find(|s| s.segment == segment) {
+            slot.resume = Some((frame_pos, at));
+        }
+    }
+
+    pub fn resume(&self, segment: u64, frame_pos: u64) -> Option<ResumePoint> {
+        let guard = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.0.iter().find(|s| s.segment == segment)?.resume.filter(|(p, _)| *p == frame_pos).map(|(_, r)| r)
     }
 
     pub fn is_verified(&self, segment: u64, frame_pos: u64) -> bool {

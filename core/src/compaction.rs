@@ -43,7 +43,7 @@ impl Partition {
             while let Some((_, header, frame)) = cursor.next_frame()? {
                 verify_frame(&header, &frame)?;
                 let mut batch = Vec::new();
-                decode_records(&header, &frame, &self.origin, 0, |r| {
+                decode_records(&header, &frame, &self.origin, 0, None, |r| {
                     let newest = r.key.as_deref().and_then(|k| latest.get(k)) == Some(&r.offset);
                     let expired_tombstone = r.value.is_none()
                         && now_ms.saturating_sub(r.timestamp_ms) >= config.delete_retention_ms;
@@ -76,7 +76,7 @@ impl Partition {
                     continue;
                 }
                 verify_frame(&header, &frame)?;
-                decode_records(&header, &frame, &self.origin, start, |r| {
+                decode_records(&header, &frame, &self.origin, start, None, |r| {
                     if let Some(key) = r.key {
                         latest.insert(key.to_vec(), r.offset);
                     }

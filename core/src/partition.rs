@@ -214,7 +214,8 @@ impl Partition {
                 }
                 cursor.verify(pos, &header, &frame)?;
                 let mut full = false;
-                decode_records(&header, &frame, &self.origin, offset, |record| {
+                let resume = cursor.resume_point(pos);
+                let stopped = decode_records(&header, &frame, &self.origin, offset, resume, |record| {
                     let size = record_bytes(&record);
                     if count > 0 && bytes + size > limits.max_bytes {
                         full = true;
@@ -225,6 +226,9 @@ impl Partition {
                     out.push(record);
                     count < want
                 })?;
+                if let (Some(at), false) = (stopped, full) {
+                    cursor.remember(pos, at);
+                }
                 if full || count >= want {
                     return Ok(());
                 }
@@ -247,7 +251,7 @@ impl Partition {
                 }
                 cursor.verify(pos, &header, &frame)?;
                 let mut found = None;
-                decode_records(&header, &frame, &self.origin, start, |r| {
+                decode_records(&header, &frame, &self.origin, start, None, |r| {
                     if r.timestamp_ms >= ts {
                         found = Some(r.offset);
                         return false;

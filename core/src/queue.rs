@@ -3,6 +3,7 @@
 //! docs/SEMANTICS.md. Every function runs under the pond's lock.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::group;
@@ -92,8 +93,11 @@ type SubKey = (String, String);
 pub(crate) struct QueueState {
     subs: BTreeMap<SubKey, Subscription>,
     next_consumer: u64,
-    next_lease: u64,
 }
+
+/// Lease ids are unique in the process, so a token kept from before a
+/// reopen can never match a newer lease.
+static NEXT_LEASE: AtomicU64 = AtomicU64::new(1);
 
 impl QueueState {
     /// Loads every subscription under `queues/`.
@@ -306,7 +310,6 @@ fn receive(
                 out.push(lease(
                     s,
                     &mut sub.deadlines,
-                    &mut queues.next_lease,
                     record,
                     pending.count + 1,
                     consumer,
@@ -336,7 +339,6 @@ fn receive(
                     out.push(lease(
                         s,
                         &mut sub.deadlines,
-                        &mut queues.next_lease,
                         record,
                         1,
                         consumer,
@@ -357,27 +359,21 @@ fn receive(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn lease(
     s: &mut PartitionState,
     deadlines: &mut Deadlines,
-    next_lease: &mut u64,
     record: Record,
     count: u32,
     consumer: u64,
     now: i64,
     ack_timeout_ms: i64,
 ) -> Delivery {
-    *next_lease += 1;
+    let lease_id = NEXT_LEASE.fetch_add(1, Ordering::Relaxed);
     let deadline_ms = now.saturating_add(ack_timeout_ms);
     let (partition, offset) = (record.partition, record.offset);
-    s.leases.insert(offset, Lease { consumer, lease_id: *next_lease, deadline_ms, count });
+    s.leases.insert(offset, Lease { consumer, lease_id, deadline_ms, count });
     deadlines.insert((deadline_ms, partition, offset));
-    Delivery {
-        record,
-        delivery_count: count,
-        token: DeliveryToken { partition, offset, lease_id: *next_lease },
-    }
+    Delivery { record, delivery_count: count, token: DeliveryToken { partition, offset, lease_id } }
 }
 
 /// Header names a dead letter carries (after the original headers).

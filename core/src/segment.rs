@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::batch::{verify_frame, EncodedBatch, FrameHeader, FRAME_HEADER_LEN};
+use crate::batch::{verify_frame, EncodedBatch, FrameHeader, ResumePoint, FRAME_HEADER_LEN};
 use crate::chunk_cache::ChunkCache;
 use crate::index::{position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES};
 use crate::storage::{read_all, replace_file, Storage, StorageFile};
@@ -319,6 +319,17 @@ impl<'s> FrameCursor<'s> {
             c.mark_verified(self.segment.id, pos);
         }
         Ok(())
+    }
+
+    /// Where a previous reader stopped decoding the frame at `pos`, if known.
+    pub fn resume_point(&self, pos: u64) -> Option<ResumePoint> {
+        self.cache.and_then(|c| c.resume(self.segment.id, pos))
+    }
+
+    pub fn remember(&self, pos: u64, at: ResumePoint) {
+        if let Some(c) = self.cache {
+            c.set_resume(self.segment.id, pos, at);
+        }
     }
 
     /// The next frame: its position, header and bytes. `Ok(None)` at the

@@ -153,6 +153,32 @@ fn reads_honour_limits_and_ranges() {
 }
 
 #[test]
+fn reads_that_continue_inside_a_batch_resume_correctly() {
+    let pond = Pond::memory();
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    let vals: Vec<Vec<u8>> = (0..3_000u32).map(|i| format!("v{i}").into_bytes()).collect();
+    for chunk in vals.chunks(1_000) {
+        let recs: Vec<NewRecord<'_>> = chunk.iter().map(|v| value(v).with_header("i", v)).collect();
+        pond.send_many("t", &recs).unwrap();
+    }
+    let mut next = 0u64;
+    let mut step = 1usize;
+    while next < 3_000 {
+        // A read elsewhere in between must not disturb the sequential one.
+        let other = pond.read("t", 0, (next * 7) % 3_000, limits(3)).unwrap();
+        assert_eq!(other[0].offset, (next * 7) % 3_000);
+        let got = pond.read("t", 0, next, limits(step)).unwrap();
+        for (i, r) in got.iter().enumerate() {
+            let o = next as usize + i;
+            assert_eq!((r.offset, r.value.as_deref()), (o as u64, Some(&vals[o][..])));
+            assert_eq!(&r.headers[0].1[..], &vals[o][..]);
+        }
+        next += got.len() as u64;
+        step = step % 97 + 13;
+    }
+}
+
+#[test]
 fn offset_for_time_finds_the_first_record_at_or_after() {
     let pond = Pond::memory();
     pond.create_topic("t", TopicConfig { segment_bytes: 200, ..TopicConfig::default() }).unwrap();

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod vectors;
+
 use std::sync::Arc;
 
 use logpond::{ManualClock, NewRecord, Pond, PondOptions, ReadLimits, Record, Storage};

@@ -48,6 +48,6 @@ pub use queue::{dead_letter_headers, Delivery, DeliveryToken, Queue, QueueConfig
 pub use record::{NewRecord, Record, RecordMetadata};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;
-pub use storage::{MemoryStorage, Storage, StorageFile};
+pub use storage::{MemoryStorage, MirrorStorage, Storage, StorageFile};
 pub use subscription::ParkedRecord;
 pub use topic::{Cleanup, TopicConfig};

@@ -486,7 +486,7 @@ impl Pond {
                     p.sync()?;
                 }
             }
-            Ok(())
+            queue::sync_all(state)
         })
     }
 
@@ -500,7 +500,12 @@ impl Pond {
         // Snapshots make the next open quick; losing one only costs replay.
         let snapshots = queue::snapshot_all(&mut state, &env);
         let synced = if self.fsync() {
-            state.topics.values().flat_map(|t| &t.partitions).try_for_each(Partition::sync)
+            state
+                .topics
+                .values()
+                .flat_map(|t| &t.partitions)
+                .try_for_each(Partition::sync)
+                .and(queue::sync_all(&state))
         } else {
             Ok(())
         };

@@ -119,7 +119,8 @@ impl QueueState {
         }
         for (topic, sub) in found {
             let dir = SubscriptionStore::dir_for(&topic, &sub);
-            let has_snapshot = !storage.list(&format!("{dir}/snapshot"))?.is_empty();
+            let snapshot = format!("{dir}/snapshot");
+            let has_snapshot = storage.list(&snapshot)?.contains(&snapshot);
             let Some(t) = topics.get(&topic).filter(|_| has_snapshot) else {
                 // Its topic is gone, or its creation never finished.
                 for f in storage.list(&format!("{dir}/"))? {
@@ -605,6 +606,11 @@ pub(crate) fn free_settled(state: &mut State, env: &Env<'_>, topic: &str) -> Res
         }
     }
     Ok(())
+}
+
+/// Makes every subscription's logged state durable.
+pub(crate) fn sync_all(state: &State) -> Result<()> {
+    state.queues.subs.values().try_for_each(|sub| sub.store.sync())
 }
 
 /// Writes a snapshot of every subscription (on close: a quick reopen).

@@ -149,6 +149,9 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
     Some(out)
 }
 
+/// The reason a record pending at reopen carries (reasons are not logged).
+const REOPENED: &str = "pending when the pond was reopened";
+
 const SNAPSHOT_MAGIC: &[u8; 4] = b"LPQS";
 const SNAPSHOT_VERSION: u32 = 1;
 /// State-log records between snapshots.
@@ -184,6 +187,7 @@ impl SubscriptionStore {
         durable: bool,
     ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
         let dir = SubscriptionStore::dir_for(topic, subscription);
+        storage.remove(&format!("{dir}/snapshot"))?;
         for stale in storage.list(&format!("{dir}/"))? {
             storage.remove(&stale)?;
         }
@@ -270,11 +274,18 @@ impl SubscriptionStore {
         Ok(())
     }
 
+    /// Removes the subscription's files, the snapshot first: a crash part-way
+    /// leaves a directory without a snapshot, which the next open clears.
     pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
+        storage.remove(&format!("{}/snapshot", self.dir))?;
         for name in storage.list(&format!("{}/", self.dir))? {
             storage.remove(&name)?;
         }
         Ok(())
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        self.log.sync()
     }
 }
 
@@ -287,7 +298,7 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
                     s.next_fresh = s.next_fresh.max(offset + 1);
                     s.pending.insert(
                         offset,
-                        Pending { available_at_ms: now_ms, count, reason: String::new(), last_lease: 0 },
+                        Pending { available_at_ms: now_ms, count, reason: REOPENED.into(), last_lease: 0 },
                     );
                 }
             }
@@ -380,7 +391,7 @@ fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
             let (o, c) = (wire.u64()?, wire.u32()?);
             s.pending.insert(
                 o,
-                Pending { available_at_ms: i64::MIN, count: c, reason: String::new(), last_lease: 0 },
+                Pending { available_at_ms: i64::MIN, count: c, reason: REOPENED.into(), last_lease: 0 },
             );
         }
         for _ in 0..wire.u64()? {

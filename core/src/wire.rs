@@ -43,8 +43,9 @@ impl<'a> Wire<'a> {
         Wire { rest: buf }
     }
 
-    /// A varint of at most `max_bytes` bytes (5 for u32, 10 for u64).
-    fn varint(&mut self, max_bytes: usize) -> Option<u64> {
+    /// A varint of a `bits`-bit unsigned integer (32 or 64).
+    fn varint(&mut self, bits: u32) -> Option<u64> {
+        let max_bytes = bits.div_ceil(7) as usize;
         // Most varints here (deltas, short lengths) are one byte.
         if let Some((&b, rest)) = self.rest.split_first() {
             if b < 0x80 {
@@ -56,6 +57,11 @@ impl<'a> Wire<'a> {
         for i in 0..max_bytes {
             let (&b, rest) = self.rest.split_first()?;
             self.rest = rest;
+            // The last byte may only carry the bits the type has left
+            // (postcard refuses more, and so do we).
+            if i == max_bytes - 1 && u32::from(b) >= 1 << (bits - 7 * i as u32) {
+                return None;
+            }
             v |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
                 return Some(v);
@@ -65,11 +71,11 @@ impl<'a> Wire<'a> {
     }
 
     pub fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.varint(5)?).ok()
+        u32::try_from(self.varint(32)?).ok()
     }
 
     pub fn u64(&mut self) -> Option<u64> {
-        self.varint(10)
+        self.varint(64)
     }
 
     pub fn i64(&mut self) -> Option<i64> {
@@ -126,6 +132,12 @@ mod tests {
     fn malformed_input_is_none_not_a_panic() {
         assert_eq!(Wire::new(&[0x80; 11]).u64(), None);
         assert_eq!(Wire::new(&[0xff, 0xff, 0xff, 0xff, 0x1f]).u32(), None);
+        assert_eq!(Wire::new(&[0xff, 0xff, 0xff, 0xff, 0x0f]).u32(), Some(u32::MAX));
+        let mut too_big = vec![0xff; 9];
+        too_big.push(0x02);
+        assert_eq!(Wire::new(&too_big).u64(), None);
+        too_big[9] = 0x01;
+        assert_eq!(Wire::new(&too_big).u64(), Some(u64::MAX));
         assert_eq!(Wire::new(&[5, 1, 2]).bytes(), None);
         assert_eq!(Wire::new(&[2, 0xff, 0xfe]).str(), None);
         assert_eq!(Wire::new(&[2]).opt_bytes(), None);

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use crate::Result;
 
 mod memory;
+mod mirror;
 pub use memory::MemoryStorage;
+pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fs;

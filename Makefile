@@ -7,9 +7,9 @@ WASM_TARGET := wasm32-unknown-unknown
 
 .PHONY: test demo bench setup-rust test-rust check-wasm lint fmt clean bench-rust
 
-test: setup-rust lint test-rust check-wasm test-python test-node
+test: setup-rust lint test-rust check-wasm test-python test-node test-web
 
-bench: bench-rust bench-python bench-node
+bench: bench-rust bench-python bench-node bench-web
 
 setup-rust:
 	rustup target add $(WASM_TARGET)
@@ -41,3 +41,4 @@ clean:
 
 include mk/python.mk
 include mk/node.mk
+include mk/web.mk

@@ -1,0 +1,1 @@
+//! Browser binding of logpond: to be built.

@@ -107,7 +107,7 @@ impl Partition {
                 .collect();
             frame.clear();
             let summary = encode_batch(&entries, &mut frame)?;
-            segment.append(&frame, &summary, batch[0].timestamp_ms, false)?;
+            segment.append(&frame, &summary, batch[0].timestamp_ms, false, batch[0].timestamp_ms)?;
         }
         if durable {
             segment.sync()?;

@@ -65,8 +65,10 @@ impl Error {
     }
 }
 
-/// The kinds of [`Error`], as the bindings name them.
+/// The kinds of [`Error`], as the bindings name them. New kinds may be
+/// added: a binding should map an unknown one to its base error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     TopicExists,
     TopicNotFound,
@@ -84,6 +86,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for bindings that build one error class per code.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::TopicExists,
+        ErrorCode::TopicNotFound,
+        ErrorCode::InvalidName,
+        ErrorCode::InvalidArgument,
+        ErrorCode::RecordTooLarge,
+        ErrorCode::Backpressure,
+        ErrorCode::OffsetOutOfRange,
+        ErrorCode::Corruption,
+        ErrorCode::PondLocked,
+        ErrorCode::Closed,
+        ErrorCode::CommitFailed,
+        ErrorCode::LeaseExpired,
+        ErrorCode::Io,
+    ];
+
     /// The `SCREAMING_SNAKE_CASE` code JS errors carry.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -166,14 +166,14 @@ impl Partition {
             let active = self.active();
             let too_big = active.len() + frame.len() as u64 > ctx.config.segment_bytes;
             let too_old = active
-                .first_timestamp()
+                .first_append_ms()
                 .is_some_and(|t| ctx.now_ms.saturating_sub(t) >= ctx.config.segment_ms);
             let too_many = batch.last_offset - active.base_offset > u64::from(u32::MAX);
             if !active.is_empty() && (too_big || too_old || too_many) {
                 self.roll(ctx.storage, base, ctx.fsync)?;
             }
             let first_ts = records.first().map_or(0, |(_, ts)| *ts);
-            self.active_mut().append(&frame, &batch, first_ts, ctx.fsync)
+            self.active_mut().append(&frame, &batch, first_ts, ctx.fsync, ctx.now_ms)
         });
         self.scratch = frame;
         result?;

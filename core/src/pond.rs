@@ -2,7 +2,7 @@
 //! pond's lock once; the pond is `Send + Sync` and safe to share.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::batch::Origin;
@@ -231,6 +231,10 @@ pub struct Pond {
     /// Bumped after every append and on close; bindings wait on its change.
     appends: Mutex<u64>,
     appended: Condvar,
+    /// Threads in `wait_for_append`: appends skip the wake-up when none.
+    waiters: AtomicUsize,
+    /// Listeners registered: appends skip the list when none.
+    listener_count: AtomicUsize,
     listeners: Mutex<Vec<(u64, AppendListener)>>,
     next_listener: AtomicU64,
     chunks: ChunkCache,
@@ -288,6 +292,8 @@ impl Pond {
             state: Mutex::new(Some(State { topics, groups, queues })),
             appends: Mutex::new(0),
             appended: Condvar::new(),
+            waiters: AtomicUsize::new(0),
+            listener_count: AtomicUsize::new(0),
             listeners: Mutex::new(Vec::new()),
             next_listener: AtomicU64::new(0),
             chunks,
@@ -532,10 +538,12 @@ impl Pond {
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) -> u64 {
         let guard = lock(&self.appends);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         let (guard, _) = self
             .appended
             .wait_timeout_while(guard, timeout, |count| *count == seen)
             .unwrap_or_else(PoisonError::into_inner);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
         *guard
     }
 
@@ -543,17 +551,28 @@ impl Pond {
     /// an id for [`Pond::remove_listener`].
     pub fn add_listener(&self, f: AppendListener) -> u64 {
         let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
-        lock(&self.listeners).push((id, f));
+        let mut listeners = lock(&self.listeners);
+        listeners.push((id, f));
+        self.listener_count.store(listeners.len(), Ordering::SeqCst);
         id
     }
 
     pub fn remove_listener(&self, id: u64) {
-        lock(&self.listeners).retain(|(i, _)| *i != id);
+        let mut listeners = lock(&self.listeners);
+        listeners.retain(|(i, _)| *i != id);
+        self.listener_count.store(listeners.len(), Ordering::SeqCst);
     }
 
     pub(crate) fn notify_append(&self) {
+        // The counter is bumped under its lock, and a waiter registers under
+        // the same lock before it sleeps: no wake-up can be lost.
         *lock(&self.appends) += 1;
-        self.appended.notify_all();
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.appended.notify_all();
+        }
+        if self.listener_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let listeners: Vec<AppendListener> = lock(&self.listeners).iter().map(|(_, f)| f.clone()).collect();
         for f in listeners {
             f();

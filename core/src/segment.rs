@@ -50,8 +50,13 @@ pub struct Segment {
     len: u64,
     /// One past the last offset this segment holds (its base when empty).
     next_offset: u64,
-    /// The first batch's base timestamp, for rolling by age.
+    /// The first batch's base timestamp (recorded in the index).
     first_timestamp: Option<i64>,
+    /// The clock's time at the first append since this segment was created
+    /// or reopened: segments roll by age from it. (Not the records' own
+    /// timestamps: a producer sending old timestamps would roll a segment
+    /// per append.)
+    first_append_ms: Option<i64>,
     /// The largest record timestamp; i64::MIN when empty.
     max_timestamp: i64,
     index: Vec<IndexEntry>,
@@ -86,6 +91,7 @@ impl Segment {
             len: SEGMENT_HEADER_LEN,
             next_offset: base,
             first_timestamp: None,
+            first_append_ms: None,
             max_timestamp: i64::MIN,
             index: Vec::new(),
             bytes_since_entry: 0,
@@ -192,6 +198,7 @@ impl Segment {
         batch: &EncodedBatch,
         base_timestamp: i64,
         fsync: bool,
+        now_ms: i64,
     ) -> Result<()> {
         let pos = self.len;
         if let Err(e) = self.file.write_at(pos, frame) {
@@ -202,6 +209,7 @@ impl Segment {
             self.file.sync()?;
         }
         self.note_batch(pos, batch, base_timestamp, frame.len() as u64);
+        self.first_append_ms.get_or_insert(now_ms);
         Ok(())
     }
 
@@ -237,8 +245,8 @@ impl Segment {
         self.max_timestamp
     }
 
-    pub fn first_timestamp(&self) -> Option<i64> {
-        self.first_timestamp
+    pub fn first_append_ms(&self) -> Option<i64> {
+        self.first_append_ms
     }
 
     /// A cursor over the frames from the indexed batch at or before `offset`.

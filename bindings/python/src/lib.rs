@@ -1,1 +1,31 @@
-//! Python binding of logpond: to be built.
+//! Python binding of logpond, as the native module `logpond._native`.
+//! Thin: argument conversion, error mapping and releasing the interpreter
+//! around core calls. The Pythonic layer is `python/logpond/__init__.py`.
+
+mod clock;
+mod convert;
+mod errors;
+mod pond;
+mod record;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<pond::Pond>()?;
+    m.add_class::<record::Record>()?;
+    m.add_class::<record::RecordMetadata>()?;
+    m.add_class::<clock::ManualClock>()?;
+    m.add("FORMAT_VERSION", logpond::FORMAT_VERSION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    Ok(())
+}
+
+/// Panics inside a core-call wrapper, so the tests can check that a panic
+/// reaches Python as a `LogpondError` (never a `PanicException`).
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    errors::detached(py, || -> logpond::Result<()> { panic!("deliberate panic for the tests") })
+}

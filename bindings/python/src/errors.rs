@@ -1,0 +1,129 @@
+//! The exception tree, and the one way core calls run: detached from the
+//! interpreter, with panics caught and every error mapped to a class.
+//!
+//! The classes are made with `type()` at import so that two of them can
+//! also derive from a builtin: `InvalidArgument` and `InvalidName` are
+//! `ValueError`s, `IoError` is an `OSError`.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+/// (class name, `code`, builtin base besides the parent, docstring). The
+/// first entry is the root; the others derive from it. Codes are the
+/// core's `ErrorCode::as_str()`.
+const CLASSES: &[(&str, &str, Option<&str>, &str)] = &[
+    ("LogpondError", "", None, "Base class of every logpond error. `code` names the kind."),
+    ("TopicExists", "TOPIC_EXISTS", None, "A topic with this name already exists."),
+    ("TopicNotFound", "TOPIC_NOT_FOUND", None, "No topic has this name."),
+    ("InvalidName", "INVALID_NAME", Some("ValueError"), "A topic name breaks the naming rules."),
+    (
+        "InvalidArgument",
+        "INVALID_ARGUMENT",
+        Some("ValueError"),
+        "An argument is out of range or inconsistent.",
+    ),
+    ("RecordTooLarge", "RECORD_TOO_LARGE", None, "A record exceeds the topic's max_record_bytes."),
+    ("Backpressure", "BACKPRESSURE", None, "A bounded backlog is full."),
+    ("OffsetOutOfRange", "OFFSET_OUT_OF_RANGE", None, "The offset is outside the partition's range."),
+    ("Corruption", "CORRUPTION", None, "Stored data failed a check (CRC, format)."),
+    ("PondLocked", "POND_LOCKED", None, "Another open handle holds the pond directory."),
+    ("Closed", "CLOSED", None, "The pond is closed."),
+    ("IoError", "IO", Some("OSError"), "The storage failed; also an OSError (errno is set when known)."),
+];
+
+static TYPES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+/// Creates the classes (once) and adds them to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let types = TYPES.get_or_try_init(py, || make_types(py))?;
+    for ((name, ..), ty) in CLASSES.iter().zip(types) {
+        m.add(*name, ty.bind(py))?;
+    }
+    Ok(())
+}
+
+fn make_types(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
+    let builtins = py.import("builtins")?;
+    let type_ = builtins.getattr("type")?;
+    let mut out: Vec<Py<PyType>> = Vec::with_capacity(CLASSES.len());
+    for (name, code, extra, doc) in CLASSES {
+        let mut bases = Vec::with_capacity(2);
+        match out.first() {
+            Some(root) => bases.push(root.bind(py).clone().into_any()),
+            None => bases.push(builtins.getattr("Exception")?),
+        }
+        if let Some(extra) = extra {
+            bases.push(builtins.getattr(*extra)?);
+        }
+        let dict = PyDict::new(py);
+        dict.set_item("__module__", "logpond")?;
+        dict.set_item("__doc__", *doc)?;
+        dict.set_item("code", if code.is_empty() { None } else { Some(*code) })?;
+        let ty = type_.call1((*name, PyTuple::new(py, bases)?, dict))?;
+        out.push(ty.cast_into::<PyType>()?.unbind());
+    }
+    Ok(out)
+}
+
+fn class<'py>(py: Python<'py>, code: &str) -> Option<Bound<'py, PyType>> {
+    let types = TYPES.get(py)?;
+    let i = CLASSES.iter().position(|(_, c, ..)| *c == code).unwrap_or(0);
+    types.get(i).map(|t| t.bind(py).clone())
+}
+
+/// An error of the class for `code` (the root class for an unknown code).
+pub fn error(py: Python<'_>, code: &str, msg: String) -> PyErr {
+    match class(py, code) {
+        Some(ty) => PyErr::from_type(ty, msg),
+        None => PyRuntimeError::new_err(msg),
+    }
+}
+
+/// `InvalidArgument` (a `ValueError`) for a conversion the binding refuses.
+pub fn invalid(py: Python<'_>, msg: String) -> PyErr {
+    error(py, "INVALID_ARGUMENT", msg)
+}
+
+/// Maps a core error to its class.
+pub fn to_py(py: Python<'_>, e: logpond::Error) -> PyErr {
+    let code = e.code();
+    if let logpond::Error::Io(io) = &e {
+        if let (Some(errno), Some(ty)) = (io.raw_os_error(), class(py, code.as_str())) {
+            return PyErr::from_type(ty, (errno, e.to_string()));
+        }
+    }
+    error(py, code.as_str(), e.to_string())
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Runs `f` (a core call) with the interpreter released, so other Python
+/// threads run while it touches storage or waits for the pond's lock; a
+/// panic becomes a `LogpondError`, never a `PanicException`.
+pub fn detached<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> logpond::Result<T> + Send,
+    T: Send,
+{
+    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(to_py(py, e)),
+        Err(payload) => {
+            Err(error(py, "", format!("internal error in logpond (a bug): {}", panic_message(&*payload))))
+        }
+    }
+}

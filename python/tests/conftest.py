@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pathlib
+from typing import Iterator
+
+import pytest
+
+import logpond
+
+
+@pytest.fixture
+def pond() -> Iterator[logpond.Pond]:
+    with logpond.memory() as p:
+        yield p
+
+
+@pytest.fixture
+def pond_dir(tmp_path: pathlib.Path) -> pathlib.Path:
+    return tmp_path / "pond"
+
+
+@pytest.fixture(params=["memory", "file"])
+def any_pond(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[logpond.Pond]:
+    """The same test on both storages."""
+    if request.param == "memory":
+        p = logpond.memory()
+    else:
+        p = logpond.open(tmp_path / "pond")
+    with p:
+        yield p

@@ -86,6 +86,22 @@ pub(crate) struct Subscription {
     rotation: usize,
 }
 
+impl Subscription {
+    /// A subscription with no consumers attached yet; the first to attach
+    /// sets its settings.
+    fn new(store: SubscriptionStore, parts: Vec<PartitionState>) -> Subscription {
+        let settings = Settings { ack_timeout_ms: 30_000, max_deliveries: None, dead_letter_topic: None };
+        Subscription {
+            parts,
+            store,
+            deadlines: Deadlines::new(),
+            settings,
+            consumers: BTreeMap::new(),
+            rotation: 0,
+        }
+    }
+}
+
 /// (topic, subscription)
 type SubKey = (String, String);
 
@@ -130,16 +146,7 @@ impl QueueState {
             };
             let (store, parts) =
                 SubscriptionStore::open(storage, &topic, &sub, t.partitions.len() as u32, chunks, durable)?;
-            let settings = Settings { ack_timeout_ms: 30_000, max_deliveries: None, dead_letter_topic: None };
-            let subscription = Subscription {
-                parts,
-                store,
-                deadlines: Deadlines::new(),
-                settings,
-                consumers: BTreeMap::new(),
-                rotation: 0,
-            };
-            state.subs.insert((topic, sub), subscription);
+            state.subs.insert((topic, sub), Subscription::new(store, parts));
         }
         Ok(state)
     }
@@ -180,16 +187,7 @@ fn attach(state: &mut State, env: &Env<'_>, topic: &str, config: &QueueConfig) -
     if !state.queues.subs.contains_key(&key) {
         let (store, parts) =
             SubscriptionStore::create(env.storage, topic, &config.subscription, &starts, env.fsync)?;
-        let settings = Settings { ack_timeout_ms: 0, max_deliveries: None, dead_letter_topic: None };
-        let sub = Subscription {
-            parts,
-            store,
-            deadlines: Deadlines::new(),
-            settings,
-            consumers: BTreeMap::new(),
-            rotation: 0,
-        };
-        state.queues.subs.insert(key.clone(), sub);
+        state.queues.subs.insert(key.clone(), Subscription::new(store, parts));
     }
     let id = state.queues.next_consumer;
     state.queues.next_consumer += 1;

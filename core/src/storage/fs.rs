@@ -26,6 +26,9 @@ impl FileStorage {
     /// [`Error::PondLocked`].
     pub fn open(root: impl AsRef<Path>) -> Result<FileStorage> {
         let root = root.as_ref().to_path_buf();
+        if root.as_os_str().is_empty() {
+            return Err(Error::invalid("a pond path must not be empty"));
+        }
         fs::create_dir_all(&root)?;
         let lock = OpenOptions::new()
             .create(true)
@@ -250,6 +253,11 @@ mod tests {
         assert!(matches!(FileStorage::open(dir.path()), Err(Error::PondLocked(_))));
         first.close().unwrap();
         FileStorage::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn an_empty_path_is_refused() {
+        assert!(matches!(FileStorage::open(""), Err(Error::InvalidArgument(_))));
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! Conversions between JS values and the core's types, and error mapping.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A native error: the JS error's `code` is the string status.
+pub type NError = napi::Error<&'static str>;
+/// Named `Result` so napi-derive sees a fallible function.
+pub type Result<T> = napi::Result<T, &'static str>;
+
+/// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE: u64 = (1 << 53) - 1;
+
+/// The code of an error that is the binding's fault, not the caller's.
+const INTERNAL: &str = "INTERNAL";
+
+/// Maps a core error to a JS error carrying the core's code.
+pub fn core_err(e: logpond::Error) -> NError {
+    napi::Error::new(e.code().as_str(), e.to_string())
+}
+
+pub fn invalid(msg: impl Into<String>) -> NError {
+    napi::Error::new(logpond::ErrorCode::InvalidArgument.as_str(), msg.into())
+}
+
+/// The code of every error the core can raise (the JS layer's tests check
+/// it has a class for each).
+#[napi_derive::napi]
+pub fn error_codes() -> Vec<&'static str> {
+    logpond::ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+/// Runs `f`, turning a panic into a JS error instead of unwinding into V8.
+///
+/// `AssertUnwindSafe`: the binding keeps no state of its own across calls,
+/// and the core tolerates poisoned mutexes, so calls after a caught panic
+/// still run (and the core does not panic on input: a panic is a bug).
+pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(napi::Error::new(INTERNAL, format!("logpond internal error (a bug): {msg}")))
+        }
+    }
+}
+
+/// Why `v` is not a safe integer (called once the fast checks failed).
+#[cold]
+fn not_integer(name: &str, v: f64) -> NError {
+    if !v.is_finite() || v.fract() != 0.0 {
+        invalid(format!("{name} must be an integer, got {v}"))
+    } else if v.abs() > MAX_SAFE as f64 {
+        invalid(format!(
+            "{name} {v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
+        ))
+    } else {
+        invalid(format!("{name} must be >= 0, got {v}"))
+    }
+}
+
+/// A non-negative safe integer.
+#[inline]
+pub fn to_u64(name: &str, v: f64) -> Result<u64> {
+    // In range, the cast is exact exactly when `v` is an integer (NaN fails
+    // the range test). No `trunc`: it is a libm call on baseline x86-64.
+    if (0.0..=MAX_SAFE as f64).contains(&v) {
+        let n = v as u64;
+        if n as f64 == v {
+            return Ok(n);
+        }
+    }
+    Err(not_integer(name, v))
+}
+
+/// A safe integer (may be negative).
+#[inline]
+pub fn to_i64(name: &str, v: f64) -> Result<i64> {
+    if (-(MAX_SAFE as f64)..=MAX_SAFE as f64).contains(&v) {
+        let n = v as i64;
+        if n as f64 == v {
+            return Ok(n);
+        }
+    }
+    Err(not_integer(name, v))
+}
+
+pub fn to_u32(name: &str, v: f64) -> Result<u32> {
+    let n = to_u64(name, v)?;
+    u32::try_from(n).map_err(|_| invalid(format!("{name} must be <= {}, got {v}", u32::MAX)))
+}
+
+#[inline]
+pub fn to_usize(name: &str, v: f64) -> Result<usize> {
+    let n = to_u64(name, v)?;
+    usize::try_from(n).map_err(|_| invalid(format!("{name} is too large: {v}")))
+}
+
+/// An offset (or count) going out to JS, which must hold it exactly.
+pub fn from_u64(v: u64) -> Result<f64> {
+    if v > MAX_SAFE {
+        return Err(invalid(format!(
+            "{v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
+        )));
+    }
+    Ok(v as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_checked_both_ways() {
+        assert_eq!(to_u64("offset", 42.0).ok(), Some(42));
+        assert!(to_u64("offset", -1.0).is_err());
+        assert!(to_u64("offset", 1.5).is_err());
+        assert!(to_u64("offset", f64::NAN).is_err());
+        assert!(to_u64("offset", 2f64.powi(53)).is_err());
+        assert_eq!(to_u64("offset", MAX_SAFE as f64).ok(), Some(MAX_SAFE));
+        assert_eq!(to_i64("ms", -5.0).ok(), Some(-5));
+        assert!(to_u32("partition", 4_294_967_296.0).is_err());
+        assert_eq!(from_u64(MAX_SAFE).ok(), Some(MAX_SAFE as f64));
+        assert!(from_u64(MAX_SAFE + 1).is_err());
+    }
+
+    #[test]
+    fn panics_become_errors() {
+        let r: Result<()> = guard(|| panic!("boom"));
+        let e = r.err().map(|e| (e.status, e.reason));
+        assert_eq!(e.as_ref().map(|e| e.0), Some(INTERNAL));
+        assert!(e.is_some_and(|e| e.1.contains("boom")));
+    }
+
+    #[test]
+    fn core_errors_keep_their_code() {
+        let e = core_err(logpond::Error::TopicExists("t".into()));
+        assert_eq!(e.status, "TOPIC_EXISTS");
+        assert!(e.reason.contains("topic already exists"));
+    }
+}

@@ -1,1 +1,26 @@
-//! Browser binding of logpond: to be built.
+//! Browser binding of logpond (wasm-bindgen). Thin: argument conversion,
+//! record packing and error mapping. The JS package (`web/`) wraps these
+//! classes in the public API and does the asynchronous parts (IndexedDB,
+//! waiting for records); the storage the core works on is the core's
+//! `MirrorStorage` (or `MemoryStorage` for memory ponds).
+//!
+//! Nothing here may panic on a path a caller's input reaches: in wasm a
+//! panic aborts as `RuntimeError: unreachable`. Every fallible conversion
+//! returns an error carrying the core's error code.
+
+mod clock;
+mod convert;
+mod group;
+mod pond;
+mod queue;
+
+pub use clock::WasmClock;
+pub use group::WasmConsumer;
+pub use pond::{WasmLoader, WasmPond};
+pub use queue::{WasmQueue, WasmToken};
+
+/// Bytes per IndexedDB page (the core's mirror page size).
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = pageSize)]
+pub fn page_size() -> u32 {
+    logpond::storage::PAGE_SIZE as u32
+}

@@ -1,0 +1,426 @@
+//! The pond: topics, sends, reads, and the storage behind it — a
+//! `MirrorStorage` whose changed pages the JS layer writes to IndexedDB
+//! (`takeChanges` / `endFlush`), or a `MemoryStorage`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use logpond::storage::{Changes, PAGE_SIZE};
+use logpond::{
+    Assignor, Cleanup, ConsumerConfig, MemoryStorage, MirrorStorage, OffsetReset, Pond, PondOptions,
+    QueueConfig, ReadLimits, Storage, TopicConfig,
+};
+use wasm_bindgen::prelude::*;
+
+use crate::clock::{pond_clock, WasmClock};
+use crate::convert::{
+    core, from_u64, invalid, pack_records, to_i64, to_u32, to_u64, to_usize, unpack_new_records, JsResult,
+};
+use crate::group::WasmConsumer;
+use crate::queue::WasmQueue;
+
+/// Files gathered from IndexedDB (or an import) before a pond opens on them.
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct WasmLoader {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+#[wasm_bindgen]
+impl WasmLoader {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> WasmLoader {
+        WasmLoader::default()
+    }
+
+    /// Declares a file of `len` bytes (zero-filled until its pages come).
+    pub fn file(&mut self, name: String, len: f64) -> JsResult<()> {
+        let len = to_usize("len", len)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| invalid(format!("cannot hold a file of {len} bytes")))?;
+        data.resize(len, 0);
+        self.files.insert(name, data);
+        Ok(())
+    }
+
+    /// Copies page `index` of a declared file in (bytes past the file's
+    /// length are ignored: they are left over from before a truncation).
+    pub fn page(&mut self, name: &str, index: f64, bytes: &[u8]) -> JsResult<()> {
+        let Some(data) = self.files.get_mut(name) else {
+            return Err(invalid(format!("page of an undeclared file {name:?}")));
+        };
+        let start = to_usize("page index", index)?
+            .checked_mul(PAGE_SIZE)
+            .ok_or_else(|| invalid("page index too large"))?;
+        if start >= data.len() {
+            return Ok(());
+        }
+        let n = bytes.len().min(PAGE_SIZE).min(data.len() - start);
+        if let (Some(dst), Some(src)) = (data.get_mut(start..start + n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Ok(())
+    }
+
+    /// A whole file (an import).
+    pub fn whole(&mut self, name: String, bytes: Vec<u8>) {
+        self.files.insert(name, bytes);
+    }
+}
+
+enum Backing {
+    Mirror(MirrorStorage),
+    Memory(MemoryStorage),
+}
+
+/// One pond and its storage.
+#[wasm_bindgen]
+pub struct WasmPond {
+    pond: Arc<Pond>,
+    backing: Backing,
+    /// Changes handed to JS by `takeChanges` and not yet reported written.
+    in_flight: Option<Changes>,
+}
+
+fn open(storage: Arc<dyn Storage>, clock: Option<WasmClock>) -> JsResult<Arc<Pond>> {
+    Ok(Arc::new(core(Pond::with_storage(storage, PondOptions::with_clock(pond_clock(clock))))?))
+}
+
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a property on a plain new object cannot fail.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+fn opt_number(v: Option<u64>) -> JsResult<JsValue> {
+    Ok(match v {
+        Some(n) => JsValue::from_f64(from_u64(n)?),
+        None => JsValue::NULL,
+    })
+}
+
+#[wasm_bindgen]
+impl WasmPond {
+    /// A pond in memory (loaded with `loader`'s files, if any).
+    pub fn memory(loader: Option<WasmLoader>, clock: Option<WasmClock>) -> JsResult<WasmPond> {
+        let storage = MemoryStorage::new();
+        for (name, data) in loader.map(|l| l.files).unwrap_or_default() {
+            storage.put(&name, data);
+        }
+        let pond = open(Arc::new(storage.clone()), clock)?;
+        Ok(WasmPond { pond, backing: Backing::Memory(storage), in_flight: None })
+    }
+
+    /// A pond on a mirror of `loader`'s files (what IndexedDB holds).
+    pub fn mirrored(loader: WasmLoader, clock: Option<WasmClock>) -> JsResult<WasmPond> {
+        let mirror = MirrorStorage::load(loader.files.into_iter().collect());
+        let pond = open(Arc::new(mirror.clone()), clock)?;
+        Ok(WasmPond { pond, backing: Backing::Mirror(mirror), in_flight: None })
+    }
+
+    /// The changes to write back since the last call, as `{ files: [{ name,
+    /// len, pages: number[], data: Uint8Array[] }], removed: string[] }`,
+    /// or null when nothing changed. They stay in flight until `endFlush`.
+    #[wasm_bindgen(js_name = takeChanges)]
+    pub fn take_changes(&mut self) -> JsResult<JsValue> {
+        let Backing::Mirror(mirror) = &self.backing else {
+            return Ok(JsValue::NULL);
+        };
+        if let Some(old) = self.in_flight.take() {
+            // Never reported: count it as failed rather than lose it.
+            mirror.requeue(&old);
+        }
+        let changes = mirror.take_changes();
+        if changes.is_empty() {
+            return Ok(JsValue::NULL);
+        }
+        let files = Array::new();
+        for f in &changes.files {
+            let obj = Object::new();
+            set(&obj, "name", f.name.as_str());
+            set(&obj, "len", from_u64(f.len)?);
+            let pages = Array::new();
+            let data = Array::new();
+            for (index, bytes) in &f.pages {
+                pages.push(&JsValue::from_f64(from_u64(*index)?));
+                data.push(&Uint8Array::from(&bytes[..]));
+            }
+            set(&obj, "pages", pages);
+            set(&obj, "data", data);
+            files.push(&obj);
+        }
+        let removed: Array = changes.removed.iter().map(|n| JsValue::from_str(n)).collect();
+        let out = Object::new();
+        set(&out, "files", files);
+        set(&out, "removed", removed);
+        self.in_flight = Some(changes);
+        Ok(out.into())
+    }
+
+    /// Reports the changes last taken as written (`ok`) or not: failed
+    /// changes go back in the queue for the next flush.
+    #[wasm_bindgen(js_name = endFlush)]
+    pub fn end_flush(&mut self, ok: bool) {
+        if let (Some(changes), Backing::Mirror(mirror)) = (self.in_flight.take(), &self.backing) {
+            if !ok {
+                mirror.requeue(&changes);
+            }
+        }
+    }
+
+    /// Bytes the pond holds in memory.
+    #[wasm_bindgen(js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> JsResult<f64> {
+        let n = match &self.backing {
+            Backing::Mirror(m) => m.bytes(),
+            Backing::Memory(m) => m.snapshot().iter().map(|(_, d)| d.len() as u64).sum(),
+        };
+        from_u64(n)
+    }
+
+    /// Every file as `[name, bytes, name, bytes, ...]`: what a file pond holds.
+    #[wasm_bindgen(js_name = exportFiles)]
+    pub fn export_files(&self) -> Array {
+        let files = match &self.backing {
+            Backing::Mirror(m) => m.export(),
+            Backing::Memory(m) => m.snapshot(),
+        };
+        let out = Array::new();
+        for (name, data) in files {
+            out.push(&JsValue::from_str(&name));
+            out.push(&Uint8Array::from(&data[..]));
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = createTopic)]
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: Option<f64>,
+        retention_ms: Option<f64>,
+        retention_bytes: Option<f64>,
+        retention_records: Option<f64>,
+        compact: bool,
+        delete_retention_ms: Option<f64>,
+        max_record_bytes: Option<f64>,
+        max_backlog: Option<f64>,
+        segment_bytes: Option<f64>,
+        segment_ms: Option<f64>,
+        retain_until_acked: bool,
+    ) -> JsResult<()> {
+        let mut c = TopicConfig::default();
+        let opt_u64 = |what, v: Option<f64>| v.map(|v| to_u64(what, v)).transpose();
+        if let Some(p) = partitions {
+            c.partitions = to_u32("partitions", p)?;
+        }
+        c.retention_ms = retention_ms.map(|v| to_i64("retentionMs", v)).transpose()?;
+        c.retention_bytes = opt_u64("retentionBytes", retention_bytes)?;
+        c.retention_records = opt_u64("retentionRecords", retention_records)?;
+        if compact {
+            c.cleanup = Cleanup::Compact;
+        }
+        if let Some(v) = delete_retention_ms {
+            c.delete_retention_ms = to_i64("deleteRetentionMs", v)?;
+        }
+        if let Some(v) = max_record_bytes {
+            c.max_record_bytes = to_u32("maxRecordBytes", v)?;
+        }
+        c.max_backlog = opt_u64("maxBacklog", max_backlog)?;
+        if let Some(v) = segment_bytes {
+            c.segment_bytes = to_u64("segmentBytes", v)?;
+        }
+        if let Some(v) = segment_ms {
+            c.segment_ms = to_i64("segmentMs", v)?;
+        }
+        c.retain_until_acked = retain_until_acked;
+        core(self.pond.create_topic(name, c))
+    }
+
+    pub fn topics(&self) -> JsResult<Vec<String>> {
+        core(self.pond.topics())
+    }
+
+    #[wasm_bindgen(js_name = hasTopic)]
+    pub fn has_topic(&self, name: &str) -> JsResult<bool> {
+        core(self.pond.has_topic(name))
+    }
+
+    /// `{ name, partitions: [{ partition, startOffset, endOffset, bytes }], config }`.
+    pub fn describe(&self, name: &str) -> JsResult<Object> {
+        let info = core(self.pond.describe(name))?;
+        let parts = Array::new();
+        for p in &info.partitions {
+            let o = Object::new();
+            set(&o, "partition", p.partition);
+            set(&o, "startOffset", from_u64(p.start_offset)?);
+            set(&o, "endOffset", from_u64(p.end_offset)?);
+            set(&o, "bytes", from_u64(p.bytes)?);
+            parts.push(&o);
+        }
+        let c = &info.config;
+        let config = Object::new();
+        set(&config, "partitions", c.partitions);
+        set(&config, "retentionMs", c.retention_ms.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)));
+        set(&config, "retentionBytes", opt_number(c.retention_bytes)?);
+        set(&config, "retentionRecords", opt_number(c.retention_records)?);
+        set(&config, "compact", c.cleanup == Cleanup::Compact);
+        set(&config, "deleteRetentionMs", c.delete_retention_ms as f64);
+        set(&config, "maxRecordBytes", c.max_record_bytes);
+        set(&config, "maxBacklog", opt_number(c.max_backlog)?);
+        set(&config, "retainUntilAcked", c.retain_until_acked);
+        set(&config, "segmentBytes", from_u64(c.segment_bytes)?);
+        set(&config, "segmentMs", c.segment_ms as f64);
+        let out = Object::new();
+        set(&out, "name", info.name.as_str());
+        set(&out, "partitions", parts);
+        set(&out, "config", config);
+        Ok(out)
+    }
+
+    #[wasm_bindgen(js_name = deleteTopic)]
+    pub fn delete_topic(&self, name: &str) -> JsResult<()> {
+        core(self.pond.delete_topic(name))
+    }
+
+    /// Appends `count` packed records (see `unpack_new_records`); returns
+    /// `partition, offset, timestampMs` per record.
+    #[wasm_bindgen(js_name = sendPacked)]
+    pub fn send_packed(&self, topic: &str, meta: &[f64], data: &[u8], count: u32) -> JsResult<Vec<f64>> {
+        let records = unpack_new_records(meta, data, count as usize)?;
+        let mds = core(self.pond.send_many(topic, &records))?;
+        let mut out = Vec::with_capacity(mds.len() * 3);
+        for md in mds {
+            out.extend_from_slice(&[f64::from(md.partition), from_u64(md.offset)?, md.timestamp_ms as f64]);
+        }
+        Ok(out)
+    }
+
+    /// Packed records (see `Packed`); `offset` absent: the partition's start.
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: f64,
+        offset: Option<f64>,
+        max_records: f64,
+        max_bytes: f64,
+    ) -> JsResult<Array> {
+        let partition = to_u32("partition", partition)?;
+        let offset = match offset {
+            Some(o) => to_u64("offset", o)?,
+            None => core(self.pond.offsets(topic, partition))?.0,
+        };
+        let limits = ReadLimits {
+            max_records: to_usize("maxRecords", max_records)?,
+            max_bytes: to_usize("maxBytes", max_bytes)?,
+        };
+        pack_records(&core(self.pond.read(topic, partition, offset, limits))?)
+    }
+
+    /// `[startOffset, endOffset]`.
+    pub fn offsets(&self, topic: &str, partition: f64) -> JsResult<Vec<f64>> {
+        let (start, end) = core(self.pond.offsets(topic, to_u32("partition", partition)?))?;
+        Ok(vec![from_u64(start)?, from_u64(end)?])
+    }
+
+    #[wasm_bindgen(js_name = offsetForTime)]
+    pub fn offset_for_time(&self, topic: &str, partition: f64, timestamp_ms: f64) -> JsResult<Option<f64>> {
+        let p = to_u32("partition", partition)?;
+        let found = core(self.pond.offset_for_time(topic, p, to_i64("timestampMs", timestamp_ms)?))?;
+        found.map(from_u64).transpose()
+    }
+
+    #[wasm_bindgen(js_name = deleteRecords)]
+    pub fn delete_records(&self, topic: &str, partition: f64, before_offset: f64) -> JsResult<()> {
+        let p = to_u32("partition", partition)?;
+        core(self.pond.delete_records(topic, p, to_u64("beforeOffset", before_offset)?))
+    }
+
+    pub fn maintain(&self) -> JsResult<()> {
+        core(self.pond.maintain())
+    }
+
+    /// The core's flush (a no-op on memory and mirror storage, kept for
+    /// the `Closed` check); the JS layer then writes the mirror back.
+    pub fn flush(&self) -> JsResult<()> {
+        core(self.pond.flush())
+    }
+
+    pub fn close(&self) -> JsResult<()> {
+        core(self.pond.close())
+    }
+
+    #[wasm_bindgen(js_name = isClosed)]
+    pub fn is_closed(&self) -> bool {
+        self.pond.is_closed()
+    }
+
+    /// The clock's time (ms since the epoch).
+    #[wasm_bindgen(js_name = nowMs)]
+    pub fn now_ms(&self) -> f64 {
+        self.pond.clock().now_ms() as f64
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn consumer(
+        &self,
+        group: String,
+        topics: Vec<String>,
+        auto_offset_reset: &str,
+        auto_commit: bool,
+        auto_commit_interval_ms: f64,
+        session_timeout_ms: f64,
+        assignor: &str,
+    ) -> JsResult<WasmConsumer> {
+        let config = ConsumerConfig {
+            group,
+            topics,
+            auto_offset_reset: OffsetReset::parse(auto_offset_reset).ok_or_else(|| {
+                invalid(format!(
+                    "autoOffsetReset must be 'earliest', 'latest' or 'none', got {auto_offset_reset:?}"
+                ))
+            })?,
+            auto_commit,
+            auto_commit_interval_ms: to_i64("autoCommitIntervalMs", auto_commit_interval_ms)?,
+            session_timeout_ms: to_i64("sessionTimeoutMs", session_timeout_ms)?,
+            assignor: Assignor::parse(assignor).ok_or_else(|| {
+                invalid(format!(
+                    "assignor must be 'cooperative-sticky', 'range' or 'round-robin', got {assignor:?}"
+                ))
+            })?,
+        };
+        Ok(WasmConsumer::new(core(self.pond.consumer(config))?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue(
+        &self,
+        topic: &str,
+        subscription: String,
+        ack_timeout_ms: f64,
+        max_deliveries: Option<f64>,
+        dead_letter_topic: Option<String>,
+        max_in_flight: f64,
+        start_at_end: bool,
+    ) -> JsResult<WasmQueue> {
+        let config = QueueConfig {
+            subscription,
+            ack_timeout_ms: to_i64("ackTimeoutMs", ack_timeout_ms)?,
+            max_deliveries: max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?,
+            dead_letter_topic,
+            max_in_flight: to_usize("maxInFlight", max_in_flight)?,
+            start_at_end,
+        };
+        Ok(WasmQueue::new(core(self.pond.queue(topic, config))?))
+    }
+
+    pub fn subscriptions(&self, topic: &str) -> JsResult<Vec<String>> {
+        core(self.pond.subscriptions(topic))
+    }
+
+    #[wasm_bindgen(js_name = deleteSubscription)]
+    pub fn delete_subscription(&self, topic: &str, subscription: &str) -> JsResult<()> {
+        core(self.pond.delete_subscription(topic, subscription))
+    }
+}

@@ -1,0 +1,153 @@
+//! The binding's own tests, in wasm (`wasm-bindgen-test`, run in Node by
+//! `make test-web`): conversions, error codes, and the flush bookkeeping
+//! of the mirror (take, fail, requeue, take again).
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Float64Array, Reflect, Uint8Array};
+use logpond_wasm::{WasmClock, WasmLoader, WasmPond};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn code(e: JsValue) -> String {
+    assert!(e.is_instance_of::<js_sys::Error>(), "errors are Error objects");
+    Reflect::get(&e, &"code".into()).ok().and_then(|c| c.as_string()).unwrap_or_default()
+}
+
+/// Packs `values` (no key, no headers) as the JS layer does.
+fn packed(values: &[&str]) -> (Vec<f64>, Vec<u8>) {
+    let (mut meta, mut data) = (Vec::new(), Vec::new());
+    for v in values {
+        meta.extend_from_slice(&[v.len() as f64, -1.0, 0.0, f64::NAN, f64::NAN]);
+        data.extend_from_slice(v.as_bytes());
+    }
+    (meta, data)
+}
+
+fn send(pond: &WasmPond, topic: &str, values: &[&str]) -> Vec<f64> {
+    let (meta, data) = packed(values);
+    pond.send_packed(topic, &meta, &data, values.len() as u32).unwrap()
+}
+
+fn create(pond: &WasmPond, topic: &str, partitions: f64) {
+    pond.create_topic(topic, Some(partitions), None, None, None, false, None, None, None, None, None, false)
+        .unwrap();
+}
+
+/// The values of packed records.
+fn values(packed: &Array) -> Vec<String> {
+    let meta = Float64Array::from(packed.get(0)).to_vec();
+    let data = Uint8Array::from(packed.get(1)).to_vec();
+    let (mut m, mut d, mut out) = (0, 0usize, Vec::new());
+    while m < meta.len() {
+        let (key_len, value_len, headers) = (meta[m + 4], meta[m + 5], meta[m + 6] as usize);
+        if key_len >= 0.0 {
+            d += key_len as usize;
+        }
+        out.push(String::from_utf8(data[d..d + value_len as usize].to_vec()).unwrap());
+        d += value_len as usize;
+        m += 7 + 2 * headers;
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+fn sends_and_reads_in_memory_with_a_manual_clock() {
+    let clock = WasmClock::new(1000.0).unwrap();
+    let pond = WasmPond::memory(None, Some(clock.share())).unwrap();
+    create(&pond, "t", 2.0);
+    let meta = send(&pond, "t", &["a", "b"]);
+    assert_eq!(meta, vec![0.0, 0.0, 1000.0, 0.0, 1.0, 1000.0]);
+    clock.advance(5.0).unwrap();
+    assert_eq!(send(&pond, "t", &["c"])[2], 1005.0);
+    let read = pond.read("t", 0.0, None, 10.0, 1e9).unwrap();
+    assert_eq!(values(&read), ["a", "b"]);
+}
+
+#[wasm_bindgen_test]
+fn errors_carry_the_core_codes() {
+    let pond = WasmPond::memory(None, None).unwrap();
+    create(&pond, "t", 1.0);
+    let dup = pond.create_topic("t", None, None, None, None, false, None, None, None, None, None, false);
+    assert_eq!(code(dup.unwrap_err()), "TOPIC_EXISTS");
+    let (meta, data) = packed(&["x"]);
+    assert_eq!(code(pond.send_packed("nope", &meta, &data, 1).unwrap_err()), "TOPIC_NOT_FOUND");
+    assert_eq!(code(pond.read("t", 0.0, Some(5.0), 10.0, 10.0).unwrap_err()), "OFFSET_OUT_OF_RANGE");
+    assert_eq!(code(pond.read("t", -1.0, None, 10.0, 10.0).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(code(pond.read("t", 0.5, None, 10.0, 10.0).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(code(pond.read("t", 0.0, Some(2f64.powi(60)), 10.0, 10.0).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(code(WasmClock::new(f64::NAN).unwrap_err()), "INVALID_ARGUMENT");
+    pond.close().unwrap();
+    assert_eq!(code(pond.topics().unwrap_err()), "CLOSED");
+}
+
+#[wasm_bindgen_test]
+fn malformed_packed_records_are_refused_not_a_trap() {
+    let pond = WasmPond::memory(None, None).unwrap();
+    create(&pond, "t", 1.0);
+    let cases: Vec<(Vec<f64>, Vec<u8>, u32)> = vec![
+        (vec![5.0, -1.0, 0.0, f64::NAN, f64::NAN], b"ab".to_vec(), 1), // value past the data
+        (vec![1.0, -1.0], b"a".to_vec(), 1),                           // meta cut short
+        (vec![1.0, -1.0, 0.0, f64::NAN, f64::NAN], b"a".to_vec(), 2),  // more records than meta
+        (vec![-2.0, -1.0, 0.0, f64::NAN, f64::NAN], vec![], 1),        // a negative length
+        (vec![0.0, -1.0, 1e300, f64::NAN, f64::NAN], vec![], 1),       // absurd header count
+        (vec![0.0, -1.0, 1.0, f64::NAN, f64::NAN, 2.0, 0.0], vec![0xff, 0xfe], 1), // header name not utf-8
+        (vec![0.0, -1.0, 0.0, 1e12, f64::NAN], vec![], 1),             // partition beyond u32
+    ];
+    for (meta, data, count) in cases {
+        assert_eq!(code(pond.send_packed("t", &meta, &data, count).unwrap_err()), "INVALID_ARGUMENT");
+    }
+    assert_eq!(send(&pond, "t", &["still fine"])[1], 0.0);
+}
+
+fn changed_names(changes: &JsValue) -> Vec<String> {
+    let files = Array::from(&Reflect::get(changes, &"files".into()).unwrap());
+    files.iter().map(|f| Reflect::get(&f, &"name".into()).unwrap().as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+fn a_failed_flush_is_taken_again_and_a_good_one_is_not() {
+    let mut pond = WasmPond::mirrored(WasmLoader::new(), None).unwrap();
+    // A new pond writes its format marker.
+    let first = pond.take_changes().unwrap();
+    assert!(changed_names(&first).contains(&"pond.meta".to_string()));
+    pond.end_flush(true);
+    assert!(pond.take_changes().unwrap().is_null(), "nothing changed since");
+    create(&pond, "t", 1.0);
+    send(&pond, "t", &["a"]);
+    let taken = pond.take_changes().unwrap();
+    let names = changed_names(&taken);
+    assert!(names.iter().any(|n| n.starts_with("topics/t/0/")), "{names:?}");
+    pond.end_flush(false); // IndexedDB refused it
+    send(&pond, "t", &["b"]);
+    let again = pond.take_changes().unwrap();
+    for n in &names {
+        assert!(changed_names(&again).contains(n), "{n} requeued");
+    }
+    pond.end_flush(true);
+    assert!(pond.take_changes().unwrap().is_null());
+}
+
+#[wasm_bindgen_test]
+fn a_pond_loads_back_from_its_pages_and_from_its_export() {
+    let pond = WasmPond::mirrored(WasmLoader::new(), None).unwrap();
+    create(&pond, "t", 1.0);
+    send(&pond, "t", &["one", "two", "three"]);
+    let exported = pond.export_files();
+    // As IndexedDB holds them: lengths, then pages (here one per file).
+    let mut pages = WasmLoader::new();
+    let mut whole = WasmLoader::new();
+    for i in (0..exported.length()).step_by(2) {
+        let name = exported.get(i).as_string().unwrap();
+        let bytes = Uint8Array::from(exported.get(i + 1)).to_vec();
+        pages.file(name.clone(), bytes.len() as f64).unwrap();
+        pages.page(&name, 0.0, &bytes).unwrap();
+        // A stale page past the end (left from before a truncation) is ignored.
+        pages.page(&name, 3.0, &bytes).unwrap();
+        whole.whole(name, bytes);
+    }
+    assert_eq!(code(pages.page("undeclared", 0.0, b"x").unwrap_err()), "INVALID_ARGUMENT");
+    for loader in [pages, whole] {
+        let back = WasmPond::mirrored(loader, None).unwrap();
+        assert_eq!(values(&back.read("t", 0.0, None, 10.0, 1e9).unwrap()), ["one", "two", "three"]);
+    }
+}

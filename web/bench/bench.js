@@ -1,0 +1,138 @@
+// The browser benchmark: logpond producing and consuming 100-byte records
+// on IndexedDB, against writing the same records straight to IndexedDB.
+
+import { Pond } from '/src/index.js';
+
+const VALUE_BYTES = 100;
+const BATCH = 1000;
+
+/** A 100-byte value whose first bytes carry `i`. @param {number} i */
+function value(i) {
+  const v = new Uint8Array(VALUE_BYTES);
+  v.fill(97);
+  new DataView(v.buffer).setUint32(0, i);
+  return v;
+}
+
+/** @param {number} n @param {number} ms */
+const rate = (n, ms) => {
+  const r = n / (ms / 1000);
+  return r >= 10_000 ? `${Math.round(r / 1000)}k records/s` : `${(r / 1000).toFixed(1)}k records/s`;
+};
+
+/** @param {IDBRequest | IDBOpenDBRequest} r @returns {Promise<any>} */
+const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+
+/** @param {IDBTransaction} tx */
+const txDone = (tx) => new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onabort = () => reject(tx.error); });
+
+/**
+ * @param {{ records?: number, idbRecords?: number, log?: (line: string) => void, durability?: 'default' | 'strict' | 'relaxed' }} [options]
+ * @returns {Promise<Record<string, number>>}
+ */
+export async function runAll(options = {}) {
+  const n = options.records ?? 1_000_000;
+  const log = options.log ?? console.log;
+  const durability = options.durability ?? 'default';
+  /** @type {Record<string, number>} */
+  const results = {};
+  const values = Array.from({ length: BATCH }, (_, i) => value(i));
+
+  // 1. logpond: sendMany in batches of 1000, then flush (the loop never
+  // yields, so no automatic flush runs before: one write-back of everything).
+  await Pond.deleteIndexedDb('bench');
+  let pond = await Pond.openIndexedDb('bench', { durability });
+  pond.createTopic('events');
+  let t0 = performance.now();
+  for (let i = 0; i < n; i += BATCH) pond.sendMany('events', values);
+  await pond.flush();
+  let ms = performance.now() - t0;
+  results.web_produce_flush_100B = n / (ms / 1000);
+  log(`web_produce_flush_100B: ${rate(n, ms)} (sendMany × ${BATCH}, ${Math.round(ms)} ms, ${Math.round(pond.memoryBytes() / 1e6)} MB)`);
+
+  // 2. Consume them all as a consumer group.
+  const c = pond.consumer({ group: 'bench', topics: ['events'], autoOffsetReset: 'earliest' });
+  t0 = performance.now();
+  let got = 0;
+  while (got < n) got += (await c.poll({ maxRecords: 5000 })).length;
+  ms = performance.now() - t0;
+  results.web_consume_100B = got / (ms / 1000);
+  log(`web_consume_100B: ${rate(got, ms)} (consumer group, poll × 5000, ${Math.round(ms)} ms)`);
+  c.close();
+  await pond.close();
+
+  // 3. Reopen: load the whole pond back from IndexedDB.
+  t0 = performance.now();
+  pond = await Pond.openIndexedDb('bench', { durability });
+  ms = performance.now() - t0;
+  const end = pond.offsets('events').endOffset;
+  results.web_open_ms = ms;
+  log(`web_open_1M_100B: ${Math.round(ms)} ms (${end} records back)`);
+  await pond.close();
+  await Pond.deleteIndexedDb('bench');
+
+  // 4. The same with IndexedDB's 'strict' durability (each flush waits for the disk).
+  pond = await Pond.openIndexedDb('bench', { durability: 'strict' });
+  pond.createTopic('events');
+  t0 = performance.now();
+  for (let i = 0; i < n; i += BATCH) pond.sendMany('events', values);
+  await pond.flush();
+  ms = performance.now() - t0;
+  results.web_produce_flush_100B_strict = n / (ms / 1000);
+  log(`web_produce_flush_100B_strict: ${rate(n, ms)} (sendMany × ${BATCH}, durability 'strict', ${Math.round(ms)} ms)`);
+  await pond.close();
+  await Pond.deleteIndexedDb('bench');
+
+  // 5. logpond: one send per record.
+  const m = n;
+  pond = await Pond.openIndexedDb('bench', { durability });
+  pond.createTopic('events');
+  t0 = performance.now();
+  for (let i = 0; i < m; i++) pond.send('events', values[i % BATCH]);
+  await pond.flush();
+  ms = performance.now() - t0;
+  results.web_produce_flush_100B_send = m / (ms / 1000);
+  log(`web_produce_flush_100B_send: ${rate(m, ms)} (one send() per record, ${Math.round(ms)} ms)`);
+  await pond.close();
+  await Pond.deleteIndexedDb('bench');
+
+  // 6. Straight to IndexedDB: one put per record (keyed by its index, the
+  // faster variant here), 1000 puts per transaction. IndexedDB takes a few
+  // thousand puts a second, so this runs on at most IDB_RECORDS records
+  // (the rate does not depend on the count).
+  const p = Math.min(n, options.idbRecords ?? 100_000);
+  await req(indexedDB.deleteDatabase('bench-idb'));
+  const open = indexedDB.open('bench-idb', 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('records');
+  const db = await req(open);
+  t0 = performance.now();
+  for (let i = 0; i < p; i += BATCH) {
+    const tx = db.transaction('records', 'readwrite', { durability });
+    const store = tx.objectStore('records');
+    for (let j = 0; j < BATCH; j++) store.put(values[j], i + j);
+    await txDone(tx);
+  }
+  ms = performance.now() - t0;
+  results.web_idb_put_100B = p / (ms / 1000);
+  log(`web_idb_put_100B: ${rate(p, ms)} (straight to IndexedDB, one put per record, ${BATCH} per transaction, ${p} records)`);
+
+  // 7. Straight to IndexedDB: one transaction per record (what a naive
+  // "durable on every send" would do).
+  const k = Math.min(n, options.idbRecords === undefined ? 10_000 : options.idbRecords / 10);
+  t0 = performance.now();
+  for (let i = 0; i < k; i += 100) {
+    const batch = [];
+    for (let j = 0; j < 100; j++) {
+      const tx = db.transaction('records', 'readwrite', { durability });
+      tx.objectStore('records').put(values[j], p + i + j);
+      batch.push(txDone(tx));
+    }
+    await Promise.all(batch);
+  }
+  ms = performance.now() - t0;
+  results.web_idb_tx_per_record_100B = k / (ms / 1000);
+  log(`web_idb_tx_per_record_100B: ${rate(k, ms)} (one put and one transaction per record, ${k} records)`);
+  db.close();
+  await req(indexedDB.deleteDatabase('bench-idb'));
+  return results;
+}

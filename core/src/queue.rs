@@ -46,12 +46,24 @@ impl QueueConfig {
     }
 }
 
-/// Identifies one delivery (one lease) for `ack` and `nack`.
+/// Identifies one delivery (one lease) for `ack` and `nack`. Bindings may
+/// carry it as plain numbers ([`DeliveryToken::from_parts`]): a made-up or
+/// stale token is refused by `ack`/`nack` (`LeaseExpired`), never harmful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeliveryToken {
     pub partition: u32,
     pub offset: u64,
     lease_id: u64,
+}
+
+impl DeliveryToken {
+    pub fn from_parts(partition: u32, offset: u64, lease_id: u64) -> DeliveryToken {
+        DeliveryToken { partition, offset, lease_id }
+    }
+
+    pub fn lease_id(&self) -> u64 {
+        self.lease_id
+    }
 }
 
 /// A record handed to a queue consumer, leased until acked, nacked or expired.
@@ -87,6 +99,17 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
+    /// Ends a lease (settled, returned or released): drops it, its deadline
+    /// entry and its consumer's in-flight count.
+    fn end_lease(&mut self, partition: u32, offset: u64) -> Option<Lease> {
+        let lease = self.parts.get_mut(partition as usize)?.leases.remove(&offset)?;
+        self.deadlines.remove(&(lease.deadline_ms, partition, offset));
+        if let Some(c) = self.consumers.get_mut(&lease.consumer) {
+            c.in_flight = c.in_flight.saturating_sub(1);
+        }
+        Some(lease)
+    }
+
     /// A subscription with no consumers attached yet; the first to attach
     /// sets its settings.
     fn new(store: SubscriptionStore, parts: Vec<PartitionState>) -> Subscription {
@@ -473,12 +496,8 @@ fn ack(state: &mut State, env: &Env<'_>, key: &SubKey, tokens: &[DeliveryToken])
     }
     let mut events = Vec::with_capacity(tokens.len());
     for t in tokens {
+        sub.end_lease(t.partition, t.offset);
         let s = &mut sub.parts[t.partition as usize];
-        if let Some(lease) = s.leases.remove(&t.offset) {
-            if let Some(c) = sub.consumers.get_mut(&lease.consumer) {
-                c.in_flight = c.in_flight.saturating_sub(1);
-            }
-        }
         s.pending.remove(&t.offset);
         s.settle_range(t.offset, t.offset + 1);
         events.push(Event::Settled { partition: t.partition, from: t.offset, to: t.offset + 1 });
@@ -500,17 +519,11 @@ fn nack(
         return Err(Error::invalid("a nack delay must be >= 0"));
     }
     let sub = subscription(state, key)?;
-    let s = sub.parts.get_mut(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
+    let s = sub.parts.get(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
     owns(s, token)?;
-    let count = match s.leases.remove(&token.offset) {
-        Some(lease) => {
-            if let Some(c) = sub.consumers.get_mut(&lease.consumer) {
-                c.in_flight = c.in_flight.saturating_sub(1);
-            }
-            lease.count
-        }
-        None => s.pending.get(&token.offset).map_or(1, |p| p.count),
-    };
+    let pending_count = s.pending.get(&token.offset).map_or(1, |p| p.count);
+    let count = sub.end_lease(token.partition, token.offset).map_or(pending_count, |lease| lease.count);
+    let s = &mut sub.parts[token.partition as usize];
     s.pending.insert(
         token.offset,
         Pending {
@@ -526,22 +539,24 @@ fn nack(
 /// Releases a consumer's leases (deliverable again at once, count kept).
 fn detach(state: &mut State, key: &SubKey, consumer: u64, now: i64) {
     let Some(sub) = state.queues.subs.get_mut(key) else { return };
+    let mine: Vec<(u32, u64)> = sub
+        .parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, s)| {
+            s.leases.iter().filter(|(_, l)| l.consumer == consumer).map(move |(o, _)| (p as u32, *o))
+        })
+        .collect();
     sub.consumers.remove(&consumer);
-    for s in sub.parts.iter_mut() {
-        let mine: Vec<u64> =
-            s.leases.iter().filter(|(_, l)| l.consumer == consumer).map(|(o, _)| *o).collect();
-        for offset in mine {
-            if let Some(lease) = s.leases.remove(&offset) {
-                s.pending.insert(
-                    offset,
-                    Pending {
-                        available_at_ms: now,
-                        count: lease.count,
-                        reason: "consumer closed".into(),
-                        last_lease: lease.lease_id,
-                    },
-                );
-            }
+    for (p, offset) in mine {
+        if let Some(lease) = sub.end_lease(p, offset) {
+            let pending = Pending {
+                available_at_ms: now,
+                count: lease.count,
+                reason: "consumer closed".into(),
+                last_lease: lease.lease_id,
+            };
+            sub.parts[p as usize].pending.insert(offset, pending);
         }
     }
 }
@@ -722,7 +737,7 @@ impl Queue {
                 return Ok(got);
             }
             let mut wait = deadline - now;
-            if let Some(due) = self.pond.with_state(|state| Ok(next_due(state, &self.key)))? {
+            if let Some(due) = self.next_due_ms()? {
                 let ms = due.saturating_sub(self.pond.clock().now_ms()).max(1);
                 wait = wait.min(Duration::from_millis(ms as u64));
             }
@@ -758,6 +773,14 @@ impl Queue {
         self.pond.with_state(|state| nack(state, &env, &self.key, &token, delay_ms, reason))?;
         self.pond.notify_append();
         Ok(())
+    }
+
+    /// The earliest clock time (epoch ms) at which a record of this
+    /// subscription becomes deliverable again (a lease expiring or a nack
+    /// delay ending), if any: a binding waiting for deliveries can set a
+    /// timer for it.
+    pub fn next_due_ms(&self) -> Result<Option<i64>> {
+        self.pond.with_state(|state| Ok(next_due(state, &self.key)))
     }
 
     /// Unsettled records of the subscription (in flight and parked included).

@@ -26,6 +26,7 @@ test-rust:
 # The core must build for browsers (no threads, no clock, no files there).
 check-wasm:
 	$(CARGO) build -p logpond --target $(WASM_TARGET)
+	$(CARGO) clippy -p logpond --target $(WASM_TARGET) -- -D warnings
 
 demo:
 	$(CARGO) run --release -p logpond --example demo

@@ -311,6 +311,14 @@ test('a pond exported from a tab opens as a directory in Rust, and back', async 
       { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const dump = JSON.parse(out);
+    // Kept for the cross-runtime test (tests/polyglot): Python opens this export.
+    const keep = path.join(ROOT, 'target', 'web-export');
+    await rm(keep, { recursive: true, force: true });
+    for (const f of exported) {
+      await mkdir(path.dirname(path.join(keep, 'pond', f.name)), { recursive: true });
+      await writeFile(path.join(keep, 'pond', f.name), Buffer.from(f.bytes, 'base64'));
+    }
+    await writeFile(path.join(keep, 'expected.json'), JSON.stringify(dump, null, 1));
     const orders = dump.topics.orders;
     assert.equal(orders.length, 3);
     assert.equal(orders.reduce((n, p) => n + p.records.length, 0), 20);

@@ -24,6 +24,8 @@ RECORDS = 200_000 if QUICK else 2_000_000  # send_many and read
 SINGLE = 50_000 if QUICK else 500_000  # one send per call
 BATCH = 1_000
 READ_BATCH = 500
+QUEUED = 20_000 if QUICK else 200_000  # queue receive + ack
+QUEUE_BATCH = 100
 VALUE = b"x" * 100
 
 
@@ -78,6 +80,60 @@ def consume(pond: logpond.Pond, n: int) -> float:
     return elapsed
 
 
+def group_poll(pond: logpond.Pond, n: int) -> float:
+    """A consumer group member polls everything, 500 at a time."""
+    with pond.consumer("bench-poll", ["bench"], auto_offset_reset="earliest") as c:
+        poll = c.poll
+        got = total = 0
+        start = time.perf_counter()
+        while got < n:
+            records = poll(READ_BATCH)
+            if not records:
+                break
+            for r in records:
+                total += len(r.value)  # type: ignore[arg-type]
+            got += len(records)
+        elapsed = time.perf_counter() - start
+    assert got == n and total == n * len(VALUE), (got, total)
+    return elapsed
+
+
+def group_iterate(pond: logpond.Pond, n: int) -> float:
+    """A consumer group member hands out everything through `for record in c`."""
+    with pond.consumer("bench-iter", ["bench"], auto_offset_reset="earliest") as c:
+        got = total = 0
+        start = time.perf_counter()
+        for r in c:
+            total += len(r.value)  # type: ignore[arg-type]
+            got += 1
+            if got == n:
+                break
+        elapsed = time.perf_counter() - start
+    assert total == n * len(VALUE), (got, total)
+    return elapsed
+
+
+def queue_receive_ack(pond: logpond.Pond, n: int) -> float:
+    """A queue consumer receives 100 at a time and acks each batch with ack_many."""
+    pond.create_topic("jobs")
+    batch = [VALUE] * BATCH
+    for _ in range(n // BATCH):
+        pond.send_many("jobs", batch)
+    with pond.queue("jobs", "bench", max_in_flight=QUEUE_BATCH) as q:
+        receive, ack_many = q.receive, q.ack_many
+        got = 0
+        start = time.perf_counter()
+        while got < n:
+            deliveries = receive(QUEUE_BATCH)
+            if not deliveries:
+                break
+            ack_many(deliveries)
+            got += len(deliveries)
+        elapsed = time.perf_counter() - start
+        assert got == n and q.backlog() == 0, (got, q.backlog())
+    return elapsed
+
+
 def main() -> None:
     for storage, make in ponds():
         with make() as pond:
@@ -85,6 +141,10 @@ def main() -> None:
         with make() as pond:
             report(f"py_send_many_100B_{storage}", RECORDS, send_many(pond, RECORDS))
             report(f"py_read_100B_{storage}", RECORDS, consume(pond, RECORDS))
+            report(f"py_group_poll500_100B_{storage}", RECORDS, group_poll(pond, RECORDS))
+            report(f"py_group_iterate_100B_{storage}", RECORDS, group_iterate(pond, RECORDS))
+        with make() as pond:
+            report(f"py_queue_receive_ack100_100B_{storage}", QUEUED, queue_receive_ack(pond, QUEUED))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""logpond: an embeddable event broker (partitioned, replayable logs) with no server.
+"""logpond: an embeddable event broker (partitioned, replayable logs with
+consumer groups, and queues with acks and dead letters) with no server.
 
 >>> import logpond
 >>> with logpond.memory() as pond:
@@ -16,19 +17,25 @@ storage release the GIL.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import os
+import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional, Type, Union
+from typing import Any, Callable, Iterable, List, Optional, Type, Union
 
 from . import _native
 from ._native import (
     FORMAT_VERSION,
     Backpressure,
     Closed,
+    CommitFailed,
     Corruption,
+    Delivery,
     InvalidArgument,
     InvalidName,
     IoError,
+    LeaseExpired,
     LogpondError,
     ManualClock,
     OffsetOutOfRange,
@@ -46,19 +53,26 @@ __all__ = [
     "FORMAT_VERSION",
     "Backpressure",
     "Closed",
+    "CommitFailed",
+    "Consumer",
     "Corruption",
+    "Delivery",
     "InvalidArgument",
     "InvalidName",
     "IoError",
+    "LeaseExpired",
     "LogpondError",
     "ManualClock",
     "OffsetOutOfRange",
+    "ParkedRecord",
     "PartitionInfo",
     "Pond",
     "PondLocked",
+    "Queue",
     "Record",
     "RecordMetadata",
     "RecordTooLarge",
+    "Subscription",
     "TopicConfig",
     "TopicExists",
     "TopicInfo",
@@ -68,6 +82,10 @@ __all__ = [
 ]
 
 StrPath = Union[str, "os.PathLike[str]"]
+Seconds = Union[float, "datetime.timedelta"]
+"""A duration: seconds (int or float) or a timedelta; kept as whole milliseconds."""
+
+_log = logging.getLogger("logpond")
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,8 @@ class TopicConfig:
     segment_bytes: int
     segment_age: float
     delete_retention: float
+    retain_until_acked: bool = False
+    """Records are kept only until every subscription (and group with a commit) settled them."""
 
 
 @dataclass(frozen=True)
@@ -138,9 +158,66 @@ class Pond(_native.Pond):
             config=TopicConfig(**config),
         )
 
-    # Consumer groups (`consumer(...)`) and queues (`queue(...)`) join this
-    # class in a later phase: native handles from `_native`, with the
-    # Pythonic parts (iteration, context managers, `subscribe`) here.
+    def consumer(
+        self,
+        group: str,
+        topics: Union[str, Iterable[str]],
+        *,
+        auto_offset_reset: str = "latest",
+        auto_commit: bool = True,
+        session_timeout: Seconds = 10.0,
+        assignor: str = "cooperative-sticky",
+        auto_commit_interval: Seconds = 5.0,
+    ) -> Consumer:
+        """Joins consumer group ``group`` for ``topics`` (a rebalance).
+
+        ``auto_offset_reset`` says where a partition without a committed
+        offset starts: ``"latest"`` (only new records), ``"earliest"`` or
+        ``"none"`` (``OffsetOutOfRange``). With ``auto_commit``, positions are
+        committed every ``auto_commit_interval`` seconds (on poll), before a
+        partition is handed to another member, and on close. A member that
+        does not poll for ``session_timeout`` seconds loses its partitions.
+        """
+        return Consumer(
+            self,
+            group,
+            topics,
+            auto_offset_reset=auto_offset_reset,
+            auto_commit=auto_commit,
+            session_timeout=session_timeout,
+            assignor=assignor,
+            auto_commit_interval=auto_commit_interval,
+        )
+
+    def queue(
+        self,
+        topic: str,
+        subscription: str,
+        *,
+        ack_timeout: Seconds = 30.0,
+        max_deliveries: Optional[int] = None,
+        dead_letter_topic: Optional[str] = None,
+        max_in_flight: int = 100,
+        start_at_end: bool = False,
+    ) -> Queue:
+        """Attaches a consumer to queue subscription ``subscription`` of
+        ``topic`` (creating it at the topic's start, or its end with
+        ``start_at_end``). Consumers of one subscription compete for its
+        records; each delivery is leased for ``ack_timeout`` seconds. After
+        ``max_deliveries`` a record goes to ``dead_letter_topic`` (created if
+        missing), or is parked when there is none. A consumer holds at most
+        ``max_in_flight`` unacknowledged deliveries.
+        """
+        return Queue(
+            self,
+            topic,
+            subscription,
+            ack_timeout=ack_timeout,
+            max_deliveries=max_deliveries,
+            dead_letter_topic=dead_letter_topic,
+            max_in_flight=max_in_flight,
+            start_at_end=start_at_end,
+        )
 
     def __enter__(self) -> Pond:
         return self
@@ -152,6 +229,174 @@ class Pond(_native.Pond):
         where = "memory" if self.path is None else repr(os.fspath(self.path))
         state = " closed" if self.closed else ""
         return f"<logpond.Pond {where} durability={self.durability}{state}>"
+
+
+class Consumer(_native.Consumer):
+    """A member of a consumer group (see :meth:`Pond.consumer`).
+
+    ``poll`` returns records; ``for record in consumer`` hands them out one
+    by one, blocking (GIL released) for new ones until the consumer or its
+    pond is closed. Leaving the loop early (``break``) keeps the position
+    at the record after the last one handed out. Use it as a context
+    manager to close it (leaving the group). Safe to share between threads.
+    """
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<logpond.Consumer group={self.group!r} topics={self.topics!r}{state}>"
+
+
+@dataclass(frozen=True)
+class ParkedRecord:
+    """A record past its ``max_deliveries`` in a subscription without a
+    dead-letter topic: kept (in the backlog), never delivered again."""
+
+    partition: int
+    offset: int
+    delivery_count: int
+    reason: str
+    """The last nack reason, or ``"ack timeout expired"``."""
+
+
+class Queue(_native.Queue):
+    """A consumer of a queue subscription (see :meth:`Pond.queue`).
+
+    ``receive`` leases deliveries; ``for delivery in queue`` blocks (GIL
+    released) for them one at a time until the queue or its pond is closed;
+    ``subscribe`` runs a handler on background threads. Use it as a context
+    manager to close it (its leases become deliverable again at once).
+    """
+
+    def parked(self) -> List[ParkedRecord]:
+        """Records past their maximum deliveries that had no dead-letter topic."""
+        return [ParkedRecord(*p) for p in self._parked()]
+
+    def subscribe(self, handler: Callable[[Delivery], Any], concurrency: int = 1) -> Subscription:
+        """Runs ``handler(delivery)`` for every delivery on ``concurrency``
+        background threads. The handler's return acks the delivery, an
+        exception nacks it (its text becomes the reason); a handler may also
+        ack or nack by itself. ``stop()`` the result to end it."""
+        return Subscription(self, handler, concurrency)
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<logpond.Queue topic={self.topic!r} subscription={self.subscription!r}{state}>"
+
+
+class Subscription:
+    """Push delivery: ``concurrency`` daemon threads receive from a queue and
+    call the handler with each delivery (see :meth:`Queue.subscribe`).
+
+    ``handled`` and ``failed`` count the handler's returns and exceptions.
+    ``stop()`` (or leaving a ``with`` block) waits for running handlers to
+    finish; the queue itself stays open.
+    """
+
+    #: How long a worker waits for a delivery before it checks for ``stop``.
+    IDLE_WAIT = 0.1
+
+    def __init__(self, queue: Queue, handler: Callable[[Delivery], Any], concurrency: int = 1) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise TypeError(f"concurrency must be int, not {type(concurrency).__name__}")
+        if concurrency < 1:
+            raise InvalidArgument(f"invalid argument: concurrency must be >= 1, got {concurrency}")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        self.queue = queue
+        self.handler = handler
+        self.concurrency = concurrency
+        self.handled = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=self._work,
+                name=f"logpond-{queue.topic}-{queue.subscription}-{i}",
+                daemon=True,
+            )
+            for i in range(concurrency)
+        ]
+        for t in self._threads:
+            t.start()
+
+    @property
+    def running(self) -> bool:
+        """True until ``stop()`` was called (or every worker ended)."""
+        return not self._stop.is_set() and any(t.is_alive() for t in self._threads)
+
+    def _work(self) -> None:
+        queue, stop = self.queue, self._stop
+        while not stop.is_set():
+            try:
+                got = queue.receive(1, timeout=self.IDLE_WAIT)
+            except Closed:
+                return
+            except LogpondError:
+                _log.exception("logpond subscription %s: receive failed", queue.subscription)
+                stop.wait(self.IDLE_WAIT)
+                continue
+            for delivery in got:
+                self._handle(delivery)
+
+    def _handle(self, delivery: Delivery) -> None:
+        try:
+            self.handler(delivery)
+        except BaseException as e:
+            with self._lock:
+                self.failed += 1
+            if not delivery.done:
+                try:
+                    delivery.nack(reason=str(e) or type(e).__name__)
+                except LogpondError:
+                    _log.warning("logpond subscription: nack failed", exc_info=True)
+            if not isinstance(e, Exception):
+                raise  # SystemExit and the like end this worker
+            _log.debug("logpond subscription handler raised; nacked", exc_info=True)
+            return
+        with self._lock:
+            self.handled += 1
+        if not delivery.done:
+            try:
+                delivery.ack()
+            except LogpondError:
+                # The lease expired and the record went to another consumer:
+                # it will be handled again (at-least-once).
+                _log.warning("logpond subscription: ack failed", exc_info=True)
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Stops receiving and waits (up to ``timeout`` seconds each) for the
+        running handlers to return. Stopping twice is harmless."""
+        self._stop.set()
+        me = threading.current_thread()
+        for t in self._threads:
+            if t is not me:
+                t.join(timeout)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<logpond.Subscription {self.queue.topic}/{self.queue.subscription} "
+            f"concurrency={self.concurrency} {state} handled={self.handled} failed={self.failed}>"
+        )
 
 
 def open(path: StrPath, durability: str = "os", clock: Optional[ManualClock] = None) -> Pond:

@@ -19,6 +19,8 @@ CODES = {
     "Corruption": "CORRUPTION",
     "PondLocked": "POND_LOCKED",
     "Closed": "CLOSED",
+    "CommitFailed": "COMMIT_FAILED",
+    "LeaseExpired": "LEASE_EXPIRED",
     "IoError": "IO",
 }
 
@@ -37,6 +39,19 @@ def test_tree() -> None:
     assert issubclass(logpond.InvalidName, ValueError)
     assert issubclass(logpond.IoError, OSError)
     assert not issubclass(logpond.TopicNotFound, ValueError)
+
+
+def test_every_core_code_has_its_class() -> None:
+    """The core's `ErrorCode::ALL` (exported as `_ERROR_CODES`): each code has
+    a class of its own, so no error falls back to the base class."""
+    from logpond import _native
+
+    codes = _native._ERROR_CODES
+    assert "COMMIT_FAILED" in codes and "LEASE_EXPIRED" in codes
+    by_code = {cls.code: cls for cls in (getattr(logpond, n) for n in CODES)}
+    assert set(codes) == set(by_code)
+    for code in codes:
+        assert by_code[code].__name__ in logpond.__all__
 
 
 def test_raised_errors_are_instances_with_messages(pond: logpond.Pond) -> None:

@@ -32,19 +32,35 @@ const CLASSES: &[(&str, &str, Option<&str>, &str)] = &[
     ("OffsetOutOfRange", "OFFSET_OUT_OF_RANGE", None, "The offset is outside the partition's range."),
     ("Corruption", "CORRUPTION", None, "Stored data failed a check (CRC, format)."),
     ("PondLocked", "POND_LOCKED", None, "Another open handle holds the pond directory."),
-    ("Closed", "CLOSED", None, "The pond is closed."),
+    ("Closed", "CLOSED", None, "The pond (or this consumer or queue) is closed."),
+    (
+        "CommitFailed",
+        "COMMIT_FAILED",
+        None,
+        "A commit for partitions this consumer no longer owns (it left or timed out): nothing was committed.",
+    ),
+    (
+        "LeaseExpired",
+        "LEASE_EXPIRED",
+        None,
+        "An ack or nack of a delivery that was delivered again or settled since: nothing changed.",
+    ),
     ("IoError", "IO", Some("OSError"), "The storage failed; also an OSError (errno is set when known)."),
 ];
 
 static TYPES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
 
-/// Creates the classes (once) and adds them to the module.
+/// Creates the classes (once) and adds them to the module, with
+/// `_ERROR_CODES`: every code the core has (the tests check that each one
+/// has its class).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let types = TYPES.get_or_try_init(py, || make_types(py))?;
     for ((name, ..), ty) in CLASSES.iter().zip(types) {
         m.add(*name, ty.bind(py))?;
     }
+    let codes: Vec<&str> = logpond::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    m.add("_ERROR_CODES", codes)?;
     Ok(())
 }
 
@@ -83,6 +99,20 @@ pub fn error(py: Python<'_>, code: &str, msg: String) -> PyErr {
         Some(ty) => PyErr::from_type(ty, msg),
         None => PyRuntimeError::new_err(msg),
     }
+}
+
+/// Whether `err` is of the class for `code`.
+pub fn is_code(py: Python<'_>, err: &PyErr, code: &str) -> bool {
+    class(py, code).is_some_and(|ty| err.get_type(py).is(&ty))
+}
+
+/// The core's `Closed` reads "pond is closed" for a closed consumer too: when
+/// the pond is open, `err` becomes a `Closed` that names `what` instead.
+pub fn name_closed(py: Python<'_>, err: PyErr, pond: &logpond::Pond, what: &str) -> PyErr {
+    if is_code(py, &err, "CLOSED") && !py.detach(|| pond.is_closed()) {
+        return error(py, "CLOSED", format!("this {what} is closed"));
+    }
+    err
 }
 
 /// `InvalidArgument` (a `ValueError`) for a conversion the binding refuses.

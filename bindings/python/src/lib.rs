@@ -3,10 +3,13 @@
 //! around core calls. The Pythonic layer is `python/logpond/__init__.py`.
 
 mod clock;
+mod consumer;
 mod convert;
 mod errors;
 mod pond;
+mod queue;
 mod record;
+mod wait;
 
 use pyo3::prelude::*;
 
@@ -17,6 +20,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<record::Record>()?;
     m.add_class::<record::RecordMetadata>()?;
     m.add_class::<clock::ManualClock>()?;
+    m.add_class::<consumer::Consumer>()?;
+    m.add_class::<queue::Queue>()?;
+    m.add_class::<queue::Delivery>()?;
     m.add("FORMAT_VERSION", logpond::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;

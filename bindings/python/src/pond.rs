@@ -14,12 +14,13 @@ use crate::clock::ManualClock;
 use crate::convert::{self, Parts};
 use crate::errors::{detached, invalid};
 use crate::record::{Record, RecordMetadata};
+use crate::wait::{self, Timeout};
 
 /// One pond. Safe to share between threads: every call takes the core's
 /// lock with the interpreter released.
 #[pyclass(frozen, subclass, module = "logpond._native", name = "Pond")]
 pub struct Pond {
-    inner: Arc<logpond::Pond>,
+    pub(crate) inner: Arc<logpond::Pond>,
     path: Option<PathBuf>,
 }
 
@@ -95,7 +96,7 @@ impl Pond {
     #[pyo3(signature = (
         name, partitions=None, *, retention=None, retention_bytes=None, retention_records=None,
         compact=false, max_record_bytes=None, max_backlog=None, segment_bytes=None,
-        segment_age=None, delete_retention=None
+        segment_age=None, delete_retention=None, retain_until_acked=false
     ))]
     #[allow(clippy::too_many_arguments)] // the Python signature
     fn create_topic(
@@ -112,6 +113,7 @@ impl Pond {
         segment_bytes: Option<&Bound<'_, PyAny>>,
         segment_age: Option<&Bound<'_, PyAny>>,
         delete_retention: Option<&Bound<'_, PyAny>>,
+        retain_until_acked: bool,
     ) -> PyResult<()> {
         let name = name.to_cow()?;
         let mut config = TopicConfig::default();
@@ -137,6 +139,7 @@ impl Pond {
         if let Some(ms) = opt_ms("delete_retention", delete_retention)? {
             config.delete_retention_ms = ms;
         }
+        config.retain_until_acked = retain_until_acked;
         let pond = &*self.inner;
         detached(py, || pond.create_topic(&name, config))
     }
@@ -169,6 +172,7 @@ impl Pond {
         config.set_item("segment_bytes", c.segment_bytes)?;
         config.set_item("segment_age", seconds(c.segment_ms))?;
         config.set_item("delete_retention", seconds(c.delete_retention_ms))?;
+        config.set_item("retain_until_acked", c.retain_until_acked)?;
         (info.name, parts, config).into_pyobject(py)
     }
 
@@ -179,8 +183,12 @@ impl Pond {
         detached(py, || pond.delete_topic(&name))
     }
 
-    /// Appends one record; returns where it landed.
-    #[pyo3(signature = (topic, value, *, key=None, headers=None, partition=None, timestamp_ms=None))]
+    /// Appends one record; returns where it landed. A `timeout` (seconds;
+    /// `None`: no limit) waits out `Backpressure`, GIL released, until acks
+    /// make room; by default `Backpressure` is raised at once.
+    #[pyo3(signature = (
+        topic, value, *, key=None, headers=None, partition=None, timestamp_ms=None, timeout=Timeout::NONE
+    ))]
     #[allow(clippy::too_many_arguments)] // the Python signature
     fn send(
         &self,
@@ -191,22 +199,26 @@ impl Pond {
         headers: Option<&Bound<'_, PyAny>>,
         partition: Option<&Bound<'_, PyAny>>,
         timestamp_ms: Option<&Bound<'_, PyAny>>,
+        timeout: Timeout,
     ) -> PyResult<RecordMetadata> {
         let name = topic.to_cow()?;
         let input = convert::input(value, Parts { key, headers, partition, timestamp_ms })?;
         let record = input.record();
         let pond = &*self.inner;
-        let md = detached(py, || pond.send(&name, record))?;
+        let md = wait::through_backpressure(py, pond, timeout, || pond.send(&name, record.clone()))?;
         Ok(RecordMetadata::from_core(py, &topic.clone().unbind(), &md))
     }
 
     /// Appends records (values, or dicts with key/value/headers/partition/
-    /// timestamp_ms); each partition's share is one atomic batch.
+    /// timestamp_ms); each partition's share is one atomic batch. `timeout`
+    /// as for `send`.
+    #[pyo3(signature = (topic, records, *, timeout=Timeout::NONE))]
     fn send_many<'py>(
         &self,
         py: Python<'py>,
         topic: &Bound<'py, PyString>,
         records: &Bound<'py, PyAny>,
+        timeout: Timeout,
     ) -> PyResult<Bound<'py, PyList>> {
         let name = topic.to_cow()?;
         let inputs: Vec<convert::Input<'py>> = if let Ok(list) = records.cast::<PyList>() {
@@ -221,7 +233,7 @@ impl Pond {
         };
         let batch: Vec<logpond::NewRecord<'_>> = inputs.iter().map(convert::Input::record).collect();
         let pond = &*self.inner;
-        let metas = detached(py, || pond.send_many(&name, &batch))?;
+        let metas = wait::through_backpressure(py, pond, timeout, || pond.send_many(&name, &batch))?;
         let topic = topic.clone().unbind();
         PyList::new(py, metas.iter().map(|m| RecordMetadata::from_core(py, &topic, m)))
     }
@@ -299,6 +311,26 @@ impl Pond {
         let before = convert::non_negative("before_offset", before_offset)?;
         let pond = &*self.inner;
         detached(py, || pond.delete_records(&name, partition, before))
+    }
+
+    /// The queue subscriptions of a topic, sorted.
+    fn subscriptions(&self, py: Python<'_>, topic: &Bound<'_, PyString>) -> PyResult<Vec<String>> {
+        let name = topic.to_cow()?;
+        let pond = &*self.inner;
+        detached(py, || pond.subscriptions(&name))
+    }
+
+    /// Deletes a queue subscription and its delivery state.
+    fn delete_subscription(
+        &self,
+        py: Python<'_>,
+        topic: &Bound<'_, PyString>,
+        name: &Bound<'_, PyString>,
+    ) -> PyResult<()> {
+        let topic = topic.to_cow()?;
+        let subscription = name.to_cow()?;
+        let pond = &*self.inner;
+        detached(py, || pond.delete_subscription(&topic, &subscription))
     }
 
     /// Runs retention and compaction on every topic now.

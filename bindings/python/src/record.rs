@@ -17,9 +17,9 @@ pub struct Record {
     #[pyo3(get)]
     topic: Py<PyString>,
     #[pyo3(get)]
-    partition: u32,
+    pub(crate) partition: u32,
     #[pyo3(get)]
-    offset: u64,
+    pub(crate) offset: u64,
     #[pyo3(get)]
     timestamp_ms: i64,
     #[pyo3(get)]

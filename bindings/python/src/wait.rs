@@ -1,0 +1,116 @@
+//! Blocking calls: the core's own waits (`poll_wait`, `receive_wait`,
+//! `wait_for_append`) run with the interpreter released, in short slices,
+//! and Python's signal handlers run between slices, so Ctrl-C
+//! (`KeyboardInterrupt`) ends a wait within a slice.
+
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+use crate::convert;
+use crate::errors::{detached, invalid};
+
+/// How long one slice of a wait lasts at most.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// A `timeout` argument: seconds (int, float or timedelta) >= 0, or `None`
+/// for no limit.
+#[derive(Debug, Clone, Copy)]
+pub enum Timeout {
+    Forever,
+    For(Duration),
+}
+
+impl Timeout {
+    /// The default of every `timeout`: do not wait.
+    pub const NONE: Timeout = Timeout::For(Duration::ZERO);
+
+    fn is_zero(self) -> bool {
+        matches!(self, Timeout::For(d) if d.is_zero())
+    }
+
+    /// What is left of the wait that began at `start` (`None`: no limit).
+    fn left(self, start: Instant) -> Option<Duration> {
+        match self {
+            Timeout::Forever => None,
+            Timeout::For(d) => Some(d.saturating_sub(start.elapsed())),
+        }
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Timeout {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Timeout> {
+        if obj.is_none() {
+            return Ok(Timeout::Forever);
+        }
+        let ms = convert::seconds_to_ms("timeout", &obj.to_owned())?;
+        let ms = u64::try_from(ms).map_err(|_| {
+            invalid(obj.py(), format!("timeout must be >= 0 seconds (or None: no limit), got {ms} ms"))
+        })?;
+        Ok(Timeout::For(Duration::from_millis(ms)))
+    }
+}
+
+/// Calls `attempt(slice)` (a core call that waits up to `slice` for
+/// something to return) until it returns something or `timeout` passes.
+/// A zero timeout makes exactly one call, with a zero slice.
+pub fn until_some<T, F>(py: Python<'_>, timeout: Timeout, mut attempt: F) -> PyResult<Vec<T>>
+where
+    F: FnMut(Duration) -> logpond::Result<Vec<T>> + Send,
+    T: Send,
+{
+    if timeout.is_zero() {
+        return detached(py, || attempt(Duration::ZERO));
+    }
+    let start = Instant::now();
+    loop {
+        let left = timeout.left(start);
+        let slice = left.map_or(SLICE, |l| l.min(SLICE));
+        let got = detached(py, || attempt(slice))?;
+        if !got.is_empty() || timeout.left(start).is_some_and(|l| l.is_zero()) {
+            return Ok(got);
+        }
+        py.check_signals()?;
+    }
+}
+
+/// Calls `attempt` (an append) again while it fails with `Backpressure`,
+/// until `timeout` passes: it waits for the pond's append counter to move
+/// (acks bump it, so room may have appeared) between tries.
+pub fn through_backpressure<T, F>(
+    py: Python<'_>,
+    pond: &logpond::Pond,
+    timeout: Timeout,
+    mut attempt: F,
+) -> PyResult<T>
+where
+    F: FnMut() -> logpond::Result<T> + Send,
+    T: Send,
+{
+    if timeout.is_zero() {
+        return detached(py, attempt);
+    }
+    let start = Instant::now();
+    loop {
+        let outcome = detached(py, || {
+            let seen = pond.append_count();
+            match attempt() {
+                Err(logpond::Error::Backpressure(msg)) => {
+                    let left = timeout.left(start);
+                    if left.is_some_and(|l| l.is_zero()) {
+                        return Err(logpond::Error::Backpressure(msg));
+                    }
+                    pond.wait_for_append(seen, left.map_or(SLICE, |l| l.min(SLICE)));
+                    Ok(None)
+                }
+                other => other.map(Some),
+            }
+        })?;
+        if let Some(v) = outcome {
+            return Ok(v);
+        }
+        py.check_signals()?;
+    }
+}

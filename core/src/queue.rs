@@ -691,6 +691,9 @@ impl Pond {
     /// Subscriptions of a topic, sorted.
     pub fn subscriptions(&self, topic: &str) -> Result<Vec<String>> {
         self.with_state(|state| {
+            if !state.topics.contains_key(topic) {
+                return Err(Error::TopicNotFound(topic.to_string()));
+            }
             Ok(state.queues.subs.keys().filter(|(t, _)| t == topic).map(|(_, s)| s.clone()).collect())
         })
     }
@@ -737,9 +740,14 @@ impl Queue {
                 return Ok(got);
             }
             let mut wait = deadline - now;
+            // Something coming due later wakes us then; something already due
+            // that we did not get means this consumer is at its in-flight cap:
+            // only an ack (a notification) can change that.
             if let Some(due) = self.next_due_ms()? {
-                let ms = due.saturating_sub(self.pond.clock().now_ms()).max(1);
-                wait = wait.min(Duration::from_millis(ms as u64));
+                let ms = due.saturating_sub(self.pond.clock().now_ms());
+                if ms > 0 {
+                    wait = wait.min(Duration::from_millis(ms as u64));
+                }
             }
             self.pond.wait_for_append(seen, wait);
         }

@@ -308,7 +308,9 @@ fn deleting_a_topic_or_subscription_removes_queue_state() {
     let b = q(&pond, "w");
     assert_eq!(b.receive(10).unwrap().len(), 3, "a new subscription starts over");
     pond.delete_topic("jobs").unwrap();
-    assert!(pond.subscriptions("jobs").unwrap().is_empty());
+    assert!(matches!(pond.subscriptions("jobs"), Err(Error::TopicNotFound(_))));
+    pond.create_topic("jobs", TopicConfig::default()).unwrap();
+    assert!(pond.subscriptions("jobs").unwrap().is_empty(), "a new topic of the name has none");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 // per case, e.g. `node_sendMany_100B_memory: 2.10M records/s`. Each case
 // warms up, then runs ROUNDS rounds of about BENCH_SECONDS / ROUNDS each
 // (default 1 s in all) and reports the best round: on a shared machine the
-// best round is the one least disturbed by other work.
+// best round is the one least disturbed by other work. Consumption cases
+// (poll, for await, queue receive + ack) time rounds over a prepared
+// backlog of CONSUME records instead.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -18,6 +20,9 @@ const BATCH = 1000;
  * a long run measures sending, not a memory pond growing to gigabytes. */
 const BOUNDED = { retentionBytes: 64 * 1024 * 1024, segmentBytes: 8 * 1024 * 1024 };
 const READ_BATCH = 500;
+/** Records per round of the consumption cases. */
+const CONSUME = Number(process.env.BENCH_CONSUME ?? 200_000);
+const QUEUE_BATCH = 100;
 
 function rate(perSec) {
   return perSec >= 1e6 ? `${(perSec / 1e6).toFixed(2)}M` : `${(perSec / 1e3).toFixed(1)}k`;
@@ -40,6 +45,50 @@ function measure(step) {
     best = Math.max(best, (n * 1e9) / Number(now - start));
   }
   return rate(best);
+}
+
+/**
+ * Times `run` (async; returns how many records it consumed) after an
+ * untimed `prepare` (which sets up a backlog), a warm-up round and ROUNDS
+ * timed rounds; the best rate.
+ */
+async function measureRounds(prepare, run) {
+  await prepare();
+  await run();
+  let best = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    await prepare();
+    const start = process.hrtime.bigint();
+    const n = await run();
+    best = Math.max(best, (n * 1e9) / Number(process.hrtime.bigint() - start));
+  }
+  return rate(best);
+}
+
+async function withPondAsync(kind, fn) {
+  if (kind === 'memory') {
+    const pond = Pond.memory();
+    try {
+      return await fn(pond);
+    } finally {
+      pond.close();
+    }
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logpond-bench-'));
+  const pond = Pond.open(dir);
+  try {
+    return await fn(pond);
+  } finally {
+    pond.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A topic of `partitions` partitions holding CONSUME records of 100 bytes. @param {Pond} pond */
+function fill(pond, partitions = 1) {
+  pond.createTopic('bench', { partitions });
+  const batch = new Array(BATCH).fill(VALUE);
+  for (let i = 0; i < CONSUME; i += BATCH) pond.sendMany('bench', batch);
 }
 
 function withPond(kind, fn) {
@@ -102,8 +151,74 @@ for (const kind of ['memory', 'file']) {
   ]);
 }
 
-const only = process.argv[2];
-for (const [name, run] of cases) {
-  if (only && !name.includes(only)) continue;
-  console.log(`${name}: ${run()} records/s`);
+for (const kind of ['memory', 'file']) {
+  cases.push([
+    `node_poll500_100B_${kind}`,
+    () =>
+      withPondAsync(kind, (pond) => {
+        fill(pond);
+        const c = pond.consumer({ group: 'bench', topics: ['bench'], autoOffsetReset: 'earliest' });
+        return measureRounds(
+          () => c.seekToBeginning(),
+          async () => {
+            let n = 0;
+            for (;;) {
+              const records = await c.poll({ maxRecords: READ_BATCH });
+              if (records.length === 0) return n;
+              n += records.length;
+            }
+          },
+        );
+      }),
+  ]);
+  cases.push([
+    `node_forAwait_100B_${kind}`,
+    () =>
+      withPondAsync(kind, (pond) => {
+        fill(pond);
+        const c = pond.consumer({ group: 'bench', topics: ['bench'], autoOffsetReset: 'earliest' });
+        return measureRounds(
+          () => c.seekToBeginning(),
+          async () => {
+            let n = 0;
+            for await (const r of c) {
+              n++;
+              if (r.offset === CONSUME - 1) break;
+            }
+            return n;
+          },
+        );
+      }),
+  ]);
+  cases.push([
+    `node_queue_receive100_ackMany_100B_${kind}`,
+    () =>
+      withPondAsync(kind, (pond) => {
+        pond.createTopic('bench');
+        const q = pond.queue('bench', { subscription: 'bench', maxInFlight: QUEUE_BATCH });
+        const batch = new Array(BATCH).fill(VALUE);
+        return measureRounds(
+          () => {
+            for (let i = 0; i < CONSUME / 4; i += BATCH) pond.sendMany('bench', batch);
+          },
+          async () => {
+            let n = 0;
+            for (;;) {
+              const got = await q.receive({ maxMessages: QUEUE_BATCH });
+              if (got.length === 0) return n;
+              q.ackMany(got);
+              n += got.length;
+            }
+          },
+        );
+      }),
+  ]);
 }
+
+(async () => {
+  const only = process.argv[2];
+  for (const [name, run] of cases) {
+    if (only && !name.includes(only)) continue;
+    console.log(`${name}: ${await run()} records/s`);
+  }
+})();

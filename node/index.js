@@ -3,11 +3,17 @@
 
 const { Pond } = require('./lib/pond');
 const { ManualClock } = require('./lib/clock');
+const { Consumer } = require('./lib/consumer');
+const { Queue, Delivery, Subscription } = require('./lib/queue');
 const errors = require('./lib/errors');
 
 module.exports = {
   Pond,
   ManualClock,
+  Consumer,
+  Queue,
+  Delivery,
+  Subscription,
   LogpondError: errors.LogpondError,
   TopicExists: errors.TopicExists,
   TopicNotFound: errors.TopicNotFound,

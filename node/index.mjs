@@ -5,6 +5,10 @@ import logpond from './index.js';
 export const {
   Pond,
   ManualClock,
+  Consumer,
+  Queue,
+  Delivery,
+  Subscription,
   LogpondError,
   TopicExists,
   TopicNotFound,

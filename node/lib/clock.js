@@ -10,8 +10,9 @@ let handleOf;
 
 /**
  * A clock that moves only when told to. Give it to `Pond.memory({ clock })`
- * or `Pond.open(path, { clock })`; retention, segment age and (later) ack
- * and session timeouts then follow it, not the wall clock.
+ * or `Pond.open(path, { clock })`; retention, segment age, ack timeouts,
+ * nack delays, session timeouts and auto-commit intervals then follow it,
+ * not the wall clock. (A wait in progress notices a move within 100 ms.)
  */
 class ManualClock {
   #native;

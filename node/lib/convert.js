@@ -381,6 +381,62 @@ function unpackRecords(topic, result) {
   return records;
 }
 
+/**
+ * Turns what a native poll or receive resolved with (`[bytes, numbers]`)
+ * into records. Each record's numbers follow `prefix` numbers of the
+ * caller's: for a poll (prefix 1) the index of the record's topic in
+ * `topics`; for a receive (prefix 2) the delivery count and token id,
+ * which go into `extras` (two per record). Otherwise as `unpackRecords`.
+ * @param {Buffer} data @param {Float64Array} meta @param {1 | 2} prefix
+ * @param {readonly string[] | string} topics @param {number[] | null} extras
+ */
+function unpackBatch(data, meta, prefix, topics, extras) {
+  const ab = data.buffer;
+  let d = data.byteOffset;
+  let m = 0;
+  const n = meta.length;
+  const records = [];
+  let topic = typeof topics === 'string' ? topics : '';
+  while (m < n) {
+    if (prefix === 1) {
+      topic = /** @type {readonly string[]} */ (topics)[meta[m]] ?? '';
+    } else if (extras !== null) {
+      extras.push(meta[m], meta[m + 1]);
+    }
+    m += prefix;
+    const partition = meta[m];
+    const offset = meta[m + 1];
+    const timestampMs = meta[m + 2];
+    const keyLength = meta[m + 3];
+    const valueLength = meta[m + 4];
+    const headerCount = meta[m + 5];
+    m += 6;
+    let key = null;
+    if (keyLength >= 0) {
+      key = new RecordBuffer(ab, d, keyLength);
+      d += keyLength;
+    }
+    let value = null;
+    if (valueLength >= 0) {
+      value = new RecordBuffer(ab, d, valueLength);
+      d += valueLength;
+    }
+    /** @type {[string, Buffer][]} */
+    const headers = [];
+    for (let h = 0; h < headerCount; h++) {
+      const nameLength = meta[m];
+      const headerLength = meta[m + 1];
+      m += 2;
+      const name = decodeUtf8(new Uint8Array(ab, d, nameLength));
+      d += nameLength;
+      headers.push([name, /** @type {Buffer} */ (/** @type {unknown} */ (new RecordBuffer(ab, d, headerLength)))]);
+      d += headerLength;
+    }
+    records.push({ topic, partition, offset, timestampMs, key, value, headers });
+  }
+  return records;
+}
+
 module.exports = {
   EMPTY,
   typeName,
@@ -397,4 +453,5 @@ module.exports = {
   where,
   readNumbers,
   unpackRecords,
+  unpackBatch,
 };

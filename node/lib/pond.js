@@ -1,15 +1,13 @@
 'use strict';
-// Pond: the log side (topics, send, read, retention). Consumers (groups)
-// and queues will live in modules of their own (lib/consumer.js,
-// lib/queue.js) and reach the native handle through `handleOf(pond)`;
-// their waits will run in napi AsyncTasks that block on
-// Pond::wait_for_append off the event loop, so they return promises, and
-// their classes will offer `[Symbol.asyncIterator]` for `for await`.
+// Pond: the log side (topics, send, read, retention), and the factories
+// of consumers (lib/consumer.js) and queues (lib/queue.js).
 
 const { fileURLToPath } = require('node:url');
 const native = require('./native');
 const { translate, errorOf } = require('./errors');
 const { clockHandle } = require('./clock');
+const consumer = require('./consumer');
+const queue = require('./queue');
 const {
   typeName,
   checkString,
@@ -44,7 +42,8 @@ const TOPIC_NUMBER_KEYS = [
   'segmentBytes',
   'segmentMs',
 ];
-const TOPIC_KEYS = new Set([...TOPIC_NUMBER_KEYS, 'compact']);
+const TOPIC_BOOLEAN_KEYS = ['compact', 'retainUntilAcked'];
+const TOPIC_KEYS = new Set([...TOPIC_NUMBER_KEYS, ...TOPIC_BOOLEAN_KEYS]);
 
 /**
  * Packs the records of every send: calls are synchronous, so one is
@@ -133,8 +132,10 @@ class Pond {
       const v = checkOptNumber(o[k], k);
       if (v !== undefined) config[k] = v;
     }
-    const compact = checkOptBoolean(o.compact, 'compact');
-    if (compact !== undefined) config.compact = compact;
+    for (const k of TOPIC_BOOLEAN_KEYS) {
+      const v = checkOptBoolean(o[k], k);
+      if (v !== undefined) config[k] = v;
+    }
     try {
       native.createTopic(this.#handle, name, config);
     } catch (e) {
@@ -189,6 +190,7 @@ class Pond {
         maxBacklog: c.maxBacklog ?? null,
         segmentBytes: c.segmentBytes,
         segmentMs: c.segmentMs,
+        retainUntilAcked: c.retainUntilAcked,
       },
     };
   }
@@ -368,6 +370,54 @@ class Pond {
     const before = checkNumber(beforeOffset, 'beforeOffset');
     try {
       native.deleteRecords(this.#handle, topic, p, before);
+    } catch (e) {
+      throw translate(e);
+    }
+  }
+
+  /**
+   * A consumer: joins consumer group `group` for `topics` (a name or a
+   * list). `autoOffsetReset` ('latest' by default, 'earliest' or 'none')
+   * says where a partition without a committed offset starts;
+   * `autoCommit` (default true) commits positions every
+   * `autoCommitIntervalMs` (5000) of polling, before a partition is taken
+   * away and on close; a member that does not poll for `sessionTimeoutMs`
+   * (10000) leaves the group; `assignor` is 'cooperative-sticky'
+   * (default), 'range' or 'round-robin'.
+   */
+  consumer(options) {
+    return new consumer.Consumer(consumer.kCreate, this, this.#handle, options);
+  }
+
+  /**
+   * A queue consumer of subscription `options.subscription` (or `options`,
+   * a name alone) on `topic`
+   * (the subscription is created when missing, at the topic's start, or its
+   * end with `startAtEnd`). `ackTimeoutMs` (30000) leases each delivery;
+   * after `maxDeliveries` a record goes to `deadLetterTopic` (created when
+   * missing) or is parked; `maxInFlight` (100) caps this consumer's
+   * unacknowledged deliveries.
+   */
+  queue(topic, options) {
+    return new queue.Queue(queue.kCreate, this, this.#handle, topic, options);
+  }
+
+  /** The subscriptions of a topic, sorted. */
+  subscriptions(topic) {
+    checkString(topic, 'topic');
+    try {
+      return native.subscriptions(this.#handle, topic);
+    } catch (e) {
+      throw translate(e);
+    }
+  }
+
+  /** Deletes a subscription and its delivery state (`TopicNotFound` when there is none). */
+  deleteSubscription(topic, name) {
+    checkString(topic, 'topic');
+    checkString(name, 'subscription name');
+    try {
+      native.deleteSubscription(this.#handle, topic, name);
     } catch (e) {
       throw translate(e);
     }

@@ -10,4 +10,8 @@ try {
 } catch (e) {
   if (e instanceof logpond.OffsetOutOfRange) console.log(e.code);
 }
+const c: logpond.Consumer = pond.consumer({ group: 'g', topics: ['t'] });
+const q: logpond.Queue = pond.queue('t', { subscription: 's' });
+void c.poll({ timeoutMs: 100 }).then((rs: logpond.LogRecord[]) => rs.length);
+void q.receive().then((ds: logpond.Delivery[]) => ds.forEach((d) => d.ack()));
 void [md, records];

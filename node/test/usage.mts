@@ -5,6 +5,16 @@ import logpond, {
   ManualClock,
   LogpondError,
   TopicExists,
+  CommitFailed,
+  LeaseExpired,
+  Consumer,
+  Queue,
+  Delivery,
+  Subscription,
+  type ConsumerOptions,
+  type TopicPartition,
+  type PartitionLag,
+  type ParkedRecord,
   type LogRecord,
   type RecordMetadata,
   type TopicInfo,
@@ -92,3 +102,111 @@ pond.createTopic('x', { retention: 5 });
 const wrong: string = records[0]!.value;
 
 void [now, names, end, retention, many, offset, startOffset, endOffset, closed, viaDefault, wrong];
+
+// Consumer groups.
+const options: ConsumerOptions = {
+  group: 'billing',
+  topics: ['orders'],
+  autoOffsetReset: 'earliest',
+  autoCommit: true,
+  autoCommitIntervalMs: 5000,
+  sessionTimeoutMs: 10_000,
+  assignor: 'cooperative-sticky',
+};
+const consumer: Consumer = mem.consumer(options);
+mem.consumer({ group: 'audit', topics: 'orders', assignor: 'range' }).close();
+const polled: LogRecord[] = await consumer.poll({ maxRecords: 500, timeoutMs: 1000 });
+await consumer.poll();
+await consumer.poll({ timeoutMs: Infinity });
+for await (const record of consumer) {
+  const t: string = record.topic;
+  void t;
+  break;
+}
+consumer.commit();
+consumer.commit([{ topic: 'orders', partition: 0, offset: 42 }]);
+const committed: number | null = consumer.committed('orders', 0);
+const position: number = consumer.position('orders', 0);
+consumer.seek('orders', 0, 10);
+consumer.seekToBeginning();
+consumer.seekToEnd();
+consumer.seekToTime(new Date());
+const assigned: TopicPartition[] = consumer.assignment();
+const lag: PartitionLag[] = consumer.lag();
+const member: number = consumer.memberId + consumer.generation;
+const group: string = consumer.group;
+try {
+  consumer.commit();
+} catch (e) {
+  if (e instanceof CommitFailed) console.log(e.code);
+}
+consumer.close();
+{
+  using scoped = mem.consumer({ group: 'g', topics: ['orders'] });
+  void scoped;
+}
+
+// Queues.
+const q: Queue = mem.queue('orders', {
+  subscription: 'workers',
+  ackTimeoutMs: 30_000,
+  maxDeliveries: 5,
+  deadLetterTopic: 'orders.dlq',
+  maxInFlight: 100,
+  startAtEnd: false,
+});
+const [d] = await q.receive({ maxMessages: 1, timeoutMs: 0 });
+if (d) {
+  const rec: LogRecord = d.record;
+  const count: number = d.deliveryCount;
+  const done: boolean = d.done;
+  const same: Queue = d.queue;
+  d.ack();
+  d.nack({ delayMs: 1000, reason: 'busy' });
+  d.nack();
+  void [rec, count, done, same];
+}
+const batch: Delivery[] = await q.receive({ maxMessages: 100, timeoutMs: 50 });
+q.ackMany(batch);
+for await (const delivery of q) {
+  try {
+    delivery.ack();
+  } catch (e) {
+    if (e instanceof LeaseExpired) delivery.nack();
+  }
+  break;
+}
+const sub: Subscription = q.subscribe(
+  async (delivery) => {
+    void delivery.record.value;
+  },
+  { concurrency: 3, nackDelayMs: 100, onError: (err, which) => console.error(err, which?.record.offset) },
+);
+q.subscribe((delivery) => delivery.ack());
+const subDone: Promise<void> = sub.done;
+const handled: number = sub.handled + sub.failed;
+await sub.stop();
+{
+  await using scopedSub = q.subscribe(async () => {});
+  void scopedSub;
+}
+const backlog: number = q.backlog() + q.inFlight() + mem.queue('orders', 'workers').backlog();
+const parked: ParkedRecord[] = q.parked();
+const subs: string[] = mem.subscriptions('orders');
+mem.deleteSubscription('orders', 'workers');
+q.close();
+mem.createTopic('jobs', { retainUntilAcked: true, maxBacklog: 1000 });
+const keeps: boolean = mem.describe('jobs').config.retainUntilAcked;
+
+// @ts-expect-error autoOffsetReset is 'latest', 'earliest' or 'none'
+mem.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'smallest' });
+// @ts-expect-error a consumer needs a group
+mem.consumer({ topics: ['t'] });
+// @ts-expect-error a queue needs a subscription
+mem.queue('t', { ackTimeoutMs: 5 });
+// @ts-expect-error poll is asynchronous
+const notAwaited: LogRecord[] = consumer.poll();
+// @ts-expect-error a nack delay is a number of milliseconds
+d?.nack({ delayMs: '5s' });
+
+void [polled, committed, position, assigned, lag, member, group, subDone, handled, backlog, parked, subs, keeps, notAwaited];

@@ -21,5 +21,8 @@
 #![deny(unsafe_code)]
 
 pub mod clock;
+pub mod consumer;
 pub mod convert;
 pub mod pond;
+pub mod queue;
+pub mod wait;

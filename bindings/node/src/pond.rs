@@ -26,6 +26,7 @@ pub struct TopicOptions {
     pub max_backlog: Option<f64>,
     pub segment_bytes: Option<f64>,
     pub segment_ms: Option<f64>,
+    pub retain_until_acked: Option<bool>,
 }
 
 impl TopicOptions {
@@ -54,6 +55,7 @@ impl TopicOptions {
         if let Some(v) = self.segment_ms {
             c.segment_ms = to_i64("segmentMs", v)?;
         }
+        c.retain_until_acked = self.retain_until_acked == Some(true);
         Ok(c)
     }
 
@@ -70,6 +72,7 @@ impl TopicOptions {
             max_backlog: opt(c.max_backlog)?,
             segment_bytes: Some(from_u64(c.segment_bytes)?),
             segment_ms: Some(c.segment_ms as f64),
+            retain_until_acked: Some(c.retain_until_acked),
         })
     }
 }
@@ -148,7 +151,9 @@ fn unpack_new_records<'a>(data: &'a [u8], meta: &[u8], count: usize) -> Result<V
 
 /// Records packed for the JS layer, which turns them into objects.
 ///
-/// The numbers hold per record `partition, offset, timestampMs, keyLength,
+/// The numbers hold per record `prefix` numbers of the caller's (none for
+/// a read; the topic's index for a poll; the delivery count and token id
+/// for a receive), then `partition, offset, timestampMs, keyLength,
 /// valueLength, headerCount` (a length of -1 means null), then per header
 /// `nameLength, valueLength`. `data` holds, per record, the key bytes, the
 /// value bytes, then each header's name (utf-8) and value bytes.
@@ -159,12 +164,13 @@ pub struct Packed {
 }
 
 impl Packed {
-    /// Copies the records' bytes; counts their numbers.
-    pub fn new(records: &[Record]) -> Packed {
+    /// Copies the records' bytes; counts their numbers (with `prefix`
+    /// numbers of the caller's per record).
+    pub fn new<'r>(records: impl Iterator<Item = &'r Record> + Clone, prefix: usize) -> Packed {
         let mut numbers_len = 0;
         let mut data_len = 0;
-        for r in records {
-            numbers_len += 6 + 2 * r.headers.len();
+        for r in records.clone() {
+            numbers_len += prefix + 6 + 2 * r.headers.len();
             data_len += r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
             data_len += r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
         }
@@ -183,18 +189,21 @@ impl Packed {
 
     /// Hands the records' numbers, in order, to `put`.
     pub fn numbers(records: &[Record], mut put: impl FnMut(f64)) -> Result<()> {
+        records.iter().try_for_each(|r| Packed::record_numbers(r, &mut put))
+    }
+
+    /// Hands one record's numbers (after any prefix) to `put`.
+    pub fn record_numbers(r: &Record, put: &mut impl FnMut(f64)) -> Result<()> {
         let len = |b: Option<&[u8]>| b.map_or(-1.0, |b| b.len() as f64);
-        for r in records {
-            put(f64::from(r.partition));
-            put(from_u64(r.offset)?);
-            put(r.timestamp_ms as f64);
-            put(len(r.key.as_deref()));
-            put(len(r.value.as_deref()));
-            put(r.headers.len() as f64);
-            for (name, value) in &r.headers {
-                put(name.len() as f64);
-                put(value.len() as f64);
-            }
+        put(f64::from(r.partition));
+        put(from_u64(r.offset)?);
+        put(r.timestamp_ms as f64);
+        put(len(r.key.as_deref()));
+        put(len(r.value.as_deref()));
+        put(r.headers.len() as f64);
+        for (name, value) in &r.headers {
+            put(name.len() as f64);
+            put(value.len() as f64);
         }
         Ok(())
     }
@@ -206,10 +215,10 @@ impl Packed {
 /// `External` is cheaper to unwrap than a class instance, which counts on
 /// the per-record path.
 pub struct NativePond {
-    pond: Pond,
+    pub(crate) pond: Arc<Pond>,
 }
 
-type Handle = External<NativePond>;
+pub type Handle = External<NativePond>;
 
 fn options(clock: Option<&NativeManualClock>) -> PondOptions {
     match clock {
@@ -224,13 +233,13 @@ pub fn pond_open(path: String, fsync: bool, clock: Option<&NativeManualClock>) -
     guard(|| {
         let mut opts = options(clock);
         opts.durability = if fsync { Durability::Fsync } else { Durability::Os };
-        Ok(External::new(NativePond { pond: Pond::open_with(path, opts).map_err(core_err)? }))
+        Ok(External::new(NativePond { pond: Arc::new(Pond::open_with(path, opts).map_err(core_err)?) }))
     })
 }
 
 #[napi]
 pub fn pond_memory(clock: Option<&NativeManualClock>) -> Result<Handle> {
-    guard(|| Ok(External::new(NativePond { pond: Pond::memory_with(options(clock)) })))
+    guard(|| Ok(External::new(NativePond { pond: Arc::new(Pond::memory_with(options(clock))) })))
 }
 
 #[napi]
@@ -337,7 +346,7 @@ pub fn read(
             max_bytes: to_usize("maxBytes", max_bytes)?,
         };
         let records = h.pond.read(&topic, partition, offset, limits).map_err(core_err)?;
-        let packed = Packed::new(&records);
+        let packed = Packed::new(records.iter(), 0);
         if (packed.numbers_len + 1) * 8 <= scratch.len() {
             let mut slots = scratch.chunks_exact_mut(8);
             let mut put = |v: f64| {
@@ -474,7 +483,7 @@ mod tests {
             headers: vec![("h".to_string(), b"x".to_vec().into())],
         };
         let records = std::slice::from_ref(&record);
-        let packed = Packed::new(records);
+        let packed = Packed::new(records.iter(), 0);
         let mut numbers = Vec::new();
         assert!(Packed::numbers(records, |v| numbers.push(v)).is_ok());
         assert_eq!(numbers, vec![3.0, 7.0, 9.0, -1.0, 1.0, 1.0, 1.0, 1.0]);

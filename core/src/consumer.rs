@@ -213,10 +213,12 @@ impl Consumer {
             return Ok(());
         };
         let env = self.pond.env();
-        match self.pond.with_state(|state| group::leave(state, &env, &self.group, id)) {
+        let left = match self.pond.with_state(|state| group::leave(state, &env, &self.group, id)) {
             Err(Error::Closed) => Ok(()), // the pond went first: nothing to leave
             other => other,
-        }
+        };
+        self.pond.notify_append(); // a thread waiting in poll_wait sees the close at once
+        left
     }
 }
 

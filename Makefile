@@ -5,9 +5,10 @@
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: test demo bench setup-rust test-rust check-wasm lint fmt clean bench-rust
 
-test: setup-rust lint test-rust check-wasm test-python test-node test-web
+.PHONY: test demo demo-rust test-polyglot bench setup-rust test-rust check-wasm lint fmt clean bench-rust
+
+test: setup-rust lint test-rust check-wasm test-python test-node test-web test-polyglot
 
 bench: bench-rust bench-python bench-node bench-web
 
@@ -28,8 +29,18 @@ check-wasm:
 	$(CARGO) build -p logpond --target $(WASM_TARGET)
 	$(CARGO) clippy -p logpond --target $(WASM_TARGET) -- -D warnings
 
-demo:
+# The main job: a polyglot story (Python producer, Node consumer group,
+# Python queue workers) on one pond directory. Builds what it needs.
+demo: python-install build-node
+	target/venv-python/bin/python demo/story.py
+
+# The Rust-only tour of the log (retention, compaction, replay, reopen).
+demo-rust:
 	$(CARGO) run --release -p logpond --example demo
+
+# Python writes, Node reads and resumes, a browser export opens in Python.
+test-polyglot: python-install build-node
+	PYTHON=$(CURDIR)/target/venv-python/bin/python target/venv-python/bin/pytest -q -p no:cacheprovider tests/polyglot
 
 bench-rust:
 	$(CARGO) bench -p logpond --bench log

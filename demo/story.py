@@ -68,7 +68,8 @@ def fulfil(path: str) -> dict:
     say()
     say("[3/4] Python queue 'fulfilment': three competing workers")
     clock = logpond.ManualClock(start_ms=int(time.time() * 1000))
-    stats = {"acked": 0, "redelivered": 0, "crashed_held": 0, "per_worker": {}}
+    stats = {"acked": 0, "redelivered": 0, "rescued": 0, "crashed_held": 0, "per_worker": {}}
+    crashed_held: set[tuple[int, int]] = set()
     with logpond.open(path, clock=clock) as pond:
         workers = {
             name: pond.queue("orders", "fulfilment", ack_timeout=ACK_TIMEOUT, max_deliveries=MAX_DELIVERIES,
@@ -83,6 +84,8 @@ def fulfil(path: str) -> dict:
                 order = json.loads(d.record.value)
                 if d.delivery_count > 1:
                     stats["redelivered"] += 1
+                    if (d.record.partition, d.record.offset) in crashed_held:
+                        stats["rescued"] += 1
                 if not isinstance(order["total"], int):
                     d.nack()  # cannot process it: give it back
                     continue
@@ -94,6 +97,7 @@ def fulfil(path: str) -> dict:
         # worker-3 takes a batch, then its process "dies": no acks, no close.
         held = workers[crashed].receive(max_messages=5)
         stats["crashed_held"] = len(held)
+        crashed_held.update((d.record.partition, d.record.offset) for d in held)
         say(f"      {crashed} took {len(held)} orders and crashed (its leases are still held)")
         while work("worker-1") + work("worker-2") > 0:
             pass
@@ -104,7 +108,8 @@ def fulfil(path: str) -> dict:
         while work("worker-1") + work("worker-2") > 0:
             pass
         stats["backlog"] = workers["worker-1"].backlog()
-        say(f"      redelivered to the survivors: {stats['redelivered']} deliveries; backlog now {stats['backlog']}")
+        say(f"      the survivors took over the crashed worker's {stats['rescued']} orders; "
+            f"{stats['redelivered']} redeliveries in all (with the poison order's retries); backlog now {stats['backlog']}")
         dead = pond.read("orders.dlq", 0, offset=0)
         stats["dead_letters"] = [
             {**json.loads(r.value), **{k: v.decode() for k, v in r.headers if k.startswith("logpond.dlq.")}}
@@ -141,6 +146,7 @@ def summary(path: str, billing: dict, queue: dict) -> None:
             and len(queue["dead_letters"]) == 1
             and queue["dead_letters"][0]["order"] == POISON
             and queue["backlog"] == 0
+            and queue["rescued"] == queue["crashed_held"]
         )
         say()
         say("      every order billed once, fulfilled once or dead-lettered: " + ("yes" if ok else "NO"))

@@ -134,6 +134,39 @@ impl Consumer {
         }
     }
 
+    /// The next record, one at a time, for iteration in a binding (`for
+    /// record in consumer`), without waiting. Records are fetched in
+    /// batches, but positions (and so commits, auto-commits and hand-overs
+    /// in a rebalance) count only the records handed out: stopping
+    /// mid-batch loses nothing.
+    pub fn next_record(&self) -> Result<Option<Record>> {
+        let mut guard = self.member.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = guard.ok_or(Error::Closed)?;
+        let env = self.pond.env();
+        let (id, record) = self.pond.with_state(|state| {
+            let id = group::heartbeat(state, &env, &self.group, id, &self.settings)?;
+            Ok((id, group::next_record(state, &env, &self.group, id)?))
+        })?;
+        *guard = Some(id);
+        Ok(record)
+    }
+
+    /// [`Consumer::next_record`], waiting up to `timeout` for a record.
+    /// Blocks the calling thread; not on wasm32.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn next_record_wait(&self, timeout: std::time::Duration) -> Result<Option<Record>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let seen = self.pond.append_count();
+            let record = self.next_record()?;
+            let now = std::time::Instant::now();
+            if record.is_some() || now >= deadline {
+                return Ok(record);
+            }
+            self.pond.wait_for_append(seen, deadline - now);
+        }
+    }
+
     /// Commits the current position of every assigned partition.
     pub fn commit(&self) -> Result<()> {
         let env = self.pond.env();

@@ -4,7 +4,7 @@
 //! committed by their old owner (when it auto-commits) and then start, for
 //! the new owner, from the committed offset.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 use crate::chunk_cache::ChunkCache;
@@ -57,6 +57,10 @@ struct Member {
     positions: BTreeMap<TopicPartition, u64>,
     /// Rotates which assigned partition a poll serves first.
     rotation: usize,
+    /// Records fetched for one-at-a-time iteration and not handed out yet.
+    /// Positions count only what was handed out, so a rebalance or a
+    /// commit never covers a record still sitting here.
+    buffer: VecDeque<Record>,
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +142,7 @@ pub(crate) fn join(
         last_commit_ms: env.now_ms,
         positions: BTreeMap::new(),
         rotation: 0,
+        buffer: VecDeque::new(),
     };
     state.groups.groups.entry(group_id.to_string()).or_default().members.insert(id, member);
     rebalance(state, env, group_id)?;
@@ -182,6 +187,7 @@ pub(crate) fn heartbeat(
             last_commit_ms: env.now_ms,
             positions: BTreeMap::new(),
             rotation: 0,
+            buffer: VecDeque::new(),
         };
         group.members.insert(id, member);
         changed = true;
@@ -228,6 +234,7 @@ fn rebalance(state: &mut State, env: &Env<'_>, group_id: &str) -> Result<()> {
     };
     for (id, member) in group.members.iter_mut() {
         let auto_commit = member.settings.auto_commit;
+        member.buffer.retain(|r| next.get(&(r.topic.to_string(), r.partition)) == Some(id));
         member.positions.retain(|tp, pos| {
             let keep = next.get(tp) == Some(id);
             if !keep && auto_commit {
@@ -376,6 +383,15 @@ pub(crate) fn poll(
     let Some((_, m)) = member(state, group_id, member_id) else {
         return Ok(Vec::new());
     };
+    if !m.buffer.is_empty() {
+        // Positions count only handed-out records: dropping the rest refetches them.
+        if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id)) {
+            m.buffer.clear();
+        }
+    }
+    let Some((_, m)) = member(state, group_id, member_id) else {
+        return Ok(Vec::new());
+    };
     if m.settings.auto_commit
         && env.now_ms.saturating_sub(m.last_commit_ms) >= m.settings.auto_commit_interval_ms
     {
@@ -419,6 +435,40 @@ pub(crate) fn poll(
         }
     }
     Ok(out)
+}
+
+/// Records fetched at a time for [`next_record`].
+const ITERATION_BATCH: usize = 500;
+
+/// The next record for one-at-a-time iteration. Records are fetched in
+/// batches (fairly, as `poll` does) into the member's buffer, but a
+/// partition's position moves past a record only when it is handed out.
+pub(crate) fn next_record(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+) -> Result<Option<Record>> {
+    let buffered = member(state, group_id, member_id).is_some_and(|(_, m)| !m.buffer.is_empty());
+    if !buffered {
+        let fetched = poll(state, env, group_id, member_id, ITERATION_BATCH)?;
+        let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id))
+        else {
+            return Ok(None);
+        };
+        // poll moved the positions past the whole batch: move them back to
+        // the first record of each partition, still to be handed out.
+        for r in fetched.iter().rev() {
+            m.positions.insert((r.topic.to_string(), r.partition), r.offset);
+        }
+        m.buffer = fetched.into();
+    }
+    let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id)) else {
+        return Ok(None);
+    };
+    let Some(record) = m.buffer.pop_front() else { return Ok(None) };
+    m.positions.insert((record.topic.to_string(), record.partition), record.offset + 1);
+    Ok(Some(record))
 }
 
 /// Commits the member's current positions.
@@ -518,6 +568,7 @@ pub(crate) fn seek(
             SeekTo::Time(ts) => partition.offset_for_time(ts, env.chunks)?.unwrap_or(partition.end_offset()),
         };
         if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id)) {
+            m.buffer.retain(|r| (&*r.topic, r.partition) != (tp.0.as_str(), tp.1));
             m.positions.insert(tp, offset);
         }
     }

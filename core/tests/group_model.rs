@@ -26,6 +26,8 @@ enum Op {
     Join(usize),
     Leave(usize),
     Poll(usize, usize),
+    /// One record through `next_record` (iteration).
+    Next(usize),
     Commit(usize),
     CommitOther(usize, u32, u64),
     Advance(i64),
@@ -38,6 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..SLOTS).prop_map(Op::Join),
         1 => (0..SLOTS).prop_map(Op::Leave),
         6 => (0..SLOTS, 1usize..8).prop_map(|(s, n)| Op::Poll(s, n)),
+        4 => (0..SLOTS).prop_map(Op::Next),
         2 => (0..SLOTS).prop_map(Op::Commit),
         1 => (0..SLOTS, 0..PARTITIONS, 0u64..30).prop_map(|(s, p, o)| Op::CommitOther(s, p, o)),
         2 => (0i64..800).prop_map(Op::Advance),
@@ -121,15 +124,21 @@ fn run(ops: Vec<Op>, assignor: Assignor) {
                     c.close().unwrap();
                 }
             }
-            Op::Poll(s, n) => {
+            Op::Poll(s, _) | Op::Next(s) => {
                 let Some(c) = &h.slots[s] else { continue };
                 let member = c.member_id().unwrap();
-                let records = c.poll(n).unwrap();
+                let records = match op {
+                    Op::Poll(_, n) => {
+                        let got = c.poll(n).unwrap();
+                        assert!(got.len() <= n);
+                        got
+                    }
+                    _ => c.next_record().unwrap().into_iter().collect(),
+                };
                 if c.member_id().unwrap() != member {
                     // Expired and rejoined: every tenure of this slot restarts.
                     h.expected_next.retain(|(slot, _), _| *slot != s);
                 }
-                assert!(records.len() <= n);
                 let owned: BTreeSet<u32> = c.assignment().unwrap().into_iter().map(|(_, p)| p).collect();
                 // A poll may have rebalanced: forget tenures that ended.
                 h.expected_next.retain(|(slot, p), _| *slot != s || owned.contains(p));

@@ -294,6 +294,48 @@ fn topics_created_later_and_deleted_are_followed() {
 }
 
 #[test]
+fn iteration_counts_only_records_handed_out() {
+    let (_clock, pond) = pond_with(2, 20);
+    let cfg = ConsumerConfig { auto_commit: false, ..config("g", &["t"]) };
+    let a = pond.consumer(cfg.clone()).unwrap();
+    let first: Vec<(u32, u64)> =
+        (0..3).map(|_| a.next_record().unwrap().map(|r| (r.partition, r.offset)).unwrap()).collect();
+    let handed = |p: u32| first.iter().filter(|(q, _)| *q == p).count() as u64;
+    assert_eq!(a.position("t", 0).unwrap() + a.position("t", 1).unwrap(), 3, "three handed out, not a batch");
+    a.commit().unwrap();
+    assert_eq!(a.committed("t", 0).unwrap().unwrap_or(0), handed(0));
+    // poll after iterating continues right after the last record handed out.
+    let rest = a.poll(100).unwrap();
+    assert_eq!(rest.len(), 37);
+    assert!(rest.iter().all(|r| !first.contains(&(r.partition, r.offset))));
+}
+
+#[test]
+fn a_rebalance_never_commits_records_still_buffered_for_iteration() {
+    let (_clock, pond) = pond_with(2, 50);
+    let a = pond.consumer(config("g", &["t"])).unwrap(); // auto-commit
+    let mut seen: Vec<(u32, u64)> = Vec::new();
+    for _ in 0..5 {
+        let r = a.next_record().unwrap().unwrap();
+        seen.push((r.partition, r.offset));
+    }
+    let b = pond.consumer(config("g", &["t"])).unwrap(); // takes one partition: a commits it first
+    let moved = owned(&b)[0];
+    assert_eq!(
+        b.committed("t", moved).unwrap().unwrap_or(0),
+        seen.iter().filter(|(p, _)| *p == moved).count() as u64,
+        "the hand-over commits what a handed out, not what it fetched"
+    );
+    while let Some(r) = a.next_record().unwrap() {
+        assert_ne!(r.partition, moved, "a hands out nothing of a partition it lost");
+        seen.push((r.partition, r.offset));
+    }
+    seen.extend(drain(&b));
+    let unique: BTreeSet<_> = seen.iter().copied().collect();
+    assert_eq!((seen.len(), unique.len()), (100, 100), "nothing skipped, nothing repeated");
+}
+
+#[test]
 fn bad_consumer_configs_are_refused() {
     let pond = Arc::new(Pond::memory());
     assert!(matches!(pond.consumer(ConsumerConfig::new("", &["t"])), Err(Error::InvalidArgument(_))));

@@ -196,10 +196,23 @@ pub(crate) fn heartbeat(
         m.last_poll_ms = env.now_ms;
     }
     let group = &state.groups.groups[group_id];
-    if changed || partition_counts(&state.topics, group) != group.partitions {
+    if changed || !same_partitions(&state.topics, group) {
         rebalance(state, env, group_id)?;
     }
     Ok(id)
+}
+
+/// Whether the subscribed topics still have the partitions of the last
+/// rebalance (without building the map, as every poll asks).
+fn same_partitions(topics: &BTreeMap<String, Topic>, group: &Group) -> bool {
+    let subscribed = group.members.values().flat_map(|m| &m.settings.topics);
+    let all_known = subscribed.clone().all(|t| match (topics.get(t), group.partitions.get(t)) {
+        (Some(topic), Some(n)) => topic.partitions.len() as u32 == *n,
+        (None, None) => true,
+        _ => false,
+    });
+    // A topic of the last rebalance nobody subscribes to any more also counts.
+    all_known && group.partitions.keys().all(|t| subscribed.clone().any(|s| s == t))
 }
 
 fn partition_counts(topics: &BTreeMap<String, Topic>, group: &Group) -> BTreeMap<String, u32> {
@@ -343,6 +356,16 @@ fn ensure_position(state: &mut State, group_id: &str, member_id: u64, tp: &Topic
     let topic = state.topics.get(&tp.0).ok_or_else(|| Error::TopicNotFound(tp.0.clone()))?;
     let partition = topic.partition(tp.1)?;
     let (start, end) = (partition.start_offset(), partition.end_offset());
+    let known = state
+        .groups
+        .groups
+        .get(group_id)
+        .and_then(|g| g.members.get(&member_id))
+        .and_then(|m| m.positions.get(tp).copied())
+        .filter(|o| (start..=end).contains(o));
+    if let Some(position) = known {
+        return Ok(position); // the common case: no lookups, no allocation
+    }
     let committed = state.groups.committed.get(&(group_id.to_string(), tp.0.clone(), tp.1)).copied();
     let member = state
         .groups

@@ -267,6 +267,34 @@ def test_commit_inside_a_loop_commits_what_was_handed_out(mpond: logpond.Pond) -
         assert [r.offset for r in c.poll(3)] == [5, 6, 7]
 
 
+def test_a_rebalance_during_iteration_neither_skips_nor_repeats(
+    mpond: logpond.Pond, clock: logpond.ManualClock
+) -> None:
+    fill(mpond, partitions=2, per_partition=30)
+    a = mpond.consumer("g", ["t"], auto_offset_reset="earliest", auto_commit_interval=1.0)
+    seen: List[Tuple[int, int]] = []
+    for record in a:  # fetches a batch from both partitions, hands out 5
+        seen.append((record.partition, record.offset))
+        if len(seen) == 3:
+            clock.advance(1.0)  # auto-commit falls due mid-batch
+        if len(seen) == 5:
+            break
+    b = mpond.consumer("g", ["t"], auto_offset_reset="earliest")  # takes a partition from a
+    for record in a:  # a's next fetch hands the partition over, committing its position
+        seen.append((record.partition, record.offset))
+        if not any(a.lag().values()):
+            break
+    assert len(a.assignment()) == 1 and len(b.assignment()) == 1
+    assert any(b.lag().values())
+    for record in b:
+        seen.append((record.partition, record.offset))
+        if not any(b.lag().values()):
+            break
+    assert sorted(seen) == [(p, o) for p in range(2) for o in range(30)]
+    a.close()
+    b.close()
+
+
 def test_iteration_resumes_after_poll_and_seek(mpond: logpond.Pond) -> None:
     fill(mpond, partitions=1, per_partition=10)
     with mpond.consumer("g", ["t"], auto_offset_reset="earliest") as c:

@@ -1,15 +1,13 @@
 //! The native `Consumer`: one member of a consumer group. The public
 //! `logpond.Consumer` is a Python subclass (context manager, repr).
 //!
-//! Iteration (`for record in consumer`) takes records from the core a
-//! poll's worth at a time and hands them out one by one. The records
-//! fetched but not handed out yet are "unread": before anything that reads
-//! or stores positions (`poll`, `commit()`, `position`, `lag`, `seek*`,
-//! `close`), the unread partitions are sought back to their first unread
-//! record, so a loop left with `break` commits exactly what it handed out.
+//! Iteration (`for record in consumer`) takes one record at a time from the
+//! core (`next_record_wait`): the core fetches in batches, but positions
+//! (and so commits, auto-commits and hand-overs in a rebalance) count only
+//! the records handed out, so a loop left with `break` commits exactly
+//! what it handed out.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use logpond::{Assignor, ConsumerConfig, OffsetReset};
 use pyo3::exceptions::PyTypeError;
@@ -22,9 +20,6 @@ use crate::pond::Pond;
 use crate::record::Record;
 use crate::wait::{self, Timeout};
 
-/// Records an iterator fetches per poll.
-const ITER_BATCH: usize = 500;
-
 #[pyclass(frozen, subclass, module = "logpond._native", name = "Consumer")]
 pub struct Consumer {
     inner: logpond::Consumer,
@@ -32,8 +27,6 @@ pub struct Consumer {
     group: Py<PyString>,
     /// The subscribed topics' names, shared by the records of every poll.
     topics: Vec<(String, Py<PyString>)>,
-    /// Fetched by iteration, not handed out yet (in poll order).
-    unread: Mutex<VecDeque<logpond::Record>>,
 }
 
 fn topic_list(topics: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
@@ -86,50 +79,6 @@ impl Consumer {
             out.push(Record::from_core(py, &topic, r)?);
         }
         PyList::new(py, out)
-    }
-
-    fn take_unread(&self) -> VecDeque<logpond::Record> {
-        std::mem::take(&mut *self.unread.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Seeks every partition with unread records back to its first one.
-    /// A partition no longer assigned (a rebalance took it) or a closed
-    /// consumer is skipped: there is nothing to seek.
-    fn rewind(&self, py: Python<'_>) {
-        let unread = self.take_unread();
-        if unread.is_empty() {
-            return;
-        }
-        let mut first: Vec<(&str, u32, u64)> = Vec::new();
-        for r in &unread {
-            if !first.iter().any(|(t, p, _)| *t == &*r.topic && *p == r.partition) {
-                first.push((&r.topic, r.partition, r.offset));
-            }
-        }
-        let inner = &self.inner;
-        py.detach(|| {
-            for (t, p, o) in first {
-                let _ = inner.seek(t, p, o);
-            }
-        });
-    }
-
-    /// The next record for iteration, fetching (and waiting) when none is
-    /// unread; `None` once the consumer or its pond is closed.
-    fn next_record(&self, py: Python<'_>) -> PyResult<Option<Record>> {
-        loop {
-            let next = self.unread.lock().unwrap_or_else(PoisonError::into_inner).pop_front();
-            if let Some(r) = next {
-                let topic = self.topic(py, &r.topic);
-                return Record::from_core(py, &topic, &r).map(Some);
-            }
-            let inner = &self.inner;
-            match wait::until_some(py, Timeout::Forever, |slice| inner.poll_wait(ITER_BATCH, slice)) {
-                Ok(records) => self.unread.lock().unwrap_or_else(PoisonError::into_inner).extend(records),
-                Err(e) if is_code(py, &e, "CLOSED") => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
     }
 }
 
@@ -188,7 +137,6 @@ impl Consumer {
             group: PyString::new(py, inner.group()).unbind(),
             inner,
             topics: names.into_iter().map(|n| (n.clone(), PyString::new(py, &n).unbind())).collect(),
-            unread: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -239,7 +187,6 @@ impl Consumer {
             Some(m) => max_count("max_records", m)?,
             None => 500,
         };
-        self.rewind(py);
         let inner = &self.inner;
         let records = wait::until_some(py, timeout, |slice| inner.poll_wait(max, slice))
             .map_err(|e| name_closed(py, e, &self.pond, "consumer"))?;
@@ -250,10 +197,19 @@ impl Consumer {
         slf
     }
 
-    /// Blocks (GIL released) for the next record; stops once the consumer
-    /// or its pond is closed.
+    /// Blocks (GIL released, in short slices so Ctrl-C interrupts) for the
+    /// next record; stops once the consumer or its pond is closed.
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Record>> {
-        self.next_record(py)
+        let inner = &self.inner;
+        match wait::until_some(py, Timeout::Forever, |slice| inner.next_record_wait(slice)) {
+            Ok(Some(r)) => {
+                let topic = self.topic(py, &r.topic);
+                Record::from_core(py, &topic, &r).map(Some)
+            }
+            Ok(None) => Ok(None), // a wait without limit returns a record or an error
+            Err(e) if is_code(py, &e, "CLOSED") => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Commits the current positions (no argument), or the given
@@ -264,7 +220,6 @@ impl Consumer {
     fn commit(&self, py: Python<'_>, offsets: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let inner = &self.inner;
         let Some(offsets) = offsets.filter(|o| !o.is_none()) else {
-            self.rewind(py);
             return self.run(py, || inner.commit());
         };
         let entries = offset_entries(offsets)?;
@@ -294,7 +249,6 @@ impl Consumer {
     ) -> PyResult<u64> {
         let topic = convert::string("topic", topic)?;
         let partition = convert::small("partition", partition)?;
-        self.rewind(py);
         let inner = &self.inner;
         self.run(py, || inner.position(&topic, partition))
     }
@@ -310,21 +264,18 @@ impl Consumer {
         let topic = convert::string("topic", topic)?;
         let partition = convert::small("partition", partition)?;
         let offset = convert::non_negative("offset", offset)?;
-        self.rewind(py);
         let inner = &self.inner;
         self.run(py, || inner.seek(&topic, partition, offset))
     }
 
     /// Every assigned partition to its start offset.
     fn seek_to_beginning(&self, py: Python<'_>) -> PyResult<()> {
-        self.take_unread();
         let inner = &self.inner;
         self.run(py, || inner.seek_to_beginning())
     }
 
     /// Every assigned partition to its end offset (only new records).
     fn seek_to_end(&self, py: Python<'_>) -> PyResult<()> {
-        self.take_unread();
         let inner = &self.inner;
         self.run(py, || inner.seek_to_end())
     }
@@ -333,7 +284,6 @@ impl Consumer {
     /// `timestamp_ms` (or its end when there is none).
     fn seek_to_time(&self, py: Python<'_>, timestamp_ms: &Bound<'_, PyAny>) -> PyResult<()> {
         let ts = convert::int("timestamp_ms", timestamp_ms)?;
-        self.take_unread();
         let inner = &self.inner;
         self.run(py, || inner.seek_to_time(ts))
     }
@@ -347,7 +297,6 @@ impl Consumer {
 
     /// `{(topic, partition): end offset - position}` per assigned partition.
     fn lag<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.rewind(py);
         let inner = &self.inner;
         let lag = self.run(py, || inner.lag())?;
         let out = PyDict::new(py);
@@ -360,7 +309,6 @@ impl Consumer {
     /// Leaves the group (committing positions first with auto-commit).
     /// Closing twice is harmless.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        self.rewind(py);
         let inner = &self.inner;
         self.run(py, || inner.close())
     }

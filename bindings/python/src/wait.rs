@@ -1,5 +1,5 @@
-//! Blocking calls: the core's own waits (`poll_wait`, `receive_wait`,
-//! `wait_for_append`) run with the interpreter released, in short slices,
+//! Blocking calls: the core's own waits (`poll_wait`, `next_record_wait`,
+//! `receive_wait`, `wait_for_append`) run with the interpreter released, in short slices,
 //! and Python's signal handlers run between slices, so Ctrl-C
 //! (`KeyboardInterrupt`) ends a wait within a slice.
 
@@ -53,13 +53,31 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Timeout {
     }
 }
 
+/// What a waiting core call returns: records, deliveries, or one record.
+pub trait Found {
+    /// True when the call returned something (the wait is over).
+    fn found(&self) -> bool;
+}
+
+impl<T> Found for Vec<T> {
+    fn found(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+impl<T> Found for Option<T> {
+    fn found(&self) -> bool {
+        self.is_some()
+    }
+}
+
 /// Calls `attempt(slice)` (a core call that waits up to `slice` for
 /// something to return) until it returns something or `timeout` passes.
 /// A zero timeout makes exactly one call, with a zero slice.
-pub fn until_some<T, F>(py: Python<'_>, timeout: Timeout, mut attempt: F) -> PyResult<Vec<T>>
+pub fn until_some<R, F>(py: Python<'_>, timeout: Timeout, mut attempt: F) -> PyResult<R>
 where
-    F: FnMut(Duration) -> logpond::Result<Vec<T>> + Send,
-    T: Send,
+    F: FnMut(Duration) -> logpond::Result<R> + Send,
+    R: Found + Send,
 {
     if timeout.is_zero() {
         return detached(py, || attempt(Duration::ZERO));
@@ -69,7 +87,7 @@ where
         let left = timeout.left(start);
         let slice = left.map_or(SLICE, |l| l.min(SLICE));
         let got = detached(py, || attempt(slice))?;
-        if !got.is_empty() || timeout.left(start).is_some_and(|l| l.is_zero()) {
+        if got.found() || timeout.left(start).is_some_and(|l| l.is_zero()) {
             return Ok(got);
         }
         py.check_signals()?;

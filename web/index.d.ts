@@ -334,7 +334,7 @@ export declare class Consumer {
   readonly closed: boolean;
   /** Records of the assigned partitions; waits up to `timeoutMs` for one to be sent in this pond. */
   poll(options?: PollOptions): Promise<LogRecord[]>;
-  /** Every record, waiting for new ones; ends on `close()`. Leaving early puts unread fetched records back. */
+  /** Every record, one at a time, waiting for new ones; ends on `close()`. Positions (and commits) cover exactly the records handed out. */
   [Symbol.asyncIterator](): AsyncIterator<LogRecord>;
   /** Commits the current positions, or the given next offsets (all or nothing: `CommitFailed`). */
   commit(offsets?: ReadonlyArray<TopicPartitionOffset>): void;

@@ -17,8 +17,6 @@ import { kConsumer } from './internal.js';
 const KEYS = new Set(['group', 'topics', 'autoOffsetReset', 'autoCommit', 'autoCommitIntervalMs', 'sessionTimeoutMs', 'assignor']);
 const POLL_KEYS = new Set(['maxRecords', 'timeoutMs']);
 const DEFAULT_MAX_RECORDS = 500;
-/** Records an iterator takes per poll. */
-const ITERATOR_BATCH = 500;
 
 /** Checks `pond.consumer(options)` and fills in the defaults. @param {unknown} options */
 export function consumerArgs(options) {
@@ -68,8 +66,6 @@ export class Consumer {
   #closed = false;
   /** The group generation last seen: a change means a rebalance, which may give other members work. */
   #generation = -1;
-  /** Records fetched by iterators and not yet handed out. @type {Set<{ records: any[], next: number }>} */
-  #buffers = new Set();
 
   /** @private use `pond.consumer(options)` */
   constructor(/** @type {symbol} */ token, /** @type {any} */ w, /** @type {Context} */ ctx, /** @type {ReturnType<typeof consumerArgs>} */ args) {
@@ -102,9 +98,19 @@ export class Consumer {
 
   /** Polls once, without waiting. @param {number} max */
   #pollNow(max) {
+    return this.#fetch((w) => w.poll(max));
+  }
+
+  /** The next record (`[]` or `[record]`), without waiting. */
+  #nextNow() {
+    return this.#fetch((w) => w.nextRecord());
+  }
+
+  /** Runs a fetch in the core and unpacks its records; a new generation wakes the other waiters. @param {(w: any) => any} f */
+  #fetch(f) {
     let packed;
     try {
-      packed = this.#w.poll(max);
+      packed = f(this.#w);
     } catch (e) {
       throw translate(e);
     } finally {
@@ -147,52 +153,21 @@ export class Consumer {
 
   /**
    * Every record, one at a time, waiting for new ones; ends when the
-   * consumer (or the pond) closes. Leaving the loop early (`break`) puts
-   * the records fetched but not handed out back (their partitions' positions
-   * move back), so a commit never covers a record the loop did not see.
+   * consumer (or the pond) closes. Positions move only by the records the
+   * loop hands out, so after leaving it early (`break`) a commit covers
+   * exactly the records it saw, and a rebalance hands the rest over.
    */
   async *[Symbol.asyncIterator]() {
-    const buffer = { records: /** @type {any[]} */ ([]), next: 0 };
-    this.#buffers.add(buffer);
-    try {
-      while (!this.closed) {
-        if (buffer.next < buffer.records.length) {
-          yield buffer.records[buffer.next++];
-          continue;
-        }
-        let got;
-        try {
-          got = await this.#poll(ITERATOR_BATCH, Infinity);
-        } catch (e) {
-          if (this.closed) return;
-          throw e;
-        }
-        buffer.records = got;
-        buffer.next = 0;
-      }
-    } finally {
-      this.#rewind(buffer);
-      this.#buffers.delete(buffer);
-    }
-  }
-
-  /** Moves positions back to the first record an iterator fetched but did not hand out. @param {{ records: any[], next: number }} buffer */
-  #rewind(buffer) {
-    /** @type {Map<string, any>} */
-    const first = new Map();
-    for (let i = buffer.next; i < buffer.records.length; i++) {
-      const r = buffer.records[i];
-      const k = `${r.partition}\0${r.topic}`;
-      if (!first.has(k)) first.set(k, r);
-    }
-    buffer.records = [];
-    buffer.next = 0;
-    for (const r of first.values()) {
+    while (!this.closed) {
+      let got;
       try {
-        this.#w.seek(r.topic, r.partition, r.offset);
-      } catch {
-        // revoked meanwhile, or closed: its new owner starts from the commit
+        got = this.#nextNow();
+        if (got.length === 0) got = await this.#ctx.hub.wait(() => this.#nextNow(), () => this.closed, Infinity, this.#heartbeatMs);
+      } catch (e) {
+        if (this.closed) return;
+        throw e;
       }
+      if (got.length > 0) yield got[0];
     }
   }
 
@@ -237,10 +212,6 @@ export class Consumer {
 
   /** @param {(w: any) => void} f */
   #seek(f) {
-    for (const b of this.#buffers) {
-      b.records = [];
-      b.next = 0;
-    }
     this.#call(f);
     this.#ctx.touched(true);
   }
@@ -296,7 +267,6 @@ export class Consumer {
    */
   close() {
     if (this.#closed) return;
-    for (const b of this.#buffers) this.#rewind(b);
     this.#closed = true;
     try {
       this.#w.close();

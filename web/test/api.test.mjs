@@ -299,6 +299,56 @@ test('leaving a for-await early does not commit records the loop did not see', a
   assert.deepEqual(got, { position: 5, committed: 5, next: 5 });
 });
 
+test('for-await with auto-commit across a rebalance: every record seen exactly once', async () => {
+  const got = await page.evaluate(async () => {
+    const { Pond, ManualClock } = /** @type {any} */ (window).logpond;
+    const clock = new ManualClock(0);
+    const pond = Pond.memory({ clock });
+    pond.createTopic('t', { partitions: 4 });
+    for (let i = 0; i < 40; i++) pond.send('t', `v${i}`, { partition: i % 4 });
+    const options = { group: 'g', topics: ['t'], autoOffsetReset: 'earliest', autoCommit: true, autoCommitIntervalMs: 100 };
+    const first = pond.consumer(options);
+    /** @type {string[][]} */
+    const seen = [[], []];
+    const see = (/** @type {number} */ i, /** @type {any} */ r) => seen[i].push(`${r.partition}:${r.offset}`);
+    // A few records, then an auto-commit falls due.
+    const it = first[Symbol.asyncIterator]();
+    for (let n = 0; n < 3; n++) see(0, (await it.next()).value);
+    clock.advance(150);
+    for (let n = 0; n < 2; n++) see(0, (await it.next()).value);
+    const beforeJoin = seen[0].length;
+    // A second member joins: the group rebalances while the first iterates.
+    const second = pond.consumer(options);
+    const loops = [
+      (async () => {
+        for (let r = await it.next(); !r.done; r = await it.next()) see(0, r.value);
+      })(),
+      (async () => {
+        for await (const r of second) see(1, r);
+      })(),
+    ];
+    const deadline = performance.now() + 5000;
+    while (seen[0].length + seen[1].length < 40 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50)); // room for a duplicate to show up
+    const assignments = [first.assignment().length, second.assignment().length];
+    first.close();
+    second.close();
+    await Promise.all(loops);
+    const probe = pond.consumer(options);
+    const committed = [0, 1, 2, 3].map((p) => probe.committed('t', p));
+    probe.close();
+    await pond.close();
+    return { seen, beforeJoin, assignments, committed };
+  });
+  const all = [...got.seen[0], ...got.seen[1]];
+  assert.equal(new Set(all).size, all.length, `a record seen twice: ${all.sort()}`);
+  assert.equal(all.length, 40);
+  assert.deepEqual(got.assignments, [2, 2]);
+  assert.ok(got.seen[0].length > got.beforeJoin, 'the first member kept iterating after the join');
+  assert.ok(got.seen[1].length > 0, 'the second member drained its partitions');
+  assert.deepEqual(got.committed, [10, 10, 10, 10]);
+});
+
 test('queues with a manual clock: lease expiry and nack delay wake a waiting receive', async () => {
   const got = await page.evaluate(async () => {
     const { Pond, ManualClock } = /** @type {any} */ (window).logpond;

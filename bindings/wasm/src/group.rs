@@ -43,6 +43,14 @@ impl WasmConsumer {
         pack_records(&core(self.inner.poll(to_usize("maxRecords", max_records)?))?)
     }
 
+    /// The next record, packed (none: empty), without waiting. Positions
+    /// count only the records handed out, so iteration that stops between
+    /// two calls (or a rebalance between them) loses or repeats nothing.
+    #[wasm_bindgen(js_name = nextRecord)]
+    pub fn next_record(&self) -> JsResult<Array> {
+        pack_records(core(self.inner.next_record())?.as_slice())
+    }
+
     pub fn commit(&self) -> JsResult<()> {
         core(self.inner.commit())
     }

@@ -151,3 +151,21 @@ fn a_pond_loads_back_from_its_pages_and_from_its_export() {
         assert_eq!(values(&back.read("t", 0.0, None, 10.0, 1e9).unwrap()), ["one", "two", "three"]);
     }
 }
+
+#[wasm_bindgen_test]
+fn next_record_hands_out_one_record_and_moves_the_position_by_one() {
+    let pond = WasmPond::memory(None, None).unwrap();
+    create(&pond, "t", 1.0);
+    send(&pond, "t", &["a", "b", "c"]);
+    let c = pond
+        .consumer("g".into(), vec!["t".into()], "earliest", false, 5000.0, 10_000.0, "cooperative-sticky")
+        .unwrap();
+    assert_eq!(values(&c.next_record().unwrap()), ["a"]);
+    assert_eq!(c.position("t", 0.0).unwrap(), 1.0);
+    assert_eq!(values(&c.next_record().unwrap()), ["b"]);
+    c.commit().unwrap();
+    assert_eq!(c.committed("t", 0.0).unwrap(), Some(2.0));
+    assert_eq!(values(&c.next_record().unwrap()), ["c"]);
+    assert!(values(&c.next_record().unwrap()).is_empty(), "nothing more: empty");
+    c.close().unwrap();
+}

@@ -303,12 +303,12 @@ export interface PartitionLag extends TopicPartition {
  * and `for await` wait off the event loop (on the libuv thread pool);
  * every other method is synchronous.
  *
- * `for await (const record of consumer)` fetches a poll's worth of records
- * at a time and hands them out one by one; the loop ends when the consumer
- * or its pond is closed. Records fetched but not yet handed out count as
- * not consumed: `position`, `lag` and `commit()` leave them out, and
- * `close()` does not commit them. Leaving a loop with `break` keeps the
- * consumer open (and those records for the next `poll` or loop).
+ * `for await (const record of consumer)` hands out records one by one;
+ * the loop ends when the consumer or its pond is closed. Positions (and so
+ * `lag`, `commit()`, auto-commit and the hand-over commit of a rebalance)
+ * count exactly the records the loop yielded. Leaving a loop with `break`
+ * keeps the consumer open; the next `poll` or loop goes on right after
+ * the last record yielded.
  */
 export declare class Consumer implements AsyncIterable<LogRecord> {
   private constructor();

@@ -3,13 +3,12 @@
 // `for await`) run off the event loop (see lib/wait.js); everything else
 // is synchronous.
 //
-// Iteration takes a poll's worth of records at a time and hands them out
-// one by one. The records fetched but not handed out yet are "unread":
-// `position`, `lag` and `commit()` count them as not consumed, a `seek`
-// drops them, and `close()` seeks their partitions back to the first of
-// them before leaving the group (whose auto-commit then stores exactly
-// what was handed out). A loop left with `break` keeps them for the next
-// `poll` or loop.
+// Iteration uses the core's (`next_record`): the core fetches in batches
+// but a partition's position (so commits, auto-commits and the hand-over
+// commit of a rebalance) moves only past the records handed out, and the
+// loop asks for one record per step, so positions count exactly what the
+// loop yielded. A record that is there is taken synchronously (it never
+// waits); when none is, the wait runs on the thread pool in slices.
 
 const native = require('./native');
 const { translate, errorOf } = require('./errors');
@@ -26,8 +25,11 @@ const {
 } = require('./convert');
 const { waitOptions, waitSliced } = require('./wait');
 
-/** Records a `for await` loop fetches per poll. */
-const ITER_BATCH = 500;
+/** Records a `for await` loop takes in a row before it lets the event loop turn. */
+const ITER_TURN = 256;
+/** The scratch of a loop: f64 slots (3 + a topic index and 6 + 2 per header) and bytes. */
+const ITER_SLOTS = 3 + 7 + 2 * 16;
+const ITER_BYTES = 4096;
 const DEFAULT_MAX_RECORDS = 500;
 
 const CONSUMER_KEYS = new Set([
@@ -42,9 +44,6 @@ const CONSUMER_KEYS = new Set([
 
 /** Guards the constructor: consumers come from `pond.consumer(...)`. */
 const kCreate = Symbol('logpond.consumer');
-
-/** @param {string} topic @param {number} partition */
-const tpKey = (topic, partition) => `${partition}:${topic}`;
 
 /**
  * The native options of `pond.consumer(options)`, type-checked.
@@ -87,9 +86,6 @@ class Consumer {
   /** @type {readonly string[]} */
   #topics;
   #closed = false;
-  /** @type {any[]} fetched by iteration; `#unread[#next...]` not handed out yet */
-  #unread = [];
-  #next = 0;
 
   /** @private Use `pond.consumer(options)`. */
   constructor(token, pond, pondHandle, options) {
@@ -159,7 +155,6 @@ class Consumer {
   async poll(options) {
     const { count, timeoutMs } = waitOptions(options, 'poll', 'maxRecords', DEFAULT_MAX_RECORDS);
     if (this.#closed) throw errorOf('CLOSED', 'the consumer is closed');
-    if (this.#next < this.#unread.length) return this.#takeUnread(count);
     const records = await this.#fetch(count, timeoutMs);
     if (records.length === 0 && this.#closed) throw errorOf('CLOSED', 'the consumer is closed');
     return records;
@@ -177,94 +172,92 @@ class Consumer {
     return unpackBatch(r[0], r[1], 1, this.#topics, null);
   }
 
-  /** @param {number} max */
-  #takeUnread(max) {
-    const end = Math.min(this.#unread.length, this.#next + max);
-    const out = this.#unread.slice(this.#next, end);
-    this.#next = end;
-    if (end === this.#unread.length) this.#dropUnread();
-    return out;
-  }
-
-  #dropUnread() {
-    this.#unread = [];
-    this.#next = 0;
-  }
-
-  /** @param {any[]} batch */
-  #addUnread(batch) {
-    if (this.#next < this.#unread.length) this.#unread = this.#unread.slice(this.#next).concat(batch);
-    else this.#unread = batch;
-    this.#next = 0;
-  }
-
-  /** The first unread record's offset per partition. @returns {Map<string, { topic: string, partition: number, offset: number }>} */
-  #firstUnread() {
-    const first = new Map();
-    for (let i = this.#next; i < this.#unread.length; i++) {
-      const r = this.#unread[i];
-      const k = tpKey(r.topic, r.partition);
-      if (!first.has(k)) first.set(k, { topic: r.topic, partition: r.partition, offset: r.offset });
-    }
-    return first;
-  }
-
-  /**
-   * Seeks the partitions with unread records back to the first of them
-   * and forgets them. A partition no longer assigned (a rebalance took it)
-   * is skipped.
-   */
-  #rewind() {
-    if (this.#next >= this.#unread.length) return;
-    const first = this.#firstUnread();
-    this.#dropUnread();
-    for (const f of first.values()) {
-      try {
-        native.consumerSeek(this.#handle, f.topic, f.partition, f.offset);
-      } catch {
-        // Not assigned any more, or closed: nothing to seek.
-      }
-    }
-  }
-
   /**
    * Records one at a time, waiting (off the event loop) when there are
-   * none; the loop ends when the consumer or its pond is closed. Leaving
-   * the loop (`break`) keeps the consumer open.
+   * none; the loop ends when the consumer or its pond is closed. Each step
+   * takes one record from the core, so positions, `lag` and commits count
+   * exactly the records the loop yielded; leaving it (`break`) keeps the
+   * consumer open, and the next `poll` or loop goes on right after them.
    *
    * A hand-written iterator rather than an async generator: a generator's
    * resumption costs about as much again per record as the rest of the loop.
    * @returns {AsyncIterableIterator<any>}
    */
   [Symbol.asyncIterator]() {
+    const h = this.#handle;
+    const topics = this.#topics;
     let ended = false;
+    /** Records taken in a row without the event loop turning. */
+    let streak = 0;
     const finish = () => {
       ended = true;
       return { value: undefined, done: true };
     };
-    /** Fetches until a record comes or the consumer closes. */
+    /** A failed native call: the end of the loop when closed, else the error. @param {unknown} e */
+    const failed = (e) => {
+      const err = this.#error(e);
+      if (/** @type {any} */ (err)?.code === 'CLOSED') return finish();
+      ended = true;
+      throw err;
+    };
+    /** @param {[Buffer, Float64Array]} r */
+    const step = (r) => ({ value: unpackBatch(r[0], r[1], 1, topics, null)[0], done: false });
+    // A record taken at once lands here (see `consumerNextRecord`): the
+    // slots' count, the record's numbers' count and bytes' length, its
+    // numbers, then (after the slots) its bytes.
+    const scratchBytes = Buffer.alloc(ITER_SLOTS * 8 + ITER_BYTES);
+    const scratch = new Float64Array(scratchBytes.buffer, scratchBytes.byteOffset, ITER_SLOTS);
+    scratch[0] = ITER_SLOTS;
+    /** The record there is now (never waits), or null. */
+    const take = () => {
+      const r = native.consumerNextRecord(h, scratchBytes);
+      if (r === null) return null;
+      if (r !== true) return step(r);
+      const length = scratch[2];
+      // A copy (small: from Node's buffer pool), as records outlive the scratch.
+      const data = Buffer.allocUnsafe(length);
+      scratchBytes.copy(data, 0, ITER_SLOTS * 8, ITER_SLOTS * 8 + length);
+      return { value: unpackBatch(data, scratch, 1, topics, null, 3, 3 + scratch[1])[0], done: false };
+    };
+    /** Lets the event loop turn when due, then waits (on the pool) until a record comes or the consumer closes. */
     const slow = async () => {
-      for (;;) {
-        if (ended) return finish();
-        const r = this.#takeOne();
-        if (r !== undefined) return { value: r, done: false };
-        if (this.closed) return finish();
-        let batch;
-        try {
-          batch = await this.#fetch(ITER_BATCH, Infinity);
-        } catch (e) {
-          if (/** @type {any} */ (e)?.code === 'CLOSED') return finish();
-          ended = true;
-          throw e;
+      try {
+        if (streak >= ITER_TURN) {
+          streak = 0;
+          await new Promise(setImmediate);
+          if (ended) return finish();
+          const r = take();
+          if (r !== null) return r;
         }
-        if (batch.length > 0) this.#addUnread(batch);
+        for (;;) {
+          if (ended || this.closed) return finish();
+          streak = 0; // the event loop turns while the pool waits
+          const r = await waitSliced((ms) => native.consumerNextRecordWait(h, ms), Infinity, () => this.closed);
+          // A record handed out is yielded even if the consumer closed meanwhile.
+          if (r[1].length > 0) return step(r);
+        }
+      } catch (e) {
+        return failed(e);
       }
     };
     return {
       next: () => {
-        if (!ended) {
-          const r = this.#takeOne();
-          if (r !== undefined) return Promise.resolve({ value: r, done: false });
+        if (ended) return Promise.resolve(finish());
+        if (streak < ITER_TURN) {
+          let r;
+          try {
+            r = take();
+          } catch (e) {
+            try {
+              return Promise.resolve(failed(e));
+            } catch (err) {
+              return Promise.reject(err);
+            }
+          }
+          if (r !== null) {
+            streak++;
+            return Promise.resolve(r);
+          }
         }
         return slow();
       },
@@ -273,15 +266,6 @@ class Consumer {
         return this;
       },
     };
-  }
-
-  /** The next unread record, or undefined. */
-  #takeOne() {
-    if (this.#next >= this.#unread.length) return undefined;
-    const r = this.#unread[this.#next];
-    this.#unread[this.#next++] = undefined;
-    if (this.#next === this.#unread.length) this.#dropUnread();
-    return r;
   }
 
   /**
@@ -294,7 +278,7 @@ class Consumer {
    */
   commit(offsets) {
     if (offsets == null) {
-      this.#call(() => this.#commitPositions());
+      this.#call(() => native.consumerCommit(this.#handle));
       return;
     }
     if (!Array.isArray(offsets)) {
@@ -314,39 +298,6 @@ class Consumer {
     this.#call(() => native.consumerCommitOffsets(this.#handle, topics, partitions, list));
   }
 
-  /** Commits positions, counting unread records as not consumed. */
-  #commitPositions() {
-    const h = this.#handle;
-    if (this.#next >= this.#unread.length) {
-      native.consumerCommit(h);
-      return;
-    }
-    // Move each unread partition back to its first unread record for the
-    // commit, then forward again to where the next poll goes on.
-    const moved = [];
-    try {
-      for (const f of this.#firstUnread().values()) {
-        let position;
-        try {
-          position = native.consumerPosition(h, f.topic, f.partition);
-        } catch {
-          continue; // not assigned any more
-        }
-        native.consumerSeek(h, f.topic, f.partition, f.offset);
-        moved.push([f, position]);
-      }
-      native.consumerCommit(h);
-    } finally {
-      for (const [f, position] of moved) {
-        try {
-          native.consumerSeek(h, f.topic, f.partition, position);
-        } catch {
-          // Taken by a rebalance meanwhile: its new owner starts from the commit.
-        }
-      }
-    }
-  }
-
   /** The group's committed offset of a partition (any partition), or null. */
   committed(topic, partition = 0) {
     checkString(topic, 'topic');
@@ -354,15 +305,10 @@ class Consumer {
     return this.#call(() => native.consumerCommitted(this.#handle, topic, p));
   }
 
-  /** The next offset this consumer reads from an assigned partition (unread records count as not read). */
+  /** The next offset this consumer reads from an assigned partition. */
   position(topic, partition = 0) {
     checkString(topic, 'topic');
     const p = checkNumber(partition, 'partition');
-    if (this.#closed) throw errorOf('CLOSED', 'the consumer is closed');
-    for (let i = this.#next; i < this.#unread.length; i++) {
-      const r = this.#unread[i];
-      if (r.partition === p && r.topic === topic) return r.offset;
-    }
     return this.#call(() => native.consumerPosition(this.#handle, topic, p));
   }
 
@@ -372,30 +318,22 @@ class Consumer {
     const p = checkNumber(partition, 'partition');
     const o = checkNumber(offset, 'offset');
     this.#call(() => native.consumerSeek(this.#handle, topic, p, o));
-    if (this.#next < this.#unread.length) {
-      const rest = this.#unread.slice(this.#next).filter((r) => !(r.partition === p && r.topic === topic));
-      this.#dropUnread();
-      if (rest.length > 0) this.#unread = rest;
-    }
   }
 
   /** Every assigned partition to its start. */
   seekToBeginning() {
     this.#call(() => native.consumerSeekToBeginning(this.#handle));
-    this.#dropUnread();
   }
 
   /** Every assigned partition to its end: only records sent from now on. */
   seekToEnd() {
     this.#call(() => native.consumerSeekToEnd(this.#handle));
-    this.#dropUnread();
   }
 
   /** Every assigned partition to its first record with a timestamp >= `timestampMs` (or its end). */
   seekToTime(timestampMs) {
     const ts = checkTime(timestampMs, 'timestampMs');
     this.#call(() => native.consumerSeekToTime(this.#handle, ts));
-    this.#dropUnread();
   }
 
   /** The assigned partitions, sorted: `[{ topic, partition }]`. */
@@ -408,29 +346,20 @@ class Consumer {
 
   /** End offset minus position, per assigned partition, sorted: `[{ topic, partition, lag }]`. */
   lag() {
-    const lag = this.#call(() => native.consumerLag(this.#handle));
-    /** @type {Map<string, number>} */
-    const unread = new Map();
-    for (let i = this.#next; i < this.#unread.length; i++) {
-      const k = tpKey(this.#unread[i].topic, this.#unread[i].partition);
-      unread.set(k, (unread.get(k) ?? 0) + 1);
-    }
-    return lag.map((l) => ({
+    return this.#call(() => native.consumerLag(this.#handle)).map((l) => ({
       topic: l.topic,
       partition: l.partition,
-      lag: /** @type {number} */ (l.lag) + (unread.get(tpKey(l.topic, l.partition)) ?? 0),
+      lag: /** @type {number} */ (l.lag),
     }));
   }
 
   /**
-   * Leaves the group (with auto-commit, committing the positions of what
-   * was handed out first). Ends `for await` loops and waits. Closing twice
+   * Leaves the group (with auto-commit, committing its positions first). Ends `for await` loops and waits. Closing twice
    * is harmless.
    */
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.#rewind();
     try {
       native.consumerClose(this.#handle);
     } catch (e) {

@@ -389,12 +389,13 @@ function unpackRecords(topic, result) {
  * which go into `extras` (two per record). Otherwise as `unpackRecords`.
  * @param {Buffer} data @param {Float64Array} meta @param {1 | 2} prefix
  * @param {readonly string[] | string} topics @param {number[] | null} extras
+ * @param {number} [start] @param {number} [end] the numbers' part of `meta` (default: all)
  */
-function unpackBatch(data, meta, prefix, topics, extras) {
+function unpackBatch(data, meta, prefix, topics, extras, start = 0, end = meta.length) {
   const ab = data.buffer;
   let d = data.byteOffset;
-  let m = 0;
-  const n = meta.length;
+  let m = start;
+  const n = end;
   const records = [];
   let topic = typeof topics === 'string' ? topics : '';
   while (m < n) {

@@ -278,7 +278,7 @@ test('a pending poll rejects with Closed when its consumer closes', async (t) =>
   await assert.rejects(pending, (e) => e instanceof Closed && /consumer is closed/.test(e.message));
 });
 
-test('leaving a loop keeps unread records: close commits exactly what was handed out', async (t) => {
+test('leaving a loop: positions and commits count exactly what it yielded', async (t) => {
   const { pond } = setup(t);
   pond.sendMany('orders', Array.from({ length: 10 }, (_, i) => `r${i}`));
   const c = pond.consumer({ group: 'g', topics: ['orders'], autoOffsetReset: 'earliest' });
@@ -288,7 +288,7 @@ test('leaving a loop keeps unread records: close commits exactly what was handed
     if (seen.length === 3) break;
   }
   assert.equal(c.closed, false);
-  assert.equal(c.position('orders', 0), 3); // the unread records are not consumed
+  assert.equal(c.position('orders', 0), 3); // records fetched but not yielded are not consumed
   assert.deepEqual(c.lag(), [{ topic: 'orders', partition: 0, lag: 7 }]);
   c.commit();
   assert.equal(c.committed('orders', 0), 3);
@@ -299,7 +299,7 @@ test('leaving a loop keeps unread records: close commits exactly what was handed
     break;
   }
   assert.deepEqual(seen, ['r0', 'r1', 'r2', 'r5']);
-  c.close(); // auto-commit: r0..r5 handed out
+  c.close(); // auto-commit: r0..r5 yielded
   const next = pond.consumer({ group: 'g', topics: ['orders'] });
   assert.equal(next.committed('orders', 0), 6);
   assert.deepEqual(values(await next.poll()), ['r6', 'r7', 'r8', 'r9']);
@@ -320,9 +320,61 @@ test('commit() inside a loop commits what the loop has seen, and the loop goes o
     seen,
     Array.from({ length: 20 }, (_, i) => i),
   );
-  // A seek drops the unread records of its partition.
+  // A seek moves where the next read starts.
   c.seek('orders', 0, 5);
   assert.deepEqual(values(await c.poll({ maxRecords: 1 })), ['r5']);
+});
+
+test('a rebalance while a loop runs neither skips nor repeats a record', async (t) => {
+  const { pond } = setup(t, 4);
+  const all = Array.from({ length: 200 }, (_, i) => ({ value: `r${i}`, partition: i % 4 }));
+  pond.sendMany('orders', all);
+  const options = { group: 'g', topics: ['orders'], autoOffsetReset: 'earliest' };
+  const first = pond.consumer(options); // autoCommit on (the default)
+  const seen = [];
+  for await (const r of first) {
+    seen.push(str(r.value));
+    if (seen.length === 7) break;
+  }
+  // A second member joins: the rebalance hands partitions over, committing
+  // the first member's positions (what its loop yielded) for them.
+  const second = pond.consumer(options);
+  assert.equal(second.assignment().length, 2);
+  assert.equal(first.assignment().length, 2);
+  const drained = (c) => c.lag().every((l) => l.lag === 0);
+  if (!drained(first)) {
+    for await (const r of first) {
+      seen.push(str(r.value));
+      if (drained(first)) break;
+    }
+  }
+  for await (const r of second) {
+    seen.push(str(r.value));
+    if (drained(second)) break;
+  }
+  assert.equal(seen.length, all.length);
+  assert.deepEqual(new Set(seen), new Set(all.map((r) => r.value)));
+  assert.deepEqual(await first.poll(), []);
+  assert.deepEqual(await second.poll(), []);
+});
+
+test('a for await loop over a backlog lets the event loop turn', async (t) => {
+  const { pond } = setup(t);
+  pond.sendMany('orders', Array.from({ length: 5000 }, (_, i) => `r${i}`));
+  const c = pond.consumer({ group: 'g', topics: ['orders'], autoOffsetReset: 'earliest' });
+  let turns = 0;
+  let stop = false;
+  const spin = () => {
+    turns++;
+    if (!stop) setImmediate(spin);
+  };
+  setImmediate(spin);
+  let n = 0;
+  for await (const r of c) {
+    if (++n === 5000) break;
+  }
+  stop = true;
+  assert.ok(turns >= 5, `the event loop turned ${turns} times`);
 });
 
 test('misuse is refused with clear errors, never a crash', async (t) => {

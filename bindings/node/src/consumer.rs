@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use logpond::{Assignor, ConsumerConfig, OffsetReset, Record};
-use napi::bindgen_prelude::{AsyncTask, External};
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Either, External, Float64Array};
 use napi_derive::napi;
 
 use crate::convert::{core_err, from_u64, guard, invalid, to_i64, to_u32, to_u64, to_usize, Result};
@@ -135,6 +135,74 @@ pub fn consumer_poll(
         Ok(AsyncTask::new(WaitTask(PollWait {
             shared: c.shared.clone(),
             max: to_usize("maxRecords", max_records)?,
+            timeout: wait_time(timeout_ms)?,
+        })))
+    })
+}
+
+/// The next record of an iteration, waiting on the thread pool.
+pub struct NextRecordWait {
+    shared: Arc<Shared>,
+    timeout: std::time::Duration,
+}
+
+impl Wait for NextRecordWait {
+    fn wait(&mut self) -> logpond::Result<PackedOwned> {
+        let record = self.shared.consumer.next_record_wait(self.timeout)?;
+        self.shared.pack(record.as_slice())
+    }
+}
+
+/// The next record of an iteration (`for await`), if one is there now,
+/// packed as a poll's (a topic index first), or null. Never waits; the
+/// record counts as handed out (its partition's position moves past it).
+///
+/// `scratch` is the JS layer's reused buffer: f64 slots (native byte
+/// order, as a Float64Array holds them), the first holding their count,
+/// then bytes. When the record fits, its numbers' count, its bytes' length
+/// and its numbers go into the slots after the first, its bytes after the
+/// slots, and the result is `true`; else `[bytes, numbers]` comes back.
+/// (Copying a small record's bytes into a pooled JS Buffer costs less than
+/// a new external buffer per record.)
+#[napi]
+pub fn consumer_next_record(
+    c: &CHandle,
+    mut scratch: BufferSlice,
+) -> Result<Option<Either<bool, (Buffer, Float64Array)>>> {
+    guard(|| {
+        let Some(record) = c.shared.consumer.next_record().map_err(core_err)? else {
+            return Ok(None);
+        };
+        let p = c.shared.pack(std::slice::from_ref(&record)).map_err(core_err)?;
+        let slots = scratch.get(..8).map_or(0.0, |b| f64::from_ne_bytes(b.try_into().unwrap_or_default()));
+        let slots = to_usize("slots", slots)?;
+        let fits = slots
+            .checked_mul(8)
+            .filter(|&n| n <= scratch.len())
+            .is_some_and(|n| p.numbers.len() + 3 <= slots && p.data.len() <= scratch.len() - n);
+        if !fits {
+            return Ok(Some(Either::B((Buffer::from(p.data), Float64Array::new(p.numbers)))));
+        }
+        let (meta, bytes) = scratch.split_at_mut(slots * 8);
+        let head = [p.numbers.len() as f64, p.data.len() as f64];
+        for (slot, v) in meta[8..].chunks_exact_mut(8).zip(head.into_iter().chain(p.numbers)) {
+            slot.copy_from_slice(&v.to_ne_bytes());
+        }
+        bytes[..p.data.len()].copy_from_slice(&p.data);
+        Ok(Some(Either::A(true)))
+    })
+}
+
+/// The next record of an iteration on the thread pool, waiting up to
+/// `timeoutMs` for one. Resolves as `consumerPoll` does (no record: empty).
+#[napi(ts_return_type = "Promise<[Buffer, Float64Array] | Failure>")]
+pub fn consumer_next_record_wait(
+    c: &CHandle,
+    timeout_ms: f64,
+) -> Result<AsyncTask<WaitTask<NextRecordWait>>> {
+    guard(|| {
+        Ok(AsyncTask::new(WaitTask(NextRecordWait {
+            shared: c.shared.clone(),
             timeout: wait_time(timeout_ms)?,
         })))
     })

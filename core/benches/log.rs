@@ -127,6 +127,14 @@ fn main() {
     let grouped = start.elapsed();
     rate("consume_group_poll500_100B_file_os", got, grouped);
     println!("group_vs_raw_consume: {:.2}x the raw time", grouped.as_secs_f64() / raw.as_secs_f64());
+    consumer.seek_to_beginning().unwrap();
+    let start = Instant::now();
+    let mut iterated = 0u64;
+    while let Some(r) = consumer.next_record().unwrap() {
+        iterated += 1;
+        std::hint::black_box(&r);
+    }
+    rate("consume_group_next_record_100B_file_os", iterated, start.elapsed());
     let commits = 10_000;
     let start = Instant::now();
     for i in 0..commits {

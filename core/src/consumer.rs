@@ -144,6 +144,9 @@ impl Consumer {
         let id = guard.ok_or(Error::Closed)?;
         let env = self.pond.env();
         let (id, record) = self.pond.with_state(|state| {
+            if let Some(record) = group::take_buffered(state, &env, &self.group, id) {
+                return Ok((id, Some(record)));
+            }
             let id = group::heartbeat(state, &env, &self.group, id, &self.settings)?;
             Ok((id, group::next_record(state, &env, &self.group, id)?))
         })?;

@@ -494,6 +494,31 @@ pub(crate) fn next_record(
     Ok(Some(record))
 }
 
+/// The fast path of iteration: the next buffered record of a live member,
+/// without a rebalance check (the buffer holds at most one batch; the next
+/// fetch runs the full heartbeat). `None` when the slow path must run.
+pub(crate) fn take_buffered(
+    state: &mut State,
+    env: &Env<'_>,
+    group_id: &str,
+    member_id: u64,
+) -> Option<Record> {
+    let m = state.groups.groups.get_mut(group_id)?.members.get_mut(&member_id)?;
+    if m.buffer.is_empty() || env.now_ms.saturating_sub(m.last_poll_ms) > m.settings.session_timeout_ms {
+        return None;
+    }
+    let record = m.buffer.pop_front()?;
+    m.last_poll_ms = env.now_ms;
+    // Find the position without building a key (no allocation per record).
+    match m.positions.iter_mut().find(|((t, p), _)| **t == *record.topic && *p == record.partition) {
+        Some((_, position)) => *position = record.offset + 1,
+        None => {
+            m.positions.insert((record.topic.to_string(), record.partition), record.offset + 1);
+        }
+    }
+    Some(record)
+}
+
 /// Commits the member's current positions.
 pub(crate) fn commit_positions(
     state: &mut State,

@@ -22,6 +22,7 @@ mod consumer;
 mod error;
 mod group;
 mod index;
+pub mod js;
 mod offsets;
 mod partition;
 pub mod partitioner;

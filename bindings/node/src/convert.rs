@@ -8,7 +8,7 @@ pub type NError = napi::Error<&'static str>;
 pub type Result<T> = napi::Result<T, &'static str>;
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
-pub const MAX_SAFE: u64 = (1 << 53) - 1;
+pub const MAX_SAFE: u64 = logpond::js::MAX_SAFE_INTEGER;
 
 /// The code of an error that is the binding's fault, not the caller's.
 const INTERNAL: &str = "INTERNAL";
@@ -48,65 +48,33 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// Why `v` is not a safe integer (called once the fast checks failed).
-#[cold]
-fn not_integer(name: &str, v: f64) -> NError {
-    if !v.is_finite() || v.fract() != 0.0 {
-        invalid(format!("{name} must be an integer, got {v}"))
-    } else if v.abs() > MAX_SAFE as f64 {
-        invalid(format!(
-            "{name} {v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
-        ))
-    } else {
-        invalid(format!("{name} must be >= 0, got {v}"))
-    }
-}
+// The JS number conversions live in the core (shared with the browser
+// binding); these map their errors.
 
 /// A non-negative safe integer.
 #[inline]
 pub fn to_u64(name: &str, v: f64) -> Result<u64> {
-    // In range, the cast is exact exactly when `v` is an integer (NaN fails
-    // the range test). No `trunc`: it is a libm call on baseline x86-64.
-    if (0.0..=MAX_SAFE as f64).contains(&v) {
-        let n = v as u64;
-        if n as f64 == v {
-            return Ok(n);
-        }
-    }
-    Err(not_integer(name, v))
+    logpond::js::to_u64(name, v).map_err(core_err)
 }
 
 /// A safe integer (may be negative).
 #[inline]
 pub fn to_i64(name: &str, v: f64) -> Result<i64> {
-    if (-(MAX_SAFE as f64)..=MAX_SAFE as f64).contains(&v) {
-        let n = v as i64;
-        if n as f64 == v {
-            return Ok(n);
-        }
-    }
-    Err(not_integer(name, v))
+    logpond::js::to_i64(name, v).map_err(core_err)
 }
 
 pub fn to_u32(name: &str, v: f64) -> Result<u32> {
-    let n = to_u64(name, v)?;
-    u32::try_from(n).map_err(|_| invalid(format!("{name} must be <= {}, got {v}", u32::MAX)))
+    logpond::js::to_u32(name, v).map_err(core_err)
 }
 
 #[inline]
 pub fn to_usize(name: &str, v: f64) -> Result<usize> {
-    let n = to_u64(name, v)?;
-    usize::try_from(n).map_err(|_| invalid(format!("{name} is too large: {v}")))
+    logpond::js::to_usize(name, v).map_err(core_err)
 }
 
 /// An offset (or count) going out to JS, which must hold it exactly.
 pub fn from_u64(v: u64) -> Result<f64> {
-    if v > MAX_SAFE {
-        return Err(invalid(format!(
-            "{v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
-        )));
-    }
-    Ok(v as f64)
+    logpond::js::from_u64(v).map_err(core_err)
 }
 
 #[cfg(test)]

@@ -92,61 +92,18 @@ pub struct TopicInfo {
     pub config: TopicOptions,
 }
 
-/// Numbers per record in a packed send, before its headers:
-/// `valueLength, keyLength, headerCount, partition, timestampMs`.
-const META_PER_RECORD: usize = 5;
 /// Numbers before the records' in a packed send: `slots, topicLength, count`.
 const HEADER_SLOTS: usize = 3;
 
-/// Unpacks records the JS layer packed for `sendPacked`: per record,
-/// `meta` holds `valueLength, keyLength, headerCount, partition,
-/// timestampMs` (a length of -1 is null; a partition or timestamp of NaN is
-/// absent), then per header `nameLength, valueLength`; `data` holds the
-/// value, the key, then each header's name (utf-8) and value, in that order.
+/// Unpacks records the JS layer packed for `sendPacked` (the format is
+/// `logpond::js::unpack_new_records`'s); the numbers are f64 in native
+/// byte order, as a JS Float64Array holds them.
 fn unpack_new_records<'a>(data: &'a [u8], meta: &[u8], count: usize) -> Result<Vec<NewRecord<'a>>> {
-    let malformed = || invalid("malformed packed records");
-    // The numbers are f64 in native byte order, as a JS Float64Array holds them.
-    let number = |i: usize| -> Result<f64> {
-        let b = meta.get(i * 8..i * 8 + 8).ok_or_else(malformed)?;
-        Ok(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    let number = |i: usize| {
+        let b = meta.get(i * 8..i * 8 + 8)?;
+        Some(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     };
-    let mut records = Vec::with_capacity(count);
-    let (mut m, mut d) = (0usize, 0usize);
-    let mut take = |len: f64| -> Result<Option<&'a [u8]>> {
-        if len == -1.0 {
-            return Ok(None);
-        }
-        let len = to_usize("length", len)?;
-        let end = d.checked_add(len).ok_or_else(malformed)?;
-        let bytes = data.get(d..end).ok_or_else(malformed)?;
-        d = end;
-        Ok(Some(bytes))
-    };
-    for _ in 0..count {
-        let (value_len, key_len, header_count) = (number(m)?, number(m + 1)?, number(m + 2)?);
-        let (partition, ts) = (number(m + 3)?, number(m + 4)?);
-        m += META_PER_RECORD;
-        let value = take(value_len)?;
-        let key = take(key_len)?;
-        let header_count = to_usize("headerCount", header_count)?;
-        let mut headers = Vec::with_capacity(header_count.min(1024));
-        for _ in 0..header_count {
-            let (name_len, value_len) = (number(m)?, number(m + 1)?);
-            m += 2;
-            let name = take(name_len)?.ok_or_else(malformed)?;
-            let name = std::str::from_utf8(name).map_err(|_| invalid("a header name is not valid utf-8"))?;
-            let value = take(value_len)?.ok_or_else(malformed)?;
-            headers.push((name, value));
-        }
-        records.push(NewRecord {
-            key,
-            value,
-            headers,
-            partition: if partition.is_nan() { None } else { Some(to_u32("partition", partition)?) },
-            timestamp_ms: if ts.is_nan() { None } else { Some(to_i64("timestampMs", ts)?) },
-        });
-    }
-    Ok(records)
+    logpond::js::unpack_new_records(number, data, count).map_err(core_err)
 }
 
 /// Records packed for the JS layer, which turns them into objects.

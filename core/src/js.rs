@@ -1,0 +1,171 @@
+//! What the JavaScript bindings (Node and the browser) share: numbers as JS
+//! holds them (f64, exact only up to 2^53 - 1), and the packed form in which
+//! they hand many records to the core in one call.
+
+use crate::record::NewRecord;
+use crate::{Error, Result};
+
+/// `Number.MAX_SAFE_INTEGER`: larger integers are not exact in a JS number.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Why `v` is not a safe integer (called once the fast checks failed).
+#[cold]
+fn not_integer(name: &str, v: f64) -> Error {
+    if !v.is_finite() || v.fract() != 0.0 {
+        Error::invalid(format!("{name} must be an integer, got {v}"))
+    } else if v.abs() > MAX_SAFE_INTEGER as f64 {
+        Error::invalid(format!(
+            "{name} {v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
+        ))
+    } else {
+        Error::invalid(format!("{name} must be >= 0, got {v}"))
+    }
+}
+
+/// A non-negative safe integer.
+#[inline]
+pub fn to_u64(name: &str, v: f64) -> Result<u64> {
+    // In range, the cast is exact exactly when `v` is an integer (NaN fails
+    // the range test). No `trunc`: it is a libm call on baseline x86-64.
+    if (0.0..=MAX_SAFE_INTEGER as f64).contains(&v) {
+        let n = v as u64;
+        if n as f64 == v {
+            return Ok(n);
+        }
+    }
+    Err(not_integer(name, v))
+}
+
+/// A safe integer (may be negative).
+#[inline]
+pub fn to_i64(name: &str, v: f64) -> Result<i64> {
+    let max = MAX_SAFE_INTEGER as f64;
+    if (-max..=max).contains(&v) {
+        let n = v as i64;
+        if n as f64 == v {
+            return Ok(n);
+        }
+    }
+    Err(not_integer(name, v))
+}
+
+pub fn to_u32(name: &str, v: f64) -> Result<u32> {
+    let n = to_u64(name, v)?;
+    u32::try_from(n).map_err(|_| Error::invalid(format!("{name} must be <= {}, got {v}", u32::MAX)))
+}
+
+#[inline]
+pub fn to_usize(name: &str, v: f64) -> Result<usize> {
+    let n = to_u64(name, v)?;
+    usize::try_from(n).map_err(|_| Error::invalid(format!("{name} is too large: {v}")))
+}
+
+/// A core count or offset going out to JS, which must hold it exactly.
+pub fn from_u64(v: u64) -> Result<f64> {
+    if v > MAX_SAFE_INTEGER {
+        return Err(Error::invalid(format!(
+            "{v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
+        )));
+    }
+    Ok(v as f64)
+}
+
+/// Numbers per record in a packed send, before its headers:
+/// `valueLength, keyLength, headerCount, partition, timestampMs`.
+pub const NUMBERS_PER_RECORD: usize = 5;
+
+/// Unpacks records a JS layer packed: per record, the numbers (`number(i)`
+/// gives the i-th) hold `valueLength, keyLength, headerCount, partition,
+/// timestampMs` (a length of -1 is null; a partition or timestamp of NaN is
+/// absent), then per header `nameLength, valueLength`; `data` holds the
+/// value, the key, then each header's name (utf-8) and value, in that
+/// order. Anything malformed is an `InvalidArgument` error, never a panic.
+pub fn unpack_new_records<'a>(
+    number: impl Fn(usize) -> Option<f64>,
+    data: &'a [u8],
+    count: usize,
+) -> Result<Vec<NewRecord<'a>>> {
+    let malformed = || Error::invalid("malformed packed records");
+    let number = |i: usize| number(i).ok_or_else(malformed);
+    let mut records = Vec::with_capacity(count.min(data.len() + 1));
+    let (mut m, mut d) = (0usize, 0usize);
+    let mut take = |len: f64| -> Result<Option<&'a [u8]>> {
+        if len == -1.0 {
+            return Ok(None);
+        }
+        let len = to_usize("length", len)?;
+        let end = d.checked_add(len).ok_or_else(malformed)?;
+        let bytes = data.get(d..end).ok_or_else(malformed)?;
+        d = end;
+        Ok(Some(bytes))
+    };
+    for _ in 0..count {
+        let (value_len, key_len, header_count) = (number(m)?, number(m + 1)?, number(m + 2)?);
+        let (partition, ts) = (number(m + 3)?, number(m + 4)?);
+        m += NUMBERS_PER_RECORD;
+        let value = take(value_len)?;
+        let key = take(key_len)?;
+        let header_count = to_usize("headerCount", header_count)?;
+        let mut headers = Vec::with_capacity(header_count.min(1024));
+        for _ in 0..header_count {
+            let (name_len, value_len) = (number(m)?, number(m + 1)?);
+            m += 2;
+            let name = take(name_len)?.ok_or_else(malformed)?;
+            let name =
+                std::str::from_utf8(name).map_err(|_| Error::invalid("a header name is not valid utf-8"))?;
+            let value = take(value_len)?.ok_or_else(malformed)?;
+            headers.push((name, value));
+        }
+        records.push(NewRecord {
+            key,
+            value,
+            headers,
+            partition: if partition.is_nan() { None } else { Some(to_u32("partition", partition)?) },
+            timestamp_ms: if ts.is_nan() { None } else { Some(to_i64("timestampMs", ts)?) },
+        });
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_checked_both_ways() {
+        assert_eq!(to_u64("offset", 42.0).ok(), Some(42));
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 2f64.powi(53)] {
+            assert!(matches!(to_u64("offset", bad), Err(Error::InvalidArgument(_))), "{bad}");
+        }
+        assert_eq!(to_u64("offset", MAX_SAFE_INTEGER as f64).ok(), Some(MAX_SAFE_INTEGER));
+        assert_eq!(to_i64("ms", -5.0).ok(), Some(-5));
+        assert!(to_u32("partition", 4_294_967_296.0).is_err());
+        assert_eq!(from_u64(MAX_SAFE_INTEGER).ok(), Some(MAX_SAFE_INTEGER as f64));
+        assert!(from_u64(MAX_SAFE_INTEGER + 1).is_err());
+    }
+
+    #[test]
+    fn packed_records_unpack_and_garbage_is_an_error() {
+        let meta = [2.0, 1.0, 1.0, f64::NAN, 7.0, 1.0, 1.0, -1.0, -1.0, 0.0, 3.0, f64::NAN];
+        let data = b"vkhxv";
+        let at = |i: usize| meta.get(i).copied();
+        let records = unpack_new_records(at, data, 2).unwrap();
+        assert_eq!(records[0].value, Some(&b"vk"[..]));
+        assert_eq!(
+            (records[0].key, records[0].timestamp_ms, records[0].partition),
+            (Some(&b"h"[..]), Some(7), None)
+        );
+        assert_eq!(records[0].headers, vec![("x", &b"v"[..])]);
+        assert_eq!((records[1].value, records[1].key, records[1].partition), (None, None, Some(3)));
+        for bad in [
+            vec![9.0, -1.0, 0.0, f64::NAN, f64::NAN],
+            vec![-2.0, -1.0, 0.0, f64::NAN, f64::NAN],
+            vec![0.5, -1.0, 0.0, f64::NAN, f64::NAN],
+            vec![-1.0, -1.0, 1e300, f64::NAN, f64::NAN],
+            vec![-1.0, -1.0, 0.0, -1.0, f64::NAN],
+            vec![-1.0, -1.0],
+        ] {
+            assert!(unpack_new_records(|i| bad.get(i).copied(), data, 1).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -227,6 +227,32 @@ fn a_committed_offset_deleted_by_retention_is_reset() {
 }
 
 #[test]
+fn a_committed_offset_removed_by_time_retention_is_reset() {
+    let (clock, options) = manual(0);
+    let pond = Arc::new(Pond::memory_with(options));
+    let config = TopicConfig { retention_ms: Some(1_000), segment_bytes: 100, ..TopicConfig::default() };
+    pond.create_topic("t", config).unwrap();
+    for i in 0..6 {
+        pond.send("t", value(format!("old record {i} padding").as_bytes())).unwrap();
+    }
+    let cfg = ConsumerConfig { auto_commit: false, ..config_for("g") };
+    let c = pond.consumer(cfg.clone()).unwrap();
+    c.commit_offsets(&[("t", 0, 1)]).unwrap();
+    c.close().unwrap();
+    clock.advance(5_000);
+    pond.send("t", value(b"new")).unwrap(); // rolls; retention frees the old segments
+    pond.maintain().unwrap();
+    let (start, _) = pond.offsets("t", 0).unwrap();
+    assert!(start > 1, "retention removed the committed offset: start {start}");
+    let c = pond.consumer(cfg).unwrap();
+    assert_eq!(c.poll(1).unwrap()[0].offset, start, "earliest: from the new start");
+}
+
+fn config_for(group: &str) -> ConsumerConfig {
+    config(group, &["t"])
+}
+
+#[test]
 fn seeks_positions_and_lag() {
     let (clock, options) = manual(1_000);
     let pond = Arc::new(Pond::memory_with(options));

@@ -95,7 +95,7 @@ impl Consumer {
     }
 
     fn member(&self) -> Result<u64> {
-        self.member.lock().unwrap_or_else(PoisonError::into_inner).ok_or(Error::Closed)
+        self.member.lock().unwrap_or_else(PoisonError::into_inner).ok_or(Error::HandleClosed("consumer"))
     }
 
     /// Runs `f` with the current member id under the pond's lock.
@@ -108,7 +108,7 @@ impl Consumer {
     /// waiting. Keeps the member alive in its group.
     pub fn poll(&self, max_records: usize) -> Result<Vec<Record>> {
         let mut guard = self.member.lock().unwrap_or_else(PoisonError::into_inner);
-        let id = guard.ok_or(Error::Closed)?;
+        let id = guard.ok_or(Error::HandleClosed("consumer"))?;
         let env = self.pond.env();
         let (id, records) = self.pond.with_state(|state| {
             let id = group::heartbeat(state, &env, &self.group, id, &self.settings)?;
@@ -141,7 +141,7 @@ impl Consumer {
     /// mid-batch loses nothing.
     pub fn next_record(&self) -> Result<Option<Record>> {
         let mut guard = self.member.lock().unwrap_or_else(PoisonError::into_inner);
-        let id = guard.ok_or(Error::Closed)?;
+        let id = guard.ok_or(Error::HandleClosed("consumer"))?;
         let env = self.pond.env();
         let (id, record) = self.pond.with_state(|state| {
             if let Some(record) = group::take_buffered(state, &env, &self.group, id) {

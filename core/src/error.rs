@@ -27,6 +27,11 @@ pub enum Error {
     PondLocked(String),
     #[error("pond is closed")]
     Closed,
+    /// A consumer or queue consumer closed while its pond is open; the code
+    /// is `CLOSED` too, the message names the handle ("consumer", "queue
+    /// consumer").
+    #[error("this {0} is closed")]
+    HandleClosed(&'static str),
     #[error("commit failed: {0}")]
     CommitFailed(String),
     #[error("lease expired: {0}")]
@@ -49,7 +54,7 @@ impl Error {
             Error::OffsetOutOfRange(_) => ErrorCode::OffsetOutOfRange,
             Error::Corruption(_) => ErrorCode::Corruption,
             Error::PondLocked(_) => ErrorCode::PondLocked,
-            Error::Closed => ErrorCode::Closed,
+            Error::Closed | Error::HandleClosed(_) => ErrorCode::Closed,
             Error::CommitFailed(_) => ErrorCode::CommitFailed,
             Error::LeaseExpired(_) => ErrorCode::LeaseExpired,
             Error::Io(_) => ErrorCode::Io,

@@ -125,6 +125,9 @@ impl Subscription {
     }
 }
 
+/// What a closed queue handle's error calls it.
+const QUEUE_CONSUMER: &str = "queue consumer";
+
 /// (topic, subscription)
 type SubKey = (String, String);
 
@@ -272,7 +275,7 @@ fn receive(
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     expire(sub, now);
-    let slot = sub.consumers.get(&consumer).ok_or(Error::Closed)?;
+    let slot = sub.consumers.get(&consumer).ok_or(Error::HandleClosed(QUEUE_CONSUMER))?;
     let room = max.min(slot.max_in_flight.saturating_sub(slot.in_flight));
     let mut events = Vec::new();
     let mut out: Vec<Delivery> = Vec::new();
@@ -715,7 +718,10 @@ impl Queue {
     }
 
     fn consumer(&self) -> Result<u64> {
-        self.consumer.lock().unwrap_or_else(PoisonError::into_inner).ok_or(Error::Closed)
+        self.consumer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ok_or(Error::HandleClosed(QUEUE_CONSUMER))
     }
 
     /// Up to `max_messages` deliveries, without waiting.

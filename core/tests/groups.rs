@@ -296,7 +296,7 @@ fn auto_commit_runs_on_poll_at_its_interval_and_on_close() {
     c.close().unwrap();
     let d = pond.consumer(config("g", &["t"])).unwrap();
     assert_eq!(d.committed("t", 0).unwrap(), Some(6), "close committed");
-    assert!(matches!(c.poll(1), Err(Error::Closed)));
+    assert!(matches!(c.poll(1), Err(Error::HandleClosed("consumer"))));
     c.close().unwrap();
 }
 

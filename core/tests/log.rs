@@ -452,5 +452,7 @@ fn error_codes_are_stable() {
     assert_eq!(Error::TopicExists("x".into()).code().as_str(), "TOPIC_EXISTS");
     assert_eq!(Error::Backpressure("x".into()).code().as_str(), "BACKPRESSURE");
     assert_eq!(Error::Closed.code().as_str(), "CLOSED");
+    assert_eq!(Error::HandleClosed("consumer").code().as_str(), "CLOSED");
+    assert_eq!(Error::HandleClosed("consumer").to_string(), "this consumer is closed");
     assert_eq!(Error::PondLocked("d".into()).code().to_string(), "POND_LOCKED");
 }

@@ -254,7 +254,7 @@ fn closing_a_consumer_releases_its_leases() {
     let again = b.receive(3).unwrap();
     assert_eq!(again.len(), 3);
     assert!(again.iter().all(|d| d.delivery_count == 2));
-    assert!(matches!(a.receive(1), Err(Error::Closed)));
+    assert!(matches!(a.receive(1), Err(Error::HandleClosed("queue consumer"))));
 }
 
 #[test]

@@ -126,22 +126,13 @@ class Consumer {
     return this.#call(() => native.consumerMember(this.#handle))[1];
   }
 
-  /** The error of a native call, named for this consumer when it (not the pond) is closed. */
-  #error(e) {
-    const err = translate(e);
-    if (/** @type {any} */ (err)?.code === 'CLOSED' && !this.#pond.closed) {
-      return errorOf('CLOSED', 'the consumer is closed');
-    }
-    return err;
-  }
-
   /** @template T @param {() => T} f @returns {T} */
   #call(f) {
-    if (this.#closed) throw errorOf('CLOSED', 'the consumer is closed');
+    if (this.#closed) throw errorOf('CLOSED', 'this consumer is closed');
     try {
       return f();
     } catch (e) {
-      throw this.#error(e);
+      throw translate(e);
     }
   }
 
@@ -154,9 +145,9 @@ class Consumer {
    */
   async poll(options) {
     const { count, timeoutMs } = waitOptions(options, 'poll', 'maxRecords', DEFAULT_MAX_RECORDS);
-    if (this.#closed) throw errorOf('CLOSED', 'the consumer is closed');
+    if (this.#closed) throw errorOf('CLOSED', 'this consumer is closed');
     const records = await this.#fetch(count, timeoutMs);
-    if (records.length === 0 && this.#closed) throw errorOf('CLOSED', 'the consumer is closed');
+    if (records.length === 0 && this.#closed) throw errorOf('CLOSED', 'this consumer is closed');
     return records;
   }
 
@@ -167,7 +158,7 @@ class Consumer {
     try {
       r = await waitSliced((ms) => native.consumerPoll(h, max, ms), timeoutMs, () => this.closed);
     } catch (e) {
-      throw this.#error(e);
+      throw translate(e);
     }
     return unpackBatch(r[0], r[1], 1, this.#topics, null);
   }
@@ -195,7 +186,7 @@ class Consumer {
     };
     /** A failed native call: the end of the loop when closed, else the error. @param {unknown} e */
     const failed = (e) => {
-      const err = this.#error(e);
+      const err = translate(e);
       if (/** @type {any} */ (err)?.code === 'CLOSED') return finish();
       ended = true;
       throw err;

@@ -176,22 +176,13 @@ class Queue {
     return this.#closed || this.#pond.closed;
   }
 
-  /** The error of a native call, named for this queue when it (not the pond) is closed. */
-  #error(e) {
-    const err = translate(e);
-    if (/** @type {any} */ (err)?.code === 'CLOSED' && !this.#pond.closed) {
-      return errorOf('CLOSED', 'the queue consumer is closed');
-    }
-    return err;
-  }
-
   /** @template T @param {() => T} f @returns {T} */
   #call(f) {
-    if (this.#closed) throw errorOf('CLOSED', 'the queue consumer is closed');
+    if (this.#closed) throw errorOf('CLOSED', 'this queue consumer is closed');
     try {
       return f();
     } catch (e) {
-      throw this.#error(e);
+      throw translate(e);
     }
   }
 
@@ -205,7 +196,7 @@ class Queue {
   async receive(options) {
     const { count, timeoutMs } = waitOptions(options, 'receive', 'maxMessages', 1);
     const got = await this.#fetch(count, timeoutMs, () => this.closed);
-    if (this.#closed) throw errorOf('CLOSED', 'the queue consumer is closed');
+    if (this.#closed) throw errorOf('CLOSED', 'this queue consumer is closed');
     return got;
   }
 
@@ -215,13 +206,13 @@ class Queue {
    * @returns {Promise<Delivery[]>}
    */
   async #fetch(max, timeoutMs, stopped) {
-    if (this.#closed) throw errorOf('CLOSED', 'the queue consumer is closed');
+    if (this.#closed) throw errorOf('CLOSED', 'this queue consumer is closed');
     const h = this.#handle;
     let r;
     try {
       r = await waitSliced((ms) => native.queueReceive(h, max, ms), timeoutMs, stopped);
     } catch (e) {
-      throw this.#error(e);
+      throw translate(e);
     }
     /** @type {number[]} */
     const extras = [];
@@ -308,7 +299,7 @@ class Queue {
         onError = o.onError;
       }
     }
-    if (this.#closed) throw errorOf('CLOSED', 'the queue consumer is closed');
+    if (this.#closed) throw errorOf('CLOSED', 'this queue consumer is closed');
     return new Subscription(kCreate, this, handler, concurrency, nackDelayMs, onError, (max, stopped) =>
       this.#fetch(max, Infinity, stopped),
     );

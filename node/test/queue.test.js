@@ -407,7 +407,7 @@ test('without onError (or when it throws) a settling failure is a process warnin
   assert.deepEqual(
     warnings.map((w) => [w.name, w.message]),
     [
-      ['LogpondSubscriptionWarning', 'the queue consumer is closed'],
+      ['LogpondSubscriptionWarning', 'this queue consumer is closed'],
       ['LogpondSubscriptionWarning', 'onError failed'],
     ],
   );

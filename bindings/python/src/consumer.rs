@@ -7,15 +7,13 @@
 //! the records handed out, so a loop left with `break` commits exactly
 //! what it handed out.
 
-use std::sync::Arc;
-
 use logpond::{Assignor, ConsumerConfig, OffsetReset};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::convert;
-use crate::errors::{detached, invalid, is_code, name_closed};
+use crate::errors::{detached, invalid, is_code};
 use crate::pond::Pond;
 use crate::record::Record;
 use crate::wait::{self, Timeout};
@@ -23,7 +21,6 @@ use crate::wait::{self, Timeout};
 #[pyclass(frozen, subclass, module = "logpond._native", name = "Consumer")]
 pub struct Consumer {
     inner: logpond::Consumer,
-    pond: Arc<logpond::Pond>,
     group: Py<PyString>,
     /// The subscribed topics' names, shared by the records of every poll.
     topics: Vec<(String, Py<PyString>)>,
@@ -47,14 +44,13 @@ fn max_count(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<usize> {
 }
 
 impl Consumer {
-    /// A core call, GIL released; `Closed` says when it is this consumer
-    /// (not the pond) that is closed.
+    /// A core call, GIL released.
     fn run<T, F>(&self, py: Python<'_>, f: F) -> PyResult<T>
     where
         F: FnOnce() -> logpond::Result<T> + Send,
         T: Send,
     {
-        detached(py, f).map_err(|e| name_closed(py, e, &self.pond, "consumer"))
+        detached(py, f)
     }
 
     fn topic(&self, py: Python<'_>, name: &str) -> Py<PyString> {
@@ -133,7 +129,6 @@ impl Consumer {
         let pond = pond.get().inner.clone();
         let inner = detached(py, || pond.consumer(config))?;
         Ok(Consumer {
-            pond,
             group: PyString::new(py, inner.group()).unbind(),
             inner,
             topics: names.into_iter().map(|n| (n.clone(), PyString::new(py, &n).unbind())).collect(),
@@ -188,8 +183,7 @@ impl Consumer {
             None => 500,
         };
         let inner = &self.inner;
-        let records = wait::until_some(py, timeout, |slice| inner.poll_wait(max, slice))
-            .map_err(|e| name_closed(py, e, &self.pond, "consumer"))?;
+        let records = wait::until_some(py, timeout, |slice| inner.poll_wait(max, slice))?;
         self.convert(py, &records)
     }
 

@@ -106,15 +106,6 @@ pub fn is_code(py: Python<'_>, err: &PyErr, code: &str) -> bool {
     class(py, code).is_some_and(|ty| err.get_type(py).is(&ty))
 }
 
-/// The core's `Closed` reads "pond is closed" for a closed consumer too: when
-/// the pond is open, `err` becomes a `Closed` that names `what` instead.
-pub fn name_closed(py: Python<'_>, err: PyErr, pond: &logpond::Pond, what: &str) -> PyErr {
-    if is_code(py, &err, "CLOSED") && !py.detach(|| pond.is_closed()) {
-        return error(py, "CLOSED", format!("this {what} is closed"));
-    }
-    err
-}
-
 /// `InvalidArgument` (a `ValueError`) for a conversion the binding refuses.
 pub fn invalid(py: Python<'_>, msg: String) -> PyErr {
     error(py, "INVALID_ARGUMENT", msg)

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use crate::convert;
-use crate::errors::{detached, invalid, is_code, name_closed};
+use crate::errors::{detached, invalid, is_code};
 use crate::pond::Pond;
 use crate::record::Record;
 use crate::wait::{self, Timeout};
@@ -68,8 +68,7 @@ impl Queue {
         let py = slf.py();
         let q = slf.get();
         let inner = &q.inner;
-        let got = wait::until_some(py, timeout, |slice| inner.receive_wait(max, slice))
-            .map_err(|e| name_closed(py, e, &q.pond, "queue consumer"))?;
+        let got = wait::until_some(py, timeout, |slice| inner.receive_wait(max, slice))?;
         Queue::deliveries(slf, got)
     }
 }
@@ -203,8 +202,7 @@ impl Queue {
         }
         let tokens: Vec<DeliveryToken> = chosen.iter().map(|d| d.get().token).collect();
         let inner = &self.inner;
-        detached(py, || inner.ack_many(&tokens))
-            .map_err(|e| name_closed(py, e, &self.pond, "queue consumer"))?;
+        detached(py, || inner.ack_many(&tokens))?;
         for d in &chosen {
             d.get().done.store(true, Ordering::SeqCst);
         }
@@ -247,7 +245,7 @@ impl Delivery {
     {
         let queue = self.queue.get();
         let inner = &queue.inner;
-        detached(py, || f(inner)).map_err(|e| name_closed(py, e, &queue.pond, "queue consumer"))?;
+        detached(py, || f(inner))?;
         self.done.store(true, Ordering::SeqCst);
         Ok(())
     }

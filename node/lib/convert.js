@@ -326,54 +326,9 @@ function readNumbers(maxRecords) {
  * @param {string} topic @param {Buffer | [Buffer, Float64Array]} result
  */
 function unpackRecords(topic, result) {
-  let data;
-  let meta;
-  let m;
-  let n;
-  if (Array.isArray(result)) {
-    [data, meta] = result;
-    m = 0;
-    n = meta.length;
-  } else {
-    data = result;
-    meta = readScratch;
-    m = 1;
-    n = 1 + meta[0];
-  }
-  const ab = data.buffer;
-  let d = data.byteOffset;
-  const records = [];
-  while (m < n) {
-    const partition = meta[m];
-    const offset = meta[m + 1];
-    const timestampMs = meta[m + 2];
-    const keyLength = meta[m + 3];
-    const valueLength = meta[m + 4];
-    const headerCount = meta[m + 5];
-    m += 6;
-    let key = null;
-    if (keyLength >= 0) {
-      key = new RecordBuffer(ab, d, keyLength);
-      d += keyLength;
-    }
-    let value = null;
-    if (valueLength >= 0) {
-      value = new RecordBuffer(ab, d, valueLength);
-      d += valueLength;
-    }
-    /** @type {[string, Buffer][]} */
-    const headers = [];
-    for (let h = 0; h < headerCount; h++) {
-      const nameLength = meta[m];
-      const headerLength = meta[m + 1];
-      m += 2;
-      const name = decodeUtf8(new Uint8Array(ab, d, nameLength));
-      d += nameLength;
-      headers.push([name, /** @type {Buffer} */ (/** @type {unknown} */ (new RecordBuffer(ab, d, headerLength)))]);
-      d += headerLength;
-    }
-    records.push({ topic, partition, offset, timestampMs, key, value, headers });
-  }
+  const records = Array.isArray(result)
+    ? unpackBatch(result[0], result[1], 0, topic, null)
+    : unpackBatch(result, readScratch, 0, topic, null, 1, 1 + readScratch[0]);
   if (readScratch.length > KEEP_READ_SLOTS) {
     readScratch = new Float64Array(1 + 6 * 500);
     readScratchBytes = Buffer.from(readScratch.buffer);
@@ -382,12 +337,13 @@ function unpackRecords(topic, result) {
 }
 
 /**
- * Turns what a native poll or receive resolved with (`[bytes, numbers]`)
- * into records. Each record's numbers follow `prefix` numbers of the
- * caller's: for a poll (prefix 1) the index of the record's topic in
- * `topics`; for a receive (prefix 2) the delivery count and token id,
- * which go into `extras` (two per record). Otherwise as `unpackRecords`.
- * @param {Buffer} data @param {Float64Array} meta @param {1 | 2} prefix
+ * Turns packed records (bytes and numbers) into record objects. Each
+ * record's numbers follow `prefix` numbers of the caller's: none for a read
+ * (prefix 0; `topics` is the topic's name); for a poll (prefix 1) the index
+ * of the record's topic in `topics`; for a receive (prefix 2) the delivery
+ * count and token id, which go into `extras` (two per record). The layout
+ * after the prefix is `unpackRecords`'s.
+ * @param {Buffer} data @param {Float64Array} meta @param {0 | 1 | 2} prefix
  * @param {readonly string[] | string} topics @param {number[] | null} extras
  * @param {number} [start] @param {number} [end] the numbers' part of `meta` (default: all)
  */
@@ -401,7 +357,7 @@ function unpackBatch(data, meta, prefix, topics, extras, start = 0, end = meta.l
   while (m < n) {
     if (prefix === 1) {
       topic = /** @type {readonly string[]} */ (topics)[meta[m]] ?? '';
-    } else if (extras !== null) {
+    } else if (prefix === 2 && extras !== null) {
       extras.push(meta[m], meta[m + 1]);
     }
     m += prefix;

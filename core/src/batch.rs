@@ -137,7 +137,7 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
     let length = out.len() - start - 8;
     if length > MAX_FRAME_LEN {
         out.truncate(start);
-        return Err(Error::RecordTooLarge { size: length, limit: MAX_FRAME_LEN });
+        return Err(Error::BatchTooLarge { size: length, limit: MAX_FRAME_LEN });
     }
     let h = &mut out[start..start + FRAME_HEADER_LEN];
     h[0..4].copy_from_slice(&(length as u32).to_le_bytes());

@@ -17,6 +17,10 @@ pub enum Error {
     InvalidArgument(String),
     #[error("record too large: {size} bytes, limit {limit}")]
     RecordTooLarge { size: usize, limit: usize },
+    /// The records of one call bound for one partition encode to more than
+    /// a batch may hold; the code is `RECORD_TOO_LARGE`.
+    #[error("batch too large: {size} bytes encoded, limit {limit}; send fewer records per call")]
+    BatchTooLarge { size: usize, limit: usize },
     #[error("backpressure: {0}")]
     Backpressure(String),
     #[error("offset out of range: {0}")]
@@ -49,7 +53,7 @@ impl Error {
             Error::TopicNotFound(_) => ErrorCode::TopicNotFound,
             Error::InvalidName(_) => ErrorCode::InvalidName,
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
-            Error::RecordTooLarge { .. } => ErrorCode::RecordTooLarge,
+            Error::RecordTooLarge { .. } | Error::BatchTooLarge { .. } => ErrorCode::RecordTooLarge,
             Error::Backpressure(_) => ErrorCode::Backpressure,
             Error::OffsetOutOfRange(_) => ErrorCode::OffsetOutOfRange,
             Error::Corruption(_) => ErrorCode::Corruption,

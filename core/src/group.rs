@@ -300,8 +300,20 @@ fn append_internal(state: &mut State, env: &Env<'_>, records: &[NewRecord<'_>]) 
     Ok(())
 }
 
-/// Forgets every group's committed offsets for a topic being deleted.
+/// Forgets every group's committed offsets for a topic being deleted, and
+/// every member's positions, buffered records and assignment on it: a
+/// member must never commit them again (auto-commit on close included), or
+/// a new topic of the same name would start past its first records. The
+/// next heartbeat rebalances, as the topic's partitions changed.
 pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
+    for group in state.groups.groups.values_mut() {
+        group.assignment.retain(|(t, _), _| t != topic);
+        group.partitions.remove(topic);
+        for m in group.members.values_mut() {
+            m.positions.retain(|(t, _), _| t != topic);
+            m.buffer.retain(|r| &*r.topic != topic);
+        }
+    }
     let gone: Vec<OffsetKey> =
         state.groups.committed.keys().filter(|(_, t, _)| t == topic).cloned().collect();
     if gone.is_empty() {

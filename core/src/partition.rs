@@ -41,7 +41,7 @@ impl Default for ReadLimits {
 pub(crate) fn record_bytes(r: &Record) -> usize {
     r.key.as_ref().map_or(0, |k| k.len())
         + r.value.as_ref().map_or(0, |v| v.len())
-        + r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()
+        + r.headers.iter().map(|(n, v)| crate::record::header_size(n.len(), v.len())).sum::<usize>()
 }
 
 #[derive(Debug)]

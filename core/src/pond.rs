@@ -22,6 +22,11 @@ const POND_MAGIC: &[u8; 4] = b"LPND";
 /// The on-disk format this build writes and reads (docs/FORMAT.md).
 pub const FORMAT_VERSION: u32 = 1;
 const TOPICS_DIR: &str = "topics";
+/// A topic exists while its directory holds this file.
+const TOPIC_META: &str = "topic.meta";
+/// A delete renames the metadata to this first: a crash part-way leaves a
+/// topic the next open finishes deleting (never a topic without metadata).
+const TOPIC_DELETED: &str = "topic.deleted";
 
 /// When an acknowledged append is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -201,17 +206,18 @@ impl State {
         for stale in env.storage.list(&format!("{dir}/"))? {
             env.storage.remove(&stale)?;
         }
-        let topic_name: Arc<str> = Arc::from(name);
-        let mut partitions = Vec::with_capacity(config.partitions as usize);
-        for p in 0..config.partitions {
-            let origin = Origin { topic: topic_name.clone(), partition: p };
-            partitions.push(Partition::create(env.storage, format!("{dir}/{p}"), origin, env.fsync)?);
-        }
         let meta = TopicMeta { name: name.to_string(), config, created_ms: env.now_ms };
-        // The metadata file is written last: its presence means the topic exists.
-        replace_file(env.storage, &format!("{dir}/topic.meta"), &meta.encode()?, env.fsync)?;
+        // The metadata file is written first: its presence means the topic
+        // exists, and a partition whose files are missing opens empty.
+        replace_file(env.storage, &format!("{dir}/{TOPIC_META}"), &meta.encode()?, env.fsync)?;
         if env.fsync {
             env.storage.sync_names(TOPICS_DIR)?;
+        }
+        let topic_name: Arc<str> = Arc::from(name);
+        let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
+        for p in 0..meta.config.partitions {
+            let origin = Origin { topic: topic_name.clone(), partition: p };
+            partitions.push(Partition::create(env.storage, format!("{dir}/{p}"), origin, env.fsync)?);
         }
         self.topics.insert(name.to_string(), Topic { meta, name: topic_name, partitions, spread: 0 });
         Ok(())
@@ -394,14 +400,17 @@ impl Pond {
             queue::forget_topic(state, &env, name)?;
             let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             let dir = Topic::dir(name);
-            // Metadata first: a crash part-way leaves files that open() clears.
-            self.storage.remove(&format!("{dir}/topic.meta"))?;
+            let marker = format!("{dir}/{TOPIC_DELETED}");
+            // The rename is the delete's atomic step; the files follow.
+            self.storage.rename(&format!("{dir}/{TOPIC_META}"), &marker)?;
             if self.fsync() {
                 self.storage.sync_names(&dir)?;
             }
             for p in &topic.partitions {
                 p.remove_files(&*self.storage)?;
             }
+            remove_all(&*self.storage, &dir, Some(&marker))?;
+            self.storage.remove(&marker)?;
             Ok(())
         })
     }
@@ -643,27 +652,45 @@ fn check_format(storage: &dyn Storage, durable: bool) -> Result<()> {
 
 fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, Topic>> {
     let prefix = format!("{TOPICS_DIR}/");
-    let mut dirs: BTreeMap<String, bool> = BTreeMap::new();
+    // Per topic directory: its files other than the metadata.
+    let mut dirs: BTreeMap<String, DirFiles> = BTreeMap::new();
     for name in storage.list(&prefix)? {
         let Some((topic, rest)) = name[prefix.len()..].split_once('/') else {
             continue;
         };
-        let has_meta = dirs.entry(topic.to_string()).or_default();
-        *has_meta |= rest == "topic.meta";
+        let entry = dirs.entry(topic.to_string()).or_default();
+        match rest {
+            TOPIC_META => entry.meta = true,
+            TOPIC_DELETED => entry.deleted = true,
+            _ => entry.others.push(name.clone()),
+        }
     }
     let mut topics = BTreeMap::new();
-    for (name, has_meta) in dirs {
+    for (name, files) in dirs {
         let dir = Topic::dir(&name);
-        if !has_meta {
-            // An interrupted create or delete: no metadata, no topic.
-            for f in storage.list(&format!("{dir}/"))? {
-                storage.remove(&f)?;
-            }
+        if files.deleted && !files.meta {
+            // A delete interrupted after its atomic step: finish it.
+            remove_all(storage, &dir, Some(&format!("{dir}/{TOPIC_DELETED}")))?;
+            storage.remove(&format!("{dir}/{TOPIC_DELETED}"))?;
             continue;
         }
-        let meta = TopicMeta::decode(&read_all(&*storage.open(&format!("{dir}/topic.meta"), false)?)?)?;
+        if !files.meta {
+            if holds_records(storage, &files.others)? {
+                // Never delete data because its metadata is missing.
+                return Err(Error::corrupt(format!(
+                    "{dir}/{TOPIC_META} is missing but {dir} holds records; restore the file \
+                     (or move the directory away to drop the topic)"
+                )));
+            }
+            // Leftovers of an interrupted create (empty segments only).
+            remove_all(storage, &dir, None)?;
+            continue;
+        }
+        let meta_name = format!("{dir}/{TOPIC_META}");
+        let meta = TopicMeta::decode(&read_all(&*storage.open(&meta_name, false)?)?)
+            .map_err(|e| Error::corrupt(format!("{meta_name}: {e}")))?;
         if meta.name != name {
-            return Err(Error::corrupt(format!("{dir}/topic.meta names topic {:?}", meta.name)));
+            return Err(Error::corrupt(format!("{meta_name} names topic {:?}", meta.name)));
         }
         let topic_name: Arc<str> = Arc::from(name.as_str());
         let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
@@ -674,4 +701,33 @@ fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, 
         topics.insert(name, Topic { meta, name: topic_name, partitions, spread: 0 });
     }
     Ok(topics)
+}
+
+/// A topic directory's files, as open finds them.
+#[derive(Default)]
+struct DirFiles {
+    meta: bool,
+    deleted: bool,
+    others: Vec<String>,
+}
+
+/// Whether any of these files holds a record (a segment longer than its
+/// header): what an interrupted create leaves never does.
+fn holds_records(storage: &dyn Storage, files: &[String]) -> Result<bool> {
+    for name in files.iter().filter(|n| n.ends_with(".log")) {
+        if storage.open(name, false)?.len()? > crate::segment::SEGMENT_HEADER_LEN {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Removes every file under `dir` but `keep`.
+fn remove_all(storage: &dyn Storage, dir: &str, keep: Option<&str>) -> Result<()> {
+    for f in storage.list(&format!("{dir}/"))? {
+        if Some(f.as_str()) != keep {
+            storage.remove(&f)?;
+        }
+    }
+    Ok(())
 }

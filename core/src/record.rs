@@ -50,13 +50,26 @@ impl<'a> NewRecord<'a> {
         self
     }
 
-    /// The bytes this record counts against `max_record_bytes`: key, value
-    /// and header names and values.
+    /// The bytes this record counts against `max_record_bytes`: key and
+    /// value, plus every header as stored: its name and value with their
+    /// length prefixes. (Without the prefixes, millions of empty headers
+    /// would count as nothing.)
     pub fn size(&self) -> usize {
         self.key.map_or(0, <[u8]>::len)
             + self.value.map_or(0, <[u8]>::len)
-            + self.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()
+            + self.headers.iter().map(|(n, v)| header_size(n.len(), v.len())).sum::<usize>()
     }
+}
+
+/// The stored size of one header: name and value, each with its varint
+/// length prefix.
+pub(crate) fn header_size(name_len: usize, value_len: usize) -> usize {
+    varint_len(name_len) + name_len + varint_len(value_len) + value_len
+}
+
+fn varint_len(n: usize) -> usize {
+    let bits = usize::BITS - (n | 1).leading_zeros();
+    bits.div_ceil(7) as usize
 }
 
 /// A stored record, as reads, consumers and queues return it. Key, value and

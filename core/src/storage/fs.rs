@@ -1,5 +1,11 @@
 //! Storage in a directory of the local file system, with positional I/O and
 //! an advisory lock on the directory (`LOCK`), held while the pond is open.
+//!
+//! Hygiene: the directory is resolved to an absolute path once, at open (a
+//! later `chdir` changes nothing); no symlink inside the pond is followed
+//! (opening one is an error naming it); new directories are created 0700
+//! and new files 0600 whatever the umask (0770/0660 with
+//! [`FileMode::Group`]); every I/O error names its path.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -13,11 +19,47 @@ use crate::{Error, Result};
 /// The name of the lock file in a pond directory.
 pub const LOCK_FILE: &str = "LOCK";
 
+/// Who may read and write the files a pond creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileMode {
+    /// The owner only: directories 0700, files 0600.
+    #[default]
+    Private,
+    /// The owner and the group (a pond shared by a team's accounts):
+    /// directories 0770, files 0660.
+    Group,
+}
+
+impl FileMode {
+    #[cfg(unix)]
+    fn dir_mode(self) -> u32 {
+        match self {
+            FileMode::Private => 0o700,
+            FileMode::Group => 0o770,
+        }
+    }
+
+    #[cfg(unix)]
+    fn file_mode(self) -> u32 {
+        match self {
+            FileMode::Private => 0o600,
+            FileMode::Group => 0o660,
+        }
+    }
+}
+
 /// A pond directory on the local file system.
 pub struct FileStorage {
+    /// Absolute, resolved once at open.
     root: PathBuf,
+    mode: FileMode,
     /// The locked `LOCK` file; `None` once closed.
     lock: Mutex<Option<File>>,
+}
+
+/// An I/O error that names the path it happened on (keeping its kind).
+pub(crate) fn io_at(path: &Path, e: io::Error) -> Error {
+    Error::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 impl FileStorage {
@@ -25,29 +67,36 @@ impl FileStorage {
     /// open of a locked directory, from this process or another, fails with
     /// [`Error::PondLocked`].
     pub fn open(root: impl AsRef<Path>) -> Result<FileStorage> {
-        let root = root.as_ref().to_path_buf();
-        if root.as_os_str().is_empty() {
+        FileStorage::open_with_mode(root, FileMode::default())
+    }
+
+    pub fn open_with_mode(root: impl AsRef<Path>, mode: FileMode) -> Result<FileStorage> {
+        let given = root.as_ref();
+        if given.as_os_str().is_empty() {
             return Err(Error::invalid("a pond path must not be empty"));
         }
-        fs::create_dir_all(&root)?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(root.join(LOCK_FILE))?;
+        create_dirs(given, mode)?;
+        // Resolved once: a later chdir must not move the pond.
+        let root = fs::canonicalize(given).map_err(|e| io_at(given, e))?;
+        if !root.is_dir() {
+            return Err(io_at(&root, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
+        }
+        let lock_path = root.join(LOCK_FILE);
+        let lock = open_file(&lock_path, mode, true)?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(Error::PondLocked(root.display().to_string())),
-            Err(TryLockError::Error(e)) => return Err(e.into()),
+            Err(TryLockError::Error(e)) => return Err(io_at(&lock_path, e)),
         }
-        Ok(FileStorage { root, lock: Mutex::new(Some(lock)) })
+        Ok(FileStorage { root, mode, lock: Mutex::new(Some(lock)) })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The path of a storage name. Names are `/`-separated parts, none empty,
+    /// `.` or `..`, so a name can never leave the pond directory.
     fn path(&self, name: &str) -> Result<PathBuf> {
         let valid =
             !name.is_empty() && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
@@ -57,19 +106,43 @@ impl FileStorage {
         Ok(self.root.join(name))
     }
 
-    fn collect(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+    /// Refuses a symlink at any directory level between the root and `path`
+    /// (the last level is refused by `O_NOFOLLOW` when opened).
+    fn check_no_symlink_dirs(&self, path: &Path) -> Result<()> {
+        let Ok(rel) = path.strip_prefix(&self.root) else { return Ok(()) };
+        let mut at = self.root.clone();
+        let mut parts = rel.components().peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                break;
+            }
+            at.push(part);
+            match fs::symlink_metadata(&at) {
+                Ok(m) if m.file_type().is_symlink() => return Err(symlink_refused(&at)),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_at(&at, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn collect(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) => return Err(io_at(dir, e)),
         };
         for entry in entries {
-            let entry = entry?;
+            let entry = entry.map_err(|e| io_at(dir, e))?;
             let Ok(name) = entry.file_name().into_string() else {
                 continue; // not a name logpond writes
             };
             let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-            if entry.file_type()?.is_dir() {
+            // file_type() does not follow symlinks: a symlinked directory is
+            // listed as a name, and refused when opened.
+            let file_type = entry.file_type().map_err(|e| io_at(&entry.path(), e))?;
+            if file_type.is_dir() {
                 self.collect(&entry.path(), &child, out)?;
             } else if child != LOCK_FILE {
                 out.push(child);
@@ -77,6 +150,74 @@ impl FileStorage {
         }
         Ok(())
     }
+}
+
+fn symlink_refused(path: &Path) -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: is a symbolic link; logpond never follows links inside a pond", path.display()),
+    ))
+}
+
+/// Creates `path` and its missing parents with exactly the pond's directory
+/// mode (set after creation, so the umask neither widens nor narrows it).
+/// Directories that already exist are left as they are.
+fn create_dirs(path: &Path, mode: FileMode) -> Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dirs(parent, mode)?;
+    }
+    match fs::create_dir(path) {
+        Ok(()) => set_mode(path, DIR, mode),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(io_at(path, e)),
+    }
+}
+
+const DIR: bool = true;
+const FILE: bool = false;
+
+#[cfg(unix)]
+fn set_mode(path: &Path, dir: bool, mode: FileMode) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let bits = if dir { mode.dir_mode() } else { mode.file_mode() };
+    fs::set_permissions(path, fs::Permissions::from_mode(bits)).map_err(|e| io_at(path, e))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _dir: bool, _mode: FileMode) -> Result<()> {
+    Ok(())
+}
+
+/// Opens a file read-write without following a symlink; a missing file is
+/// created (when `create`) with exactly the pond's file mode.
+fn open_file(path: &Path, mode: FileMode, create: bool) -> Result<File> {
+    let refuse = |e: io::Error| if is_symlink(path) { symlink_refused(path) } else { io_at(path, e) };
+    if create {
+        match no_follow().create_new(true).open(path) {
+            Ok(file) => {
+                set_mode(path, FILE, mode)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(refuse(e)),
+        }
+    }
+    no_follow().open(path).map_err(refuse)
+}
+
+/// Read-write options that never follow a symlink.
+fn no_follow() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options
 }
 
 impl fmt::Debug for FileStorage {
@@ -88,12 +229,13 @@ impl fmt::Debug for FileStorage {
 impl Storage for FileStorage {
     fn open(&self, name: &str, create: bool) -> Result<Arc<dyn StorageFile>> {
         let path = self.path(name)?;
+        self.check_no_symlink_dirs(&path)?;
         if create {
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
+                create_dirs(parent, self.mode)?;
             }
         }
-        let file = OpenOptions::new().read(true).write(true).create(create).truncate(false).open(&path)?;
+        let file = open_file(&path, self.mode, create)?;
         Ok(Arc::new(DiskFile { file, path }))
     }
 
@@ -102,6 +244,9 @@ impl Storage for FileStorage {
         let dir = super::parent_dir(prefix);
         let mut out = Vec::new();
         let start = if dir.is_empty() { self.root.clone() } else { self.path(dir)? };
+        if start != self.root {
+            self.check_no_symlink_dirs(&start.join("x"))?;
+        }
         self.collect(&start, dir, &mut out)?;
         out.retain(|name| name.starts_with(prefix));
         out.sort();
@@ -110,10 +255,12 @@ impl Storage for FileStorage {
 
     fn remove(&self, name: &str) -> Result<()> {
         let path = self.path(name)?;
+        self.check_no_symlink_dirs(&path)?;
+        // remove_file removes a symlink itself, never its target.
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(io_at(&path, e)),
         }
         // Tidy empty directories up to the root; a non-empty one stops it.
         let mut dir = path.parent();
@@ -127,20 +274,23 @@ impl Storage for FileStorage {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        let to_path = self.path(to)?;
+        let (from_path, to_path) = (self.path(from)?, self.path(to)?);
+        self.check_no_symlink_dirs(&from_path)?;
+        self.check_no_symlink_dirs(&to_path)?;
         if let Some(parent) = to_path.parent() {
-            fs::create_dir_all(parent)?;
+            create_dirs(parent, self.mode)?;
         }
-        fs::rename(self.path(from)?, to_path)?;
+        // rename replaces a symlink at `to` itself, never its target.
+        fs::rename(&from_path, &to_path).map_err(|e| io_at(&from_path, e))?;
         Ok(())
     }
 
     fn sync_names(&self, dir: &str) -> Result<()> {
         let path = if dir.is_empty() { self.root.clone() } else { self.path(dir)? };
         match File::open(&path) {
-            Ok(d) => d.sync_all()?,
+            Ok(d) => d.sync_all().map_err(|e| io_at(&path, e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(io_at(&path, e)),
         }
         Ok(())
     }
@@ -152,9 +302,19 @@ impl Storage for FileStorage {
     }
 }
 
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
 struct DiskFile {
     file: File,
     path: PathBuf,
+}
+
+impl DiskFile {
+    fn err(&self, e: io::Error) -> Error {
+        io_at(&self.path, e)
+    }
 }
 
 impl fmt::Debug for DiskFile {
@@ -165,27 +325,23 @@ impl fmt::Debug for DiskFile {
 
 impl StorageFile for DiskFile {
     fn len(&self) -> Result<u64> {
-        Ok(self.file.metadata()?.len())
+        Ok(self.file.metadata().map_err(|e| self.err(e))?.len())
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        positional::read_exact_at(&self.file, buf, offset)?;
-        Ok(())
+        positional::read_exact_at(&self.file, buf, offset).map_err(|e| self.err(e))
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
-        positional::write_all_at(&self.file, data, offset)?;
-        Ok(())
+        positional::write_all_at(&self.file, data, offset).map_err(|e| self.err(e))
     }
 
     fn set_len(&self, len: u64) -> Result<()> {
-        self.file.set_len(len)?;
-        Ok(())
+        self.file.set_len(len).map_err(|e| self.err(e))
     }
 
     fn sync(&self) -> Result<()> {
-        self.file.sync_data()?;
-        Ok(())
+        self.file.sync_data().map_err(|e| self.err(e))
     }
 }
 
@@ -264,8 +420,71 @@ mod tests {
     fn names_cannot_escape_the_directory() {
         let dir = tempfile::tempdir().unwrap();
         let storage = FileStorage::open(dir.path()).unwrap();
-        for bad in ["../x", "a/../../x", "", "a//b", "/abs"] {
+        for bad in ["../x", "a/../../x", "", "a//b", "/abs", "a/./b"] {
             assert!(matches!(storage.open(bad, true), Err(Error::InvalidArgument(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn io_errors_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        fs::write(&file, b"x").unwrap();
+        let err = FileStorage::open(&file).unwrap_err();
+        assert!(matches!(err, Error::Io(_)), "{err}");
+        assert!(err.to_string().contains("plain-file"), "{err}");
+        let storage = FileStorage::open(dir.path().join("p")).unwrap();
+        let missing = storage.open("nope/x", false).unwrap_err();
+        assert!(missing.to_string().contains("nope/x"), "{missing}");
+        let Error::Io(e) = missing else { panic!() };
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_inside_the_pond_are_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"precious").unwrap();
+        let outside_dir = dir.path().join("outside-dir");
+        fs::create_dir(&outside_dir).unwrap();
+        let storage = FileStorage::open(dir.path().join("p")).unwrap();
+        let root = storage.root().to_path_buf();
+        fs::create_dir_all(root.join("t")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("t/file.log")).unwrap();
+        std::os::unix::fs::symlink(&outside_dir, root.join("linked")).unwrap();
+        let err = storage.open("t/file.log", true).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        let err = storage.open("linked/x.log", true).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(storage.rename("t/file.log", "linked/y").is_err());
+        assert_eq!(fs::read(&outside).unwrap(), b"precious");
+        assert!(fs::read_dir(&outside_dir).unwrap().next().is_none());
+        // Replacing a file through a link replaces the link, not its target.
+        std::os::unix::fs::symlink(&outside, root.join("meta")).unwrap();
+        let tmp = storage.open("meta.new", true).unwrap();
+        tmp.write_at(0, b"new").unwrap();
+        storage.rename("meta.new", "meta").unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"precious");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_and_directories_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (mode, dir_bits, file_bits) in
+            [(FileMode::Private, 0o700, 0o600), (FileMode::Group, 0o770, 0o660)]
+        {
+            let root = dir.path().join(format!("{mode:?}"));
+            let storage = FileStorage::open_with_mode(&root, mode).unwrap();
+            storage.open("a/b/c.log", true).unwrap();
+            let bits = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            // Set after creation: the process umask neither widens nor narrows them.
+            assert_eq!(bits(&root), dir_bits);
+            assert_eq!(bits(&root.join("a/b")), dir_bits);
+            assert_eq!(bits(&root.join("a/b/c.log")), file_bits);
+            assert_eq!(bits(&root.join(LOCK_FILE)), file_bits);
         }
     }
 }

@@ -88,6 +88,9 @@ pub(crate) fn read_all(file: &dyn StorageFile) -> Result<Vec<u8>> {
 /// syncs it when `durable`, and renames it over the target.
 pub(crate) fn replace_file(storage: &dyn Storage, name: &str, data: &[u8], durable: bool) -> Result<()> {
     let tmp = format!("{name}.tmp");
+    // A stale temporary (or anything planted under its name) is removed,
+    // never written through.
+    storage.remove(&tmp)?;
     let file = storage.open(&tmp, true)?;
     file.set_len(0)?;
     file.write_at(0, data)?;

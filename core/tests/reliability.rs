@@ -1,0 +1,119 @@
+//! Failures found by trying logpond as a hostile user and a crashing
+//! machine would; each test failed before its fix.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{manual, read_all, reopen, values};
+use logpond::{
+    ConsumerConfig, Error, ErrorCode, MemoryStorage, NewRecord, OffsetReset, Pond, Storage, TopicConfig,
+};
+
+fn earliest(group: &str, topic: &str) -> ConsumerConfig {
+    ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, ..ConsumerConfig::new(group, &[topic]) }
+}
+
+#[test]
+fn a_recreated_topic_is_read_from_its_start_by_an_old_group() {
+    let (_clock, options) = manual(0);
+    let pond = Arc::new(Pond::memory_with(options));
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    for v in [b"a", b"b", b"c"] {
+        pond.send("t", NewRecord::value(v)).unwrap();
+    }
+    let c = pond.consumer(earliest("g", "t")).unwrap();
+    assert_eq!(c.poll(10).unwrap().len(), 3);
+    c.commit().unwrap();
+    pond.delete_topic("t").unwrap();
+    // Auto-commit on close must not write the deleted topic's position back.
+    c.close().unwrap();
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    for v in [&b"new0"[..], b"new1", b"new2", b"new3"] {
+        pond.send("t", NewRecord::value(v)).unwrap();
+    }
+    let c2 = pond.consumer(earliest("g", "t")).unwrap();
+    assert_eq!(c2.committed("t", 0).unwrap(), None);
+    assert_eq!(
+        values(&c2.poll(10).unwrap()),
+        vec![b"new0".to_vec(), b"new1".into(), b"new2".into(), b"new3".into()]
+    );
+}
+
+#[test]
+fn a_live_member_never_commits_a_deleted_topics_position() {
+    let (_clock, options) = manual(0);
+    let pond = Arc::new(Pond::memory_with(options));
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"x")).unwrap();
+    let c = pond.consumer(earliest("g", "t")).unwrap();
+    c.poll(10).unwrap();
+    pond.delete_topic("t").unwrap();
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"y")).unwrap();
+    c.commit().unwrap();
+    assert_eq!(c.committed("t", 0).unwrap(), None);
+    assert_eq!(values(&c.poll(10).unwrap()), vec![b"y".to_vec()]);
+}
+
+#[test]
+fn a_missing_topic_meta_is_corruption_never_a_deletion() {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let (_clock, options) = manual(0);
+    let pond = reopen(&storage, &options);
+    pond.create_topic("orders", TopicConfig::default()).unwrap();
+    pond.send("orders", NewRecord::value(b"keep me")).unwrap();
+    pond.close().unwrap();
+    storage.remove("topics/orders/topic.meta").unwrap();
+    let err = Pond::with_storage(storage.clone(), options.clone()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Corruption, "{err}");
+    assert!(err.to_string().contains("topics/orders/topic.meta"), "{err}");
+    // The records are still there.
+    assert!(storage.list("topics/orders/0/").unwrap().iter().any(|f| f.ends_with(".log")));
+}
+
+#[test]
+fn an_interrupted_delete_is_finished_on_open() {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let (_clock, options) = manual(0);
+    let pond = reopen(&storage, &options);
+    pond.create_topic("gone", TopicConfig::default()).unwrap();
+    pond.send("gone", NewRecord::value(b"x")).unwrap();
+    pond.close().unwrap();
+    // The delete's atomic step happened, the files were not removed yet.
+    storage.rename("topics/gone/topic.meta", "topics/gone/topic.deleted").unwrap();
+    let pond = reopen(&storage, &options);
+    assert!(pond.topics().unwrap().is_empty());
+    assert!(storage.list("topics/gone/").unwrap().is_empty());
+    // An interrupted create (empty segments, no metadata) is cleared too.
+    pond.close().unwrap();
+    let f = storage.open("topics/half/0/00000000000000000000.log", true).unwrap();
+    f.write_at(0, b"LPSG\x01\x00\x00\x00").unwrap();
+    let pond = reopen(&storage, &options);
+    assert!(pond.topics().unwrap().is_empty());
+    assert!(storage.list("topics/half/").unwrap().is_empty());
+}
+
+#[test]
+fn headers_count_toward_the_record_size() {
+    let pond = Pond::memory();
+    pond.create_topic("t", TopicConfig { max_record_bytes: 100, ..TopicConfig::default() }).unwrap();
+    let many_empty = NewRecord { headers: vec![("", &b""[..]); 51], ..NewRecord::default() };
+    let err = pond.send("t", many_empty).unwrap_err();
+    assert!(matches!(err, Error::RecordTooLarge { size: 102, limit: 100 }), "{err}");
+    let fifty = NewRecord { headers: vec![("", &b""[..]); 50], ..NewRecord::default() };
+    pond.send("t", fifty).unwrap();
+    assert_eq!(read_all(&pond, "t", 0)[0].headers.len(), 50);
+}
+
+#[test]
+fn an_oversized_batch_says_batch_not_record() {
+    let pond = Pond::memory();
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    let value = vec![7u8; 1 << 20];
+    let records: Vec<NewRecord<'_>> = (0..300).map(|_| NewRecord::value(&value)).collect();
+    let err = pond.send_many("t", &records).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::RecordTooLarge);
+    assert!(err.to_string().starts_with("batch too large"), "{err}");
+    assert!(read_all(&pond, "t", 0).is_empty());
+}

@@ -446,7 +446,10 @@ export interface ParkedRecord {
 export interface SubscribeOptions {
   /** How many handlers run at once (default 1). */
   concurrency?: number | null;
-  /** A failed handler's delivery is deliverable again after this long (ms; default 0). */
+  /**
+   * A failed handler's delivery is deliverable again after this long (ms).
+   * Default: a backoff of 1 s, doubling with each delivery, at most 60 s.
+   */
   nackDelayMs?: number | null;
   /**
    * Called with failures to settle a delivery (e.g. `LeaseExpired` for a

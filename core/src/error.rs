@@ -36,6 +36,10 @@ pub enum Error {
     /// consumer").
     #[error("this {0} is closed")]
     HandleClosed(&'static str),
+    /// A handle opened in process {0} used in the child of a `fork()`; the
+    /// code is `CLOSED`.
+    #[error("this pond was opened in process {0} before a fork(); open it again in this process")]
+    Forked(u32),
     #[error("commit failed: {0}")]
     CommitFailed(String),
     #[error("lease expired: {0}")]
@@ -58,7 +62,7 @@ impl Error {
             Error::OffsetOutOfRange(_) => ErrorCode::OffsetOutOfRange,
             Error::Corruption(_) => ErrorCode::Corruption,
             Error::PondLocked(_) => ErrorCode::PondLocked,
-            Error::Closed | Error::HandleClosed(_) => ErrorCode::Closed,
+            Error::Closed | Error::HandleClosed(_) | Error::Forked(_) => ErrorCode::Closed,
             Error::CommitFailed(_) => ErrorCode::CommitFailed,
             Error::LeaseExpired(_) => ErrorCode::LeaseExpired,
             Error::Io(_) => ErrorCode::Io,

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use crate::batch::Origin;
 use crate::chunk_cache::ChunkCache;
 use crate::clock::Clock;
+use crate::fork::Birth;
 use crate::group::GroupState;
 use crate::partition::{AppendContext, Partition, ReadLimits};
 use crate::partitioner::partition_for_key;
@@ -244,6 +245,8 @@ pub struct Pond {
     listeners: Mutex<Vec<(u64, AppendListener)>>,
     next_listener: AtomicU64,
     chunks: ChunkCache,
+    /// The process that opened the pond: a forked child may not use it.
+    birth: Birth,
 }
 
 impl std::fmt::Debug for Pond {
@@ -303,6 +306,7 @@ impl Pond {
             listeners: Mutex::new(Vec::new()),
             next_listener: AtomicU64::new(0),
             chunks,
+            birth: Birth::now(),
         })
     }
 
@@ -328,6 +332,7 @@ impl Pond {
     }
 
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.birth.check()?;
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(Error::Closed)?;
         f(state)
@@ -508,6 +513,11 @@ impl Pond {
     /// Closes the pond and releases its directory lock. Later calls fail
     /// with `Closed`; closing twice is harmless.
     pub fn close(&self) -> Result<()> {
+        if let Err(forked) = self.birth.check_process() {
+            // The parent owns the files: drop the state, write nothing.
+            lock(&self.state).take();
+            return Err(forked);
+        }
         let Some(mut state) = lock(&self.state).take() else {
             return Ok(());
         };

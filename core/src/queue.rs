@@ -255,6 +255,7 @@ fn expire(sub: &mut Subscription, now: i64) {
                     count: lease.count,
                     reason: "ack timeout expired".into(),
                     last_lease: lease.lease_id,
+                    behind: 0,
                 },
             );
         }
@@ -305,11 +306,14 @@ fn receive(
             let partition = topic.partition(p as u32)?;
             let s = &mut sub.parts[p];
             let mut taken = 0;
-            // Due redeliveries, in offset order.
+            // Due redeliveries, in offset order; a nacked record waits for
+            // the records that were waiting when it was nacked.
+            let end = partition.end_offset();
+            let next_fresh = s.next_fresh;
             let due: Vec<u64> = s
                 .pending
                 .iter()
-                .filter(|(_, pd)| pd.available_at_ms <= now)
+                .filter(|(_, pd)| pd.available_at_ms <= now && (next_fresh >= pd.behind.min(end)))
                 .map(|(o, _)| *o)
                 .take(want)
                 .collect();
@@ -515,17 +519,27 @@ fn nack(
     env: &Env<'_>,
     key: &SubKey,
     token: &DeliveryToken,
-    delay_ms: i64,
+    delay: NackDelay,
     reason: &str,
-) -> Result<()> {
-    if delay_ms < 0 {
-        return Err(Error::invalid("a nack delay must be >= 0"));
+) -> Result<i64> {
+    if let NackDelay::Ms(ms) = delay {
+        if ms < 0 {
+            return Err(Error::invalid("a nack delay must be >= 0"));
+        }
     }
-    let sub = subscription(state, key)?;
+    let State { topics, queues, .. } = state;
+    let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let s = sub.parts.get(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
     owns(s, token)?;
     let pending_count = s.pending.get(&token.offset).map_or(1, |p| p.count);
     let count = sub.end_lease(token.partition, token.offset).map_or(pending_count, |lease| lease.count);
+    let delay_ms = match delay {
+        NackDelay::Ms(ms) => ms,
+        NackDelay::Failure => failure_backoff_ms(count),
+    };
+    // Behind every record that is waiting now: the partition's end.
+    let behind =
+        topics.get(&key.0).and_then(|t| t.partition(token.partition).ok()).map_or(0, |p| p.end_offset());
     let s = &mut sub.parts[token.partition as usize];
     s.pending.insert(
         token.offset,
@@ -534,9 +548,31 @@ fn nack(
             count,
             reason: reason.to_string(),
             last_lease: token.lease_id,
+            behind,
         },
     );
-    Ok(())
+    Ok(delay_ms)
+}
+
+/// How long a nacked delivery waits.
+#[derive(Debug, Clone, Copy)]
+enum NackDelay {
+    /// This long (0: at once, behind the records already waiting).
+    Ms(i64),
+    /// A handler failed: the failure backoff for its delivery count.
+    Failure,
+}
+
+/// The wait before redelivering a record whose handler failed: 1 s after
+/// the first delivery, doubling with each delivery, at most 60 s — never a
+/// hot loop over one failing record.
+pub const FAILURE_BACKOFF_MS: (i64, i64) = (1_000, 60_000);
+
+/// [`FAILURE_BACKOFF_MS`] for a record delivered `count` times.
+pub fn failure_backoff_ms(count: u32) -> i64 {
+    let (initial, max) = FAILURE_BACKOFF_MS;
+    let doublings = count.saturating_sub(1).min(32);
+    initial.saturating_mul(1i64 << doublings).min(max)
 }
 
 /// Releases a consumer's leases (deliverable again at once, count kept).
@@ -558,6 +594,7 @@ fn detach(state: &mut State, key: &SubKey, consumer: u64, now: i64) {
                 count: lease.count,
                 reason: "consumer closed".into(),
                 last_lease: lease.lease_id,
+                behind: 0,
             };
             sub.parts[p as usize].pending.insert(offset, pending);
         }
@@ -782,11 +819,22 @@ impl Queue {
 
     /// As [`Queue::nack`], recording why (a dead letter carries the last reason).
     pub fn nack_with_reason(&self, token: DeliveryToken, delay_ms: i64, reason: &str) -> Result<()> {
+        self.nack_by(token, NackDelay::Ms(delay_ms), reason).map(drop)
+    }
+
+    /// Returns a delivery whose handler failed (a `subscribe` handler that
+    /// raised): it waits [`failure_backoff_ms`] of its delivery count.
+    /// Returns that wait, in ms (a binding with its own timers sets one).
+    pub fn nack_failed(&self, token: DeliveryToken, reason: &str) -> Result<i64> {
+        self.nack_by(token, NackDelay::Failure, reason)
+    }
+
+    fn nack_by(&self, token: DeliveryToken, delay: NackDelay, reason: &str) -> Result<i64> {
         self.consumer()?;
         let env = self.pond.env();
-        self.pond.with_state(|state| nack(state, &env, &self.key, &token, delay_ms, reason))?;
+        let waited = self.pond.with_state(|state| nack(state, &env, &self.key, &token, delay, reason))?;
         self.pond.notify_append();
-        Ok(())
+        Ok(waited)
     }
 
     /// The earliest clock time (epoch ms) at which a record of this

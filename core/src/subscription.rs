@@ -26,6 +26,10 @@ pub(crate) struct Pending {
     pub reason: String,
     /// The lease it came back from: a late ack of that lease still settles it.
     pub last_lease: u64,
+    /// Deliverable only once every record below this offset was delivered
+    /// once (or none is left): a nacked record goes behind the records
+    /// already waiting, so one failing record never starves the rest.
+    pub behind: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -298,7 +302,13 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
                     s.next_fresh = s.next_fresh.max(offset + 1);
                     s.pending.insert(
                         offset,
-                        Pending { available_at_ms: now_ms, count, reason: REOPENED.into(), last_lease: 0 },
+                        Pending {
+                            available_at_ms: now_ms,
+                            count,
+                            reason: REOPENED.into(),
+                            last_lease: 0,
+                            behind: 0,
+                        },
                     );
                 }
             }
@@ -391,7 +401,13 @@ fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
             let (o, c) = (wire.u64()?, wire.u32()?);
             s.pending.insert(
                 o,
-                Pending { available_at_ms: i64::MIN, count: c, reason: REOPENED.into(), last_lease: 0 },
+                Pending {
+                    available_at_ms: i64::MIN,
+                    count: c,
+                    reason: REOPENED.into(),
+                    last_lease: 0,
+                    behind: 0,
+                },
             );
         }
         for _ in 0..wire.u64()? {
@@ -426,7 +442,10 @@ mod tests {
         let mut s = PartitionState::at(10);
         s.settle_range(12, 14);
         s.next_fresh = 20;
-        s.pending.insert(10, Pending { available_at_ms: 0, count: 2, reason: "x".into(), last_lease: 0 });
+        s.pending.insert(
+            10,
+            Pending { available_at_ms: 0, count: 2, reason: "x".into(), last_lease: 0, behind: 0 },
+        );
         s.leases.insert(11, Lease { consumer: 1, lease_id: 9, deadline_ms: 5, count: 1 });
         s.parked.insert(15, (3, "nacked".into()));
         let bytes = encode_snapshot(77, &[s, PartitionState::at(0)]);

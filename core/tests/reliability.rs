@@ -117,3 +117,51 @@ fn an_oversized_batch_says_batch_not_record() {
     assert!(err.to_string().starts_with("batch too large"), "{err}");
     assert!(read_all(&pond, "t", 0).is_empty());
 }
+
+#[test]
+fn a_nacked_record_goes_behind_the_waiting_ones() {
+    let (_clock, options) = manual(0);
+    let pond = Arc::new(Pond::memory_with(options));
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    for v in [&b"m0"[..], b"m1", b"m2", b"m3"] {
+        pond.send("t", NewRecord::value(v)).unwrap();
+    }
+    let q = pond.queue("t", logpond::QueueConfig::new("s")).unwrap();
+    let mut order = Vec::new();
+    for _ in 0..6 {
+        let Some(d) = q.receive(1).unwrap().pop() else { break };
+        let v = d.record.value.clone().unwrap().to_vec();
+        order.push(v.clone());
+        if v == b"m1" && d.delivery_count == 1 {
+            q.nack(d.token, 0).unwrap(); // fails once, then is acked
+        } else {
+            q.ack(d.token).unwrap();
+        }
+    }
+    assert_eq!(order, vec![b"m0".to_vec(), b"m1".into(), b"m2".into(), b"m3".into(), b"m1".into()]);
+}
+
+#[test]
+fn a_failed_handler_backs_off_doubling_to_a_minute() {
+    assert_eq!(
+        [1, 2, 3, 6, 7, 8, 100, u32::MAX].map(logpond::failure_backoff_ms),
+        [1_000, 2_000, 4_000, 32_000, 60_000, 60_000, 60_000, 60_000]
+    );
+    let (clock, options) = manual(0);
+    let pond = Arc::new(Pond::memory_with(options));
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"poison")).unwrap();
+    pond.send("t", NewRecord::value(b"fine")).unwrap();
+    let q = pond.queue("t", logpond::QueueConfig::new("s")).unwrap();
+    let d = q.receive(1).unwrap().pop().unwrap();
+    assert_eq!(q.nack_failed(d.token, "boom").unwrap(), 1_000);
+    let fine = q.receive(10).unwrap();
+    assert_eq!(values(&fine.iter().map(|d| d.record.clone()).collect::<Vec<_>>()), vec![b"fine".to_vec()]);
+    q.ack(fine[0].token).unwrap();
+    clock.advance(999);
+    assert!(q.receive(10).unwrap().is_empty());
+    clock.advance(1);
+    let again = q.receive(10).unwrap().pop().unwrap();
+    assert_eq!(again.delivery_count, 2);
+    assert_eq!(q.nack_failed(again.token, "boom").unwrap(), 2_000);
+}

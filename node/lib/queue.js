@@ -58,6 +58,8 @@ function queueOptions(options) {
 let ackTokens;
 /** @type {(q: Queue, token: Float64Array, delayMs: number, reason: string | undefined) => void} */
 let nackToken;
+/** @type {(q: Queue, token: Float64Array, reason: string) => void} */
+let nackFailedToken;
 /** @type {(d: Delivery) => { queue: Queue, token: Float64Array }} */
 let deliveryParts;
 /** @type {(d: Delivery) => void} */
@@ -274,7 +276,9 @@ class Queue {
    * Push delivery: calls `handler(delivery)` for every delivery, up to
    * `concurrency` (default 1) at a time. A handler that resolves (or
    * returns) acks the delivery; one that rejects (or throws) nacks it,
-   * after `nackDelayMs` (default 0), with the error's message as reason.
+   * with the error's message as reason: it comes back after `nackDelayMs`,
+   * or by default after a backoff (1 s, doubling per delivery, at most
+   * 60 s), so one failing record never spins.
    * A handler may also ack or nack by itself. Failures to settle (and
    * receive failures that end the subscription) go to `onError` (default:
    * a process warning). `await sub.stop()` stops receiving and waits for
@@ -286,14 +290,15 @@ class Queue {
   subscribe(handler, options) {
     if (typeof handler !== 'function') throw notFunction(handler, 'the subscribe handler');
     let concurrency = 1;
-    let nackDelayMs = 0;
+    /** @type {number | null} null: the failure backoff */
+    let nackDelayMs = null;
     /** @type {((error: unknown, delivery: Delivery | null) => void) | null} */
     let onError = null;
     if (options != null) {
       const o = checkOptions(options, 'subscribe options');
       checkKeys(o, SUBSCRIBE_KEYS, 'subscribe');
       concurrency = checkCount(o.concurrency, 'concurrency', 1, 1);
-      nackDelayMs = checkOptNumber(o.nackDelayMs, 'nackDelayMs') ?? 0;
+      nackDelayMs = checkOptNumber(o.nackDelayMs, 'nackDelayMs') ?? null;
       if (o.onError != null) {
         if (typeof o.onError !== 'function') throw notFunction(o.onError, 'onError');
         onError = o.onError;
@@ -351,6 +356,7 @@ class Queue {
     ackTokens = (q, tokens) => q.#call(() => native.queueAck(q.#handle, tokens));
     nackToken = (q, t, delayMs, reason) =>
       q.#call(() => native.queueNack(q.#handle, t[0], t[1], t[2], delayMs, reason));
+    nackFailedToken = (q, t, reason) => q.#call(() => native.queueNackFailed(q.#handle, t[0], t[1], t[2], reason));
   }
 }
 disposable(Queue);
@@ -484,7 +490,12 @@ class Subscription {
     if (d.done) return; // the handler settled it
     try {
       if (ok) d.ack();
-      else d.nack({ delayMs: this.#nackDelayMs, reason: reasonOf(error) });
+      else if (this.#nackDelayMs !== null) d.nack({ delayMs: this.#nackDelayMs, reason: reasonOf(error) });
+      else {
+        const { queue, token } = deliveryParts(d);
+        nackFailedToken(queue, token, reasonOf(error));
+        markDone(d);
+      }
     } catch (e) {
       this.#report(e, d);
     }

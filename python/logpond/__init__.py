@@ -49,6 +49,11 @@ from ._native import (
 
 __version__: str = _native.__version__
 
+# A handle opened before os.fork() must not be used in the child (its
+# writes would collide with the parent's): it raises Closed there.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_native._after_fork_in_child)
+
 __all__ = [
     "FORMAT_VERSION",
     "Backpressure",
@@ -300,6 +305,10 @@ class Subscription:
     call the handler with each delivery (see :meth:`Queue.subscribe`).
 
     ``handled`` and ``failed`` count the handler's returns and exceptions.
+    A handler that raises an ``Exception`` nacks its delivery, which comes
+    back after a backoff (1 s, doubling per delivery, at most 60 s). One that
+    raises ``SystemExit`` or ``KeyboardInterrupt`` stops the subscription:
+    ``error`` holds the exception and ``stop()`` raises it once.
     ``stop()`` (or leaving a ``with`` block) waits for running handlers to
     finish; the queue itself stays open.
     """
@@ -319,6 +328,10 @@ class Subscription:
         self.concurrency = concurrency
         self.handled = 0
         self.failed = 0
+        #: The ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``, ...)
+        #: that stopped the subscription, if one did.
+        self.error: Optional[BaseException] = None
+        self._raised = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [
@@ -359,11 +372,24 @@ class Subscription:
                 self.failed += 1
             if not delivery.done:
                 try:
-                    delivery.nack(reason=str(e) or type(e).__name__)
+                    # Redelivered after the failure backoff (1 s doubling to
+                    # 60 s by delivery count): never a hot loop.
+                    delivery._nack_failed(str(e) or type(e).__name__)
                 except LogpondError:
                     _log.warning("logpond subscription: nack failed", exc_info=True)
             if not isinstance(e, Exception):
-                raise  # SystemExit and the like end this worker
+                # SystemExit, KeyboardInterrupt and the like stop the whole
+                # subscription, visibly: ``error`` holds it, ``stop()`` raises it.
+                with self._lock:
+                    if self.error is None:
+                        self.error = e
+                self._stop.set()
+                _log.error(
+                    "logpond subscription %s stopped: its handler raised %s",
+                    self.queue.subscription,
+                    type(e).__name__,
+                )
+                return
             _log.debug("logpond subscription handler raised; nacked", exc_info=True)
             return
         with self._lock:
@@ -384,6 +410,11 @@ class Subscription:
         for t in self._threads:
             if t is not me:
                 t.join(timeout)
+        with self._lock:
+            error, first = self.error, not self._raised
+            self._raised = True
+        if error is not None and first:
+            raise error
 
     def __enter__(self) -> Subscription:
         return self

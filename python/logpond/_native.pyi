@@ -33,6 +33,8 @@ _C = TypeVar("_C", bound="Consumer")
 _Q = TypeVar("_Q", bound="Queue")
 
 FORMAT_VERSION: int
+
+def _after_fork_in_child() -> None: ...
 __version__: str
 _ERROR_CODES: List[str]
 
@@ -218,6 +220,7 @@ class Delivery:
     def done(self) -> bool: ...
     def ack(self) -> None: ...
     def nack(self, delay: Seconds = 0.0, reason: Optional[str] = None) -> None: ...
+    def _nack_failed(self, reason: str) -> None: ...
 
 class Queue:
     def __init__(

@@ -26,8 +26,10 @@ export function queueArgs(options) {
 }
 
 /** Queue internals for deliveries and subscriptions (set by Queue's static block). */
-/** @type {(q: Queue) => { ack(token: any): void, nack(token: any, delayMs: number, reason: string | undefined): void }} */
+/** @type {(q: Queue) => { ack(token: any): void, nack(token: any, delayMs: number, reason: string | undefined): void, nackFailed(token: any, reason: string): void }} */
 let settle;
+/** Nacks a delivery whose handler failed (the failure backoff). @type {(d: Delivery, reason: string) => void} */
+let nackFailed;
 /** Runs the pond's waiting receives again (a subscription stopping). @type {(q: Queue) => void} */
 let wakeQueue;
 
@@ -72,6 +74,10 @@ export class Delivery {
     const delayMs = o.delayMs == null ? 0 : checkNumber(o.delayMs, 'delayMs');
     const reason = o.reason == null ? undefined : checkString(o.reason, 'reason');
     this.#settle((token) => settle(this.#queue).nack(token, delayMs, reason));
+  }
+
+  static {
+    nackFailed = (d, reason) => d.#settle((token) => settle(d.#queue).nackFailed(token, reason));
   }
 
   /** @param {(token: any) => void} f */
@@ -254,6 +260,11 @@ export class Queue {
         if (delayMs > 0) q.#ctx.hub.due(q.#ctx.now() + delayMs);
         q.#ctx.touched(true);
       },
+      nackFailed: (token, reason) => {
+        const delayMs = q.#call((w) => w.nackFailed(token, reason));
+        q.#ctx.hub.due(q.#ctx.now() + delayMs);
+        q.#ctx.touched(true);
+      },
     });
   }
 }
@@ -303,8 +314,10 @@ export class Subscription {
             failure = e;
           }
           try {
+            // A failure comes back after a backoff (1 s, doubling per
+            // delivery, at most 60 s): never a hot loop.
             if (ok) d.ack();
-            else d.nack({ reason: String(/** @type {any} */ (failure)?.message ?? failure) });
+            else nackFailed(d, String(/** @type {any} */ (failure)?.message ?? failure));
           } catch (e) {
             if (!queue.closed) onError(e);
           }

@@ -166,6 +166,22 @@ pub fn queue_nack(
     })
 }
 
+/// Returns a delivery whose handler failed: deliverable again after the
+/// core's failure backoff for its delivery count.
+#[napi]
+pub fn queue_nack_failed(
+    q: &QHandle,
+    partition: f64,
+    offset: f64,
+    lease_id: f64,
+    reason: String,
+) -> Result<()> {
+    guard(|| {
+        let token = token(partition, offset, lease_id)?;
+        q.shared.queue.nack_failed(token, &reason).map(drop).map_err(core_err)
+    })
+}
+
 #[napi]
 pub fn queue_backlog(q: &QHandle) -> Result<f64> {
     guard(|| from_u64(q.shared.queue.backlog().map_err(core_err)?))

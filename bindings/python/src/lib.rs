@@ -26,7 +26,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FORMAT_VERSION", logpond::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     Ok(())
+}
+
+/// Registered with `os.register_at_fork`: handles opened before a fork
+/// fail in the child (see `logpond::fork`).
+#[pyfunction]
+fn _after_fork_in_child() {
+    logpond::fork::note_fork_in_child();
 }
 
 /// Panics inside a core-call wrapper, so the tests can check that a panic

@@ -304,6 +304,14 @@ impl Delivery {
         self.settle(py, |q| q.nack_with_reason(token, delay_ms, &reason))
     }
 
+    /// Returns it after a handler failed: redelivered after the failure
+    /// backoff for its delivery count (for `Subscription`).
+    fn _nack_failed(&self, py: Python<'_>, reason: &Bound<'_, PyAny>) -> PyResult<()> {
+        let reason = convert::string("reason", reason)?;
+        let token = self.token;
+        self.settle(py, |q| q.nack_failed(token, &reason).map(drop))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let r = self.record.bind(py).get();
         Ok(format!(

@@ -59,6 +59,13 @@ impl WasmQueue {
         }
     }
 
+    /// Returns a delivery whose handler failed, after the core's failure
+    /// backoff; returns that backoff in ms (for the page's wake-up timer).
+    #[wasm_bindgen(js_name = nackFailed)]
+    pub fn nack_failed(&self, token: &WasmToken, reason: String) -> JsResult<f64> {
+        Ok(core(self.inner.nack_failed(token.0, &reason))? as f64)
+    }
+
     pub fn backlog(&self) -> JsResult<f64> {
         from_u64(core(self.inner.backlog())?)
     }

@@ -20,6 +20,7 @@ pub mod clock;
 mod compaction;
 mod consumer;
 mod error;
+pub mod fork;
 mod group;
 mod index;
 pub mod js;
@@ -45,7 +46,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use group::OffsetReset;
 pub use partition::ReadLimits;
 pub use pond::{AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION};
-pub use queue::{dead_letter_headers, Delivery, DeliveryToken, Queue, QueueConfig};
+pub use queue::{dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken, Queue, QueueConfig};
 pub use record::{NewRecord, Record, RecordMetadata};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;

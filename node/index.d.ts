@@ -30,6 +30,11 @@ export interface OpenOptions {
   durability?: 'os' | 'fsync';
   /** Time for record timestamps and retention; the system clock by default. */
   clock?: ManualClock;
+  /**
+   * New files are private to the owner (0600, directories 0700) whatever
+   * the umask; `true` makes them 0660/0770 for a pond shared by a group.
+   */
+  groupAccess?: boolean;
 }
 
 export interface MemoryOptions {

@@ -7,7 +7,7 @@ use crate::assignor::{Assignor, TopicPartition};
 use crate::group::{self, MemberSettings, OffsetReset, SeekTo};
 use crate::pond::Pond;
 use crate::record::Record;
-use crate::topic::validate_name;
+use crate::topic::{is_internal, validate_name};
 use crate::{Error, Result};
 
 /// How a consumer joins its group.
@@ -47,6 +47,9 @@ impl ConsumerConfig {
         }
         for t in &self.topics {
             validate_name(t)?;
+            if is_internal(t) {
+                return Err(Error::InvalidName(format!("{t:?}: internal topics cannot be consumed")));
+            }
         }
         if self.session_timeout_ms <= 0 || self.auto_commit_interval_ms <= 0 {
             return Err(Error::invalid("session timeout and auto-commit interval must be positive"));

@@ -50,6 +50,6 @@ pub use queue::{dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken
 pub use record::{NewRecord, Record, RecordMetadata};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;
-pub use storage::{MemoryStorage, MirrorStorage, Storage, StorageFile};
+pub use storage::{FileMode, MemoryStorage, MirrorStorage, Storage, StorageFile};
 pub use subscription::ParkedRecord;
 pub use topic::{Cleanup, TopicConfig};

@@ -14,7 +14,7 @@ use crate::partition::{AppendContext, Partition, ReadLimits};
 use crate::partitioner::partition_for_key;
 use crate::queue::{self, QueueState};
 use crate::record::{NewRecord, Record, RecordMetadata};
-use crate::storage::{read_all, replace_file, MemoryStorage, Storage};
+use crate::storage::{read_all, replace_file, FileMode, MemoryStorage, Storage};
 use crate::topic::{is_internal, validate_name, Cleanup, TopicConfig, TopicMeta};
 use crate::{Error, Result};
 
@@ -46,11 +46,13 @@ pub enum Durability {
 pub struct PondOptions {
     pub durability: Durability,
     pub clock: Arc<dyn Clock>,
+    /// Permissions of the files and directories a file pond creates.
+    pub file_mode: FileMode,
 }
 
 impl PondOptions {
     pub fn with_clock(clock: Arc<dyn Clock>) -> PondOptions {
-        PondOptions { durability: Durability::Os, clock }
+        PondOptions { durability: Durability::Os, clock, file_mode: FileMode::Private }
     }
 }
 
@@ -114,6 +116,18 @@ impl Topic {
                 }
             };
             targets.push(p);
+        }
+        // A batch that cannot fit one frame is refused before encoding it
+        // (the stored size of its records is a lower bound of the frame's).
+        let limit = crate::batch::MAX_FRAME_LEN;
+        if records.iter().map(NewRecord::size).sum::<usize>() > limit {
+            let mut per_partition = BTreeMap::<u32, usize>::new();
+            for (r, p) in records.iter().zip(&targets) {
+                *per_partition.entry(*p).or_default() += r.size();
+            }
+            if let Some(&size) = per_partition.values().find(|s| **s > limit) {
+                return Err(Error::BatchTooLarge { size, limit });
+            }
         }
         if used_spread {
             self.spread = self.spread.wrapping_add(1);
@@ -268,7 +282,7 @@ impl Pond {
 
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open_with(path: impl AsRef<std::path::Path>, options: PondOptions) -> Result<Pond> {
-        let storage = crate::storage::FileStorage::open(path)?;
+        let storage = crate::storage::FileStorage::open_with_mode(path, options.file_mode)?;
         Pond::with_storage(Arc::new(storage), options)
     }
 

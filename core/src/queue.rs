@@ -191,6 +191,9 @@ fn attach(state: &mut State, env: &Env<'_>, topic: &str, config: &QueueConfig) -
     if config.max_in_flight == 0 || config.max_deliveries == Some(0) {
         return Err(Error::invalid("max_in_flight and max_deliveries must be positive"));
     }
+    if is_internal(topic) {
+        return Err(Error::InvalidName(format!("{topic:?}: internal topics cannot have subscriptions")));
+    }
     let t = state.topics.get(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
     let starts: Vec<u64> = t
         .partitions
@@ -500,6 +503,17 @@ fn ack(state: &mut State, env: &Env<'_>, key: &SubKey, tokens: &[DeliveryToken])
     for t in tokens {
         let s = sub.parts.get(t.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
         owns(s, t)?;
+    }
+    // A delivery listed twice is settled by its first mention: the second
+    // fails as a second ack would, and (all or none) nothing is settled.
+    if tokens.len() > 1 {
+        let mut seen = std::collections::HashSet::with_capacity(tokens.len());
+        if let Some(t) = tokens.iter().find(|t| !seen.insert((t.partition, t.offset))) {
+            return Err(lease_expired(&format!(
+                "the delivery of {}/{} offset {} is listed twice; it would be settled already",
+                key.0, t.partition, t.offset
+            )));
+        }
     }
     let mut events = Vec::with_capacity(tokens.len());
     for t in tokens {

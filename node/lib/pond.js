@@ -29,7 +29,7 @@ const { sendPacked } = native;
 const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
 
-const OPEN_KEYS = new Set(['durability', 'clock']);
+const OPEN_KEYS = new Set(['durability', 'clock', 'groupAccess']);
 const MEMORY_KEYS = new Set(['clock']);
 const TOPIC_NUMBER_KEYS = [
   'partitions',
@@ -102,8 +102,9 @@ class Pond {
       throw errorOf('INVALID_ARGUMENT', `durability must be 'os' or 'fsync', got '${durability}'`);
     }
     const clock = clockHandle(o.clock, 'clock');
+    const groupAccess = checkOptBoolean(o.groupAccess, 'groupAccess') ?? false;
     try {
-      return new Pond(kCreate, native.pondOpen(path, durability === 'fsync', clock), path);
+      return new Pond(kCreate, native.pondOpen(path, durability === 'fsync', clock, groupAccess), path);
     } catch (e) {
       throw translate(e);
     }

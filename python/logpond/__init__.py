@@ -144,10 +144,13 @@ class Pond(_native.Pond):
         path: StrPath,
         durability: str = "os",
         clock: Optional[ManualClock] = None,
+        group_access: bool = False,
     ) -> Pond:
         """Opens (creating if needed) a pond directory. Raises ``PondLocked``
-        when another open pond (in any process) holds it."""
-        return cls(os.fspath(path), durability=durability, clock=clock)
+        when another open pond (in any process) holds it. New files are
+        private to the owner (0600, directories 0700) whatever the umask;
+        ``group_access=True`` makes them 0660/0770 for a group-shared pond."""
+        return cls(os.fspath(path), durability=durability, clock=clock, group_access=group_access)
 
     @classmethod
     def memory(cls: Type[Pond], clock: Optional[ManualClock] = None) -> Pond:
@@ -430,14 +433,19 @@ class Subscription:
         )
 
 
-def open(path: StrPath, durability: str = "os", clock: Optional[ManualClock] = None) -> Pond:
+def open(
+    path: StrPath,
+    durability: str = "os",
+    clock: Optional[ManualClock] = None,
+    group_access: bool = False,
+) -> Pond:
     """Opens (creating if needed) a pond in a directory.
 
     ``durability="os"`` (default) hands every append to the OS before it
     returns: it survives a killed process. ``"fsync"`` also syncs it to
     stable storage: it survives a power loss, at a cost per call.
     """
-    return Pond.open(path, durability=durability, clock=clock)
+    return Pond.open(path, durability=durability, clock=clock, group_access=group_access)
 
 
 def memory(clock: Optional[ManualClock] = None) -> Pond:

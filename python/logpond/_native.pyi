@@ -112,6 +112,7 @@ class Pond:
         *,
         durability: str = "os",
         clock: Optional[ManualClock] = None,
+        group_access: bool = False,
     ) -> None: ...
     @property
     def path(self) -> Optional[pathlib.Path]: ...

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use logpond::{Cleanup, Durability, NewRecord, Pond, PondOptions, ReadLimits, Record, TopicConfig};
+use logpond::{Cleanup, Durability, FileMode, NewRecord, Pond, PondOptions, ReadLimits, Record, TopicConfig};
 use napi::bindgen_prelude::{Buffer, BufferSlice, Either, External, Float64Array};
 use napi_derive::napi;
 
@@ -186,10 +186,16 @@ fn options(clock: Option<&NativeManualClock>) -> PondOptions {
 
 /// Opens (creating if needed) a pond in a directory.
 #[napi]
-pub fn pond_open(path: String, fsync: bool, clock: Option<&NativeManualClock>) -> Result<Handle> {
+pub fn pond_open(
+    path: String,
+    fsync: bool,
+    clock: Option<&NativeManualClock>,
+    group_access: bool,
+) -> Result<Handle> {
     guard(|| {
         let mut opts = options(clock);
         opts.durability = if fsync { Durability::Fsync } else { Durability::Os };
+        opts.file_mode = if group_access { FileMode::Group } else { FileMode::Private };
         Ok(External::new(NativePond { pond: Arc::new(Pond::open_with(path, opts).map_err(core_err)?) }))
     })
 }

@@ -115,7 +115,7 @@ pub fn invalid(py: Python<'_>, msg: String) -> PyErr {
 pub fn to_py(py: Python<'_>, e: logpond::Error) -> PyErr {
     let code = e.code();
     if let logpond::Error::Io(io) = &e {
-        if let (Some(errno), Some(ty)) = (io.raw_os_error(), class(py, code.as_str())) {
+        if let (Some(errno), Some(ty)) = (logpond::storage::os_error(io), class(py, code.as_str())) {
             return PyErr::from_type(ty, (errno, e.to_string()));
         }
     }

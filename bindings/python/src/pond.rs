@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use logpond::{Cleanup, Durability, PondOptions, ReadLimits, TopicConfig};
+use logpond::{Cleanup, Durability, FileMode, PondOptions, ReadLimits, TopicConfig};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -24,13 +24,19 @@ pub struct Pond {
     path: Option<PathBuf>,
 }
 
-fn options(py: Python<'_>, durability: &str, clock: Option<&Bound<'_, PyAny>>) -> PyResult<PondOptions> {
+fn options(
+    py: Python<'_>,
+    durability: &str,
+    clock: Option<&Bound<'_, PyAny>>,
+    group_access: bool,
+) -> PyResult<PondOptions> {
     let durability = match durability {
         "os" => Durability::Os,
         "fsync" => Durability::Fsync,
         other => return Err(invalid(py, format!("durability must be \"os\" or \"fsync\", got {other:?}"))),
     };
-    let mut options = PondOptions { durability, ..PondOptions::default() };
+    let file_mode = if group_access { FileMode::Group } else { FileMode::Private };
+    let mut options = PondOptions { durability, file_mode, ..PondOptions::default() };
     if let Some(clock) = clock.filter(|c| !c.is_none()) {
         let manual = clock.cast::<ManualClock>().map_err(|_| {
             PyTypeError::new_err("clock must be a logpond.ManualClock or None (the system clock)")
@@ -57,14 +63,15 @@ impl Pond {
     /// `Pond(path)` opens (creating) a pond directory; `Pond()` makes one in
     /// memory. `logpond.open` and `logpond.memory` are the usual spellings.
     #[new]
-    #[pyo3(signature = (path=None, *, durability="os", clock=None))]
+    #[pyo3(signature = (path=None, *, durability="os", clock=None, group_access=false))]
     fn new(
         py: Python<'_>,
         path: Option<PathBuf>,
         durability: &str,
         clock: Option<&Bound<'_, PyAny>>,
+        group_access: bool,
     ) -> PyResult<Pond> {
-        let options = options(py, durability, clock)?;
+        let options = options(py, durability, clock, group_access)?;
         let inner = match &path {
             Some(p) => detached(py, || logpond::Pond::open_with(p, options))?,
             None => logpond::Pond::memory_with(options),

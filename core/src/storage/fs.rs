@@ -13,38 +13,25 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Storage, StorageFile};
+use super::{FileMode, Storage, StorageFile};
 use crate::{Error, Result};
 
 /// The name of the lock file in a pond directory.
 pub const LOCK_FILE: &str = "LOCK";
 
-/// Who may read and write the files a pond creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FileMode {
-    /// The owner only: directories 0700, files 0600.
-    #[default]
-    Private,
-    /// The owner and the group (a pond shared by a team's accounts):
-    /// directories 0770, files 0660.
-    Group,
+#[cfg(unix)]
+fn dir_mode(mode: FileMode) -> u32 {
+    match mode {
+        FileMode::Private => 0o700,
+        FileMode::Group => 0o770,
+    }
 }
 
-impl FileMode {
-    #[cfg(unix)]
-    fn dir_mode(self) -> u32 {
-        match self {
-            FileMode::Private => 0o700,
-            FileMode::Group => 0o770,
-        }
-    }
-
-    #[cfg(unix)]
-    fn file_mode(self) -> u32 {
-        match self {
-            FileMode::Private => 0o600,
-            FileMode::Group => 0o660,
-        }
+#[cfg(unix)]
+fn file_mode(mode: FileMode) -> u32 {
+    match mode {
+        FileMode::Private => 0o600,
+        FileMode::Group => 0o660,
     }
 }
 
@@ -57,9 +44,37 @@ pub struct FileStorage {
     lock: Mutex<Option<File>>,
 }
 
-/// An I/O error that names the path it happened on (keeping its kind).
+/// An I/O error that names the path it happened on, keeping its kind and
+/// OS error number ([`os_error`] finds it again).
 pub(crate) fn io_at(path: &Path, e: io::Error) -> Error {
-    Error::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    let kind = e.kind();
+    Error::Io(io::Error::new(kind, PathError { path: path.to_path_buf(), source: e }))
+}
+
+/// An I/O error on a named path (the payload of [`Error::Io`] from file storage).
+#[derive(Debug)]
+pub struct PathError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for PathError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The OS error number of an I/O error, also when file storage wrapped it
+/// with its path.
+pub fn os_error(e: &io::Error) -> Option<i32> {
+    e.raw_os_error()
+        .or_else(|| e.get_ref()?.downcast_ref::<PathError>().and_then(|p| p.source.raw_os_error()))
 }
 
 impl FileStorage {
@@ -182,7 +197,7 @@ const FILE: bool = false;
 #[cfg(unix)]
 fn set_mode(path: &Path, dir: bool, mode: FileMode) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let bits = if dir { mode.dir_mode() } else { mode.file_mode() };
+    let bits = if dir { dir_mode(mode) } else { file_mode(mode) };
     fs::set_permissions(path, fs::Permissions::from_mode(bits)).map_err(|e| io_at(path, e))
 }
 

@@ -16,7 +16,19 @@ pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fs;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub use fs::FileStorage;
+pub use fs::{os_error, FileStorage, PathError};
+
+/// Who may read and write the files a file pond creates (set exactly,
+/// whatever the process umask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileMode {
+    /// The owner only: directories 0700, files 0600.
+    #[default]
+    Private,
+    /// The owner and the group (a pond shared by a team's accounts):
+    /// directories 0770, files 0660.
+    Group,
+}
 
 /// A namespace of named byte files.
 pub trait Storage: Send + Sync + Debug {

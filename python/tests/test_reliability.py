@@ -1,0 +1,257 @@
+"""Failures found by trying logpond as a hostile user and a crashing machine
+would (the reliability issue's F1-F9 and the smaller items); each test
+failed before its fix."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import List
+
+import pytest
+
+import logpond
+
+
+def test_a_recreated_topic_is_read_from_its_start_by_an_old_group() -> None:  # F1
+    p = logpond.memory()
+    p.create_topic("t")
+    p.send_many("t", [b"a", b"b", b"c"])
+    c = p.consumer("g", "t", auto_offset_reset="earliest")
+    assert len(c.poll(10)) == 3
+    c.commit()
+    p.delete_topic("t")
+    c.close()  # auto-commit on close must not write the old position back
+    p.create_topic("t")
+    p.send_many("t", [b"new0", b"new1", b"new2", b"new3"])
+    c2 = p.consumer("g", "t", auto_offset_reset="earliest")
+    assert c2.committed("t", 0) is None
+    assert [r.value for r in c2.poll(10)] == [b"new0", b"new1", b"new2", b"new3"]
+
+
+def test_a_relative_pond_path_does_not_follow_chdir(tmp_path: pathlib.Path) -> None:  # F2
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    script = textwrap.dedent(
+        """
+        import os, sys, logpond
+        os.chdir(sys.argv[1])
+        p = logpond.open("pond")
+        p.create_topic("t", segment_bytes=256)
+        os.chdir(sys.argv[2])
+        for i in range(200):
+            p.send("t", b"x" * 40)
+        p.create_topic("later")
+        p.send("later", b"y")
+        p.close()
+        """
+    )
+    subprocess.run([sys.executable, "-c", script, str(a), str(b)], check=True, timeout=60, cwd=tmp_path)
+    assert not (b / "pond").exists()
+    with logpond.open(a / "pond") as p:
+        assert p.topics() == ["later", "t"]
+        assert p.describe("t").partitions[0].end_offset == 200
+        assert len(p.read("t", offset=150, max_records=100)) == 50
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+def test_symlinks_inside_a_pond_are_never_followed(tmp_path: pathlib.Path) -> None:  # F4
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    d = tmp_path / "pond"
+    with logpond.open(d) as p:
+        p.create_topic("t")
+        p.send("t", b"x")
+    segment = d / "topics" / "t" / "0" / "00000000000000000000.log"
+    segment.unlink()
+    segment.symlink_to(victim)
+    with pytest.raises(logpond.LogpondError, match="symbolic link"):
+        logpond.open(d)
+    assert victim.read_bytes() == b"precious"
+    # A planted temporary is removed, never written through.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "pond.meta.tmp").symlink_to(victim)
+    with logpond.open(fresh) as p:
+        p.create_topic("u")
+    assert victim.read_bytes() == b"precious"
+
+
+def test_new_files_are_private_whatever_the_umask(tmp_path: pathlib.Path) -> None:
+    old = os.umask(0)
+    try:
+        with logpond.open(tmp_path / "pond") as p:
+            p.create_topic("t")
+            p.send("t", b"x")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "pond").rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def test_a_missing_topic_meta_is_corruption_not_a_deletion(tmp_path: pathlib.Path) -> None:  # F5
+    d = tmp_path / "pond"
+    with logpond.open(d) as p:
+        p.create_topic("orders")
+        p.send("orders", b"keep")
+    (d / "topics" / "orders" / "topic.meta").unlink()
+    with pytest.raises(logpond.Corruption, match="topics/orders/topic.meta"):
+        logpond.open(d)
+    assert list((d / "topics" / "orders" / "0").glob("*.log"))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_handle_used_after_fork_raises_and_loses_nothing(tmp_path: pathlib.Path) -> None:  # F6
+    d = tmp_path / "pond"
+    p = logpond.open(d)
+    p.create_topic("t")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: every use fails, and letting go writes nothing
+        code = 0
+        try:
+            p.send("t", b"child")
+            code = 1
+        except logpond.LogpondError:
+            pass
+        try:
+            p.close()
+        except logpond.LogpondError:
+            pass
+        os.write(w, b"done")
+        os._exit(code)
+    os.read(r, 4)
+    for i in range(2000):
+        p.send("t", b"parent %d" % i)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, "the child's send succeeded"
+    p.close()
+    with logpond.open(d) as again:
+        assert again.describe("t").partitions[0].end_offset == 2000
+        assert again.read("t", offset=1999)[0].value == b"parent 1999"
+
+
+def test_one_failing_record_does_not_starve_a_subscription() -> None:  # F7
+    p = logpond.memory()
+    p.create_topic("t")
+    p.send_many("t", [b"m0", b"m1", b"m2", b"m3"])
+    seen: List[bytes] = []
+
+    def handler(d: logpond.Delivery) -> None:
+        seen.append(d.record.value or b"")
+        if d.record.value == b"m1":
+            raise ValueError("poison")
+
+    with p.queue("t", "s").subscribe(handler):
+        time.sleep(0.5)
+    assert sorted(set(seen)) == [b"m0", b"m1", b"m2", b"m3"]
+    assert seen.count(b"m1") == 1  # backed off 1 s before its second try
+
+
+def test_a_plain_nack_goes_behind_the_waiting_records() -> None:  # F7
+    p = logpond.memory()
+    p.create_topic("t")
+    p.send_many("t", [b"m0", b"m1", b"m2", b"m3"])
+    q = p.queue("t", "s")
+    order = []
+    for _ in range(6):
+        got = q.receive(1)
+        if not got:
+            break
+        d = got[0]
+        order.append(d.record.value)
+        if d.record.value == b"m1" and d.delivery_count == 1:
+            d.nack()
+        else:
+            d.ack()
+    assert order == [b"m0", b"m1", b"m2", b"m3", b"m1"]
+
+
+def test_headers_count_toward_max_record_bytes() -> None:  # F9
+    p = logpond.memory()
+    p.create_topic("t", max_record_bytes=100)
+    with pytest.raises(logpond.RecordTooLarge):
+        p.send("t", b"", headers=[("", b"")] * 100_000)
+    with pytest.raises(logpond.RecordTooLarge):
+        p.send("t", b"", headers=[("", b"")] * 51)
+    p.send("t", b"", headers=[("", b"")] * 50)
+
+
+def test_io_errors_name_the_path(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "a-file"
+    f.write_bytes(b"")
+    with pytest.raises(logpond.LogpondError, match="a-file"):
+        logpond.open(f)
+
+
+def test_ack_many_with_a_delivery_twice_acts_as_a_second_ack() -> None:
+    p = logpond.memory()
+    p.create_topic("t")
+    p.send("t", b"x")
+    q = p.queue("t", "s")
+    [d] = q.receive(1)
+    with pytest.raises(logpond.LeaseExpired, match="listed twice"):
+        q.ack_many([d, d])
+    assert q.backlog() == 1  # all or none
+    q.ack_many([d])
+    assert q.backlog() == 0
+
+
+def test_a_handler_raising_system_exit_stops_the_subscription_visibly() -> None:
+    p = logpond.memory()
+    p.create_topic("t")
+    p.send_many("t", [b"a", b"b", b"c"])
+    calls = []
+
+    def handler(d: logpond.Delivery) -> None:
+        calls.append(d.record.value)
+        raise SystemExit(3)
+
+    sub = p.queue("t", "s").subscribe(handler, concurrency=2)
+    deadline = time.monotonic() + 10
+    while sub.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not sub.running
+    assert isinstance(sub.error, SystemExit)
+    with pytest.raises(SystemExit):
+        sub.stop()
+    sub.stop()  # raised once
+    assert 1 <= len(calls) <= 2
+
+
+def test_internal_topics_cannot_be_consumed_or_subscribed() -> None:
+    p = logpond.memory()
+    p.create_topic("t")
+    c = p.consumer("g", "t", auto_offset_reset="earliest")
+    p.send("t", b"x")
+    c.poll(10)
+    c.commit()  # __consumer_offsets now exists
+    with pytest.raises(logpond.InvalidName):
+        p.consumer("g2", "__consumer_offsets")
+    with pytest.raises(logpond.InvalidName):
+        p.queue("__consumer_offsets", "s")
+
+
+def test_concurrent_subscribers_do_not_spin_on_a_poison_record() -> None:
+    p = logpond.memory()
+    p.create_topic("t")
+    p.send("t", b"poison")
+    calls = 0
+    lock = threading.Lock()
+
+    def handler(d: logpond.Delivery) -> None:
+        nonlocal calls
+        with lock:
+            calls += 1
+        raise RuntimeError("always")
+
+    with p.queue("t", "s").subscribe(handler, concurrency=4):
+        time.sleep(0.3)
+    assert calls == 1

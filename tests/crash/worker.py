@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""A crash-loop worker on one pond directory, through the Python package.
+
+    python worker.py '{"family": "send", "dir": "...", "seed": 1, "tag": "r1p", ...}'
+
+It opens the pond, prints READY, then works until it is killed (SIGKILL),
+printing one line per acknowledgement, flushed, only after the call
+returned (the protocol is in docs/CRASH.md; tests/crash/worker.js speaks the
+same one for Node). In mode "drain" (queue family) it settles everything
+and exits with DONE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import logpond  # noqa: E402
+import records as R  # noqa: E402
+
+QUEUE_SETTINGS: Dict[str, Any] = dict(
+    ack_timeout=5.0, max_deliveries=3, dead_letter_topic="jobs.dlq", max_in_flight=64
+)
+
+
+def out(*lines: str) -> None:
+    """Writes whole lines to stdout at once (no buffering)."""
+    data = "".join(line + "\n" for line in lines).encode()
+    while data:
+        n = os.write(1, data)
+        data = data[n:]
+
+
+def size(rng: random.Random, big: bool = True) -> int:
+    x = rng.random()
+    if x < 0.7 or not big:
+        return rng.randint(10, 150)
+    if x < 0.96:
+        return rng.randint(150, 3000)
+    return rng.randint(3000, 20000)
+
+
+def headers(rng: random.Random) -> List[Tuple[str, str]]:
+    if rng.random() < 0.5:
+        return []
+    return [(rng.choice(["a", "b", "a", "trace"]), "h" + str(rng.randrange(1000))) for _ in range(rng.randint(1, 3))]
+
+
+def ensure(pond: logpond.Pond, name: str, **config: Any) -> None:
+    if name not in pond.topics():
+        pond.create_topic(name, **config)
+
+
+class Worker:
+    def __init__(self, cfg: Dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg["seed"])
+        self.tag = cfg["tag"]
+        self.seq = 0
+        self.pond = logpond.open(cfg["dir"], durability=cfg.get("durability", "os"))
+
+    def rec(self, sz: int, key: Optional[str] = None, hs: Any = (), tomb: bool = False) -> Any:
+        self.seq += 1
+        return R.make(self.tag, self.seq, sz, key, hs, tomb)
+
+    def send_some(self, topic: str, n_max: int, keys: int = 100, partitions: int = 1, big: bool = True,
+                  extra_headers: Any = None) -> List[Tuple[int, int, str]]:
+        """send or send_many of random records; prints and returns the ACKs."""
+        rng = self.rng
+        many = rng.random() < 0.55
+        n = rng.randint(1, n_max) if many else 1
+        items = []
+        for _ in range(n):
+            key = None if rng.random() < 0.4 else f"k{rng.randrange(keys)}"
+            part = rng.randrange(partitions) if key is None and rng.random() < 0.3 else None
+            hs = headers(rng) + (extra_headers(rng) if extra_headers else [])
+            items.append((self.rec(size(rng, big), key, hs), part))
+        if many:
+            mds = self.pond.send_many(topic, [
+                {"key": k, "value": v, "headers": h, **({"partition": p} if p is not None else {})}
+                for (k, v, h, _), p in items
+            ])
+        else:
+            (k, v, h, _), p = items[0]
+            mds = [self.pond.send(topic, v, key=k, headers=h, partition=p)]
+        acks = [(m.partition, m.offset, ck) for m, ((_, _, _, ck), _) in zip(mds, items)]
+        out(*(f"ACK {topic} {p} {o} {ck}" for p, o, ck in acks))
+        return acks
+
+    # --- families ---------------------------------------------------------
+
+    def send(self) -> None:
+        ensure(self.pond, "events", partitions=4)
+        out("READY")
+        fsync = self.cfg.get("durability") == "fsync"
+        while True:
+            self.send_some("events", 25, partitions=4)
+            if not fsync and self.rng.random() < 0.02:
+                self.pond.flush()
+
+    def queue(self) -> None:
+        rng, pond = self.rng, self.pond
+        ensure(pond, "jobs", partitions=2)
+        q = pond.queue("jobs", "workers", **QUEUE_SETTINGS)
+        poison = lambda r: rng.random() < 0.08 and [("poison", "1")] or []  # noqa: E731
+        out("READY")
+        drain = self.cfg.get("mode") == "drain"
+        held: List[logpond.Delivery] = []
+        idle = 0
+        while True:
+            if not drain and rng.random() < 0.3:
+                self.send_some("jobs", 5, partitions=2, big=False, extra_headers=poison)
+            ds = q.receive(max_messages=rng.randint(1, 10), timeout=0.01 if not drain else 0.05)
+            for d in ds:
+                r = d.record
+                try:
+                    ck = R.check_record(r)
+                except R.Corrupt as e:
+                    out(f"BADREC jobs {r.partition} {r.offset} {e}")
+                    continue
+                out(f"DLV {r.partition} {r.offset} {d.delivery_count} {ck}")
+                is_poison = any(n == "poison" for n, _ in r.headers)
+                x = rng.random()
+                if is_poison:
+                    delay = 0.0 if drain or rng.random() < 0.5 else rng.uniform(0.001, 0.03)
+                    d.nack(delay=delay)
+                    out(f"NACK {r.partition} {r.offset}")
+                elif drain or x < 0.5:
+                    d.ack()
+                    out(f"QACK {r.partition} {r.offset}")
+                elif x < 0.7:
+                    held.append(d)
+                elif x < 0.85:
+                    d.nack(delay=rng.choice([0.0, rng.uniform(0.001, 0.05)]))
+                    out(f"NACK {r.partition} {r.offset}")
+                # else: left in flight (its lease ends with the process)
+            if held and (drain or rng.random() < 0.3):
+                q.ack_many(held)
+                out(*(f"QACK {d.record.partition} {d.record.offset}" for d in held))
+                held = []
+            if drain:
+                idle = idle + 1 if not ds else 0
+                if not held and q.backlog() == 0 and q.in_flight() == 0:
+                    out(f"DONE backlog=0 parked={len(q.parked())}")
+                    return
+                if idle > 400:
+                    out(f"DONE backlog={q.backlog()} in_flight={q.in_flight()} parked={len(q.parked())}")
+                    return
+
+    def group(self) -> None:
+        rng, pond = self.rng, self.pond
+        ensure(pond, "stream", partitions=3)
+        cs = {
+            g: pond.consumer(g, ["stream"], auto_offset_reset="earliest", auto_commit=False)
+            for g in ("g1", "g2")
+        }
+        for g, c in cs.items():
+            for p in range(3):
+                com = c.committed("stream", p)
+                out(f"START {g} {p} {'-' if com is None else com}")
+        out("READY")
+        nxt: Dict[Tuple[str, int], int] = {}
+        while True:
+            if rng.random() < 0.5:
+                self.send_some("stream", 10, partitions=3)
+            g = rng.choice(["g1", "g2"])
+            c = cs[g]
+            recs = c.poll(max_records=rng.randint(1, 200), timeout=0.0)
+            lines = []
+            for r in recs:
+                try:
+                    ck = R.check_record(r)
+                except R.Corrupt as e:
+                    lines.append(f"BADREC stream {r.partition} {r.offset} {e}")
+                    continue
+                lines.append(f"R {g} {r.partition} {r.offset} {ck}")
+                nxt[(g, r.partition)] = r.offset + 1
+            if lines:
+                out(*lines)
+            if rng.random() < 0.4:
+                mine = {p: o for (gg, p), o in nxt.items() if gg == g}
+                if not mine:
+                    continue
+                if g == "g1":
+                    c.commit({("stream", p): o for p, o in mine.items()})
+                    out(*(f"COMMIT {g} {p} {o}" for p, o in mine.items()))
+                else:
+                    c.commit()
+                    out(*(f"COMMIT {g} {p} {c.position('stream', p)}" for p in mine))
+
+    def compact(self) -> None:
+        rng, pond = self.rng, self.pond
+        ensure(pond, "kv", partitions=2, compact=True, segment_bytes=4096)
+        ensure(pond, "ret", partitions=1, retention_records=300, segment_bytes=4096)
+        ensure(pond, "retb", partitions=1, retention_bytes=20000, segment_bytes=4096)
+        ensure(pond, "trim", partitions=1, segment_bytes=4096)
+        out("READY")
+        while True:
+            x = rng.random()
+            if x < 0.5:
+                many = rng.random() < 0.5
+                items = []
+                for _ in range(rng.randint(1, 12) if many else 1):
+                    key = f"k{rng.randrange(40)}"
+                    items.append(self.rec(rng.randint(20, 600), key, headers(rng), tomb=rng.random() < 0.08))
+                if many:
+                    mds = pond.send_many("kv", [{"key": k, "value": v, "headers": h} for k, v, h, _ in items])
+                else:
+                    k, v, h, _ = items[0]
+                    mds = [pond.send("kv", v, key=k, headers=h)]
+                out(*(f"ACK kv {m.partition} {m.offset} {it[3]} {it[0]}" for m, it in zip(mds, items)))
+            elif x < 0.7:
+                self.send_some("ret", 10, big=False)
+            elif x < 0.85:
+                self.send_some("retb", 10, big=False)
+            elif x < 0.97:
+                self.send_some("trim", 6, big=False)
+                if rng.random() < 0.15:
+                    start, end = pond.offsets("trim", 0)
+                    before = rng.randint(start, end)
+                    pond.delete_records("trim", 0, before)
+                    out(f"TRIM 0 {before}")
+            else:
+                pond.maintain()
+                out("MAINTAIN")
+
+    def topics(self) -> None:
+        rng, pond = self.rng, self.pond
+        names = [f"t{i}" for i in range(8)]
+        subs = ["s0", "s1", "s2"]
+        view: Dict[str, int] = {}
+        sv: Dict[str, Set[str]] = {}
+        for t in pond.topics():
+            view[t] = len(pond.describe(t).partitions)
+            sv[t] = set(pond.subscriptions(t))
+        out("READY")
+        while True:
+            x = rng.random()
+            t = rng.choice(names)
+            try:
+                if x < 0.25 and t not in view:
+                    n = rng.randint(1, 3)
+                    out(f"BEGIN tcreate {t} {n}")
+                    pond.create_topic(t, partitions=n, segment_bytes=rng.choice([None, 1024, 8192]))
+                    view[t], sv[t] = n, set()
+                    out(f"TCREATE {t} {n}")
+                elif x < 0.4 and t in view:
+                    out(f"BEGIN tdelete {t}")
+                    pond.delete_topic(t)
+                    del view[t], sv[t]
+                    out(f"TDELETE {t}")
+                elif x < 0.75 and t in view:
+                    out(f"BEGIN send {t}")
+                    self.send_some(t, 4, partitions=view[t], big=False)
+                elif x < 0.88 and t in view:
+                    s = rng.choice(subs)
+                    out(f"BEGIN screate {t} {s}")
+                    q = pond.queue(t, s)
+                    if rng.random() < 0.5:
+                        for d in q.receive(max_messages=3):
+                            d.ack()
+                    q.close()
+                    sv[t].add(s)
+                    out(f"SCREATE {t} {s}")
+                elif t in view and sv[t]:
+                    s = rng.choice(sorted(sv[t]))
+                    out(f"BEGIN sdelete {t} {s}")
+                    pond.delete_subscription(t, s)
+                    sv[t].discard(s)
+                    out(f"SDELETE {t} {s}")
+            except (logpond.TopicExists, logpond.TopicNotFound) as e:
+                # This process is the pond's only user: its view is exact.
+                out(f"MISMATCH {type(e).__name__} {t} {e}")
+                view = {n: len(pond.describe(n).partitions) for n in pond.topics()}
+                sv = {n: set(pond.subscriptions(n)) for n in view}
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    w = Worker(cfg)
+    getattr(w, cfg["family"])()
+    w.pond.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -119,7 +119,7 @@ class Worker {
     for (let i = 0; ; i++) {
       this.sendSome('events', 25, { partitions: 4 });
       if (!fsync && this.rng.random() < 0.02) this.pond.flush();
-      if (i % 64 === 63) await null; // lets nothing else run; keeps the loop honest
+      if (i % 64 === 63) await yieldToTimers();
     }
   }
 
@@ -271,7 +271,7 @@ class Worker {
         pond.maintain();
         out('MAINTAIN');
       }
-      if (i % 64 === 63) await null;
+      if (i % 64 === 63) await yieldToTimers();
     }
   }
 
@@ -339,7 +339,19 @@ class Worker {
   }
 }
 
+/** Lets timers run (the orphan guard) in loops that never wait otherwise. */
+const yieldToTimers = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Exits when the driver is gone (a worker never outlives it). */
+function orphanGuard() {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(3);
+  }, 200).unref();
+}
+
 async function main() {
+  orphanGuard();
   const cfg = JSON.parse(process.argv[2]);
   const w = new Worker(cfg);
   await w[cfg.family]();

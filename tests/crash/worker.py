@@ -16,6 +16,8 @@ import json
 import os
 import random
 import sys
+import threading
+import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -280,7 +282,20 @@ class Worker:
                 sv = {n: set(pond.subscriptions(n)) for n in view}
 
 
+def orphan_guard() -> None:
+    """Exits when the driver is gone (a worker never outlives it)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
+    orphan_guard()
     cfg = json.loads(sys.argv[1])
     w = Worker(cfg)
     getattr(w, cfg["family"])()

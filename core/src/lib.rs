@@ -21,6 +21,9 @@ mod compaction;
 mod consumer;
 mod error;
 pub mod fork;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod group;
 mod index;
 pub mod js;

@@ -1,0 +1,7 @@
+//! AFL++ target `frames` (docs/FUZZING.md).
+
+fn main() {
+    let target = logpond_fuzz::target("frames");
+    logpond_fuzz::warm_up();
+    afl::fuzz!(|data: &[u8]| (target.run)(data));
+}

@@ -1,0 +1,7 @@
+//! AFL++ target `meta_files` (docs/FUZZING.md).
+
+fn main() {
+    let target = logpond_fuzz::target("meta_files");
+    logpond_fuzz::warm_up();
+    afl::fuzz!(|data: &[u8]| (target.run)(data));
+}

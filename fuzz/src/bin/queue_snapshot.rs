@@ -1,0 +1,7 @@
+//! AFL++ target `queue_snapshot` (docs/FUZZING.md).
+
+fn main() {
+    let target = logpond_fuzz::target("queue_snapshot");
+    logpond_fuzz::warm_up();
+    afl::fuzz!(|data: &[u8]| (target.run)(data));
+}

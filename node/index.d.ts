@@ -370,6 +370,11 @@ export declare class Consumer implements AsyncIterable<LogRecord> {
 
   /** End offset minus position, per assigned partition, sorted. */
   lag(): PartitionLag[];
+  /**
+   * Moves past damaged batches (after a `Corruption` error from `poll`):
+   * the skipped ranges, `toOffset` exclusive; their records are not delivered.
+   */
+  skipDamaged(): SkippedRange[];
 
   /**
    * Leaves the group (a rebalance), committing first with auto-commit.
@@ -528,6 +533,11 @@ export declare class Queue implements AsyncIterable<Delivery> {
 
   /** Records past `maxDeliveries` kept because there is no dead-letter topic. */
   parked(): ParkedRecord[];
+  /**
+   * Moves the subscription past damaged batches (after a `Corruption` error
+   * from `receive`): their records are settled undelivered.
+   */
+  skipDamaged(): Omit<SkippedRange, 'topic'>[];
 
   /**
    * Detaches this consumer: its leases become deliverable again at once
@@ -669,3 +679,11 @@ declare const logpond: {
   IoError: typeof IoError;
 };
 export default logpond;
+
+/** Offsets skipped past a damaged batch; `toOffset` is exclusive. */
+export interface SkippedRange {
+  topic: string;
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+}

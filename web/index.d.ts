@@ -346,6 +346,11 @@ export declare class Consumer {
   seekToTime(timestampMs: Timestamp): void;
   assignment(): TopicPartition[];
   lag(): PartitionLag[];
+  /**
+   * Moves past damaged batches (after a `Corruption` error from `poll`):
+   * the skipped ranges, `toOffset` exclusive; their records are not delivered.
+   */
+  skipDamaged(): SkippedRange[];
   memberId(): number;
   generation(): number;
   /** Leaves the group (committing first with auto-commit). */
@@ -386,6 +391,11 @@ export declare class Queue {
   backlog(): number;
   inFlight(): number;
   parked(): ParkedRecord[];
+  /**
+   * Moves the subscription past damaged batches (after a `Corruption` error
+   * from `receive`): their records are settled undelivered.
+   */
+  skipDamaged(): Omit<SkippedRange, 'topic'>[];
   /** Detaches this consumer: its leases are deliverable again at once. */
   close(): void;
 }
@@ -476,4 +486,12 @@ export declare class LeaseExpired extends LogpondError {
 export declare class IoError extends LogpondError {
   constructor(message: string, options?: ErrorOptions);
   readonly code: 'IO';
+}
+
+/** Offsets skipped past a damaged batch; `toOffset` is exclusive. */
+export interface SkippedRange {
+  topic: string;
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
 }

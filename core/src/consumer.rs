@@ -224,6 +224,15 @@ impl Consumer {
         self.with_member(|state, id| group::seek(state, &env, &self.group, id, parts, to))
     }
 
+    /// Moves past damaged batches: every assigned partition whose position
+    /// stands at a batch that fails its CRC (a `Corruption` error from
+    /// `poll`) moves to the next intact batch. Returns the skipped ranges
+    /// as (topic, partition, from, to), `to` exclusive; the records in them
+    /// are not delivered. Commit afterwards to make the skip durable.
+    pub fn skip_damaged(&self) -> Result<Vec<(String, u32, u64, u64)>> {
+        self.with_member(|state, id| group::skip_damaged(state, &self.group, id))
+    }
+
     /// The partitions assigned to this consumer, sorted.
     pub fn assignment(&self) -> Result<Vec<TopicPartition>> {
         self.with_member(|state, id| Ok(group::assignment(state, &self.group, id)))

@@ -447,6 +447,9 @@ pub(crate) fn poll(
     parts.rotate_left(rotation % count);
     let share = (max / parts.len()).max(1);
     let mut out = Vec::with_capacity(max.min(4096));
+    // A damaged partition stalls alone: the others keep flowing, and its
+    // error surfaces when nothing else is delivered.
+    let mut damage: Option<Error> = None;
     for pass_share in [share, max] {
         for tp in &parts {
             let room = max - out.len();
@@ -460,7 +463,14 @@ pub(crate) fn poll(
             }
             let before = out.len();
             let limits = ReadLimits { max_records: room.min(pass_share), max_bytes: usize::MAX };
-            partition.read(position, limits, env.chunks, &mut out)?;
+            match partition.read(position, limits, env.chunks, &mut out) {
+                Ok(()) => {}
+                Err(e @ Error::Corruption(_)) => {
+                    damage.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             // No record at or after the position (compacted away): skip to the end.
             let next = out[before..].last().map_or(partition.end_offset(), |r| r.offset + 1);
             if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id))
@@ -469,7 +479,34 @@ pub(crate) fn poll(
             }
         }
     }
-    Ok(out)
+    match damage {
+        Some(e) if out.is_empty() => Err(e),
+        _ => Ok(out),
+    }
+}
+
+/// Moves the member's positions past damaged batches they stand at;
+/// returns what was skipped: (topic, partition, from, to) with `to`
+/// exclusive.
+pub(crate) fn skip_damaged(
+    state: &mut State,
+    group_id: &str,
+    member_id: u64,
+) -> Result<Vec<(String, u32, u64, u64)>> {
+    let mut skipped = Vec::new();
+    for tp in assignment(state, group_id, member_id) {
+        let position = ensure_position(state, group_id, member_id, &tp)?;
+        let partition = state.topics[&tp.0].partition(tp.1)?;
+        let Some(next) = partition.resume_after_damage(position)? else { continue };
+        if let Some(m) = state.groups.groups.get_mut(group_id).and_then(|g| g.members.get_mut(&member_id)) {
+            m.buffer.retain(|r| (&*r.topic, r.partition) != (tp.0.as_str(), tp.1));
+            m.positions.insert(tp.clone(), next);
+        }
+        if next > position {
+            skipped.push((tp.0, tp.1, position, next));
+        }
+    }
+    Ok(skipped)
 }
 
 /// Records fetched at a time for [`next_record`].

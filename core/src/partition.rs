@@ -192,7 +192,32 @@ impl Partition {
     }
 
     /// Reads records from `offset` on, in offset order, across segments.
+    ///
+    /// Damage stays in its place: a read that meets a damaged batch after
+    /// returning records stops there (a short read); one that meets it
+    /// first fails with `Corruption` naming the topic, partition and offset,
+    /// and [`Partition::resume_after_damage`] tells where reading can go on.
     pub fn read(
+        &self,
+        offset: u64,
+        limits: ReadLimits,
+        cache: &ChunkCache,
+        out: &mut Vec<Record>,
+    ) -> Result<()> {
+        let before = out.len();
+        match self.read_records(offset, limits, cache, out) {
+            // The next read, starting at the damage, reports it.
+            Err(Error::Corruption(_)) if out.len() > before => Ok(()),
+            Err(Error::Corruption(why)) => Err(Error::Corruption(format!(
+                "topic {:?} partition {}: {why}, at or after offset {offset}; \
+                 skip_damaged() moves a consumer or queue past the damaged batch",
+                self.origin.topic, self.origin.partition
+            ))),
+            other => other,
+        }
+    }
+
+    fn read_records(
         &self,
         offset: u64,
         limits: ReadLimits,
@@ -235,6 +260,22 @@ impl Partition {
             }
         }
         Ok(())
+    }
+
+    /// Where reading can go on past a damaged batch met reading from
+    /// `offset`: the first offset of the next intact batch (or the end of
+    /// the damaged segment). `None` when reading from `offset` meets no
+    /// damage.
+    pub fn resume_after_damage(&self, offset: u64) -> Result<Option<u64>> {
+        let first = self.segments.range(..=offset).next_back().map_or(offset, |(b, _)| *b);
+        for segment in self.segments.range(first..).map(|(_, s)| s) {
+            let from = offset.max(segment.base_offset);
+            if segment.next_offset() <= from {
+                continue;
+            }
+            return segment.resume_after_damage(from);
+        }
+        Ok(None)
     }
 
     /// The first offset (>= the start) whose record timestamp is >= `ts`.

@@ -300,6 +300,8 @@ fn receive(
     let order: Vec<usize> = (0..n).map(|i| (i + sub.rotation) % n).collect();
     let share = (room / n).max(1);
     let max_deliveries = sub.settings.max_deliveries;
+    // A damaged partition stalls alone (see `Partition::read`).
+    let mut damage: Option<Error> = None;
     for pass in [share, room] {
         for &p in &order {
             let want = pass.min(room - out.len());
@@ -323,12 +325,16 @@ fn receive(
             for offset in due {
                 let Some(pending) = s.pending.remove(&offset) else { continue };
                 let mut one = Vec::with_capacity(1);
-                partition.read(
-                    offset,
-                    ReadLimits { max_records: 1, max_bytes: usize::MAX },
-                    env.chunks,
-                    &mut one,
-                )?;
+                let limits = ReadLimits { max_records: 1, max_bytes: usize::MAX };
+                match partition.read(offset, limits, env.chunks, &mut one) {
+                    Ok(()) => {}
+                    Err(e @ Error::Corruption(_)) => {
+                        s.pending.insert(offset, pending);
+                        damage.get_or_insert(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
                 let Some(record) = one.pop().filter(|r| r.offset == offset) else {
                     // Compacted away: nothing left to deliver.
                     s.settle_range(offset, offset + 1);
@@ -355,7 +361,14 @@ fn receive(
             if taken < want && s.next_fresh < partition.end_offset() {
                 let mut fresh = Vec::new();
                 let limits = ReadLimits { max_records: want - taken, max_bytes: usize::MAX };
-                partition.read(s.next_fresh, limits, env.chunks, &mut fresh)?;
+                match partition.read(s.next_fresh, limits, env.chunks, &mut fresh) {
+                    Ok(()) => {}
+                    Err(e @ Error::Corruption(_)) => {
+                        damage.get_or_insert(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
                 for record in fresh {
                     if record.offset > s.next_fresh {
                         // Offsets compacted away before anyone saw them.
@@ -385,10 +398,57 @@ fn receive(
         slot.in_flight += out.len();
     }
     sub.store.log(env.storage, &events, &sub.parts, env.fsync, now)?;
+    let nothing = out.is_empty() && dead.is_empty();
     if !dead.is_empty() {
         dead_letter(state, env, key, dead)?;
     }
-    Ok(out)
+    match damage {
+        Some(e) if nothing => Err(e),
+        _ => Ok(out),
+    }
+}
+
+/// Settles the records of damaged batches the subscription stands at (its
+/// next new record, or a redelivery): returns the skipped ranges as
+/// (partition, from, to), `to` exclusive.
+fn skip_damaged(state: &mut State, env: &Env<'_>, key: &SubKey) -> Result<Vec<(u32, u64, u64)>> {
+    let State { topics, queues, .. } = state;
+    let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
+    let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    let mut skipped = Vec::new();
+    let mut events = Vec::new();
+    for (p, s) in sub.parts.iter_mut().enumerate() {
+        let partition = topic.partition(p as u32)?;
+        let mut at: Vec<u64> = s.pending.keys().copied().collect();
+        if s.next_fresh < partition.end_offset() {
+            at.push(s.next_fresh);
+        }
+        for offset in at {
+            if offset < s.next_fresh && !s.pending.contains_key(&offset) {
+                continue; // settled by an earlier range of this call
+            }
+            let Some(to) = partition.resume_after_damage(offset)? else { continue };
+            // Waiting redeliveries in the range are settled one by one (a
+            // record leased out before the damage stays leased); records
+            // never delivered are settled as a range.
+            let waiting: Vec<u64> = s.pending.range(offset..to).map(|(o, _)| *o).collect();
+            for o in waiting {
+                s.pending.remove(&o);
+                s.settle_range(o, o + 1);
+                events.push(Event::Settled { partition: p as u32, from: o, to: o + 1 });
+            }
+            let fresh_from = s.next_fresh.max(offset);
+            if fresh_from < to {
+                s.settle_range(fresh_from, to);
+                events.push(Event::Settled { partition: p as u32, from: fresh_from, to });
+            }
+            if to > offset {
+                skipped.push((p as u32, offset, to));
+            }
+        }
+    }
+    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)?;
+    Ok(skipped)
 }
 
 fn lease(
@@ -862,6 +922,18 @@ impl Queue {
     /// Unsettled records of the subscription (in flight and parked included).
     pub fn backlog(&self) -> Result<u64> {
         self.pond.with_state(|state| backlog(state, &self.key))
+    }
+
+    /// Moves the subscription past damaged batches it stands at (a
+    /// `Corruption` error from `receive`): their records are settled
+    /// without being delivered. Returns the skipped ranges as (partition,
+    /// from, to), `to` exclusive.
+    pub fn skip_damaged(&self) -> Result<Vec<(u32, u64, u64)>> {
+        self.consumer()?;
+        let env = self.pond.env();
+        let skipped = self.pond.with_state(|state| skip_damaged(state, &env, &self.key))?;
+        self.pond.notify_append();
+        Ok(skipped)
     }
 
     /// Records of the subscription currently leased to any consumer.

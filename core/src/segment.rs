@@ -2,8 +2,9 @@
 //! base offset, plus its sparse index (in memory; written to a `.index`
 //! file when the segment is sealed).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
@@ -61,6 +62,10 @@ pub struct Segment {
     max_timestamp: i64,
     index: Vec<IndexEntry>,
     bytes_since_entry: u64,
+    /// Intact frames found past damage, by base offset → position: reads
+    /// start from them, since the sparse index cannot step over a damaged
+    /// frame whose length is unknown. (In memory; found again when needed.)
+    resume_points: Mutex<BTreeMap<u64, u64>>,
 }
 
 impl Segment {
@@ -95,6 +100,7 @@ impl Segment {
             max_timestamp: i64::MIN,
             index: Vec::new(),
             bytes_since_entry: 0,
+            resume_points: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -251,15 +257,101 @@ impl Segment {
 
     /// A cursor over the frames from the indexed batch at or before `offset`.
     pub fn frames_from_offset<'s>(&'s self, offset: u64, cache: Option<&'s ChunkCache>) -> FrameCursor<'s> {
+        FrameCursor::new(self, self.start_position(offset), READ_CHUNK, cache)
+    }
+
+    /// The position of the indexed (or damage-skipping) frame at or before `offset`.
+    fn start_position(&self, offset: u64) -> u64 {
         let rel = offset.saturating_sub(self.base_offset);
-        let pos = position_for_offset(&self.index, rel);
-        FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK, cache)
+        let indexed = position_for_offset(&self.index, rel).map_or(SEGMENT_HEADER_LEN, u64::from);
+        let points = self.resume_points.lock().unwrap_or_else(PoisonError::into_inner);
+        match points.range(..=offset).next_back() {
+            Some((_, &pos)) if pos > indexed => pos,
+            _ => indexed,
+        }
     }
 
     /// A cursor from which the first record with timestamp >= `ts` follows.
     pub fn frames_from_time<'s>(&'s self, ts: i64, cache: Option<&'s ChunkCache>) -> FrameCursor<'s> {
         let pos = position_for_time(&self.index, ts);
         FrameCursor::new(self, pos.map_or(SEGMENT_HEADER_LEN, u64::from), READ_CHUNK, cache)
+    }
+}
+
+impl Segment {
+    /// Where reading can go on past damage met reading from `offset`: the
+    /// first offset (>= `offset`) of the first intact batch after the
+    /// damaged one, found by trusting the damaged frame's length when the
+    /// frame there is intact, else by looking for an intact frame byte by
+    /// byte up to the next index entry, else the segment's end. The intact
+    /// frame's position is kept so reads start there. `None` when reading
+    /// from `offset` meets no damage.
+    pub fn resume_after_damage(&self, offset: u64) -> Result<Option<u64>> {
+        let mut cursor = self.frames_from_offset(offset, None);
+        let (pos, header) = loop {
+            let pos = cursor.pos;
+            match cursor.next_frame() {
+                Ok(None) => return Ok(None),
+                Ok(Some((_, header, frame))) => {
+                    if header.last_offset() < offset {
+                        continue;
+                    }
+                    match verify_frame(&header, &frame) {
+                        Ok(()) => return Ok(None),
+                        Err(Error::Corruption(_)) => break (pos, Some(header)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(Error::Corruption(_)) => break (pos, None),
+                Err(e) => return Err(e),
+            }
+        };
+        // An intact frame that still holds records at or after `offset`.
+        let usable =
+            |h: &FrameHeader, frame: &[u8]| h.last_offset() >= offset && verify_frame(h, frame).is_ok();
+        if let Some(h) = header {
+            let next = pos + h.frame_len() as u64;
+            if next == self.len {
+                return Ok(Some(self.next_offset.max(offset + 1)));
+            }
+            let mut after = FrameCursor::new(self, next, READ_CHUNK, None);
+            if let Ok(Some((_, nh, nf))) = after.next_frame() {
+                if usable(&nh, &nf) {
+                    return Ok(Some(self.resume_at(next, &nh, offset)));
+                }
+            }
+        }
+        let next_entry = self.index.iter().find(|e| u64::from(e.position) > pos);
+        let limit = next_entry.map_or(self.len, |e| u64::from(e.position));
+        let mut region = vec![0u8; (limit - pos) as usize];
+        self.file.read_at(pos, &mut region)?;
+        for at in 1..region.len() {
+            let Ok(h) = FrameHeader::parse(&region[at..]) else { continue };
+            let start = pos + at as u64;
+            if start + h.frame_len() as u64 > self.len {
+                continue;
+            }
+            let frame = match region.get(at..at + h.frame_len()) {
+                Some(f) => f.to_vec(),
+                None => {
+                    let mut f = vec![0u8; h.frame_len()];
+                    self.file.read_at(start, &mut f)?;
+                    f
+                }
+            };
+            if usable(&h, &frame) {
+                return Ok(Some(self.resume_at(start, &h, offset)));
+            }
+        }
+        let by_index = next_entry.map(|e| self.base_offset + u64::from(e.rel_offset));
+        Ok(Some(by_index.filter(|o| *o > offset).unwrap_or(self.next_offset.max(offset + 1))))
+    }
+
+    /// Keeps an intact frame at `pos` as a place reads can start; returns
+    /// the offset reading goes on from.
+    fn resume_at(&self, pos: u64, header: &FrameHeader, offset: u64) -> u64 {
+        self.resume_points.lock().unwrap_or_else(PoisonError::into_inner).insert(header.base_offset, pos);
+        header.base_offset.max(offset)
     }
 }
 

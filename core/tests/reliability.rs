@@ -165,3 +165,103 @@ fn a_failed_handler_backs_off_doubling_to_a_minute() {
     assert_eq!(again.delivery_count, 2);
     assert_eq!(q.nack_failed(again.token, "boom").unwrap(), 2_000);
 }
+
+/// A 3-partition topic of one-record batches in small segments, with one
+/// byte flipped in the middle of partition 0's first (sealed) segment.
+fn damaged_pond(at_permille: u64) -> (Arc<dyn Storage>, logpond::PondOptions) {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let (_clock, options) = manual(0);
+    let pond = reopen(&storage, &options);
+    pond.create_topic("t", TopicConfig { partitions: 3, segment_bytes: 1024, ..TopicConfig::default() })
+        .unwrap();
+    for i in 0..100u32 {
+        for p in 0..3 {
+            let v = format!("p{p}-{i:03}-{}", "x".repeat(40));
+            pond.send("t", NewRecord::value(v.as_bytes()).with_partition(p)).unwrap();
+        }
+    }
+    pond.close().unwrap();
+    let f = storage.open("topics/t/0/00000000000000000000.log", false).unwrap();
+    let mid = 8 + (f.len().unwrap() - 8) * at_permille / 1000;
+    let mut b = [0u8; 1];
+    f.read_at(mid, &mut b).unwrap();
+    f.write_at(mid, &[b[0] ^ 0x40]).unwrap();
+    (storage, options)
+}
+
+fn check_value(r: &logpond::Record) {
+    let v = std::str::from_utf8(r.value.as_deref().unwrap()).unwrap();
+    assert_eq!(v, format!("p{}-{:03}-{}", r.partition, r.offset, "x".repeat(40)), "a record differs");
+}
+
+#[test]
+fn damage_stays_in_its_partition_for_groups() {
+    for at in [500, 0, 1, 333, 777, 999] {
+        damage_in_a_group(at);
+    }
+}
+
+fn damage_in_a_group(at: u64) {
+    let (storage, options) = damaged_pond(at);
+    let pond = Arc::new(reopen(&storage, &options));
+    let c = pond.consumer(earliest("g", "t")).unwrap();
+    let mut got = Vec::new();
+    let mut errors = 0;
+    let mut skipped = Vec::new();
+    for _ in 0..100 {
+        match c.poll(50) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => got.extend(batch),
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::Corruption);
+                let msg = e.to_string();
+                assert!(msg.contains("\"t\" partition 0") && msg.contains("offset"), "{msg}");
+                errors += 1;
+                skipped.extend(c.skip_damaged().unwrap());
+            }
+        }
+    }
+    assert_eq!(errors, 1, "damage at {at}‰");
+    assert_eq!(skipped.len(), 1);
+    let (topic, partition, from, to) = skipped[0].clone();
+    assert_eq!((topic.as_str(), partition), ("t", 0));
+    assert!(to > from && to - from <= 20, "{from}..{to} at {at}‰");
+    got.iter().for_each(check_value);
+    assert_eq!(got.iter().filter(|r| r.partition != 0).count(), 200);
+    // Everything of partition 0 outside the skipped range, exactly once.
+    let p0: Vec<u64> = got.iter().filter(|r| r.partition == 0).map(|r| r.offset).collect();
+    assert_eq!(p0, (0..100).filter(|o| !(from..to).contains(o)).collect::<Vec<_>>(), "at {at}‰");
+    if at == 500 {
+        assert_eq!(to - from, 1, "a flipped byte inside a batch skips that batch only");
+    }
+}
+
+#[test]
+fn damage_stays_in_its_partition_for_queues() {
+    let (storage, options) = damaged_pond(500);
+    let pond = Arc::new(reopen(&storage, &options));
+    let q = pond
+        .queue("t", logpond::QueueConfig { max_in_flight: 1000, ..logpond::QueueConfig::new("s") })
+        .unwrap();
+    let mut got = Vec::new();
+    let mut skipped = Vec::new();
+    for _ in 0..100 {
+        match q.receive(50) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => {
+                for d in batch {
+                    q.ack(d.token).unwrap();
+                    got.push(d.record);
+                }
+            }
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::Corruption, "{e}");
+                skipped.extend(q.skip_damaged().unwrap());
+            }
+        }
+    }
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    got.iter().for_each(check_value);
+    assert_eq!(got.len(), 299);
+    assert_eq!(q.backlog().unwrap(), 0);
+}

@@ -336,6 +336,20 @@ class Consumer {
   }
 
   /** End offset minus position, per assigned partition, sorted: `[{ topic, partition, lag }]`. */
+  /**
+   * Moves past damaged batches (after a `Corruption` error from `poll`):
+   * returns the skipped ranges, `toOffset` exclusive; their records are
+   * not delivered.
+   */
+  skipDamaged() {
+    return this.#call(() => native.consumerSkipDamaged(this.#handle)).map((r) => ({
+      topic: /** @type {string} */ (r.topic),
+      partition: r.partition,
+      fromOffset: r.fromOffset,
+      toOffset: r.toOffset,
+    }));
+  }
+
   lag() {
     return this.#call(() => native.consumerLag(this.#handle)).map((l) => ({
       topic: l.topic,

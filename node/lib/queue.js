@@ -321,6 +321,19 @@ class Queue {
   }
 
   /**
+   * Moves the subscription past damaged batches (after a `Corruption` error
+   * from `receive`): their records are settled undelivered. Returns the
+   * skipped ranges, `toOffset` exclusive.
+   */
+  skipDamaged() {
+    return this.#call(() => native.queueSkipDamaged(this.#handle)).map((r) => ({
+      partition: r.partition,
+      fromOffset: r.fromOffset,
+      toOffset: r.toOffset,
+    }));
+  }
+
+  /**
    * Records past `maxDeliveries` kept because the subscription has no
    * dead-letter topic: `[{ partition, offset, deliveryCount, reason }]`.
    */

@@ -255,3 +255,65 @@ def test_concurrent_subscribers_do_not_spin_on_a_poison_record() -> None:
     with p.queue("t", "s").subscribe(handler, concurrency=4):
         time.sleep(0.3)
     assert calls == 1
+
+
+def _damaged_pond(d: pathlib.Path) -> None:
+    """A 3-partition topic of one-record batches in small segments, one byte
+    flipped in the middle of partition 0's first (sealed) segment."""
+    with logpond.open(d) as p:
+        p.create_topic("t", partitions=3, segment_bytes=1024)
+        for i in range(100):
+            for part in range(3):
+                p.send("t", b"p%d-%03d" % (part, i) + b"x" * 40, partition=part)
+    seg = d / "topics" / "t" / "0" / "00000000000000000000.log"
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    seg.write_bytes(bytes(data))
+
+
+def test_damage_stays_in_its_partition_for_groups(tmp_path: pathlib.Path) -> None:  # F8
+    _damaged_pond(tmp_path / "pond")
+    with logpond.open(tmp_path / "pond") as p:
+        c = p.consumer("g", "t", auto_offset_reset="earliest")
+        got: List[logpond.Record] = []
+        skipped = []
+        for _ in range(100):
+            try:
+                batch = c.poll(50)
+            except logpond.Corruption as e:
+                assert "partition 0" in str(e) and "skip_damaged" in str(e)
+                skipped += c.skip_damaged()
+                continue
+            if not batch:
+                break
+            got += batch
+        assert len(skipped) == 1
+        topic, partition, start, end = skipped[0]
+        assert (topic, partition) == ("t", 0) and end > start
+        assert sum(1 for r in got if r.partition != 0) == 200
+        for r in got:
+            assert r.value == b"p%d-%03d" % (r.partition, r.offset) + b"x" * 40
+        p0 = [r.offset for r in got if r.partition == 0]
+        assert p0 == [o for o in range(100) if not start <= o < end]
+
+
+def test_damage_stays_in_its_partition_for_queues(tmp_path: pathlib.Path) -> None:  # F8
+    _damaged_pond(tmp_path / "pond")
+    with logpond.open(tmp_path / "pond") as p:
+        q = p.queue("t", "s", max_in_flight=1000)
+        got = 0
+        skipped = []
+        for _ in range(100):
+            try:
+                batch = q.receive(50)
+            except logpond.Corruption:
+                skipped += q.skip_damaged()
+                continue
+            if not batch:
+                break
+            q.ack_many(batch)
+            got += len(batch)
+        assert len(skipped) == 1
+        part, start, end = skipped[0]
+        assert part == 0 and got == 300 - (end - start)
+        assert q.backlog() == 0

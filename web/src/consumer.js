@@ -250,6 +250,11 @@ export class Consumer {
     return topics.map((/** @type {string} */ topic, /** @type {number} */ i) => ({ topic, partition: partitions[i], lag: lags[i] }));
   }
 
+  /** Moves past damaged batches (after a `Corruption` error from `poll`): the skipped ranges, `toOffset` exclusive. */
+  skipDamaged() {
+    return this.#call((w) => w.skipDamaged());
+  }
+
   /** This member's id in its group (it changes when a member that timed out rejoins). */
   memberId() {
     return this.#call((w) => w.memberId());

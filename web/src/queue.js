@@ -235,6 +235,11 @@ export class Queue {
     return this.#call((w) => w.parked());
   }
 
+  /** Moves the subscription past damaged batches (after a `Corruption` error from `receive`): their records are settled undelivered. */
+  skipDamaged() {
+    return this.#call((w) => w.skipDamaged());
+  }
+
   /** Detaches this consumer: its leases are deliverable again at once. Closing twice is harmless. */
   close() {
     if (this.#closed) return;

@@ -291,6 +291,34 @@ pub fn consumer_assignment(c: &CHandle) -> Result<Vec<TopicPartitionLag>> {
     })
 }
 
+/// Moves past damaged batches: the skipped ranges.
+#[napi]
+pub fn consumer_skip_damaged(c: &CHandle) -> Result<Vec<SkippedRange>> {
+    guard(|| {
+        let skipped = c.shared.consumer.skip_damaged().map_err(core_err)?;
+        skipped
+            .into_iter()
+            .map(|(topic, partition, from, to)| {
+                Ok(SkippedRange {
+                    topic: Some(topic),
+                    partition,
+                    from_offset: from_u64(from)?,
+                    to_offset: from_u64(to)?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// A range of offsets skipped past damage; `toOffset` is exclusive.
+#[napi(object)]
+pub struct SkippedRange {
+    pub topic: Option<String>,
+    pub partition: u32,
+    pub from_offset: f64,
+    pub to_offset: f64,
+}
+
 #[napi]
 pub fn consumer_lag(c: &CHandle) -> Result<Vec<TopicPartitionLag>> {
     guard(|| {

@@ -187,6 +187,25 @@ pub fn queue_backlog(q: &QHandle) -> Result<f64> {
     guard(|| from_u64(q.shared.queue.backlog().map_err(core_err)?))
 }
 
+/// Moves the subscription past damaged batches: the skipped ranges.
+#[napi]
+pub fn queue_skip_damaged(q: &QHandle) -> Result<Vec<crate::consumer::SkippedRange>> {
+    guard(|| {
+        let skipped = q.shared.queue.skip_damaged().map_err(core_err)?;
+        skipped
+            .into_iter()
+            .map(|(partition, from, to)| {
+                Ok(crate::consumer::SkippedRange {
+                    topic: None,
+                    partition,
+                    from_offset: from_u64(from)?,
+                    to_offset: from_u64(to)?,
+                })
+            })
+            .collect()
+    })
+}
+
 #[napi]
 pub fn queue_in_flight(q: &QHandle) -> Result<f64> {
     guard(|| from_u64(q.shared.queue.in_flight().map_err(core_err)?))

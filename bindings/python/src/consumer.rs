@@ -300,6 +300,14 @@ impl Consumer {
         Ok(out)
     }
 
+    /// Moves past damaged batches (after a `Corruption` from `poll`): returns
+    /// the skipped ranges as `(topic, partition, from_offset, to_offset)`,
+    /// `to_offset` exclusive; their records are not delivered.
+    fn skip_damaged(&self, py: Python<'_>) -> PyResult<Vec<(String, u32, u64, u64)>> {
+        let inner = &self.inner;
+        self.run(py, || inner.skip_damaged())
+    }
+
     /// Leaves the group (committing positions first with auto-commit).
     /// Closing twice is harmless.
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -221,6 +221,14 @@ impl Queue {
         detached(py, || inner.in_flight())
     }
 
+    /// Moves the subscription past damaged batches (after a `Corruption`
+    /// from `receive`): their records are settled undelivered. Returns the
+    /// skipped ranges as `(partition, from_offset, to_offset)`, exclusive.
+    fn skip_damaged(&self, py: Python<'_>) -> PyResult<Vec<(u32, u64, u64)>> {
+        let inner = &self.inner;
+        detached(py, || inner.skip_damaged())
+    }
+
     /// Parked records as `(partition, offset, delivery_count, reason)`; the
     /// Python layer wraps them in `ParkedRecord`.
     fn _parked(&self, py: Python<'_>) -> PyResult<Vec<(u32, u64, u32, String)>> {

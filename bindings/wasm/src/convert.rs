@@ -132,3 +132,18 @@ pub fn pack_records(records: &[Record]) -> JsResult<Array> {
     }
     Ok(packed.into_js(&[]))
 }
+
+/// `{ topic?, partition, fromOffset, toOffset }`: offsets skipped past damage.
+pub fn skipped_range(topic: Option<&str>, partition: u32, from: u64, to: u64) -> JsResult<JsValue> {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    if let Some(t) = topic {
+        set("topic", t.into());
+    }
+    set("partition", partition.into());
+    set("fromOffset", from_u64(from)?.into());
+    set("toOffset", from_u64(to)?.into());
+    Ok(o.into())
+}

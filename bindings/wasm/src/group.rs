@@ -111,6 +111,16 @@ impl WasmConsumer {
         Ok(pack_partitions(out.into_iter()))
     }
 
+    /// `[{ topic, partition, fromOffset, toOffset }]` skipped past damage.
+    #[wasm_bindgen(js_name = skipDamaged)]
+    pub fn skip_damaged(&self) -> JsResult<Array> {
+        let out = Array::new();
+        for (topic, partition, from, to) in core(self.inner.skip_damaged())? {
+            out.push(&crate::convert::skipped_range(Some(&topic), partition, from, to)?);
+        }
+        Ok(out)
+    }
+
     #[wasm_bindgen(js_name = memberId)]
     pub fn member_id(&self) -> JsResult<f64> {
         from_u64(core(self.inner.member_id())?)

@@ -75,6 +75,16 @@ impl WasmQueue {
         from_u64(core(self.inner.in_flight())?)
     }
 
+    /// `[{ partition, fromOffset, toOffset }]` skipped past damage.
+    #[wasm_bindgen(js_name = skipDamaged)]
+    pub fn skip_damaged(&self) -> JsResult<Array> {
+        let out = Array::new();
+        for (partition, from, to) in core(self.inner.skip_damaged())? {
+            out.push(&crate::convert::skipped_range(None, partition, from, to)?);
+        }
+        Ok(out)
+    }
+
     /// `[{ partition, offset, deliveryCount, reason }]`.
     pub fn parked(&self) -> JsResult<Array> {
         let out = Array::new();

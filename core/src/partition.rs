@@ -70,14 +70,25 @@ impl Partition {
         })
     }
 
-    /// Opens a partition's files, recovering the active segment's tail and
-    /// clearing leftovers of interrupted work (`.tmp`, `.cleaned`).
+    /// Opens a partition's files, recovering the active segment's tail,
+    /// finishing a committed merge (`.swap`) and clearing leftovers of
+    /// interrupted work (`.tmp`, `.cleaned`).
     pub fn open(storage: &dyn Storage, dir: String, origin: Origin, durable: bool) -> Result<Partition> {
         let prefix = format!("{dir}/");
+        // A merge committed before a crash is finished first.
+        let mut names = storage.list(&prefix)?;
+        let swaps: Vec<(u64, u64)> =
+            names.iter().filter_map(|n| crate::compaction::parse_swap(&n[prefix.len()..])).collect();
+        if !swaps.is_empty() {
+            for (base, end) in swaps {
+                crate::compaction::finish_swap(storage, &dir, base, end)?;
+            }
+            names = storage.list(&prefix)?;
+        }
         let mut bases = Vec::new();
         let mut indexes = Vec::new();
         let mut log_start = 0;
-        for name in storage.list(&prefix)? {
+        for name in names {
             let file = &name[prefix.len()..];
             if let Some(base) = file.strip_suffix(".log").and_then(parse_base) {
                 bases.push(base);

@@ -48,11 +48,20 @@ pub struct PondOptions {
     pub clock: Arc<dyn Clock>,
     /// Permissions of the files and directories a file pond creates.
     pub file_mode: FileMode,
+    /// File handles a file pond keeps open at most, however many segment
+    /// files it holds (least recently used ones are closed and reopened on
+    /// use).
+    pub max_open_files: usize,
 }
 
 impl PondOptions {
     pub fn with_clock(clock: Arc<dyn Clock>) -> PondOptions {
-        PondOptions { durability: Durability::Os, clock, file_mode: FileMode::Private }
+        PondOptions {
+            durability: Durability::Os,
+            clock,
+            file_mode: FileMode::Private,
+            max_open_files: crate::storage::DEFAULT_MAX_OPEN_FILES,
+        }
     }
 }
 
@@ -282,7 +291,8 @@ impl Pond {
 
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open_with(path: impl AsRef<std::path::Path>, options: PondOptions) -> Result<Pond> {
-        let storage = crate::storage::FileStorage::open_with_mode(path, options.file_mode)?;
+        let files = crate::storage::FileStorage::open_with_mode(path, options.file_mode)?;
+        let storage = crate::storage::BoundedHandles::new(Arc::new(files), options.max_open_files);
         Pond::with_storage(Arc::new(storage), options)
     }
 

@@ -265,3 +265,158 @@ fn damage_stays_in_its_partition_for_queues() {
     assert_eq!(got.len(), 299);
     assert_eq!(q.backlog().unwrap(), 0);
 }
+
+fn segment_files(storage: &dyn Storage, dir: &str) -> usize {
+    storage.list(dir).unwrap().iter().filter(|f| f.ends_with(".log")).count()
+}
+
+#[test]
+fn compaction_merges_emptied_and_small_segments() {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let (_clock, options) = manual(0);
+    let pond = reopen(&storage, &options);
+    let config =
+        TopicConfig { cleanup: logpond::Cleanup::Compact, segment_bytes: 600, ..TopicConfig::default() };
+    pond.create_topic("c", config).unwrap();
+    let value = [b'v'; 100];
+    for i in 0..20_000u32 {
+        let key = format!("k{}", i % 10);
+        pond.send("c", NewRecord::keyed(key.as_bytes(), &value)).unwrap();
+    }
+    // Was 3,332 header-only segments: now a handful (the last key of each
+    // sealed segment it did not supersede, in segments of ~600 bytes).
+    let n = segment_files(&*storage, "topics/c/0/");
+    assert!(n <= 20, "{n} segments");
+    let latest = read_all(&pond, "c", 0);
+    assert!(latest.len() >= 10);
+    let mut keys: Vec<_> = latest.iter().map(|r| r.key.clone().unwrap()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 10);
+    assert_eq!(pond.offsets("c", 0).unwrap(), (0, 20_000), "the log start never moves");
+    pond.close().unwrap();
+    let pond = reopen(&storage, &options);
+    assert_eq!(read_all(&pond, "c", 0).len(), latest.len());
+}
+
+#[test]
+fn committed_offsets_do_not_pile_up_segments() {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let (_clock, options) = manual(0);
+    let pond = Arc::new(reopen(&storage, &options));
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"x")).unwrap();
+    let c = pond.consumer(ConsumerConfig { auto_commit: false, ..earliest("g", "t") }).unwrap();
+    c.poll(10).unwrap();
+    for i in 0..150_000u64 {
+        c.commit_offsets(&[("t", 0, i % 2)]).unwrap();
+    }
+    let n = segment_files(&*storage, "topics/__consumer_offsets/0/");
+    assert!(n <= 3, "{n} segments in __consumer_offsets");
+    drop(c);
+    pond.close().unwrap();
+    let pond = Arc::new(reopen(&storage, &options));
+    let c = pond.consumer(earliest("g", "t")).unwrap();
+    assert_eq!(c.committed("t", 0).unwrap(), Some(1));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn open_file_handles_stay_bounded_whatever_the_segment_count() {
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let dir = tempfile::tempdir().unwrap();
+    let options = logpond::PondOptions { max_open_files: 32, ..logpond::PondOptions::default() };
+    let pond = Pond::open_with(dir.path(), options.clone()).unwrap();
+    let before = open_fds();
+    pond.create_topic("t", TopicConfig { segment_bytes: 64, ..TopicConfig::default() }).unwrap();
+    for i in 0..2_000u32 {
+        pond.send("t", NewRecord::value(format!("record {i:05} {}", "x".repeat(60)).as_bytes())).unwrap();
+        if i % 100 == 0 {
+            // Other tests run threads too: allow a little slack above the bound.
+            assert!(open_fds() <= before + 32 + 8, "{} fds open", open_fds());
+        }
+    }
+    assert_eq!(read_all(&pond, "t", 0).len(), 2_000);
+    assert!(open_fds() <= before + 32 + 8);
+    pond.close().unwrap();
+    let pond = Pond::open_with(dir.path(), options).unwrap();
+    let all = read_all(&pond, "t", 0);
+    assert_eq!(all.len(), 2_000);
+    assert_eq!(all[1999].value.as_deref().unwrap(), format!("record 01999 {}", "x".repeat(60)).as_bytes());
+}
+
+/// Storage that "crashes" (fails every later change) once a merge was
+/// committed by its rename to `.swap`.
+#[derive(Debug)]
+struct CrashAfterSwap {
+    inner: MemoryStorage,
+    crashed: std::sync::atomic::AtomicBool,
+}
+
+impl Storage for CrashAfterSwap {
+    fn open(&self, name: &str, create: bool) -> logpond::Result<Arc<dyn logpond::StorageFile>> {
+        self.inner.open(name, create)
+    }
+    fn list(&self, prefix: &str) -> logpond::Result<Vec<String>> {
+        self.inner.list(prefix)
+    }
+    fn remove(&self, name: &str) -> logpond::Result<()> {
+        if self.crashed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Io(std::io::Error::other("crashed")));
+        }
+        self.inner.remove(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> logpond::Result<()> {
+        if self.crashed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Io(std::io::Error::other("crashed")));
+        }
+        self.inner.rename(from, to)?;
+        if to.ends_with(".swap") {
+            self.crashed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_merge_interrupted_after_its_commit_is_finished_on_open() {
+    let inner = MemoryStorage::new();
+    let crashing = Arc::new(CrashAfterSwap { inner: inner.clone(), crashed: Default::default() });
+    let (_clock, options) = manual(0);
+    let pond = Pond::with_storage(crashing.clone(), options.clone()).unwrap();
+    let config =
+        TopicConfig { cleanup: logpond::Cleanup::Compact, segment_bytes: 600, ..TopicConfig::default() };
+    pond.create_topic("c", config).unwrap();
+    let mut acked = std::collections::BTreeMap::new();
+    for i in 0..5_000u32 {
+        let key = format!("k{}", i % 7);
+        let value = format!("v{i}");
+        match pond.send("c", NewRecord::keyed(key.as_bytes(), value.as_bytes())) {
+            Ok(md) => {
+                acked.insert(key, (md.offset, value));
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(crashing.crashed.load(std::sync::atomic::Ordering::SeqCst), "no merge happened");
+    drop(pond);
+    assert!(inner.list("topics/c/0/").unwrap().iter().any(|f| f.ends_with(".swap")));
+    let storage: Arc<dyn Storage> = Arc::new(inner);
+    let pond = reopen(&storage, &options);
+    assert!(!storage.list("topics/c/0/").unwrap().iter().any(|f| f.ends_with(".swap")));
+    let all = read_all(&pond, "c", 0);
+    let offsets: Vec<u64> = all.iter().map(|r| r.offset).collect();
+    let mut sorted = offsets.clone();
+    sorted.dedup();
+    assert_eq!(offsets, sorted, "offsets strictly increase: no record twice");
+    // Every acknowledged record is there, or a newer one of its key (the
+    // send that hit the crash may have been written before it failed).
+    for (key, (offset, value)) in acked {
+        let newest = all.iter().filter(|r| r.key.as_deref() == Some(key.as_bytes())).max_by_key(|r| r.offset);
+        let newest = newest.unwrap_or_else(|| panic!("{key} lost"));
+        assert!(newest.offset >= offset, "{key}: {} < {offset}", newest.offset);
+        if newest.offset == offset {
+            assert_eq!(newest.value.as_deref().unwrap(), value.as_bytes());
+        }
+    }
+}

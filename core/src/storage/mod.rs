@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use crate::Result;
 
+mod bounded;
 mod memory;
 mod mirror;
+pub use bounded::{BoundedHandles, DEFAULT_MAX_OPEN_FILES};
 pub use memory::MemoryStorage;
 pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
 

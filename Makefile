@@ -8,7 +8,7 @@ WASM_TARGET := wasm32-unknown-unknown
 
 .PHONY: test demo demo-rust test-polyglot bench setup-rust test-rust check-wasm lint fmt clean bench-rust
 
-test: setup-rust lint test-rust check-wasm test-python test-node test-web test-polyglot test-crash
+test: setup-rust lint test-rust check-wasm test-fuzz test-python test-node test-web test-polyglot test-crash
 
 bench: bench-rust bench-python bench-node bench-web
 
@@ -55,3 +55,4 @@ include mk/python.mk
 include mk/node.mk
 include mk/web.mk
 include mk/crash.mk
+include mk/fuzz.mk

@@ -18,9 +18,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::batch::{decode_records, verify_frame, FrameHeader, Origin, FRAME_HEADER_LEN};
+use crate::chunk_cache::ChunkCache;
 use crate::index::{position_for_offset, position_for_time, SegmentIndex};
 use crate::offsets::{self, OFFSETS_TOPIC};
 use crate::partition::{AppendContext, Partition};
+use crate::subscription::SubscriptionStore;
 use crate::topic::{is_internal, TopicMeta};
 use crate::wire::{put_varint, put_zigzag, Wire};
 use crate::{
@@ -531,6 +533,9 @@ fn append_and_read_back(pond: &Pond, user: &[&str], oracle: &mut Oracle<'_>) {
                 value: Some(b"fuzz-value".to_vec()),
                 headers: vec![("fuzz".to_string(), b"header".to_vec())],
             };
+            if let Some(before) = oracle.seen.get(&place) {
+                panic!("an append took {place:?}, where reads showed a record: {before:?}");
+            }
             oracle.appended.insert(place.clone(), want.clone());
             oracle.seen.insert(place.clone(), want);
             let limits = ReadLimits { max_records: 1, max_bytes: 1 };
@@ -632,27 +637,39 @@ fn write_base() -> crate::Result<Vec<(String, Vec<u8>)>> {
     Ok(storage.snapshot())
 }
 
-/// The subscription of the base pond.
+/// The subscription of the base pond: topic `jobs` (2 partitions),
+/// subscription `workers`.
 const SUB_DIR: &str = "queues/jobs/workers";
 
-fn replaced(name: &str, data: &[u8]) -> MemoryStorage {
-    let storage = storage_of(base_files());
-    storage.put(name, data.to_vec());
-    storage
+/// The base pond's files whose names start with `prefix`.
+fn base_storage(prefix: &str) -> MemoryStorage {
+    let files: Vec<(String, Vec<u8>)> =
+        base_files().iter().filter(|(n, _)| n.starts_with(prefix)).cloned().collect();
+    storage_of(&files)
 }
 
-/// A queue subscription's snapshot decoder, through a pond open: the
-/// input (CRC convention) replaces the base pond's snapshot.
+/// Loads the subscription (snapshot, then the state log replayed over it)
+/// as a pond open does.
+fn open_subscription(storage: &MemoryStorage) {
+    let chunks = ChunkCache::default();
+    let _ = SubscriptionStore::open(storage, "jobs", "workers", 2, &chunks, false);
+}
+
+/// A queue subscription's snapshot decoder (`decode_snapshot`, through
+/// `SubscriptionStore::open`): the input (CRC convention) replaces the
+/// base pond's snapshot.
 pub fn queue_snapshot(data: &[u8]) {
-    let storage = replaced(&format!("{SUB_DIR}/snapshot"), &with_crc(data));
-    exercise(&storage, &mut Oracle::new(None));
+    let storage = base_storage(SUB_DIR);
+    storage.put(&format!("{SUB_DIR}/snapshot"), with_crc(data).into_owned());
+    open_subscription(&storage);
 }
 
-/// The queue state-log event decoder, through a pond open: the input is
-/// the value of one more state-log record, framed and checksummed as the
-/// pond writes it.
+/// The queue state-log event decoder (`decode_events`, and the replay of
+/// the events, through `SubscriptionStore::open`): the input is the value
+/// of one more state-log record, framed and checksummed as the pond
+/// writes it.
 pub fn queue_events(data: &[u8]) {
-    let storage = storage_of(base_files());
+    let storage = base_storage(SUB_DIR);
     let origin = Origin { topic: Arc::from("__queue/jobs/workers"), partition: 0 };
     let Ok(mut log) = Partition::open(&storage, format!("{SUB_DIR}/log"), origin, false) else {
         panic!("the base pond's state log does not open");
@@ -663,21 +680,58 @@ pub fn queue_events(data: &[u8]) {
         return;
     }
     drop(log);
-    exercise(&storage, &mut Oracle::new(None));
+    open_subscription(&storage);
 }
 
-/// The small fixed files read on open: `pond.meta`, `log-start` (of a
-/// topic partition and of a state log) and `topic.meta`. The first byte
-/// picks the file (bits 1-2) and the CRC convention (bit 0).
+/// The small fixed files read on open. The first byte picks the file
+/// (bits 1-2) and the CRC convention (bit 0): `pond.meta` (through a pond
+/// open), the `log-start` of a partition with segments or of one without
+/// (through `Partition::open`, then a read of the partition), or a
+/// `topic.meta` (through a pond open, which checks it against its
+/// directory and opens its partitions).
 pub fn meta_files(data: &[u8]) {
     let Some(&flag) = data.first() else { return };
-    let name = match (flag >> 1) & 3 {
-        0 => "pond.meta".to_string(),
-        1 => "topics/orders/0/log-start".to_string(),
-        2 => format!("{SUB_DIR}/log/log-start"),
-        _ => "topics/orders/topic.meta".to_string(),
-    };
-    exercise(&replaced(&name, &with_crc(data)), &mut Oracle::new(None));
+    let file = with_crc(data).into_owned();
+    match (flag >> 1) & 3 {
+        0 => {
+            let storage = MemoryStorage::new();
+            storage.put("pond.meta", file);
+            if let Ok(pond) = open(&storage) {
+                let _ = pond.close();
+            }
+        }
+        which @ (1 | 2) => {
+            let dir = "topics/orders/0";
+            let storage = if which == 1 { base_storage(&format!("{dir}/")) } else { MemoryStorage::new() };
+            storage.put(&format!("{dir}/log-start"), file);
+            let origin = Origin { topic: Arc::from("orders"), partition: 0 };
+            let Ok(partition) = Partition::open(&storage, dir.to_string(), origin, false) else { return };
+            let (start, end) = (partition.start_offset(), partition.end_offset());
+            let chunks = ChunkCache::default();
+            let mut records = Vec::new();
+            let limits = ReadLimits { max_records: MAX_RECORDS, max_bytes: 1 << 20 };
+            if start <= end && partition.read(start, limits, &chunks, &mut records).is_ok() {
+                for r in &records {
+                    assert!(
+                        r.offset >= start && r.offset < end,
+                        "a read of {start}..{end} gave {}",
+                        r.offset
+                    );
+                }
+            }
+        }
+        _ => {
+            let storage = MemoryStorage::new();
+            if let Some((name, data)) = base_files().iter().find(|(n, _)| n == "pond.meta") {
+                storage.put(name, data.clone());
+            }
+            storage.put("topics/orders/topic.meta", file);
+            if let Ok(pond) = open(&storage) {
+                let _ = pond.describe("orders");
+                let _ = pond.close();
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------ recovery

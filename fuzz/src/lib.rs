@@ -91,52 +91,52 @@ pub struct Target {
 }
 
 pub const TARGETS: &[Target] = &[
-    Target { name: "frames", run: fuzzing::frames, seeds: frame_seeds, short_run: 400_000, decoder: true },
-    Target { name: "index", run: fuzzing::index, seeds: index_seeds, short_run: 400_000, decoder: true },
+    Target { name: "frames", run: fuzzing::frames, seeds: frame_seeds, short_run: 1_000_000, decoder: true },
+    Target { name: "index", run: fuzzing::index, seeds: index_seeds, short_run: 1_000_000, decoder: true },
     Target {
         name: "offsets",
         run: fuzzing::offsets,
         seeds: offsets_seeds,
-        short_run: 400_000,
+        short_run: 1_000_000,
         decoder: true,
     },
-    Target { name: "wire", run: fuzzing::wire, seeds: wire_seeds, short_run: 400_000, decoder: true },
+    Target { name: "wire", run: fuzzing::wire, seeds: wire_seeds, short_run: 1_000_000, decoder: true },
     Target {
         name: "topic_meta",
         run: fuzzing::topic_meta,
         seeds: topic_meta_seeds,
-        short_run: 400_000,
+        short_run: 1_000_000,
         decoder: true,
     },
     Target {
         name: "queue_events",
         run: fuzzing::queue_events,
         seeds: queue_events_seeds,
-        short_run: 20_000,
+        short_run: 500_000,
         decoder: true,
     },
     Target {
         name: "queue_snapshot",
         run: fuzzing::queue_snapshot,
         seeds: queue_snapshot_seeds,
-        short_run: 20_000,
+        short_run: 500_000,
         decoder: true,
     },
     Target {
         name: "meta_files",
         run: fuzzing::meta_files,
         seeds: meta_files_seeds,
-        short_run: 20_000,
+        short_run: 500_000,
         decoder: true,
     },
     Target {
         name: "open_pond",
         run: fuzzing::open_pond,
         seeds: open_pond_seeds,
-        short_run: 20_000,
+        short_run: 50_000,
         decoder: false,
     },
-    Target { name: "recovery", run: recovery, seeds: recovery_seeds, short_run: 20_000, decoder: false },
+    Target { name: "recovery", run: recovery, seeds: recovery_seeds, short_run: 50_000, decoder: false },
 ];
 
 /// The target named `name`.
@@ -367,12 +367,9 @@ fn queue_events_seeds() -> Vec<Vec<u8>> {
 }
 
 fn meta_files_seeds() -> Vec<Vec<u8>> {
-    let names = [
-        "pond.meta",
-        "topics/orders/0/log-start",
-        "queues/jobs/workers/log/log-start",
-        "topics/orders/topic.meta",
-    ];
+    // Bits 1-2 of the first byte pick the file (see `logpond::fuzzing::meta_files`).
+    let names =
+        ["pond.meta", "topics/orders/0/log-start", "topics/orders/0/log-start", "topics/orders/topic.meta"];
     let base = fuzzing::base_files();
     let mut seeds = Vec::new();
     for (which, name) in names.iter().enumerate() {

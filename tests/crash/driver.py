@@ -892,6 +892,29 @@ FAMILIES: Dict[str, Callable[[Driver, str], Family]] = {
 }
 
 
+def check_builds(langs: List[str]) -> None:
+    """Warns when a native module is older than the core's sources: both
+    runtimes must run one build (a pond written by a newer core can look
+    damaged to an older one)."""
+    newest = max(
+        os.path.getmtime(os.path.join(d, f))
+        for sub in ("core/src", "bindings/python/src", "bindings/node/src")
+        for d, _, fs in os.walk(os.path.join(ROOT, sub))
+        for f in fs
+    )
+    natives = {"python": os.path.join(os.path.dirname(logpond.__file__), "_native.abi3.so")}
+    natives.update({"node": p for p in
+                    (os.path.join(ROOT, "node", f) for f in os.listdir(os.path.join(ROOT, "node")))
+                    if p.endswith(".node")})
+    for lang in langs:
+        path = natives.get(lang)
+        if path is None or not os.path.exists(path):
+            print(f"crash: WARNING: no native module found for {lang}", flush=True)
+        elif os.path.getmtime(path) < newest:
+            print(f"crash: WARNING: {os.path.relpath(path, ROOT)} is older than the newest core/binding "
+                  f"source: rebuild (make python-install build-node) so both runtimes run one build", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", 120)),
@@ -917,6 +940,7 @@ def main() -> int:
     shutil.rmtree(args.dir, ignore_errors=True)
     os.makedirs(args.dir)
     signal.signal(signal.SIGTERM, on_term)
+    check_builds(args.lang or list(LANGS))
     drv = Driver(args)
     try:
         rc = drv.run()

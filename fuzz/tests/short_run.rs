@@ -165,3 +165,17 @@ fn an_undamaged_vector_reads_back_whole() {
         assert!(readable > 0 && seen > readable, "{}: {seen} places read of {readable}", v.name);
     }
 }
+
+/// `make fuzz` skips the inputs of findings still open: its filter must
+/// recognize each committed regression of its target.
+#[test]
+fn the_afl_filter_of_open_findings_knows_their_regressions() {
+    for target in logpond_fuzz::TARGETS {
+        let Some(known) = target.known_open else { continue };
+        let inputs = regressions(target);
+        assert!(!inputs.is_empty(), "{}: an open-findings filter without regressions", target.name);
+        for (file, input) in inputs {
+            assert!(known(&input), "{}: the filter misses regression {file}", target.name);
+        }
+    }
+}

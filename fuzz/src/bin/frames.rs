@@ -3,5 +3,5 @@
 fn main() {
     let target = logpond_fuzz::target("frames");
     logpond_fuzz::warm_up();
-    afl::fuzz!(|data: &[u8]| (target.run)(data));
+    afl::fuzz!(|data: &[u8]| logpond_fuzz::fuzz_one(target, data));
 }

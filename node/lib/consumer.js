@@ -147,8 +147,13 @@ class Consumer {
     const { count, timeoutMs } = waitOptions(options, 'poll', 'maxRecords', DEFAULT_MAX_RECORDS);
     if (this.#closed) throw errorOf('CLOSED', 'this consumer is closed');
     const records = await this.#fetch(count, timeoutMs);
-    if (records.length === 0 && this.#closed) throw errorOf('CLOSED', 'this consumer is closed');
+    if (records.length === 0 && this.closed) throw this.#closedError();
     return records;
+  }
+
+  /** Why a wait ended empty: this consumer or its pond closed. */
+  #closedError() {
+    return this.#closed ? errorOf('CLOSED', 'this consumer is closed') : errorOf('CLOSED', 'pond is closed');
   }
 
   /** Polls natively (on the thread pool). @param {number} max @param {number} timeoutMs */

@@ -198,7 +198,9 @@ class Queue {
   async receive(options) {
     const { count, timeoutMs } = waitOptions(options, 'receive', 'maxMessages', 1);
     const got = await this.#fetch(count, timeoutMs, () => this.closed);
+    // A wait the pond's (or this consumer's) close ended rejects as a poll does.
     if (this.#closed) throw errorOf('CLOSED', 'this queue consumer is closed');
+    if (got.length === 0 && this.closed) throw errorOf('CLOSED', 'pond is closed');
     return got;
   }
 

@@ -321,14 +321,18 @@ test('subscribe with concurrency 3 processes every record exactly once', async (
 });
 
 test('a failing handler nacks with its error as reason; dead letters carry it', async (t) => {
-  const { pond } = setup(t);
+  const { clock, pond } = setup(t);
   pond.send('jobs', 'bad');
   pond.send('jobs', 'good');
   const q = pond.queue('jobs', { subscription: 'w', maxDeliveries: 2, deadLetterTopic: 'dead' });
   const sub = q.subscribe((d) => {
     if (str(d.record.value) === 'bad') throw new Error('cannot process bad');
   });
-  while (pond.offsets('dead', 0).endOffset === 0 || sub.handled < 1) await sleep(10);
+  // A failure comes back after the failure backoff (1 s, then 2 s).
+  while (pond.offsets('dead', 0).endOffset === 0 || sub.handled < 1) {
+    clock.advance(1000);
+    await sleep(10);
+  }
   await sub.stop();
   assert.equal(sub.handled, 1);
   assert.equal(sub.failed, 2);

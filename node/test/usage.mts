@@ -14,6 +14,7 @@ import logpond, {
   type ConsumerOptions,
   type TopicPartition,
   type PartitionLag,
+  type SkippedRange,
   type ParkedRecord,
   type LogRecord,
   type RecordMetadata,
@@ -133,6 +134,8 @@ consumer.seekToEnd();
 consumer.seekToTime(new Date());
 const assigned: TopicPartition[] = consumer.assignment();
 const lag: PartitionLag[] = consumer.lag();
+const skipped: SkippedRange[] = consumer.skipDamaged();
+const skippedFrom: number = skipped[0]!.fromOffset + skipped[0]!.toOffset;
 const member: number = consumer.memberId + consumer.generation;
 const group: string = consumer.group;
 try {
@@ -191,6 +194,8 @@ await sub.stop();
   void scopedSub;
 }
 const backlog: number = q.backlog() + q.inFlight() + mem.queue('orders', 'workers').backlog();
+const queueSkipped: number = q.skipDamaged().map((r) => r.partition + r.toOffset - r.fromOffset).length;
+Pond.open('p', { groupAccess: true });
 const parked: ParkedRecord[] = q.parked();
 const subs: string[] = mem.subscriptions('orders');
 mem.deleteSubscription('orders', 'workers');
@@ -209,4 +214,4 @@ const notAwaited: LogRecord[] = consumer.poll();
 // @ts-expect-error a nack delay is a number of milliseconds
 d?.nack({ delayMs: '5s' });
 
-void [polled, committed, position, assigned, lag, member, group, subDone, handled, backlog, parked, subs, keeps, notAwaited];
+void [skippedFrom, queueSkipped, polled, committed, position, assigned, lag, member, group, subDone, handled, backlog, parked, subs, keeps, notAwaited];

@@ -372,7 +372,9 @@ def test_public_queue_class_and_repr(mpond: logpond.Pond) -> None:
     assert repr(q) == "<logpond.Queue topic='jobs' subscription='w' closed>"
 
 
-def test_subscribe_acks_on_return_and_nacks_on_exception(mpond: logpond.Pond) -> None:
+def test_subscribe_acks_on_return_and_nacks_on_exception(
+    mpond: logpond.Pond, clock: logpond.ManualClock
+) -> None:
     jobs(mpond, n=6)
     handled: List[int] = []
     lock = threading.Lock()
@@ -395,6 +397,7 @@ def test_subscribe_acks_on_return_and_nacks_on_exception(mpond: logpond.Pond) ->
         assert not sub.running
         assert sorted(handled) == [0, 1, 2, 5]
         assert (sub.handled, sub.failed) == (5, 1)
+        clock.advance(1.0)  # past the failure backoff of offset 3
         q.receive()  # offsets 3 and 4 come due: dead-lettered
         reasons = sorted(dict(r.headers)["logpond.dlq.reason"] for r in mpond.read("dlq", 0))
         assert reasons == [b"handled by hand", b"offset 3 is bad"]

@@ -435,7 +435,8 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
       { concurrency: 3 },
     );
     for (let i = 0; i < 30; i++) pond.send('jobs', i === 7 ? 'poison 7' : `job ${i}`);
-    const deadline = performance.now() + 5000;
+    // The poison record fails twice (backoffs of 1 s and 2 s) before it is dead-lettered.
+    const deadline = performance.now() + 15000;
     while ((handled.length < 29 || q.backlog() > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await sub.stop();
     const dead = pond.read('jobs.dlq', 0).map((r) => [text(r.value), r.headers.find(([n]) => n === 'logpond.dlq.reason')?.[1]]);

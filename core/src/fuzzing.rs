@@ -344,6 +344,25 @@ pub fn segment_records(segment: &[u8]) -> Vec<KeyValue> {
     out
 }
 
+/// The (first, last) offsets of the frames of a segment file whose
+/// headers parse, back to back from its header, CRCs unchecked (for the
+/// harness's filters of known findings).
+pub fn segment_frame_ranges(segment: &[u8]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut rest = segment.get(8..).unwrap_or_default();
+    while let Ok(header) = FrameHeader::parse(rest) {
+        out.push((header.base_offset, header.last_offset()));
+        let Some(tail) = rest.get(header.frame_len()..) else { break };
+        rest = tail;
+    }
+    out
+}
+
+/// The `next_offset` an index file records, if it decodes.
+pub fn index_next_offset(index: &[u8]) -> Option<u64> {
+    SegmentIndex::decode(index).ok().map(|i| i.next_offset)
+}
+
 /// The topic directories named by `topics/<t>/...` files.
 fn topic_dirs(storage: &MemoryStorage) -> BTreeSet<String> {
     let names = storage.list("topics/").unwrap_or_default();
@@ -569,7 +588,8 @@ pub fn encode_files(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-fn decode_files(mut data: &[u8]) -> Vec<(String, Vec<u8>)> {
+/// The files of an [`open_pond`] input.
+pub fn decode_files(mut data: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     while let Some((&n, rest)) = data.split_first() {
         let Some(name) = rest.get(..usize::from(n)) else { break };

@@ -166,7 +166,7 @@ pub const TARGETS: &[Target] = &[
         seeds: open_pond_seeds,
         short_run: 50_000,
         decoder: false,
-        known_open: None,
+        known_open: Some(known_segment_overlap),
     },
     Target {
         name: "recovery",
@@ -265,6 +265,34 @@ fn known_queue_event_panics(data: &[u8]) -> bool {
         }
     }
     panics
+}
+
+/// Ponds with segments whose offsets overlap (open finding; see
+/// docs/FUZZING.md): in one directory, a `<base>.log` whose frames (or
+/// whose `.index`) reach the base of the next `.log`, as a misnamed
+/// segment file does. Open accepts them; reads then skip records and
+/// appends reuse offsets that hold records.
+fn known_segment_overlap(data: &[u8]) -> bool {
+    let files = fuzzing::decode_files(data);
+    let mut dirs: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    for (name, bytes) in &files {
+        let Some((dir, file)) = name.rsplit_once('/') else { continue };
+        let Some(digits) = file.strip_suffix(".log").filter(|d| d.len() == 20) else { continue };
+        let Ok(base) = digits.parse::<u64>() else { continue };
+        let mut next = base;
+        for (_, last) in fuzzing::segment_frame_ranges(bytes) {
+            next = next.max(last.saturating_add(1));
+        }
+        let index = format!("{dir}/{digits}.index");
+        if let Some((_, bytes)) = files.iter().find(|(n, _)| *n == index) {
+            next = next.max(fuzzing::index_next_offset(bytes).unwrap_or(0));
+        }
+        dirs.entry(dir).or_default().push((base, next));
+    }
+    dirs.values_mut().any(|segments| {
+        segments.sort_unstable();
+        segments.windows(2).any(|w| w[0].1 > w[1].0)
+    })
 }
 
 // --------------------------------------------------------------- vectors

@@ -179,3 +179,14 @@ fn the_afl_filter_of_open_findings_knows_their_regressions() {
         }
     }
 }
+
+/// The filters of open findings pass every seed through.
+#[test]
+fn no_seed_is_filtered_as_a_known_finding() {
+    for target in logpond_fuzz::TARGETS {
+        let Some(known) = target.known_open else { continue };
+        for (i, seed) in (target.seeds)().iter().enumerate() {
+            assert!(!known(seed), "{}: seed {i} is filtered", target.name);
+        }
+    }
+}

@@ -300,6 +300,21 @@ fn append_internal(state: &mut State, env: &Env<'_>, records: &[NewRecord<'_>]) 
     Ok(())
 }
 
+/// Forgets the committed offsets of every topic that does not exist.
+pub(crate) fn forget_missing_topics(state: &mut State, env: &Env<'_>) -> Result<()> {
+    let missing: std::collections::BTreeSet<String> = state
+        .groups
+        .committed
+        .keys()
+        .filter(|(_, t, _)| !state.topics.contains_key(t))
+        .map(|(_, t, _)| t.clone())
+        .collect();
+    for topic in missing {
+        forget_topic(state, env, &topic)?;
+    }
+    Ok(())
+}
+
 /// Forgets every group's committed offsets for a topic being deleted, and
 /// every member's positions, buffered records and assignment on it: a
 /// member must never commit them again (auto-commit on close included), or

@@ -109,6 +109,23 @@ impl Partition {
             let sealed = i + 1 < bases.len();
             segments.insert(base, Segment::open(storage, &dir, base, sealed)?);
         }
+        // Segments are named by their base offset: one holding offsets at or
+        // past the next one's base is misnamed, and trusting either would
+        // deliver records twice or out of order.
+        let mut prev: Option<(&u64, &Segment)> = None;
+        for (base, seg) in &segments {
+            if let Some((pb, p)) = prev {
+                if p.next_offset() > *base {
+                    return Err(Error::corrupt(format!(
+                        "{} holds offsets up to {} at or past {} (its successor's base)",
+                        log_name(&dir, *pb),
+                        p.next_offset() - 1,
+                        log_name(&dir, *base)
+                    )));
+                }
+            }
+            prev = Some((base, seg));
+        }
         let mut partition =
             Partition { dir, origin, segments, log_start, scratch: Vec::new(), dirty_bytes: 0 };
         if partition.segments.is_empty() {

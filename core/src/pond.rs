@@ -318,7 +318,7 @@ impl Pond {
         let chunks = ChunkCache::default();
         let groups = GroupState::load(&topics, &chunks)?;
         let queues = QueueState::load(&*storage, &topics, &chunks, durable)?;
-        Ok(Pond {
+        let pond = Pond {
             storage,
             clock: options.clock,
             durability: options.durability,
@@ -331,7 +331,13 @@ impl Pond {
             next_listener: AtomicU64::new(0),
             chunks,
             birth: Birth::now(),
-        })
+        };
+        // Committed offsets of topics that no longer exist (a delete cut
+        // short by a crash) are forgotten, so a new topic of that name
+        // starts afresh.
+        let env = pond.env();
+        pond.with_state(|state| crate::group::forget_missing_topics(state, &env))?;
+        Ok(pond)
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -424,17 +430,20 @@ impl Pond {
             if !state.topics.contains_key(name) {
                 return Err(Error::TopicNotFound(name.to_string()));
             }
-            // Its committed offsets go too: a new topic of the same name starts afresh.
-            crate::group::forget_topic(state, &env, name)?;
-            queue::forget_topic(state, &env, name)?;
-            let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             let dir = Topic::dir(name);
             let marker = format!("{dir}/{TOPIC_DELETED}");
-            // The rename is the delete's atomic step; the files follow.
+            // The rename is the delete's atomic step: after it the topic is
+            // gone, and a crash in what follows is finished by the next open
+            // (which also drops subscriptions and committed offsets of
+            // topics that do not exist).
             self.storage.rename(&format!("{dir}/{TOPIC_META}"), &marker)?;
             if self.fsync() {
                 self.storage.sync_names(&dir)?;
             }
+            let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
+            // Its committed offsets go too: a new topic of the same name starts afresh.
+            crate::group::forget_topic(state, &env, name)?;
+            queue::forget_topic(state, &env, name)?;
             for p in &topic.partitions {
                 p.remove_files(&*self.storage)?;
             }

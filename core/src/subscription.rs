@@ -138,12 +138,21 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
     while let Some((&kind, rest)) = wire.rest.split_first() {
         wire.rest = rest;
         let partition = wire.u32()?;
+        // Offsets name records: u64::MAX never does (its successor would
+        // overflow), and a settled range never runs backwards.
+        let offset = |o: u64| (o < u64::MAX).then_some(o);
         out.push(match kind {
-            1 => Event::Delivered { partition, offset: wire.u64()?, count: wire.u32()? },
-            2 => Event::Settled { partition, from: wire.u64()?, to: wire.u64()? },
+            1 => Event::Delivered { partition, offset: offset(wire.u64()?)?, count: wire.u32()? },
+            2 => {
+                let (from, to) = (wire.u64()?, wire.u64()?);
+                if from > to {
+                    return None;
+                }
+                Event::Settled { partition, from, to }
+            }
             3 => Event::Parked {
                 partition,
-                offset: wire.u64()?,
+                offset: offset(wire.u64()?)?,
                 count: wire.u32()?,
                 reason: wire.str()?.to_string(),
             },

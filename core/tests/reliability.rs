@@ -420,3 +420,30 @@ fn a_merge_interrupted_after_its_commit_is_finished_on_open() {
         }
     }
 }
+
+#[test]
+fn a_delete_cut_short_after_its_commit_leaves_no_offsets_or_subscriptions() {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let (_clock, options) = manual(0);
+    let pond = Arc::new(reopen(&storage, &options));
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"x")).unwrap();
+    let c = pond.consumer(ConsumerConfig { auto_commit: false, ..earliest("g", "t") }).unwrap();
+    c.poll(10).unwrap();
+    c.commit().unwrap();
+    let q = pond.queue("t", logpond::QueueConfig::new("s")).unwrap();
+    q.ack(q.receive(1).unwrap()[0].token).unwrap();
+    drop((c, q));
+    pond.close().unwrap();
+    // The crash hit right after the delete's atomic step.
+    storage.rename("topics/t/topic.meta", "topics/t/topic.deleted").unwrap();
+    let pond = Arc::new(reopen(&storage, &options));
+    assert!(pond.topics().unwrap().is_empty());
+    assert!(storage.list("queues/t/").unwrap().is_empty());
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"new")).unwrap();
+    let c = pond.consumer(earliest("g", "t")).unwrap();
+    assert_eq!(c.committed("t", 0).unwrap(), None);
+    assert_eq!(values(&c.poll(10).unwrap()), vec![b"new".to_vec()]);
+    assert!(pond.subscriptions("t").unwrap().is_empty());
+}

@@ -6,7 +6,7 @@
 # CRASH_SEED=N replays a run's schedule; the driver prints its seed.
 
 CRASH_KILLS ?= 1200
-CRASH_SHORT_KILLS ?= 96
+CRASH_SHORT_KILLS ?= 240
 CRASH_DRIVER := $(PY_BIN)/python tests/crash/driver.py
 
 .PHONY: crash test-crash

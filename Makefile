@@ -23,6 +23,7 @@ lint:
 test-rust:
 	$(CARGO) test -p logpond --lib --tests --examples
 	$(CARGO) test -p logpond --doc
+	$(CARGO) test -p logpond-js-rules
 
 # The core must build for browsers (no threads, no clock, no files there).
 check-wasm:

@@ -26,7 +26,6 @@ pub mod fork;
 pub mod fuzzing;
 mod group;
 mod index;
-pub mod js;
 mod offsets;
 mod partition;
 pub mod partitioner;

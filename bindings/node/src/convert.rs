@@ -8,7 +8,7 @@ pub type NError = napi::Error<&'static str>;
 pub type Result<T> = napi::Result<T, &'static str>;
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
-pub const MAX_SAFE: u64 = logpond::js::MAX_SAFE_INTEGER;
+pub const MAX_SAFE: u64 = logpond_js::MAX_SAFE_INTEGER;
 
 /// The code of an error that is the binding's fault, not the caller's.
 const INTERNAL: &str = "INTERNAL";
@@ -54,27 +54,27 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// A non-negative safe integer.
 #[inline]
 pub fn to_u64(name: &str, v: f64) -> Result<u64> {
-    logpond::js::to_u64(name, v).map_err(core_err)
+    logpond_js::to_u64(name, v).map_err(core_err)
 }
 
 /// A safe integer (may be negative).
 #[inline]
 pub fn to_i64(name: &str, v: f64) -> Result<i64> {
-    logpond::js::to_i64(name, v).map_err(core_err)
+    logpond_js::to_i64(name, v).map_err(core_err)
 }
 
 pub fn to_u32(name: &str, v: f64) -> Result<u32> {
-    logpond::js::to_u32(name, v).map_err(core_err)
+    logpond_js::to_u32(name, v).map_err(core_err)
 }
 
 #[inline]
 pub fn to_usize(name: &str, v: f64) -> Result<usize> {
-    logpond::js::to_usize(name, v).map_err(core_err)
+    logpond_js::to_usize(name, v).map_err(core_err)
 }
 
 /// An offset (or count) going out to JS, which must hold it exactly.
 pub fn from_u64(v: u64) -> Result<f64> {
-    logpond::js::from_u64(v).map_err(core_err)
+    logpond_js::from_u64(v).map_err(core_err)
 }
 
 #[cfg(test)]

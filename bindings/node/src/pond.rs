@@ -96,14 +96,14 @@ pub struct TopicInfo {
 const HEADER_SLOTS: usize = 3;
 
 /// Unpacks records the JS layer packed for `sendPacked` (the format is
-/// `logpond::js::unpack_new_records`'s); the numbers are f64 in native
+/// `logpond_js::unpack_new_records`'s); the numbers are f64 in native
 /// byte order, as a JS Float64Array holds them.
 fn unpack_new_records<'a>(data: &'a [u8], meta: &[u8], count: usize) -> Result<Vec<NewRecord<'a>>> {
     let number = |i: usize| {
         let b = meta.get(i * 8..i * 8 + 8)?;
         Some(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     };
-    logpond::js::unpack_new_records(number, data, count).map_err(core_err)
+    logpond_js::unpack_new_records(number, data, count).map_err(core_err)
 }
 
 /// Records packed for the JS layer, which turns them into objects.

@@ -33,31 +33,31 @@ pub fn core<T>(r: logpond::Result<T>) -> JsResult<T> {
 
 /// A non-negative safe integer.
 pub fn to_u64(name: &str, v: f64) -> JsResult<u64> {
-    core(logpond::js::to_u64(name, v))
+    core(logpond_js::to_u64(name, v))
 }
 
 /// A safe integer (may be negative).
 pub fn to_i64(name: &str, v: f64) -> JsResult<i64> {
-    core(logpond::js::to_i64(name, v))
+    core(logpond_js::to_i64(name, v))
 }
 
 pub fn to_u32(name: &str, v: f64) -> JsResult<u32> {
-    core(logpond::js::to_u32(name, v))
+    core(logpond_js::to_u32(name, v))
 }
 
 pub fn to_usize(name: &str, v: f64) -> JsResult<usize> {
-    core(logpond::js::to_usize(name, v))
+    core(logpond_js::to_usize(name, v))
 }
 
 /// A core count or offset as a JS number.
 pub fn from_u64(v: u64) -> JsResult<f64> {
-    core(logpond::js::from_u64(v))
+    core(logpond_js::from_u64(v))
 }
 
 /// Unpacks the records the JS layer packed (the format is
-/// `logpond::js::unpack_new_records`'s).
+/// `logpond_js::unpack_new_records`'s).
 pub fn unpack_new_records<'a>(meta: &[f64], data: &'a [u8], count: usize) -> JsResult<Vec<NewRecord<'a>>> {
-    core(logpond::js::unpack_new_records(|i| meta.get(i).copied(), data, count))
+    core(logpond_js::unpack_new_records(|i| meta.get(i).copied(), data, count))
 }
 
 /// Records packed for the JS layer, which turns them into objects with

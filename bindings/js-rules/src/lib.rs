@@ -1,9 +1,14 @@
 //! What the JavaScript bindings (Node and the browser) share: numbers as JS
 //! holds them (f64, exact only up to 2^53 - 1), and the packed form in which
-//! they hand many records to the core in one call.
+//! they hand many records to the core in one call. Language rules live at
+//! the language's edge, not in the language-neutral core.
+#![forbid(unsafe_code)]
 
-use crate::record::NewRecord;
-use crate::{Error, Result};
+use logpond::{Error, NewRecord, Result};
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidArgument(msg.into())
+}
 
 /// `Number.MAX_SAFE_INTEGER`: larger integers are not exact in a JS number.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -12,13 +17,13 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 #[cold]
 fn not_integer(name: &str, v: f64) -> Error {
     if !v.is_finite() || v.fract() != 0.0 {
-        Error::invalid(format!("{name} must be an integer, got {v}"))
+        invalid(format!("{name} must be an integer, got {v}"))
     } else if v.abs() > MAX_SAFE_INTEGER as f64 {
-        Error::invalid(format!(
+        invalid(format!(
             "{name} {v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
         ))
     } else {
-        Error::invalid(format!("{name} must be >= 0, got {v}"))
+        invalid(format!("{name} must be >= 0, got {v}"))
     }
 }
 
@@ -51,19 +56,19 @@ pub fn to_i64(name: &str, v: f64) -> Result<i64> {
 
 pub fn to_u32(name: &str, v: f64) -> Result<u32> {
     let n = to_u64(name, v)?;
-    u32::try_from(n).map_err(|_| Error::invalid(format!("{name} must be <= {}, got {v}", u32::MAX)))
+    u32::try_from(n).map_err(|_| invalid(format!("{name} must be <= {}, got {v}", u32::MAX)))
 }
 
 #[inline]
 pub fn to_usize(name: &str, v: f64) -> Result<usize> {
     let n = to_u64(name, v)?;
-    usize::try_from(n).map_err(|_| Error::invalid(format!("{name} is too large: {v}")))
+    usize::try_from(n).map_err(|_| invalid(format!("{name} is too large: {v}")))
 }
 
 /// A core count or offset going out to JS, which must hold it exactly.
 pub fn from_u64(v: u64) -> Result<f64> {
     if v > MAX_SAFE_INTEGER {
-        return Err(Error::invalid(format!(
+        return Err(invalid(format!(
             "{v} is beyond Number.MAX_SAFE_INTEGER (2^53 - 1): a JS number cannot hold it exactly"
         )));
     }
@@ -85,7 +90,7 @@ pub fn unpack_new_records<'a>(
     data: &'a [u8],
     count: usize,
 ) -> Result<Vec<NewRecord<'a>>> {
-    let malformed = || Error::invalid("malformed packed records");
+    let malformed = || invalid("malformed packed records");
     let number = |i: usize| number(i).ok_or_else(malformed);
     let mut records = Vec::with_capacity(count.min(data.len() + 1));
     let (mut m, mut d) = (0usize, 0usize);
@@ -112,7 +117,7 @@ pub fn unpack_new_records<'a>(
             m += 2;
             let name = take(name_len)?.ok_or_else(malformed)?;
             let name =
-                std::str::from_utf8(name).map_err(|_| Error::invalid("a header name is not valid utf-8"))?;
+                std::str::from_utf8(name).map_err(|_| invalid("a header name is not valid utf-8"))?;
             let value = take(value_len)?.ok_or_else(malformed)?;
             headers.push((name, value));
         }

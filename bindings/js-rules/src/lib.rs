@@ -116,8 +116,7 @@ pub fn unpack_new_records<'a>(
             let (name_len, value_len) = (number(m)?, number(m + 1)?);
             m += 2;
             let name = take(name_len)?.ok_or_else(malformed)?;
-            let name =
-                std::str::from_utf8(name).map_err(|_| invalid("a header name is not valid utf-8"))?;
+            let name = std::str::from_utf8(name).map_err(|_| invalid("a header name is not valid utf-8"))?;
             let value = take(value_len)?.ok_or_else(malformed)?;
             headers.push((name, value));
         }

@@ -37,6 +37,8 @@ mod segment;
 pub mod storage;
 mod subscription;
 pub mod topic;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub mod wait;
 mod wire;
 
 pub use assignor::{Assignor, TopicPartition};

@@ -478,6 +478,35 @@ impl Pond {
         Ok(out)
     }
 
+    /// [`Pond::send_many`], waiting up to `timeout` while it fails with
+    /// `Backpressure` (an ack or a retention run may make room; every
+    /// settle wakes it). Blocks the calling thread; not on wasm32.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn send_many_wait(
+        &self,
+        topic: &str,
+        records: &[NewRecord<'_>],
+        timeout: std::time::Duration,
+    ) -> Result<Vec<RecordMetadata>> {
+        if timeout.is_zero() {
+            return self.send_many(topic, records); // the common case: no clock, no counter
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let seen = self.append_count();
+            match self.send_many(topic, records) {
+                Err(Error::Backpressure(why)) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return Err(Error::Backpressure(why));
+                    }
+                    self.wait_for_append(seen, deadline - now);
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Reads up to `limits` records of one partition from `offset`.
     pub fn read(&self, topic: &str, partition: u32, offset: u64, limits: ReadLimits) -> Result<Vec<Record>> {
         self.with_topic(topic, |t| {

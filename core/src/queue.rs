@@ -898,9 +898,8 @@ impl Queue {
 
     /// Returns a delivery whose handler failed (a `subscribe` handler that
     /// raised): it waits [`failure_backoff_ms`] of its delivery count.
-    /// Returns that wait, in ms (a binding with its own timers sets one).
-    pub fn nack_failed(&self, token: DeliveryToken, reason: &str) -> Result<i64> {
-        self.nack_by(token, NackDelay::Failure, reason)
+    pub fn nack_failed(&self, token: DeliveryToken, reason: &str) -> Result<()> {
+        self.nack_by(token, NackDelay::Failure, reason).map(drop)
     }
 
     fn nack_by(&self, token: DeliveryToken, delay: NackDelay, reason: &str) -> Result<i64> {

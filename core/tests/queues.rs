@@ -339,3 +339,28 @@ fn receive_wait_wakes_on_send_and_on_ack() {
     assert_eq!(second.len(), 1, "an ack freeing room wakes the waiter");
     acker.join().unwrap();
 }
+
+#[test]
+fn send_many_wait_waits_out_backpressure_until_an_ack_makes_room() {
+    use std::time::{Duration, Instant};
+    let pond = Arc::new(Pond::memory());
+    pond.create_topic("t", TopicConfig { max_backlog: Some(2), ..TopicConfig::default() }).unwrap();
+    let q = pond.queue("t", QueueConfig::new("s")).unwrap();
+    pond.send_many("t", &[logpond::NewRecord::value(b"a"), logpond::NewRecord::value(b"b")]).unwrap();
+    let start = Instant::now();
+    let err =
+        pond.send_many_wait("t", &[logpond::NewRecord::value(b"c")], Duration::from_millis(100)).unwrap_err();
+    assert_eq!(err.code(), logpond::ErrorCode::Backpressure);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    let sender = {
+        let pond = pond.clone();
+        std::thread::spawn(move || {
+            pond.send_many_wait("t", &[logpond::NewRecord::value(b"c")], Duration::from_secs(10))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let d = q.receive(1).unwrap().pop().unwrap();
+    q.ack(d.token).unwrap();
+    let md = sender.join().unwrap().unwrap();
+    assert_eq!(md[0].offset, 2);
+}

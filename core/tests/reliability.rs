@@ -154,7 +154,8 @@ fn a_failed_handler_backs_off_doubling_to_a_minute() {
     pond.send("t", NewRecord::value(b"fine")).unwrap();
     let q = pond.queue("t", logpond::QueueConfig::new("s")).unwrap();
     let d = q.receive(1).unwrap().pop().unwrap();
-    assert_eq!(q.nack_failed(d.token, "boom").unwrap(), 1_000);
+    q.nack_failed(d.token, "boom").unwrap();
+    assert_eq!(q.next_due_ms().unwrap(), Some(1_000));
     let fine = q.receive(10).unwrap();
     assert_eq!(values(&fine.iter().map(|d| d.record.clone()).collect::<Vec<_>>()), vec![b"fine".to_vec()]);
     q.ack(fine[0].token).unwrap();
@@ -163,7 +164,8 @@ fn a_failed_handler_backs_off_doubling_to_a_minute() {
     clock.advance(1);
     let again = q.receive(10).unwrap().pop().unwrap();
     assert_eq!(again.delivery_count, 2);
-    assert_eq!(q.nack_failed(again.token, "boom").unwrap(), 2_000);
+    q.nack_failed(again.token, "boom").unwrap();
+    assert_eq!(q.next_due_ms().unwrap(), Some(3_000));
 }
 
 /// A 3-partition topic of one-record batches in small segments, with one

@@ -131,8 +131,6 @@ export class Pond {
   #closing = null;
   /** @type {Error | null} */
   #lastFlushError = null;
-  /** Ack timeout of each subscription's latest queue, by `topic\0subscription`. @type {Map<string, number>} */
-  #ackTimeouts = new Map();
   /** @type {((event: Event) => void) | null} */
   #onHide = null;
 
@@ -650,9 +648,7 @@ export class Pond {
     const q = this.#write((w) =>
       w.queue(topic, a.subscription, a.ackTimeoutMs, a.maxDeliveries, a.deadLetterTopic, a.maxInFlight, a.startAtEnd),
     );
-    const key = `${topic}\0${a.subscription}`;
-    this.#ackTimeouts.set(key, a.ackTimeoutMs);
-    return new Queue(kQueue, q, this.#context(), topic, a.subscription, () => this.#ackTimeouts.get(key) ?? a.ackTimeoutMs);
+    return new Queue(kQueue, q, this.#context(), topic, a.subscription);
   }
 
   /** Subscriptions of a topic, sorted. @param {string} topic @returns {string[]} */

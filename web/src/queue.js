@@ -101,7 +101,6 @@ export class Queue {
   #ctx;
   #topic;
   #subscription;
-  #ackTimeout;
   #closed = false;
 
   /** @private use `pond.queue(topic, options)` */
@@ -111,14 +110,12 @@ export class Queue {
     /** @type {import('./consumer.js').Context} */ ctx,
     /** @type {string} */ topic,
     /** @type {string} */ subscription,
-    /** @type {() => number} */ ackTimeout,
   ) {
     if (token !== kQueue) throw new TypeError('use pond.queue(topic, options) to get a Queue');
     this.#w = w;
     this.#ctx = ctx;
     this.#topic = topic;
     this.#subscription = subscription;
-    this.#ackTimeout = ackTimeout;
   }
 
   get topic() {
@@ -157,8 +154,14 @@ export class Queue {
     const tokens = packed[4];
     const got = unpackRecords(packed, (r, i) => new Delivery(this, r, counts[i], tokens[i]));
     // Unacked, these become deliverable again when their lease runs out.
-    if (got.length > 0) this.#ctx.hub.due(this.#ctx.now() + this.#ackTimeout());
+    if (got.length > 0) this.#scheduleDue();
     return got;
+  }
+
+  /** Sets the hub's wake-up for the next time a record comes due (the core says when). */
+  #scheduleDue() {
+    const due = this.#call((w) => w.nextDueMs());
+    if (due !== undefined) this.#ctx.hub.due(due);
   }
 
   /** @param {number} max @param {number} timeoutMs @param {() => boolean} [stop] @returns {Promise<Delivery[]>} */
@@ -262,12 +265,12 @@ export class Queue {
       },
       nack: (token, delayMs, reason) => {
         q.#call((w) => w.nack(token, delayMs, reason));
-        if (delayMs > 0) q.#ctx.hub.due(q.#ctx.now() + delayMs);
+        q.#scheduleDue();
         q.#ctx.touched(true);
       },
       nackFailed: (token, reason) => {
-        const delayMs = q.#call((w) => w.nackFailed(token, reason));
-        q.#ctx.hub.due(q.#ctx.now() + delayMs);
+        q.#call((w) => w.nackFailed(token, reason));
+        q.#scheduleDue();
         q.#ctx.touched(true);
       },
     });

@@ -178,7 +178,7 @@ pub fn queue_nack_failed(
 ) -> Result<()> {
     guard(|| {
         let token = token(partition, offset, lease_id)?;
-        q.shared.queue.nack_failed(token, &reason).map(drop).map_err(core_err)
+        q.shared.queue.nack_failed(token, &reason).map_err(core_err)
     })
 }
 

@@ -212,7 +212,11 @@ impl Pond {
         let input = convert::input(value, Parts { key, headers, partition, timestamp_ms })?;
         let record = input.record();
         let pond = &*self.inner;
-        let md = wait::through_backpressure(py, pond, timeout, || pond.send(&name, record.clone()))?;
+        let md = wait::through_backpressure(py, timeout, |slice| {
+            pond.send_many_wait(&name, std::slice::from_ref(&record), slice)?
+                .pop()
+                .ok_or_else(|| logpond::Error::InvalidArgument("no record was appended".into()))
+        })?;
         Ok(RecordMetadata::from_core(py, &topic.clone().unbind(), &md))
     }
 
@@ -240,7 +244,8 @@ impl Pond {
         };
         let batch: Vec<logpond::NewRecord<'_>> = inputs.iter().map(convert::Input::record).collect();
         let pond = &*self.inner;
-        let metas = wait::through_backpressure(py, pond, timeout, || pond.send_many(&name, &batch))?;
+        let metas =
+            wait::through_backpressure(py, timeout, |slice| pond.send_many_wait(&name, &batch, slice))?;
         let topic = topic.clone().unbind();
         PyList::new(py, metas.iter().map(|m| RecordMetadata::from_core(py, &topic, m)))
     }

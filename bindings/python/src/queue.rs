@@ -317,7 +317,7 @@ impl Delivery {
     fn _nack_failed(&self, py: Python<'_>, reason: &Bound<'_, PyAny>) -> PyResult<()> {
         let reason = convert::string("reason", reason)?;
         let token = self.token;
-        self.settle(py, |q| q.nack_failed(token, &reason).map(drop))
+        self.settle(py, |q| q.nack_failed(token, &reason))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -10,9 +10,6 @@ use pyo3::prelude::*;
 use crate::convert;
 use crate::errors::{detached, invalid};
 
-/// How long one slice of a wait lasts at most.
-const SLICE: Duration = Duration::from_millis(50);
-
 /// A `timeout` argument: seconds (int, float or timedelta) >= 0, or `None`
 /// for no limit.
 #[derive(Debug, Clone, Copy)]
@@ -84,8 +81,7 @@ where
     }
     let start = Instant::now();
     loop {
-        let left = timeout.left(start);
-        let slice = left.map_or(SLICE, |l| l.min(SLICE));
+        let slice = logpond::wait::slice(timeout.left(start));
         let got = detached(py, || attempt(slice))?;
         if got.found() || timeout.left(start).is_some_and(|l| l.is_zero()) {
             return Ok(got);
@@ -94,41 +90,27 @@ where
     }
 }
 
-/// Calls `attempt` (an append) again while it fails with `Backpressure`,
-/// until `timeout` passes: it waits for the pond's append counter to move
-/// (acks bump it, so room may have appeared) between tries.
-pub fn through_backpressure<T, F>(
-    py: Python<'_>,
-    pond: &logpond::Pond,
-    timeout: Timeout,
-    mut attempt: F,
-) -> PyResult<T>
+/// Sends through `Backpressure`: the core's `send_many_wait`, a slice at
+/// a time, until it sends or `timeout` passes.
+pub fn through_backpressure<T, F>(py: Python<'_>, timeout: Timeout, mut attempt: F) -> PyResult<T>
 where
-    F: FnMut() -> logpond::Result<T> + Send,
+    F: FnMut(Duration) -> logpond::Result<T> + Send,
     T: Send,
 {
     if timeout.is_zero() {
-        return detached(py, attempt);
+        return detached(py, || attempt(Duration::ZERO));
     }
     let start = Instant::now();
     loop {
-        let outcome = detached(py, || {
-            let seen = pond.append_count();
-            match attempt() {
-                Err(logpond::Error::Backpressure(msg)) => {
-                    let left = timeout.left(start);
-                    if left.is_some_and(|l| l.is_zero()) {
-                        return Err(logpond::Error::Backpressure(msg));
-                    }
-                    pond.wait_for_append(seen, left.map_or(SLICE, |l| l.min(SLICE)));
-                    Ok(None)
-                }
-                other => other.map(Some),
+        let slice = logpond::wait::slice(timeout.left(start));
+        match detached(py, || attempt(slice)) {
+            Err(e)
+                if crate::errors::is_code(py, &e, "BACKPRESSURE")
+                    && !timeout.left(start).is_some_and(|l| l.is_zero()) =>
+            {
+                py.check_signals()?;
             }
-        })?;
-        if let Some(v) = outcome {
-            return Ok(v);
+            other => return other,
         }
-        py.check_signals()?;
     }
 }

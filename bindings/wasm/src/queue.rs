@@ -60,10 +60,18 @@ impl WasmQueue {
     }
 
     /// Returns a delivery whose handler failed, after the core's failure
-    /// backoff; returns that backoff in ms (for the page's wake-up timer).
+    /// backoff.
     #[wasm_bindgen(js_name = nackFailed)]
-    pub fn nack_failed(&self, token: &WasmToken, reason: String) -> JsResult<f64> {
-        Ok(core(self.inner.nack_failed(token.0, &reason))? as f64)
+    pub fn nack_failed(&self, token: &WasmToken, reason: String) -> JsResult<()> {
+        core(self.inner.nack_failed(token.0, &reason))
+    }
+
+    /// When (the clock's epoch ms) a record of the subscription comes due
+    /// (a lease expiring, a nack delay or backoff ending), if ever: the
+    /// page sets its wake-up timer from it (the core owns that rule).
+    #[wasm_bindgen(js_name = nextDueMs)]
+    pub fn next_due_ms(&self) -> JsResult<Option<f64>> {
+        Ok(core(self.inner.next_due_ms())?.map(|ms| ms as f64))
     }
 
     pub fn backlog(&self) -> JsResult<f64> {

@@ -133,7 +133,7 @@ impl Consumer {
             if !records.is_empty() || now >= deadline {
                 return Ok(records);
             }
-            self.pond.wait_for_append(seen, deadline - now);
+            self.pond.wait_for_append(seen, (deadline - now).min(self.heartbeat_interval()));
         }
     }
 
@@ -169,8 +169,19 @@ impl Consumer {
             if record.is_some() || now >= deadline {
                 return Ok(record);
             }
-            self.pond.wait_for_append(seen, deadline - now);
+            self.pond.wait_for_append(seen, (deadline - now).min(self.heartbeat_interval()));
         }
+    }
+
+    /// How often a waiting consumer polls at least, to stay in its group:
+    /// a third of its session timeout (as Kafka's heartbeat default).
+    pub fn heartbeat_interval_ms(&self) -> i64 {
+        (self.settings.session_timeout_ms / 3).max(1)
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    fn heartbeat_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.heartbeat_interval_ms() as u64)
     }
 
     /// Commits the current position of every assigned partition.

@@ -8,9 +8,10 @@
 
 const { errorOf } = require('./errors');
 const { typeName, checkNumber, checkOptions, checkKeys } = require('./convert');
+const native = require('./native');
 
-/** The longest one native wait lasts (ms). */
-const SLICE_MS = 100;
+/** The longest one native wait lasts (ms): the core's policy for every binding. */
+const SLICE_MS = native.WAIT_SLICE_MS;
 
 /**
  * A timeout option: milliseconds >= 0, or Infinity (no limit).

@@ -73,8 +73,8 @@ export class Consumer {
     this.#w = w;
     this.#ctx = ctx;
     this.#group = args.group;
-    // A waiting poll heartbeats well within the session timeout.
-    this.#heartbeatMs = Math.max(10, Math.floor(args.sessionTimeoutMs / 3));
+    // A waiting poll heartbeats well within the session timeout (the core's rule).
+    this.#heartbeatMs = Math.max(10, w.heartbeatIntervalMs());
   }
 
   /** The group id. */

@@ -16,6 +16,10 @@ use napi_derive::napi;
 
 use crate::convert::{to_u64, Result};
 
+/// The longest slice of a wait (the core's one policy for every binding).
+#[napi]
+pub const WAIT_SLICE_MS: u32 = logpond::wait::WAIT_SLICE.as_millis() as u32;
+
 /// A failed wait, as the promise resolves with it: the JS layer throws the
 /// error of `code` (a task's promise can only reject with napi's own
 /// status codes, which would lose the core's).

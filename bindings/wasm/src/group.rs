@@ -121,6 +121,13 @@ impl WasmConsumer {
         Ok(out)
     }
 
+    /// How often a waiting consumer must poll to stay in its group (ms):
+    /// the core's rule.
+    #[wasm_bindgen(js_name = heartbeatIntervalMs)]
+    pub fn heartbeat_interval_ms(&self) -> f64 {
+        self.inner.heartbeat_interval_ms() as f64
+    }
+
     #[wasm_bindgen(js_name = memberId)]
     pub fn member_id(&self) -> JsResult<f64> {
         from_u64(core(self.inner.member_id())?)

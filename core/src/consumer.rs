@@ -32,8 +32,8 @@ impl ConsumerConfig {
             topics: topics.iter().map(|t| t.to_string()).collect(),
             auto_offset_reset: OffsetReset::Latest,
             auto_commit: true,
-            auto_commit_interval_ms: 5_000,
-            session_timeout_ms: 10_000,
+            auto_commit_interval_ms: crate::surface::DEFAULT_AUTO_COMMIT_INTERVAL_MS,
+            session_timeout_ms: crate::surface::DEFAULT_SESSION_TIMEOUT_MS,
             assignor: Assignor::CooperativeSticky,
         }
     }

@@ -116,6 +116,50 @@ impl ErrorCode {
         ErrorCode::Io,
     ];
 
+    /// The error class every binding names this kind by (`TopicExists`,
+    /// ..., `IoError`): declared here once; the bindings build their classes
+    /// from it and a test checks the stubs (`.pyi`, `.d.ts`) against it.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ErrorCode::TopicExists => "TopicExists",
+            ErrorCode::TopicNotFound => "TopicNotFound",
+            ErrorCode::InvalidName => "InvalidName",
+            ErrorCode::InvalidArgument => "InvalidArgument",
+            ErrorCode::RecordTooLarge => "RecordTooLarge",
+            ErrorCode::Backpressure => "Backpressure",
+            ErrorCode::OffsetOutOfRange => "OffsetOutOfRange",
+            ErrorCode::Corruption => "Corruption",
+            ErrorCode::PondLocked => "PondLocked",
+            ErrorCode::Closed => "Closed",
+            ErrorCode::CommitFailed => "CommitFailed",
+            ErrorCode::LeaseExpired => "LeaseExpired",
+            ErrorCode::Io => "IoError",
+        }
+    }
+
+    /// One sentence on what the kind means (the classes' docstrings).
+    pub fn summary(self) -> &'static str {
+        match self {
+            ErrorCode::TopicExists => "A topic with this name already exists.",
+            ErrorCode::TopicNotFound => "No topic (or subscription) has this name.",
+            ErrorCode::InvalidName => "A topic or subscription name breaks the naming rules.",
+            ErrorCode::InvalidArgument => "An argument is out of range or inconsistent.",
+            ErrorCode::RecordTooLarge => "A record exceeds the topic's max_record_bytes, or a batch its frame limit.",
+            ErrorCode::Backpressure => "A bounded backlog is full: nothing was written.",
+            ErrorCode::OffsetOutOfRange => "The offset is outside the partition's range.",
+            ErrorCode::Corruption => "Stored data failed a check (CRC, format); the message names where.",
+            ErrorCode::PondLocked => "Another open handle holds the pond directory.",
+            ErrorCode::Closed => "The pond (or this consumer or queue) is closed, or was opened before a fork().",
+            ErrorCode::CommitFailed => {
+                "A commit for partitions this consumer no longer owns (it left or timed out): nothing was committed."
+            }
+            ErrorCode::LeaseExpired => {
+                "An ack or nack of a delivery that was delivered again or settled since: nothing changed."
+            }
+            ErrorCode::Io => "The storage failed; the message names the path.",
+        }
+    }
+
     /// The `SCREAMING_SNAKE_CASE` code JS errors carry.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -36,6 +36,7 @@ mod record;
 mod segment;
 pub mod storage;
 mod subscription;
+pub mod surface;
 pub mod topic;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod wait;

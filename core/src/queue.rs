@@ -37,10 +37,10 @@ impl QueueConfig {
     pub fn new(subscription: impl Into<String>) -> QueueConfig {
         QueueConfig {
             subscription: subscription.into(),
-            ack_timeout_ms: 30_000,
+            ack_timeout_ms: crate::surface::DEFAULT_ACK_TIMEOUT_MS,
             max_deliveries: None,
             dead_letter_topic: None,
-            max_in_flight: 100,
+            max_in_flight: crate::surface::DEFAULT_MAX_IN_FLIGHT,
             start_at_end: false,
         }
     }
@@ -113,7 +113,11 @@ impl Subscription {
     /// A subscription with no consumers attached yet; the first to attach
     /// sets its settings.
     fn new(store: SubscriptionStore, parts: Vec<PartitionState>) -> Subscription {
-        let settings = Settings { ack_timeout_ms: 30_000, max_deliveries: None, dead_letter_topic: None };
+        let settings = Settings {
+            ack_timeout_ms: crate::surface::DEFAULT_ACK_TIMEOUT_MS,
+            max_deliveries: None,
+            dead_letter_topic: None,
+        };
         Subscription {
             parts,
             store,

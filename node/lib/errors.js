@@ -31,19 +31,8 @@ function define(name, code) {
   byCode.set(code, cls);
 }
 
-define('TopicExists', 'TOPIC_EXISTS');
-define('TopicNotFound', 'TOPIC_NOT_FOUND');
-define('InvalidName', 'INVALID_NAME');
-define('InvalidArgument', 'INVALID_ARGUMENT');
-define('RecordTooLarge', 'RECORD_TOO_LARGE');
-define('Backpressure', 'BACKPRESSURE');
-define('OffsetOutOfRange', 'OFFSET_OUT_OF_RANGE');
-define('Corruption', 'CORRUPTION');
-define('PondLocked', 'POND_LOCKED');
-define('Closed', 'CLOSED');
-define('CommitFailed', 'COMMIT_FAILED');
-define('LeaseExpired', 'LEASE_EXPIRED');
-define('IoError', 'IO');
+// One class per kind the core declares (`ErrorCode`: class name and code).
+for (const [name, code] of require('./native').errorKinds()) define(name, code);
 
 for (const [name, cls] of Object.entries(classes)) {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });

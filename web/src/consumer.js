@@ -32,13 +32,14 @@ export function consumerArgs(options) {
   checkString(autoOffsetReset, 'autoOffsetReset');
   const assignor = o.assignor ?? 'cooperative-sticky';
   checkString(assignor, 'assignor');
-  const sessionTimeoutMs = o.sessionTimeoutMs == null ? 10_000 : checkNumber(o.sessionTimeoutMs, 'sessionTimeoutMs');
+  // Missing durations take the core's defaults.
+  const sessionTimeoutMs = o.sessionTimeoutMs == null ? undefined : checkNumber(o.sessionTimeoutMs, 'sessionTimeoutMs');
   return {
     group,
     topics: /** @type {string[]} */ ([...topics]),
     autoOffsetReset,
     autoCommit: checkOptBoolean(o.autoCommit, 'autoCommit') ?? true,
-    autoCommitIntervalMs: o.autoCommitIntervalMs == null ? 5_000 : checkNumber(o.autoCommitIntervalMs, 'autoCommitIntervalMs'),
+    autoCommitIntervalMs: o.autoCommitIntervalMs == null ? undefined : checkNumber(o.autoCommitIntervalMs, 'autoCommitIntervalMs'),
     sessionTimeoutMs,
     assignor,
   };

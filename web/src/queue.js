@@ -17,10 +17,11 @@ export function queueArgs(options) {
   const deadLetterTopic = o.deadLetterTopic == null ? undefined : checkString(o.deadLetterTopic, 'deadLetterTopic');
   return {
     subscription: checkString(o.subscription, 'subscription'),
-    ackTimeoutMs: o.ackTimeoutMs == null ? 30_000 : checkNumber(o.ackTimeoutMs, 'ackTimeoutMs'),
+    // Missing options take the core's defaults.
+    ackTimeoutMs: o.ackTimeoutMs == null ? undefined : checkNumber(o.ackTimeoutMs, 'ackTimeoutMs'),
     maxDeliveries: o.maxDeliveries == null ? undefined : checkNumber(o.maxDeliveries, 'maxDeliveries'),
     deadLetterTopic,
-    maxInFlight: o.maxInFlight == null ? 100 : checkNumber(o.maxInFlight, 'maxInFlight'),
+    maxInFlight: o.maxInFlight == null ? undefined : checkNumber(o.maxInFlight, 'maxInFlight'),
     startAtEnd: checkOptBoolean(o.startAtEnd, 'startAtEnd') ?? false,
   };
 }

@@ -110,3 +110,10 @@ mod tests {
         assert!(e.reason.contains("topic already exists"));
     }
 }
+
+/// Every error kind the core declares, as `[class name, code]` pairs: the
+/// JS layer makes one `Error` subclass per pair.
+#[napi_derive::napi]
+pub fn error_kinds() -> Vec<Vec<String>> {
+    logpond::ErrorCode::ALL.iter().map(|c| vec![c.class_name().to_string(), c.as_str().to_string()]).collect()
+}

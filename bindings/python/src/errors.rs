@@ -13,40 +13,32 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-/// (class name, `code`, builtin base besides the parent, docstring). The
-/// first entry is the root; the others derive from it. Codes are the
-/// core's `ErrorCode::as_str()`.
-const CLASSES: &[(&str, &str, Option<&str>, &str)] = &[
-    ("LogpondError", "", None, "Base class of every logpond error. `code` names the kind."),
-    ("TopicExists", "TOPIC_EXISTS", None, "A topic with this name already exists."),
-    ("TopicNotFound", "TOPIC_NOT_FOUND", None, "No topic has this name."),
-    ("InvalidName", "INVALID_NAME", Some("ValueError"), "A topic name breaks the naming rules."),
-    (
-        "InvalidArgument",
-        "INVALID_ARGUMENT",
-        Some("ValueError"),
-        "An argument is out of range or inconsistent.",
-    ),
-    ("RecordTooLarge", "RECORD_TOO_LARGE", None, "A record exceeds the topic's max_record_bytes."),
-    ("Backpressure", "BACKPRESSURE", None, "A bounded backlog is full."),
-    ("OffsetOutOfRange", "OFFSET_OUT_OF_RANGE", None, "The offset is outside the partition's range."),
-    ("Corruption", "CORRUPTION", None, "Stored data failed a check (CRC, format)."),
-    ("PondLocked", "POND_LOCKED", None, "Another open handle holds the pond directory."),
-    ("Closed", "CLOSED", None, "The pond (or this consumer or queue) is closed."),
-    (
-        "CommitFailed",
-        "COMMIT_FAILED",
-        None,
-        "A commit for partitions this consumer no longer owns (it left or timed out): nothing was committed.",
-    ),
-    (
-        "LeaseExpired",
-        "LEASE_EXPIRED",
-        None,
-        "An ack or nack of a delivery that was delivered again or settled since: nothing changed.",
-    ),
-    ("IoError", "IO", Some("OSError"), "The storage failed; also an OSError (errno is set when known)."),
-];
+/// The root class: (name, docstring).
+const ROOT: (&str, &str) = ("LogpondError", "Base class of every logpond error. `code` names the kind.");
+
+/// The builtin a class derives from besides `LogpondError`: Python's own
+/// rule (the kinds themselves are the core's `ErrorCode`s).
+fn python_base(code: logpond::ErrorCode) -> Option<&'static str> {
+    match code {
+        logpond::ErrorCode::InvalidName | logpond::ErrorCode::InvalidArgument => Some("ValueError"),
+        logpond::ErrorCode::Io => Some("OSError"),
+        _ => None,
+    }
+}
+
+/// (class name, `code`, builtin base besides the parent, docstring): the
+/// root first, then one class per core error code.
+fn classes() -> Vec<(&'static str, &'static str, Option<&'static str>, String)> {
+    let mut out = vec![(ROOT.0, "", None, ROOT.1.to_string())];
+    for code in logpond::ErrorCode::ALL {
+        let mut doc = code.summary().to_string();
+        if *code == logpond::ErrorCode::Io {
+            doc.push_str(" Also an OSError (errno is set when known).");
+        }
+        out.push((code.class_name(), code.as_str(), python_base(*code), doc));
+    }
+    out
+}
 
 static TYPES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
 
@@ -56,7 +48,7 @@ static TYPES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let types = TYPES.get_or_try_init(py, || make_types(py))?;
-    for ((name, ..), ty) in CLASSES.iter().zip(types) {
+    for ((name, ..), ty) in classes().iter().zip(types) {
         m.add(*name, ty.bind(py))?;
     }
     let codes: Vec<&str> = logpond::ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
@@ -67,8 +59,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn make_types(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
     let builtins = py.import("builtins")?;
     let type_ = builtins.getattr("type")?;
-    let mut out: Vec<Py<PyType>> = Vec::with_capacity(CLASSES.len());
-    for (name, code, extra, doc) in CLASSES {
+    let classes = classes();
+    let mut out: Vec<Py<PyType>> = Vec::with_capacity(classes.len());
+    for (name, code, extra, doc) in &classes {
         let mut bases = Vec::with_capacity(2);
         match out.first() {
             Some(root) => bases.push(root.bind(py).clone().into_any()),
@@ -79,7 +72,7 @@ fn make_types(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
         }
         let dict = PyDict::new(py);
         dict.set_item("__module__", "logpond")?;
-        dict.set_item("__doc__", *doc)?;
+        dict.set_item("__doc__", doc.as_str())?;
         dict.set_item("code", if code.is_empty() { None } else { Some(*code) })?;
         let ty = type_.call1((*name, PyTuple::new(py, bases)?, dict))?;
         out.push(ty.cast_into::<PyType>()?.unbind());
@@ -89,7 +82,8 @@ fn make_types(py: Python<'_>) -> PyResult<Vec<Py<PyType>>> {
 
 fn class<'py>(py: Python<'py>, code: &str) -> Option<Bound<'py, PyType>> {
     let types = TYPES.get(py)?;
-    let i = CLASSES.iter().position(|(_, c, ..)| *c == code).unwrap_or(0);
+    // The root first, then ErrorCode::ALL in order.
+    let i = logpond::ErrorCode::ALL.iter().position(|c| c.as_str() == code).map_or(0, |i| i + 1);
     types.get(i).map(|t| t.bind(py).clone())
 }
 

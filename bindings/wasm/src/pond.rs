@@ -369,10 +369,12 @@ impl WasmPond {
         topics: Vec<String>,
         auto_offset_reset: &str,
         auto_commit: bool,
-        auto_commit_interval_ms: f64,
-        session_timeout_ms: f64,
+        auto_commit_interval_ms: Option<f64>,
+        session_timeout_ms: Option<f64>,
         assignor: &str,
     ) -> JsResult<WasmConsumer> {
+        // Missing options take the core's defaults.
+        let defaults = ConsumerConfig::new(group.clone(), &[]);
         let config = ConsumerConfig {
             group,
             topics,
@@ -382,8 +384,14 @@ impl WasmPond {
                 ))
             })?,
             auto_commit,
-            auto_commit_interval_ms: to_i64("autoCommitIntervalMs", auto_commit_interval_ms)?,
-            session_timeout_ms: to_i64("sessionTimeoutMs", session_timeout_ms)?,
+            auto_commit_interval_ms: match auto_commit_interval_ms {
+                Some(ms) => to_i64("autoCommitIntervalMs", ms)?,
+                None => defaults.auto_commit_interval_ms,
+            },
+            session_timeout_ms: match session_timeout_ms {
+                Some(ms) => to_i64("sessionTimeoutMs", ms)?,
+                None => defaults.session_timeout_ms,
+            },
             assignor: Assignor::parse(assignor).ok_or_else(|| {
                 invalid(format!(
                     "assignor must be 'cooperative-sticky', 'range' or 'round-robin', got {assignor:?}"
@@ -398,18 +406,26 @@ impl WasmPond {
         &self,
         topic: &str,
         subscription: String,
-        ack_timeout_ms: f64,
+        ack_timeout_ms: Option<f64>,
         max_deliveries: Option<f64>,
         dead_letter_topic: Option<String>,
-        max_in_flight: f64,
+        max_in_flight: Option<f64>,
         start_at_end: bool,
     ) -> JsResult<WasmQueue> {
+        // Missing options take the core's defaults.
+        let defaults = QueueConfig::new(subscription.clone());
         let config = QueueConfig {
             subscription,
-            ack_timeout_ms: to_i64("ackTimeoutMs", ack_timeout_ms)?,
+            ack_timeout_ms: match ack_timeout_ms {
+                Some(ms) => to_i64("ackTimeoutMs", ms)?,
+                None => defaults.ack_timeout_ms,
+            },
             max_deliveries: max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?,
             dead_letter_topic,
-            max_in_flight: to_usize("maxInFlight", max_in_flight)?,
+            max_in_flight: match max_in_flight {
+                Some(n) => to_usize("maxInFlight", n)?,
+                None => defaults.max_in_flight,
+            },
             start_at_end,
         };
         Ok(WasmQueue::new(core(self.pond.queue(topic, config))?))

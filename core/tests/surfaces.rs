@@ -1,0 +1,171 @@
+//! The bindings' surfaces against what the core declares once: every error
+//! kind (`ErrorCode`: class name and code) and every option of
+//! `create_topic`, `consumer` and `queue` (`logpond::surface`: Python and
+//! JS names, Python defaults) must appear in the Python stubs, both
+//! `.d.ts` files and the JS option checks. A binding that drifts fails here.
+
+use std::path::Path;
+
+use logpond::surface::{Default, OptionSpec, CONSUMER_OPTIONS, QUEUE_OPTIONS, TOPIC_OPTIONS};
+use logpond::ErrorCode;
+
+fn read(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The text from the line containing `start` to the first line (after it)
+/// containing `end`.
+fn block<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start:?}"));
+    let rest = &text[from..];
+    let to = rest[start.len()..].find(end).map_or(rest.len(), |i| i + start.len() + end.len());
+    &rest[..to]
+}
+
+#[test]
+fn every_error_kind_has_its_class_in_every_binding() {
+    let pyi = read("python/logpond/_native.pyi");
+    let init = read("python/logpond/__init__.py");
+    let node_dts = read("node/index.d.ts");
+    let web_dts = read("web/index.d.ts");
+    let node_mjs = read("node/index.mjs");
+    let web_errors = read("web/src/errors.js");
+    let mut missing = Vec::new();
+    for code in ErrorCode::ALL {
+        let (name, c) = (code.class_name(), code.as_str());
+        let checks = [
+            ("_native.pyi", pyi.contains(&format!("class {name}(LogpondError"))),
+            ("__init__.py", init.contains(&format!("\"{name}\""))),
+            (
+                "node/index.d.ts",
+                node_dts.contains(&format!("export declare class {name} extends LogpondError")),
+            ),
+            ("node/index.d.ts code", node_dts.contains(&format!("'{c}'"))),
+            (
+                "web/index.d.ts",
+                web_dts.contains(&format!("export declare class {name} extends LogpondError")),
+            ),
+            ("web/index.d.ts code", web_dts.contains(&format!("'{c}'"))),
+            ("node/index.mjs", node_mjs.contains(&format!("  {name},"))),
+            (
+                "web/src/errors.js",
+                web_errors.contains(&format!("export const {name} = define('{name}', '{c}')")),
+            ),
+        ];
+        for (file, ok) in checks {
+            if !ok {
+                missing.push(format!("{name} ({c}) in {file}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "error kinds missing: {missing:#?}");
+}
+
+/// Checks one call's options: the Python signature (in `pyi_block`) names
+/// each with its default; the `.d.ts` interfaces and the JS key sets name
+/// each in camelCase.
+fn check_options(
+    what: &str,
+    options: &[OptionSpec],
+    pyi_block: &str,
+    dts_blocks: &[(&str, &str)],
+    js: &[(&str, &str)],
+) {
+    let mut missing = Vec::new();
+    for o in options {
+        let line = pyi_block.lines().find(|l| l.trim_start().starts_with(&format!("{}:", o.python)));
+        match line {
+            None => missing.push(format!("{what}: {} in the Python stub", o.python)),
+            Some(l) => {
+                let want = format!("= {},", o.default.python());
+                if !l.trim_end().ends_with(&want) {
+                    missing.push(format!(
+                        "{what}: Python {} should default to {}: {l:?}",
+                        o.python,
+                        o.default.python()
+                    ));
+                }
+            }
+        }
+        for (file, text) in dts_blocks {
+            if !text.contains(&format!("  {}?:", o.js)) && !text.contains(&format!("  {}:", o.js)) {
+                missing.push(format!("{what}: {} in {file}", o.js));
+            }
+        }
+        for (file, text) in js {
+            if !text.contains(&format!("'{}'", o.js)) {
+                missing.push(format!("{what}: {} in {file}", o.js));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "options drifted: {missing:#?}");
+}
+
+#[test]
+fn every_option_has_its_name_and_default_in_every_binding() {
+    let pyi = read("python/logpond/_native.pyi");
+    let node_dts = read("node/index.d.ts");
+    let web_dts = read("web/index.d.ts");
+    let node_pond = read("node/lib/pond.js");
+    let web_pond = read("web/src/pond.js");
+    check_options(
+        "create_topic",
+        TOPIC_OPTIONS,
+        block(&pyi, "def create_topic(", ") -> None"),
+        &[
+            ("node/index.d.ts", block(&node_dts, "export interface TopicOptions {", "\n}")),
+            ("web/index.d.ts", block(&web_dts, "export interface TopicOptions {", "\n}")),
+        ],
+        &[("node/lib/pond.js", &node_pond), ("web/src/pond.js", &web_pond)],
+    );
+    check_options(
+        "consumer",
+        CONSUMER_OPTIONS,
+        block(&pyi, "class Consumer:", ") -> None"),
+        &[
+            ("node/index.d.ts", block(&node_dts, "export interface ConsumerOptions {", "\n}")),
+            ("web/index.d.ts", block(&web_dts, "export interface ConsumerOptions {", "\n}")),
+        ],
+        &[
+            ("node/lib/consumer.js", &read("node/lib/consumer.js")),
+            ("web/src/consumer.js", &read("web/src/consumer.js")),
+        ],
+    );
+    check_options(
+        "queue",
+        QUEUE_OPTIONS,
+        block(&pyi, "class Queue:", ") -> None"),
+        &[
+            ("node/index.d.ts", block(&node_dts, "export interface QueueOptions {", "\n}")),
+            ("web/index.d.ts", block(&web_dts, "export interface QueueOptions {", "\n}")),
+        ],
+        &[("node/lib/queue.js", &read("node/lib/queue.js")), ("web/src/queue.js", &read("web/src/queue.js"))],
+    );
+    // The Pythonic layer restates the signatures of `Pond.consumer` and
+    // `Pond.queue`: their defaults must match too.
+    let init = read("python/logpond/__init__.py");
+    for (what, options, start) in [
+        ("Pond.consumer", CONSUMER_OPTIONS, "    def consumer("),
+        ("Pond.queue", QUEUE_OPTIONS, "    def queue("),
+    ] {
+        let sig = block(&init, start, ") ->");
+        for o in options.iter().filter(|o| o.default != Default::Unset) {
+            if let Some(l) = sig.lines().find(|l| l.trim_start().starts_with(&format!("{}:", o.python))) {
+                assert!(l.trim_end().ends_with(&format!("= {},", o.default.python())), "{what}: {l:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_core_configs_take_the_declared_defaults() {
+    let q = logpond::QueueConfig::new("s");
+    assert_eq!(q.ack_timeout_ms, logpond::surface::DEFAULT_ACK_TIMEOUT_MS);
+    assert_eq!(q.max_in_flight, logpond::surface::DEFAULT_MAX_IN_FLIGHT);
+    let c = logpond::ConsumerConfig::new("g", &["t"]);
+    assert_eq!(c.session_timeout_ms, logpond::surface::DEFAULT_SESSION_TIMEOUT_MS);
+    assert_eq!(c.auto_commit_interval_ms, logpond::surface::DEFAULT_AUTO_COMMIT_INTERVAL_MS);
+    assert_eq!(c.auto_offset_reset, logpond::OffsetReset::Latest);
+    assert_eq!(c.assignor.name(), "cooperative-sticky");
+}

@@ -3,7 +3,8 @@
 # turn, one at a time on one core, until it has done FUZZ_EXECS executions
 # (FUZZ_POND_EXECS for open_pond and recovery), then prints a tally from
 # each target's fuzzer_stats and exits non-zero if any target saved a
-# crash. Usage: fuzz/afl.sh [target...] (default: every target).
+# crash. FUZZ_SECONDS, when set, also bounds each target's time (whichever
+# comes first). Usage: fuzz/afl.sh [target...] (default: every target).
 # Everything it writes is under fuzz/target/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +13,8 @@ CARGO=${CARGO:-cargo}
 EXECS=${FUZZ_EXECS:-10000000}
 POND_EXECS=${FUZZ_POND_EXECS:-$EXECS}
 TIMEOUT_MS=${FUZZ_TIMEOUT_MS:-2000}
+LIMITS=()
+[ -z "${FUZZ_SECONDS:-}" ] || LIMITS=(-V "$FUZZ_SECONDS")
 BUILD=target/afl-build
 OUT=target/afl
 CORPUS=target/corpus
@@ -32,10 +35,10 @@ for t in "${TARGETS[@]}"; do
         open_pond | recovery) n=$POND_EXECS ;;
         *) n=$EXECS ;;
     esac
-    echo "== $t: $n executions (log: fuzz/$OUT/$t.log)"
+    echo "== $t: $n executions${FUZZ_SECONDS:+ or $FUZZ_SECONDS s} (log: fuzz/$OUT/$t.log)"
     rm -rf "${OUT:?}/$t"
     # afl-fuzz exits 0 when -E is reached; a failure to start shows in the tally.
-    "$CARGO" afl fuzz -i "$CORPUS/$t" -o "$OUT/$t" -E "$n" -t "$TIMEOUT_MS" -m none \
+    "$CARGO" afl fuzz -i "$CORPUS/$t" -o "$OUT/$t" -E "$n" ${LIMITS[@]+"${LIMITS[@]}"} -t "$TIMEOUT_MS" -m none \
         -- "$BUILD/release/$t" >"$OUT/$t.log" 2>&1 || echo "   afl-fuzz exited with $? (see the log)"
 done
 

@@ -8,12 +8,14 @@
 #   FUZZ_EXECS executions (FUZZ_POND_EXECS for open_pond and recovery),
 #   then a tally; fails if any crash was saved. Installs afl++ (apt) and
 #   cargo-afl when missing. `make fuzz FUZZ_EXECS=100000` is a quick run;
-#   `make fuzz FUZZ_TARGETS="frames wire"` picks targets.
+#   `make fuzz FUZZ_TARGETS="frames wire"` picks targets; FUZZ_SECONDS
+#   also bounds each target's time.
 
 FUZZ_DIR := fuzz
 FUZZ_EXECS ?= 10000000
 FUZZ_POND_EXECS ?= $(FUZZ_EXECS)
 FUZZ_TARGETS ?=
+FUZZ_SECONDS ?=
 FUZZ_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test-fuzz fuzz fuzz-tools
@@ -30,4 +32,5 @@ fuzz-tools:
 	@$(CARGO) afl config --build >/dev/null 2>&1 || true
 
 fuzz: fuzz-tools
-	CARGO=$(CARGO) FUZZ_EXECS=$(FUZZ_EXECS) FUZZ_POND_EXECS=$(FUZZ_POND_EXECS) $(FUZZ_DIR)/afl.sh $(FUZZ_TARGETS)
+	CARGO=$(CARGO) FUZZ_EXECS=$(FUZZ_EXECS) FUZZ_POND_EXECS=$(FUZZ_POND_EXECS) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		$(FUZZ_DIR)/afl.sh $(FUZZ_TARGETS)

@@ -17,14 +17,14 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::batch::{decode_records, verify_frame, FrameHeader, Origin, FRAME_HEADER_LEN};
-use crate::chunk_cache::ChunkCache;
-use crate::index::{position_for_offset, position_for_time, SegmentIndex};
-use crate::offsets::{self, OFFSETS_TOPIC};
-use crate::partition::{AppendContext, Partition};
-use crate::subscription::SubscriptionStore;
-use crate::topic::{is_internal, TopicMeta};
-use crate::wire::{put_varint, put_zigzag, Wire};
+use crate::groups::offsets::{self, OFFSETS_TOPIC};
+use crate::log::batch::{decode_records, verify_frame, FrameHeader, Origin, FRAME_HEADER_LEN};
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::index::{position_for_offset, position_for_time, SegmentIndex};
+use crate::log::partition::{AppendContext, Partition};
+use crate::log::topic::{is_internal, TopicMeta};
+use crate::log::wire::{put_varint, put_zigzag, Wire};
+use crate::queues::subscription::SubscriptionStore;
 use crate::{
     Cleanup, ConsumerConfig, ManualClock, MemoryStorage, NewRecord, OffsetReset, Pond, PondOptions,
     QueueConfig, ReadLimits, Record, Storage, TopicConfig,

@@ -11,50 +11,49 @@
 //! assert_eq!(records[0].value.as_deref(), Some(&b"{\"total\": 12}"[..]));
 //! # Ok::<(), logpond::Error>(())
 //! ```
+//!
+//! Layers, each using only those below it:
+//! - `storage`: named byte files (memory, files, a mirror for async stores);
+//! - `log`: records, batches, segments, partitions, topics;
+//! - `groups` and `queues`: the two consumption engines, over the log;
+//! - `pond`: the broker (one lock over the state of the three) and its
+//!   handles, `Pond`, `Consumer` and `Queue`.
+//!
+//! Beside them: `error`, `clock`, `fork`, `wait` and `surface` (the option
+//! names and defaults every binding offers).
 #![forbid(unsafe_code)]
 
-mod assignor;
-mod batch;
-mod chunk_cache;
 pub mod clock;
-mod compaction;
-mod consumer;
 mod error;
 pub mod fork;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod group;
-mod index;
-mod offsets;
-mod partition;
-pub mod partitioner;
+mod groups;
+mod log;
 mod pond;
-mod queue;
-mod range_set;
-mod record;
-mod segment;
+mod queues;
 pub mod storage;
-mod subscription;
 pub mod surface;
-pub mod topic;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod wait;
-mod wire;
 
-pub use assignor::{Assignor, TopicPartition};
+pub use log::{partitioner, topic};
+
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
-pub use consumer::{Consumer, ConsumerConfig};
 pub use error::{Error, ErrorCode, Result};
-pub use group::OffsetReset;
-pub use partition::ReadLimits;
+pub use groups::assignor::{Assignor, TopicPartition};
+pub use groups::engine::OffsetReset;
+pub use log::partition::ReadLimits;
+pub use log::record::{NewRecord, Record, RecordMetadata};
+pub use log::topic::{Cleanup, TopicConfig};
+pub use pond::consumer::{Consumer, ConsumerConfig};
+pub use pond::queue::Queue;
 pub use pond::{AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION};
-pub use queue::{dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken, Queue, QueueConfig};
-pub use record::{NewRecord, Record, RecordMetadata};
+pub use queues::engine::{dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken, QueueConfig};
+pub use queues::subscription::ParkedRecord;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;
 pub use storage::{FileMode, MemoryStorage, MirrorStorage, Storage, StorageFile};
-pub use subscription::ParkedRecord;
-pub use topic::{Cleanup, TopicConfig};

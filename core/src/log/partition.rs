@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::batch::{decode_records, encode_batch, EntrySpec, Origin};
-use crate::chunk_cache::ChunkCache;
-use crate::record::{NewRecord, Record};
-use crate::segment::{index_name, log_name, Segment};
+use crate::log::batch::{decode_records, encode_batch, EntrySpec, Origin};
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::record::{NewRecord, Record};
+use crate::log::segment::{index_name, log_name, Segment};
+use crate::log::topic::TopicConfig;
 use crate::storage::{read_all, replace_file, Storage};
-use crate::topic::TopicConfig;
 use crate::{Error, Result};
 
 const LOG_START_FILE: &str = "log-start";
@@ -41,7 +41,7 @@ impl Default for ReadLimits {
 pub(crate) fn record_bytes(r: &Record) -> usize {
     r.key.as_ref().map_or(0, |k| k.len())
         + r.value.as_ref().map_or(0, |v| v.len())
-        + r.headers.iter().map(|(n, v)| crate::record::header_size(n.len(), v.len())).sum::<usize>()
+        + r.headers.iter().map(|(n, v)| crate::log::record::header_size(n.len(), v.len())).sum::<usize>()
 }
 
 #[derive(Debug)]
@@ -78,10 +78,10 @@ impl Partition {
         // A merge committed before a crash is finished first.
         let mut names = storage.list(&prefix)?;
         let swaps: Vec<(u64, u64)> =
-            names.iter().filter_map(|n| crate::compaction::parse_swap(&n[prefix.len()..])).collect();
+            names.iter().filter_map(|n| crate::log::compaction::parse_swap(&n[prefix.len()..])).collect();
         if !swaps.is_empty() {
             for (base, end) in swaps {
-                crate::compaction::finish_swap(storage, &dir, base, end)?;
+                crate::log::compaction::finish_swap(storage, &dir, base, end)?;
             }
             names = storage.list(&prefix)?;
         }

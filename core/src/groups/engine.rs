@@ -6,12 +6,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
-use crate::chunk_cache::ChunkCache;
-use crate::offsets::{self, OffsetKey, OFFSETS_TOPIC};
-use crate::partition::ReadLimits;
-use crate::pond::{Env, State, Topic};
-use crate::record::{NewRecord, Record};
+use crate::groups::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
+use crate::groups::offsets::{self, OffsetKey, OFFSETS_TOPIC};
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::partition::ReadLimits;
+use crate::log::record::{NewRecord, Record};
+use crate::log::topics::{create_topic, Env, Topics};
 use crate::{Error, Result};
 
 /// Where a consumer starts when its group has no committed offset for a
@@ -83,7 +83,7 @@ pub(crate) struct GroupState {
 
 impl GroupState {
     /// Loads committed offsets from `__consumer_offsets`.
-    pub fn load(topics: &BTreeMap<String, Topic>, chunks: &ChunkCache) -> Result<GroupState> {
+    pub fn load(topics: &Topics, chunks: &ChunkCache) -> Result<GroupState> {
         let mut state = GroupState::default();
         let Some(topic) = topics.get(OFFSETS_TOPIC) else {
             return Ok(state);
@@ -120,6 +120,13 @@ impl GroupState {
     }
 }
 
+/// What the group engine works on: the groups, and the topics they read
+/// (and `__consumer_offsets`, which they append to). Nothing of queues.
+pub(crate) struct GroupCtx<'a> {
+    pub groups: &'a mut GroupState,
+    pub topics: &'a mut Topics,
+}
+
 fn no_member(group: &str) -> Error {
     Error::CommitFailed(format!(
         "this consumer is no longer a member of group {group:?} (its session timed out or it closed); \
@@ -129,7 +136,7 @@ fn no_member(group: &str) -> Error {
 
 /// Adds a member; returns its id.
 pub(crate) fn join(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     settings: MemberSettings,
@@ -150,7 +157,7 @@ pub(crate) fn join(
 }
 
 /// Removes a member, committing its positions first when it auto-commits.
-pub(crate) fn leave(state: &mut State, env: &Env<'_>, group_id: &str, member_id: u64) -> Result<()> {
+pub(crate) fn leave(state: &mut GroupCtx<'_>, env: &Env<'_>, group_id: &str, member_id: u64) -> Result<()> {
     let Some(member) = state.groups.groups.get(group_id).and_then(|g| g.members.get(&member_id)) else {
         return Ok(());
     };
@@ -167,7 +174,7 @@ pub(crate) fn leave(state: &mut State, env: &Env<'_>, group_id: &str, member_id:
 /// rejoins this member if it was expired (returning its new id), notes the
 /// poll, and rebalances if membership or the topics' partitions changed.
 pub(crate) fn heartbeat(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -196,7 +203,7 @@ pub(crate) fn heartbeat(
         m.last_poll_ms = env.now_ms;
     }
     let group = &state.groups.groups[group_id];
-    if changed || !same_partitions(&state.topics, group) {
+    if changed || !same_partitions(state.topics, group) {
         rebalance(state, env, group_id)?;
     }
     Ok(id)
@@ -204,7 +211,7 @@ pub(crate) fn heartbeat(
 
 /// Whether the subscribed topics still have the partitions of the last
 /// rebalance (without building the map, as every poll asks).
-fn same_partitions(topics: &BTreeMap<String, Topic>, group: &Group) -> bool {
+fn same_partitions(topics: &Topics, group: &Group) -> bool {
     let subscribed = group.members.values().flat_map(|m| &m.settings.topics);
     let all_known = subscribed.clone().all(|t| match (topics.get(t), group.partitions.get(t)) {
         (Some(topic), Some(n)) => topic.partitions.len() as u32 == *n,
@@ -215,7 +222,7 @@ fn same_partitions(topics: &BTreeMap<String, Topic>, group: &Group) -> bool {
     all_known && group.partitions.keys().all(|t| subscribed.clone().any(|s| s == t))
 }
 
-fn partition_counts(topics: &BTreeMap<String, Topic>, group: &Group) -> BTreeMap<String, u32> {
+fn partition_counts(topics: &Topics, group: &Group) -> BTreeMap<String, u32> {
     let mut out = BTreeMap::new();
     for m in group.members.values() {
         for t in &m.settings.topics {
@@ -229,11 +236,11 @@ fn partition_counts(topics: &BTreeMap<String, Topic>, group: &Group) -> BTreeMap
 
 /// Recomputes the group's assignment. Partitions that leave a member are
 /// committed first (if it auto-commits) and its position for them dropped.
-fn rebalance(state: &mut State, env: &Env<'_>, group_id: &str) -> Result<()> {
+fn rebalance(state: &mut GroupCtx<'_>, env: &Env<'_>, group_id: &str) -> Result<()> {
     let Some(group) = state.groups.groups.get(group_id) else {
         return Ok(());
     };
-    let partitions = partition_counts(&state.topics, group);
+    let partitions = partition_counts(state.topics, group);
     let assignor = group.members.values().next().map(|m| m.settings.assignor).unwrap_or_default();
     let subscriptions: Vec<MemberSubscription<'_>> = group
         .members
@@ -267,7 +274,7 @@ fn rebalance(state: &mut State, env: &Env<'_>, group_id: &str) -> Result<()> {
 
 /// Stores committed offsets durably (appending to `__consumer_offsets`).
 fn write_commits(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     entries: &[(TopicPartition, u64)],
@@ -290,9 +297,9 @@ fn write_commits(
     Ok(())
 }
 
-fn append_internal(state: &mut State, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<()> {
+fn append_internal(state: &mut GroupCtx<'_>, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<()> {
     if !state.topics.contains_key(OFFSETS_TOPIC) {
-        state.create_topic(env, OFFSETS_TOPIC, offsets::topic_config())?;
+        create_topic(state.topics, env, OFFSETS_TOPIC, offsets::topic_config())?;
     }
     let topic =
         state.topics.get_mut(OFFSETS_TOPIC).ok_or_else(|| Error::TopicNotFound(OFFSETS_TOPIC.into()))?;
@@ -301,7 +308,7 @@ fn append_internal(state: &mut State, env: &Env<'_>, records: &[NewRecord<'_>]) 
 }
 
 /// Forgets the committed offsets of every topic that does not exist.
-pub(crate) fn forget_missing_topics(state: &mut State, env: &Env<'_>) -> Result<()> {
+pub(crate) fn forget_missing_topics(state: &mut GroupCtx<'_>, env: &Env<'_>) -> Result<()> {
     let missing: std::collections::BTreeSet<String> = state
         .groups
         .committed
@@ -320,7 +327,7 @@ pub(crate) fn forget_missing_topics(state: &mut State, env: &Env<'_>) -> Result<
 /// member must never commit them again (auto-commit on close included), or
 /// a new topic of the same name would start past its first records. The
 /// next heartbeat rebalances, as the topic's partitions changed.
-pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
+pub(crate) fn forget_topic(state: &mut GroupCtx<'_>, env: &Env<'_>, topic: &str) -> Result<()> {
     for group in state.groups.groups.values_mut() {
         group.assignment.retain(|(t, _), _| t != topic);
         group.partitions.remove(topic);
@@ -343,13 +350,13 @@ pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Res
     Ok(())
 }
 
-fn member<'s>(state: &'s State, group_id: &str, member_id: u64) -> Option<(&'s Group, &'s Member)> {
+fn member<'s>(state: &'s GroupCtx<'_>, group_id: &str, member_id: u64) -> Option<(&'s Group, &'s Member)> {
     let group = state.groups.group(group_id)?;
     Some((group, group.members.get(&member_id)?))
 }
 
 /// The member's partitions, sorted.
-pub(crate) fn assignment(state: &State, group_id: &str, member_id: u64) -> Vec<TopicPartition> {
+pub(crate) fn assignment(state: &GroupCtx<'_>, group_id: &str, member_id: u64) -> Vec<TopicPartition> {
     let Some((group, _)) = member(state, group_id, member_id) else {
         return Vec::new();
     };
@@ -358,18 +365,18 @@ pub(crate) fn assignment(state: &State, group_id: &str, member_id: u64) -> Vec<T
 
 /// Every group's committed offset for one partition.
 pub(crate) fn committed_offsets<'s>(
-    state: &'s State,
+    groups: &'s GroupState,
     topic: &'s str,
     partition: u32,
 ) -> impl Iterator<Item = u64> + 's {
-    state.groups.committed.iter().filter(move |((_, t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
+    groups.committed.iter().filter(move |((_, t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
 }
 
-pub(crate) fn generation(state: &State, group_id: &str) -> u64 {
+pub(crate) fn generation(state: &GroupCtx<'_>, group_id: &str) -> u64 {
     state.groups.group(group_id).map_or(0, |g| g.generation)
 }
 
-pub(crate) fn committed(state: &State, group_id: &str, topic: &str, partition: u32) -> Option<u64> {
+pub(crate) fn committed(state: &GroupCtx<'_>, group_id: &str, topic: &str, partition: u32) -> Option<u64> {
     state.groups.committed.get(&(group_id.to_string(), topic.to_string(), partition)).copied()
 }
 
@@ -379,7 +386,12 @@ fn not_assigned(topic: &str, partition: u32) -> Error {
 
 /// The position of an assigned partition, set from the committed offset or
 /// the reset policy when unknown or out of the log's range.
-fn ensure_position(state: &mut State, group_id: &str, member_id: u64, tp: &TopicPartition) -> Result<u64> {
+fn ensure_position(
+    state: &mut GroupCtx<'_>,
+    group_id: &str,
+    member_id: u64,
+    tp: &TopicPartition,
+) -> Result<u64> {
     let topic = state.topics.get(&tp.0).ok_or_else(|| Error::TopicNotFound(tp.0.clone()))?;
     let partition = topic.partition(tp.1)?;
     let (start, end) = (partition.start_offset(), partition.end_offset());
@@ -424,7 +436,7 @@ fn ensure_position(state: &mut State, group_id: &str, member_id: u64, tp: &Topic
 /// a fair share first (starting from a rotating partition), then the rest
 /// fills from whichever have more. Auto-commits first when due.
 pub(crate) fn poll(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -504,7 +516,7 @@ pub(crate) fn poll(
 /// returns what was skipped: (topic, partition, from, to) with `to`
 /// exclusive.
 pub(crate) fn skip_damaged(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     group_id: &str,
     member_id: u64,
 ) -> Result<Vec<(String, u32, u64, u64)>> {
@@ -531,7 +543,7 @@ const ITERATION_BATCH: usize = 500;
 /// batches (fairly, as `poll` does) into the member's buffer, but a
 /// partition's position moves past a record only when it is handed out.
 pub(crate) fn next_record(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -562,7 +574,7 @@ pub(crate) fn next_record(
 /// without a rebalance check (the buffer holds at most one batch; the next
 /// fetch runs the full heartbeat). `None` when the slow path must run.
 pub(crate) fn take_buffered(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -585,7 +597,7 @@ pub(crate) fn take_buffered(
 
 /// Commits the member's current positions.
 pub(crate) fn commit_positions(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -610,7 +622,7 @@ pub(crate) fn commit_positions(
 /// member owns. A partition it does not own (any more) fails the whole
 /// commit: a stale member's commit is never applied.
 pub(crate) fn commit_offsets(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -631,7 +643,7 @@ pub(crate) fn commit_offsets(
 }
 
 pub(crate) fn position(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     group_id: &str,
     member_id: u64,
     tp: &TopicPartition,
@@ -653,7 +665,7 @@ pub(crate) enum SeekTo {
 
 /// Moves the positions of `parts` (all of the member's when `None`).
 pub(crate) fn seek(
-    state: &mut State,
+    state: &mut GroupCtx<'_>,
     env: &Env<'_>,
     group_id: &str,
     member_id: u64,
@@ -688,7 +700,11 @@ pub(crate) fn seek(
 }
 
 /// End offset minus position, per assigned partition.
-pub(crate) fn lag(state: &mut State, group_id: &str, member_id: u64) -> Result<Vec<(TopicPartition, u64)>> {
+pub(crate) fn lag(
+    state: &mut GroupCtx<'_>,
+    group_id: &str,
+    member_id: u64,
+) -> Result<Vec<(TopicPartition, u64)>> {
     let mut out = Vec::new();
     for tp in assignment(state, group_id, member_id) {
         let position = ensure_position(state, group_id, member_id, &tp)?;

@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::batch::{verify_frame, EncodedBatch, FrameHeader, ResumePoint, FRAME_HEADER_LEN};
-use crate::chunk_cache::ChunkCache;
-use crate::index::{position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES};
+use crate::log::batch::{verify_frame, EncodedBatch, FrameHeader, ResumePoint, FRAME_HEADER_LEN};
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::index::{
+    position_for_offset, position_for_time, IndexEntry, SegmentIndex, INDEX_INTERVAL_BYTES,
+};
 use crate::storage::{read_all, replace_file, Storage, StorageFile};
 use crate::{Error, Result};
 

@@ -1,33 +1,34 @@
-//! The pond: one broker over one storage. Every public operation takes the
-//! pond's lock once; the pond is `Send + Sync` and safe to share.
+//! The pond: one broker over one storage, the top layer. It holds the
+//! state of the three layers below (topics, groups, queues) under one lock;
+//! every public operation takes that lock once, so the pond is `Send +
+//! Sync` and safe to share. Its handles (`Consumer`, `Queue`) and the rules
+//! that see all three layers (`rules`) live beside it.
 
-use std::collections::BTreeMap;
+pub mod consumer;
+pub mod queue;
+mod rules;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::batch::Origin;
-use crate::chunk_cache::ChunkCache;
 use crate::clock::Clock;
 use crate::fork::Birth;
-use crate::group::GroupState;
-use crate::partition::{AppendContext, Partition, ReadLimits};
-use crate::partitioner::partition_for_key;
-use crate::queue::{self, QueueState};
-use crate::record::{NewRecord, Record, RecordMetadata};
+use crate::groups::engine::{self as groups, GroupCtx, GroupState};
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::partition::{Partition, ReadLimits};
+use crate::log::record::{NewRecord, Record, RecordMetadata};
+use crate::log::topic::{is_internal, validate_name, Cleanup, TopicConfig};
+use crate::log::topics::{
+    create_topic, load_topics, remove_all, Env, Topic, Topics, TOPIC_DELETED, TOPIC_META,
+};
+use crate::queues::engine::{self as queues, QueueCtx, QueueState};
 use crate::storage::{read_all, replace_file, FileMode, MemoryStorage, Storage};
-use crate::topic::{is_internal, validate_name, Cleanup, TopicConfig, TopicMeta};
 use crate::{Error, Result};
 
 const POND_META: &str = "pond.meta";
 const POND_MAGIC: &[u8; 4] = b"LPND";
 /// The on-disk format this build writes and reads (docs/FORMAT.md).
 pub const FORMAT_VERSION: u32 = 1;
-const TOPICS_DIR: &str = "topics";
-/// A topic exists while its directory holds this file.
-const TOPIC_META: &str = "topic.meta";
-/// A delete renames the metadata to this first: a crash part-way leaves a
-/// topic the next open finishes deleting (never a topic without metadata).
-const TOPIC_DELETED: &str = "topic.deleted";
 
 /// When an acknowledged append is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,162 +90,21 @@ pub struct TopicInfo {
     pub config: TopicConfig,
 }
 
-pub(crate) struct Topic {
-    pub(crate) meta: TopicMeta,
-    pub(crate) name: Arc<str>,
-    pub(crate) partitions: Vec<Partition>,
-    /// Next partition for records with neither key nor partition.
-    spread: u32,
-}
-
-/// What operations under the pond's lock need from the pond itself.
-pub(crate) struct Env<'a> {
-    pub storage: &'a dyn Storage,
-    pub chunks: &'a ChunkCache,
-    pub now_ms: i64,
-    pub fsync: bool,
-}
-
-impl Topic {
-    /// Appends records (see [`Pond::send_many`]); the caller notifies waiters.
-    pub(crate) fn append(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<Vec<RecordMetadata>> {
-        let config = &self.meta.config;
-        let n = config.partitions;
-        let spread = self.spread % n;
-        let mut used_spread = false;
-        let mut targets = Vec::with_capacity(records.len());
-        for r in records {
-            check_record(r, config)?;
-            let p = match (r.partition, r.key) {
-                (Some(p), _) if p < n => p,
-                (Some(p), _) => return Err(self.no_partition(p)),
-                (None, Some(key)) => partition_for_key(key, n),
-                (None, None) => {
-                    used_spread = true;
-                    spread
-                }
-            };
-            targets.push(p);
-        }
-        // A batch that cannot fit one frame is refused before encoding it
-        // (the stored size of its records is a lower bound of the frame's).
-        let limit = crate::batch::MAX_FRAME_LEN;
-        if records.iter().map(NewRecord::size).sum::<usize>() > limit {
-            let mut per_partition = BTreeMap::<u32, usize>::new();
-            for (r, p) in records.iter().zip(&targets) {
-                *per_partition.entry(*p).or_default() += r.size();
-            }
-            if let Some(&size) = per_partition.values().find(|s| **s > limit) {
-                return Err(Error::BatchTooLarge { size, limit });
-            }
-        }
-        if used_spread {
-            self.spread = self.spread.wrapping_add(1);
-        }
-        let now = env.now_ms;
-        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: now };
-        let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
-        let mut metas = Vec::with_capacity(records.len());
-        if targets.iter().all(|p| *p == targets[0]) {
-            // One partition (the common case): no regrouping.
-            let p = targets[0];
-            let entries: Vec<(&NewRecord<'_>, i64)> = records.iter().map(|r| (r, stamped(r))).collect();
-            let partition = &mut self.partitions[p as usize];
-            let base = partition.append(&ctx, &entries)?;
-            for (k, (_, ts)) in entries.iter().enumerate() {
-                metas.push(RecordMetadata {
-                    topic: self.name.clone(),
-                    partition: p,
-                    offset: base + k as u64,
-                    timestamp_ms: *ts,
-                });
-            }
-            after_append(partition, env, config)?;
-            return Ok(metas);
-        }
-        let mut slots = vec![None; records.len()];
-        let mut order: Vec<u32> = targets.clone();
-        order.sort_unstable();
-        order.dedup();
-        for p in order {
-            let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| targets[*i] == p)
-                .map(|(i, r)| (i, (r, stamped(r))))
-                .collect();
-            let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
-            let partition = &mut self.partitions[p as usize];
-            let base = partition.append(&ctx, &entries)?;
-            for (k, (i, (_, ts))) in batch.iter().enumerate() {
-                slots[*i] = Some(RecordMetadata {
-                    topic: self.name.clone(),
-                    partition: p,
-                    offset: base + k as u64,
-                    timestamp_ms: *ts,
-                });
-            }
-            after_append(partition, env, config)?;
-        }
-        metas.extend(slots.into_iter().flatten());
-        Ok(metas)
-    }
-
-    fn dir(name: &str) -> String {
-        format!("{TOPICS_DIR}/{name}")
-    }
-
-    pub(crate) fn partition(&self, partition: u32) -> Result<&Partition> {
-        self.partitions.get(partition as usize).ok_or_else(|| self.no_partition(partition))
-    }
-
-    pub(crate) fn partition_mut(&mut self, partition: u32) -> Result<&mut Partition> {
-        let err = self.no_partition(partition);
-        self.partitions.get_mut(partition as usize).ok_or(err)
-    }
-
-    fn no_partition(&self, partition: u32) -> Error {
-        Error::InvalidArgument(format!(
-            "topic {} has no partition {partition} (it has {})",
-            self.name,
-            self.partitions.len()
-        ))
-    }
-}
-
 pub(crate) struct State {
-    pub(crate) topics: BTreeMap<String, Topic>,
+    pub(crate) topics: Topics,
     pub(crate) groups: GroupState,
     pub(crate) queues: QueueState,
 }
 
 impl State {
-    /// Creates a topic (names already checked by the caller).
-    pub(crate) fn create_topic(&mut self, env: &Env<'_>, name: &str, config: TopicConfig) -> Result<()> {
-        config.validate()?;
-        if self.topics.contains_key(name) {
-            return Err(Error::TopicExists(name.to_string()));
-        }
-        let dir = Topic::dir(name);
-        // Leftovers of a delete that failed part-way must not join the new topic.
-        for stale in env.storage.list(&format!("{dir}/"))? {
-            env.storage.remove(&stale)?;
-        }
-        let meta = TopicMeta { name: name.to_string(), config, created_ms: env.now_ms };
-        // The metadata file is written first: its presence means the topic
-        // exists, and a partition whose files are missing opens empty.
-        replace_file(env.storage, &format!("{dir}/{TOPIC_META}"), &meta.encode()?, env.fsync)?;
-        if env.fsync {
-            env.storage.sync_names(TOPICS_DIR)?;
-        }
-        let topic_name: Arc<str> = Arc::from(name);
-        let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
-        for p in 0..meta.config.partitions {
-            let origin = Origin { topic: topic_name.clone(), partition: p };
-            partitions.push(Partition::create(env.storage, format!("{dir}/{p}"), origin, env.fsync)?);
-        }
-        self.topics.insert(name.to_string(), Topic { meta, name: topic_name, partitions, spread: 0 });
-        Ok(())
+    /// The part of the state the group engine works on.
+    pub(crate) fn group_ctx(&mut self) -> GroupCtx<'_> {
+        GroupCtx { groups: &mut self.groups, topics: &mut self.topics }
+    }
+
+    /// The part of the state the queue engine works on.
+    pub(crate) fn queue_ctx(&mut self) -> QueueCtx<'_> {
+        QueueCtx { queues: &mut self.queues, topics: &mut self.topics }
     }
 }
 
@@ -336,7 +196,7 @@ impl Pond {
         // short by a crash) are forgotten, so a new topic of that name
         // starts afresh.
         let env = pond.env();
-        pond.with_state(|state| crate::group::forget_missing_topics(state, &env))?;
+        pond.with_state(|state| groups::forget_missing_topics(&mut state.group_ctx(), &env))?;
         Ok(pond)
     }
 
@@ -387,7 +247,7 @@ impl Pond {
     /// Creates a topic without refusing internal names (for the pond's own topics).
     pub(crate) fn create_topic_unchecked(&self, name: &str, config: TopicConfig) -> Result<()> {
         let env = self.env();
-        self.with_state(|state| state.create_topic(&env, name, config))
+        self.with_state(|state| create_topic(&mut state.topics, &env, name, config))
     }
 
     /// User topics, sorted (internal `__` topics are not listed).
@@ -442,8 +302,8 @@ impl Pond {
             }
             let topic = state.topics.remove(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             // Its committed offsets go too: a new topic of the same name starts afresh.
-            crate::group::forget_topic(state, &env, name)?;
-            queue::forget_topic(state, &env, name)?;
+            groups::forget_topic(&mut state.group_ctx(), &env, name)?;
+            queues::forget_topic(&mut state.queue_ctx(), &env, name)?;
             for p in &topic.partitions {
                 p.remove_files(&*self.storage)?;
             }
@@ -470,7 +330,7 @@ impl Pond {
         let env = self.env();
         let out = self.with_state(|state| {
             let t = state.topics.get(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
-            queue::check_backpressure(state, topic, t.meta.config.max_backlog, records.len())?;
+            rules::check_backpressure(state, topic, t.meta.config.max_backlog, records.len())?;
             let t = state.topics.get_mut(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
             t.append(&env, records)
         })?;
@@ -554,7 +414,7 @@ impl Pond {
             }
             let names: Vec<String> = state.topics.keys().cloned().collect();
             for name in names {
-                queue::free_settled(state, &env, &name)?;
+                rules::free_settled(state, &env, &name)?;
             }
             Ok(())
         })
@@ -568,7 +428,7 @@ impl Pond {
                     p.sync()?;
                 }
             }
-            queue::sync_all(state)
+            queues::sync_all(&state.queues)
         })
     }
 
@@ -585,14 +445,14 @@ impl Pond {
         };
         let env = self.env();
         // Snapshots make the next open quick; losing one only costs replay.
-        let snapshots = queue::snapshot_all(&mut state, &env);
+        let snapshots = queues::snapshot_all(&mut state.queues, &env);
         let synced = if self.fsync() {
             state
                 .topics
                 .values()
                 .flat_map(|t| &t.partitions)
                 .try_for_each(Partition::sync)
-                .and(queue::sync_all(&state))
+                .and(queues::sync_all(&state.queues))
         } else {
             Ok(())
         };
@@ -667,31 +527,6 @@ impl Drop for Pond {
     }
 }
 
-/// Retention and, when due, compaction after an append.
-fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) -> Result<()> {
-    partition.enforce_retention(env.storage, config, env.now_ms)?;
-    if config.cleanup == Cleanup::Compact && partition.wants_compaction() {
-        partition.compact(env.storage, config, env.now_ms, env.fsync)?;
-    }
-    Ok(())
-}
-
-fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
-    let size = r.size();
-    if size > config.max_record_bytes as usize {
-        return Err(Error::RecordTooLarge { size, limit: config.max_record_bytes as usize });
-    }
-    if let Some(ts) = r.timestamp_ms {
-        if ts < 0 {
-            return Err(Error::invalid(format!("timestamp must be >= 0, got {ts}")));
-        }
-    }
-    if config.cleanup == Cleanup::Compact && r.key.is_none() {
-        return Err(Error::invalid("a compacted topic needs a key on every record"));
-    }
-    Ok(())
-}
-
 /// Checks (or, for a new pond, writes) the pond's format marker.
 fn check_format(storage: &dyn Storage, durable: bool) -> Result<()> {
     match storage.open(POND_META, false) {
@@ -720,86 +555,4 @@ fn check_format(storage: &dyn Storage, durable: bool) -> Result<()> {
         }
         Err(e) => Err(e),
     }
-}
-
-fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, Topic>> {
-    let prefix = format!("{TOPICS_DIR}/");
-    // Per topic directory: its files other than the metadata.
-    let mut dirs: BTreeMap<String, DirFiles> = BTreeMap::new();
-    for name in storage.list(&prefix)? {
-        let Some((topic, rest)) = name[prefix.len()..].split_once('/') else {
-            continue;
-        };
-        let entry = dirs.entry(topic.to_string()).or_default();
-        match rest {
-            TOPIC_META => entry.meta = true,
-            TOPIC_DELETED => entry.deleted = true,
-            _ => entry.others.push(name.clone()),
-        }
-    }
-    let mut topics = BTreeMap::new();
-    for (name, files) in dirs {
-        let dir = Topic::dir(&name);
-        if files.deleted && !files.meta {
-            // A delete interrupted after its atomic step: finish it.
-            remove_all(storage, &dir, Some(&format!("{dir}/{TOPIC_DELETED}")))?;
-            storage.remove(&format!("{dir}/{TOPIC_DELETED}"))?;
-            continue;
-        }
-        if !files.meta {
-            if holds_records(storage, &files.others)? {
-                // Never delete data because its metadata is missing.
-                return Err(Error::corrupt(format!(
-                    "{dir}/{TOPIC_META} is missing but {dir} holds records; restore the file \
-                     (or move the directory away to drop the topic)"
-                )));
-            }
-            // Leftovers of an interrupted create (empty segments only).
-            remove_all(storage, &dir, None)?;
-            continue;
-        }
-        let meta_name = format!("{dir}/{TOPIC_META}");
-        let meta = TopicMeta::decode(&read_all(&*storage.open(&meta_name, false)?)?)
-            .map_err(|e| Error::corrupt(format!("{meta_name}: {e}")))?;
-        if meta.name != name {
-            return Err(Error::corrupt(format!("{meta_name} names topic {:?}", meta.name)));
-        }
-        let topic_name: Arc<str> = Arc::from(name.as_str());
-        let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
-        for p in 0..meta.config.partitions {
-            let origin = Origin { topic: topic_name.clone(), partition: p };
-            partitions.push(Partition::open(storage, format!("{dir}/{p}"), origin, durable)?);
-        }
-        topics.insert(name, Topic { meta, name: topic_name, partitions, spread: 0 });
-    }
-    Ok(topics)
-}
-
-/// A topic directory's files, as open finds them.
-#[derive(Default)]
-struct DirFiles {
-    meta: bool,
-    deleted: bool,
-    others: Vec<String>,
-}
-
-/// Whether any of these files holds a record (a segment longer than its
-/// header): what an interrupted create leaves never does.
-fn holds_records(storage: &dyn Storage, files: &[String]) -> Result<bool> {
-    for name in files.iter().filter(|n| n.ends_with(".log")) {
-        if storage.open(name, false)?.len()? > crate::segment::SEGMENT_HEADER_LEN {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Removes every file under `dir` but `keep`.
-fn remove_all(storage: &dyn Storage, dir: &str, keep: Option<&str>) -> Result<()> {
-    for f in storage.list(&format!("{dir}/"))? {
-        if Some(f.as_str()) != keep {
-            storage.remove(&f)?;
-        }
-    }
-    Ok(())
 }

@@ -8,14 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::batch::Origin;
-use crate::chunk_cache::ChunkCache;
-use crate::partition::{AppendContext, Partition, ReadLimits};
-use crate::range_set::RangeSet;
-use crate::record::NewRecord;
+use crate::log::batch::Origin;
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::partition::{AppendContext, Partition, ReadLimits};
+use crate::log::record::NewRecord;
+use crate::log::topic::TopicConfig;
+use crate::log::wire::{put_bytes, put_varint, Wire};
+use crate::queues::range_set::RangeSet;
 use crate::storage::{read_all, replace_file, Storage};
-use crate::topic::TopicConfig;
-use crate::wire::{put_bytes, put_varint, Wire};
 use crate::{Error, Result};
 
 /// A record delivered before and waiting to be delivered again.

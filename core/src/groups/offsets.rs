@@ -7,8 +7,8 @@
 //! value: u8 version (1), u64 LE next offset to read, i64 LE commit time (epoch ms)
 //! ```
 
-use crate::topic::{Cleanup, TopicConfig};
-use crate::wire::{put_bytes, Wire};
+use crate::log::topic::{Cleanup, TopicConfig};
+use crate::log::wire::{put_bytes, Wire};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 const VERSION: u8 = 1;

@@ -15,8 +15,8 @@
 
 use std::sync::Arc;
 
-use crate::record::{NewRecord, Record};
-use crate::wire::{put_bytes, put_opt_bytes, put_varint, put_zigzag, Wire};
+use crate::log::record::{NewRecord, Record};
+use crate::log::wire::{put_bytes, put_opt_bytes, put_varint, put_zigzag, Wire};
 use crate::{Error, Result};
 use bytes::Bytes;
 

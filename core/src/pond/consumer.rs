@@ -1,13 +1,15 @@
-//! A consumer: one member of a consumer group, reading the partitions the
-//! group assigns it. See docs/SEMANTICS.md for the full semantics.
+//! The consumer handle: one member of a consumer group, reading the
+//! partitions the group assigns it. The group rules are the group engine's
+//! (`groups::engine`); this calls it under the pond's lock. See
+//! docs/SEMANTICS.md for the full semantics.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::assignor::{Assignor, TopicPartition};
-use crate::group::{self, MemberSettings, OffsetReset, SeekTo};
+use crate::groups::assignor::{Assignor, TopicPartition};
+use crate::groups::engine::{self as group, GroupCtx, MemberSettings, OffsetReset, SeekTo};
+use crate::log::record::Record;
+use crate::log::topic::{is_internal, validate_name};
 use crate::pond::Pond;
-use crate::record::Record;
-use crate::topic::{is_internal, validate_name};
 use crate::{Error, Result};
 
 /// How a consumer joins its group.
@@ -87,7 +89,8 @@ impl Pond {
         config.validate()?;
         let settings = config.settings();
         let env = self.env();
-        let id = self.with_state(|state| group::join(state, &env, &config.group, settings.clone()))?;
+        let id = self
+            .with_state(|state| group::join(&mut state.group_ctx(), &env, &config.group, settings.clone()))?;
         Ok(Consumer { pond: self.clone(), group: config.group, settings, member: Mutex::new(Some(id)) })
     }
 }
@@ -102,9 +105,9 @@ impl Consumer {
     }
 
     /// Runs `f` with the current member id under the pond's lock.
-    fn with_member<T>(&self, f: impl FnOnce(&mut crate::pond::State, u64) -> Result<T>) -> Result<T> {
+    fn with_member<T>(&self, f: impl FnOnce(&mut GroupCtx<'_>, u64) -> Result<T>) -> Result<T> {
         let id = self.member()?;
-        self.pond.with_state(|state| f(state, id))
+        self.pond.with_state(|state| f(&mut state.group_ctx(), id))
     }
 
     /// Up to `max_records` records from the assigned partitions, without
@@ -114,8 +117,8 @@ impl Consumer {
         let id = guard.ok_or(Error::HandleClosed("consumer"))?;
         let env = self.pond.env();
         let (id, records) = self.pond.with_state(|state| {
-            let id = group::heartbeat(state, &env, &self.group, id, &self.settings)?;
-            Ok((id, group::poll(state, &env, &self.group, id, max_records)?))
+            let id = group::heartbeat(&mut state.group_ctx(), &env, &self.group, id, &self.settings)?;
+            Ok((id, group::poll(&mut state.group_ctx(), &env, &self.group, id, max_records)?))
         })?;
         *guard = Some(id);
         Ok(records)
@@ -147,11 +150,11 @@ impl Consumer {
         let id = guard.ok_or(Error::HandleClosed("consumer"))?;
         let env = self.pond.env();
         let (id, record) = self.pond.with_state(|state| {
-            if let Some(record) = group::take_buffered(state, &env, &self.group, id) {
+            if let Some(record) = group::take_buffered(&mut state.group_ctx(), &env, &self.group, id) {
                 return Ok((id, Some(record)));
             }
-            let id = group::heartbeat(state, &env, &self.group, id, &self.settings)?;
-            Ok((id, group::next_record(state, &env, &self.group, id)?))
+            let id = group::heartbeat(&mut state.group_ctx(), &env, &self.group, id, &self.settings)?;
+            Ok((id, group::next_record(&mut state.group_ctx(), &env, &self.group, id)?))
         })?;
         *guard = Some(id);
         Ok(record)
@@ -272,10 +275,11 @@ impl Consumer {
             return Ok(());
         };
         let env = self.pond.env();
-        let left = match self.pond.with_state(|state| group::leave(state, &env, &self.group, id)) {
-            Err(Error::Closed) => Ok(()), // the pond went first: nothing to leave
-            other => other,
-        };
+        let left =
+            match self.pond.with_state(|state| group::leave(&mut state.group_ctx(), &env, &self.group, id)) {
+                Err(Error::Closed) => Ok(()), // the pond went first: nothing to leave
+                other => other,
+            };
         self.pond.notify_append(); // a thread waiting in poll_wait sees the close at once
         left
     }

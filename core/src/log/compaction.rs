@@ -8,12 +8,12 @@
 
 use std::collections::HashMap;
 
-use crate::batch::{decode_records, encode_batch, verify_frame, EntrySpec, FRAME_HEADER_LEN};
-use crate::partition::{record_bytes, Partition};
-use crate::record::Record;
-use crate::segment::{index_name, log_name, Segment, SEGMENT_HEADER_LEN};
+use crate::log::batch::{decode_records, encode_batch, verify_frame, EntrySpec, FRAME_HEADER_LEN};
+use crate::log::partition::{record_bytes, Partition};
+use crate::log::record::Record;
+use crate::log::segment::{index_name, log_name, Segment, SEGMENT_HEADER_LEN};
+use crate::log::topic::TopicConfig;
 use crate::storage::Storage;
-use crate::topic::TopicConfig;
 use crate::Result;
 
 /// Estimates of encoded sizes, for grouping (a group may pass

@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::batch::ResumePoint;
+use crate::log::batch::ResumePoint;
 
 /// Chunks kept at once; with `segment::READ_CHUNK` bytes each this bounds
 /// the cache (frames larger than a chunk are never cached).

@@ -4,16 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::group;
-use crate::partition::ReadLimits;
-use crate::pond::{Env, Pond, State};
-use crate::record::{NewRecord, Record};
-use crate::subscription::{
+use crate::log::partition::ReadLimits;
+use crate::log::record::{NewRecord, Record};
+use crate::log::topic::{is_internal, validate_name, TopicConfig};
+use crate::log::topics::{create_topic, Env, Topic, Topics};
+use crate::queues::subscription::{
     Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore,
 };
-use crate::topic::{is_internal, validate_name, TopicConfig};
 use crate::{Error, Result};
 
 /// How a queue consumer attaches to its subscription.
@@ -130,10 +128,17 @@ impl Subscription {
 }
 
 /// What a closed queue handle's error calls it.
-const QUEUE_CONSUMER: &str = "queue consumer";
+pub(crate) const QUEUE_CONSUMER: &str = "queue consumer";
+
+/// What the queue engine works on: the subscriptions, and the topics they
+/// read (and dead-letter to). Nothing of consumer groups.
+pub(crate) struct QueueCtx<'a> {
+    pub queues: &'a mut QueueState,
+    pub topics: &'a mut Topics,
+}
 
 /// (topic, subscription)
-type SubKey = (String, String);
+pub(crate) type SubKey = (String, String);
 
 #[derive(Debug, Default)]
 pub(crate) struct QueueState {
@@ -149,8 +154,8 @@ impl QueueState {
     /// Loads every subscription under `queues/`.
     pub fn load(
         storage: &dyn crate::storage::Storage,
-        topics: &BTreeMap<String, crate::pond::Topic>,
-        chunks: &crate::chunk_cache::ChunkCache,
+        topics: &BTreeMap<String, Topic>,
+        chunks: &crate::log::chunk_cache::ChunkCache,
         durable: bool,
     ) -> Result<QueueState> {
         let mut state = QueueState::default();
@@ -187,7 +192,12 @@ fn lease_expired(what: &str) -> Error {
 }
 
 /// Attaches a consumer to a subscription (creating it); returns the consumer id.
-fn attach(state: &mut State, env: &Env<'_>, topic: &str, config: &QueueConfig) -> Result<u64> {
+pub(crate) fn attach(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    topic: &str,
+    config: &QueueConfig,
+) -> Result<u64> {
     validate_name(&config.subscription)?;
     if config.ack_timeout_ms <= 0 {
         return Err(Error::invalid("ack timeout must be positive"));
@@ -213,7 +223,7 @@ fn attach(state: &mut State, env: &Env<'_>, topic: &str, config: &QueueConfig) -
             if is_internal(dlq) {
                 return Err(Error::InvalidName(format!("{dlq:?}: names beginning '__' are internal")));
             }
-            state.create_topic(env, dlq, TopicConfig::default())?;
+            create_topic(state.topics, env, dlq, TopicConfig::default())?;
         }
     }
     let key = (topic.to_string(), config.subscription.clone());
@@ -235,7 +245,7 @@ fn attach(state: &mut State, env: &Env<'_>, topic: &str, config: &QueueConfig) -
     Ok(id)
 }
 
-fn subscription<'s>(state: &'s mut State, key: &SubKey) -> Result<&'s mut Subscription> {
+fn subscription<'s>(state: &'s mut QueueCtx<'_>, key: &SubKey) -> Result<&'s mut Subscription> {
     state.queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))
 }
 
@@ -271,15 +281,15 @@ fn expire(sub: &mut Subscription, now: i64) {
 
 /// Up to `max` deliveries for one consumer (fewer when its in-flight cap is
 /// reached). Redeliveries that are due come first, then new records.
-fn receive(
-    state: &mut State,
+pub(crate) fn receive(
+    state: &mut QueueCtx<'_>,
     env: &Env<'_>,
     key: &SubKey,
     consumer: u64,
     max: usize,
 ) -> Result<Vec<Delivery>> {
     let now = env.now_ms;
-    let State { topics, queues, .. } = state;
+    let QueueCtx { topics, queues } = state;
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     expire(sub, now);
@@ -415,8 +425,12 @@ fn receive(
 /// Settles the records of damaged batches the subscription stands at (its
 /// next new record, or a redelivery): returns the skipped ranges as
 /// (partition, from, to), `to` exclusive.
-fn skip_damaged(state: &mut State, env: &Env<'_>, key: &SubKey) -> Result<Vec<(u32, u64, u64)>> {
-    let State { topics, queues, .. } = state;
+pub(crate) fn skip_damaged(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    key: &SubKey,
+) -> Result<Vec<(u32, u64, u64)>> {
+    let QueueCtx { topics, queues } = state;
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     let mut skipped = Vec::new();
@@ -485,7 +499,7 @@ pub mod dead_letter_headers {
 /// Sends records past their maximum deliveries to the dead-letter topic and
 /// settles them, or parks them when there is none.
 fn dead_letter(
-    state: &mut State,
+    state: &mut QueueCtx<'_>,
     env: &Env<'_>,
     key: &SubKey,
     dead: Vec<(Record, u32, String)>,
@@ -562,7 +576,12 @@ fn owns(s: &PartitionState, token: &DeliveryToken) -> Result<()> {
 
 /// Acknowledges deliveries: all of them, or none when one is no longer this
 /// consumer's to settle (`LeaseExpired`).
-fn ack(state: &mut State, env: &Env<'_>, key: &SubKey, tokens: &[DeliveryToken]) -> Result<()> {
+pub(crate) fn ack(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    key: &SubKey,
+    tokens: &[DeliveryToken],
+) -> Result<()> {
     let sub = subscription(state, key)?;
     for t in tokens {
         let s = sub.parts.get(t.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
@@ -587,13 +606,12 @@ fn ack(state: &mut State, env: &Env<'_>, key: &SubKey, tokens: &[DeliveryToken])
         s.settle_range(t.offset, t.offset + 1);
         events.push(Event::Settled { partition: t.partition, from: t.offset, to: t.offset + 1 });
     }
-    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)?;
-    free_settled(state, env, &key.0)
+    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
 }
 
 /// Returns a delivery for redelivery after `delay_ms`.
-fn nack(
-    state: &mut State,
+pub(crate) fn nack(
+    state: &mut QueueCtx<'_>,
     env: &Env<'_>,
     key: &SubKey,
     token: &DeliveryToken,
@@ -605,7 +623,7 @@ fn nack(
             return Err(Error::invalid("a nack delay must be >= 0"));
         }
     }
-    let State { topics, queues, .. } = state;
+    let QueueCtx { topics, queues } = state;
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let s = sub.parts.get(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
     owns(s, token)?;
@@ -634,7 +652,7 @@ fn nack(
 
 /// How long a nacked delivery waits.
 #[derive(Debug, Clone, Copy)]
-enum NackDelay {
+pub(crate) enum NackDelay {
     /// This long (0: at once, behind the records already waiting).
     Ms(i64),
     /// A handler failed: the failure backoff for its delivery count.
@@ -654,7 +672,7 @@ pub fn failure_backoff_ms(count: u32) -> i64 {
 }
 
 /// Releases a consumer's leases (deliverable again at once, count kept).
-fn detach(state: &mut State, key: &SubKey, consumer: u64, now: i64) {
+pub(crate) fn detach(state: &mut QueueCtx<'_>, key: &SubKey, consumer: u64, now: i64) {
     let Some(sub) = state.queues.subs.get_mut(key) else { return };
     let mine: Vec<(u32, u64)> = sub
         .parts
@@ -679,9 +697,9 @@ fn detach(state: &mut State, key: &SubKey, consumer: u64, now: i64) {
     }
 }
 
-fn backlog(state: &State, key: &SubKey) -> Result<u64> {
-    let sub = state.queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
-    let topic = state.topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+pub(crate) fn backlog(topics: &Topics, queues: &QueueState, key: &SubKey) -> Result<u64> {
+    let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     sub.parts.iter().enumerate().try_fold(0u64, |acc, (p, s)| {
         let partition = topic.partition(p as u32)?;
         let start = partition.start_offset();
@@ -693,67 +711,72 @@ fn backlog(state: &State, key: &SubKey) -> Result<u64> {
     })
 }
 
-/// Refuses an append of `incoming` records to a topic whose slowest
-/// subscription would then hold more than `max_backlog` unsettled records.
-pub(crate) fn check_backpressure(
-    state: &State,
-    topic: &str,
-    max_backlog: Option<u64>,
-    incoming: usize,
-) -> Result<()> {
-    let Some(limit) = max_backlog else { return Ok(()) };
-    for key in state.queues.subs.keys().filter(|(t, _)| t == topic) {
-        let unsettled = backlog(state, key)?;
-        if unsettled + incoming as u64 > limit {
-            return Err(Error::Backpressure(format!(
-                "subscription {:?} of topic {topic:?} holds {unsettled} unsettled records; \
-                 {incoming} more would pass max_backlog {limit}",
-                key.1
-            )));
-        }
-    }
-    Ok(())
+/// The subscriptions of a topic, sorted.
+pub(crate) fn subscription_names(queues: &QueueState, topic: &str) -> Vec<String> {
+    queues.subs.keys().filter(|(t, _)| t == topic).map(|(_, s)| s.clone()).collect()
 }
 
-/// For topics that keep records only until settled: frees the whole
-/// segments below what every subscription (and every group with a
-/// committed offset) has settled.
-pub(crate) fn free_settled(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
-    let Some(t) = state.topics.get(topic) else { return Ok(()) };
-    if !t.meta.config.retain_until_acked {
-        return Ok(());
-    }
-    for p in 0..t.partitions.len() as u32 {
-        let floors = state
-            .queues
-            .subs
-            .iter()
-            .filter(|((t, _), _)| t == topic)
-            .filter_map(|(_, sub)| sub.parts.get(p as usize).map(|s| s.floor))
-            .chain(group::committed_offsets(state, topic, p));
-        let Some(floor) = floors.min() else { continue };
-        if let Some(t) = state.topics.get_mut(topic) {
-            t.partition_mut(p)?.free_segments_below(env.storage, floor)?;
-        }
-    }
-    Ok(())
+/// Records of a subscription currently leased to any consumer.
+pub(crate) fn in_flight(queues: &QueueState, key: &SubKey) -> Result<u64> {
+    let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    Ok(sub.parts.iter().map(|s| s.leases.len() as u64).sum())
+}
+
+/// Records of a subscription past their maximum deliveries, kept (parked).
+pub(crate) fn parked(queues: &QueueState, key: &SubKey) -> Result<Vec<ParkedRecord>> {
+    let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    Ok(sub
+        .parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, s)| {
+            s.parked.iter().map(move |(o, (c, r))| ParkedRecord {
+                partition: p as u32,
+                offset: *o,
+                delivery_count: *c,
+                reason: r.clone(),
+            })
+        })
+        .collect())
+}
+
+/// Every subscription of a topic, as keys.
+pub(crate) fn subscription_keys<'s>(
+    queues: &'s QueueState,
+    topic: &'s str,
+) -> impl Iterator<Item = &'s SubKey> + 's {
+    queues.subs.keys().filter(move |(t, _)| t == topic)
+}
+
+/// Below which offset every subscription of a topic has settled a
+/// partition: one floor per subscription.
+pub(crate) fn settled_floors<'s>(
+    queues: &'s QueueState,
+    topic: &'s str,
+    partition: u32,
+) -> impl Iterator<Item = u64> + 's {
+    queues
+        .subs
+        .iter()
+        .filter(move |((t, _), _)| t == topic)
+        .filter_map(move |(_, sub)| sub.parts.get(partition as usize).map(|s| s.floor))
 }
 
 /// Makes every subscription's logged state durable.
-pub(crate) fn sync_all(state: &State) -> Result<()> {
-    state.queues.subs.values().try_for_each(|sub| sub.store.sync())
+pub(crate) fn sync_all(queues: &QueueState) -> Result<()> {
+    queues.subs.values().try_for_each(|sub| sub.store.sync())
 }
 
 /// Writes a snapshot of every subscription (on close: a quick reopen).
-pub(crate) fn snapshot_all(state: &mut State, env: &Env<'_>) -> Result<()> {
-    for sub in state.queues.subs.values_mut() {
+pub(crate) fn snapshot_all(queues: &mut QueueState, env: &Env<'_>) -> Result<()> {
+    for sub in queues.subs.values_mut() {
         sub.store.snapshot(env.storage, &sub.parts, env.fsync)?;
     }
     Ok(())
 }
 
 /// Removes the subscriptions of a topic being deleted.
-pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Result<()> {
+pub(crate) fn forget_topic(state: &mut QueueCtx<'_>, env: &Env<'_>, topic: &str) -> Result<()> {
     let keys: Vec<SubKey> = state.queues.subs.keys().filter(|(t, _)| t == topic).cloned().collect();
     for key in keys {
         if let Some(sub) = state.queues.subs.remove(&key) {
@@ -764,7 +787,12 @@ pub(crate) fn forget_topic(state: &mut State, env: &Env<'_>, topic: &str) -> Res
 }
 
 /// Deletes a subscription and its state.
-pub(crate) fn delete_subscription(state: &mut State, env: &Env<'_>, topic: &str, name: &str) -> Result<()> {
+pub(crate) fn delete_subscription(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    topic: &str,
+    name: &str,
+) -> Result<()> {
     let key = (topic.to_string(), name.to_string());
     let sub = state
         .queues
@@ -776,219 +804,9 @@ pub(crate) fn delete_subscription(state: &mut State, env: &Env<'_>, topic: &str,
 
 /// The earliest clock time at which something becomes deliverable (a lease
 /// expiring or a nack delay ending), if any.
-fn next_due(state: &State, key: &SubKey) -> Option<i64> {
-    let sub = state.queues.subs.get(key)?;
+pub(crate) fn next_due(queues: &QueueState, key: &SubKey) -> Option<i64> {
+    let sub = queues.subs.get(key)?;
     let lease = sub.deadlines.first().map(|(d, _, _)| *d);
     let pending = sub.parts.iter().flat_map(|s| s.pending.values().map(|p| p.available_at_ms)).min();
     lease.into_iter().chain(pending).min()
-}
-
-/// A consumer of a queue subscription. Safe to share between threads;
-/// dropping it closes it (its leases are released).
-#[derive(Debug)]
-pub struct Queue {
-    pond: Arc<Pond>,
-    key: SubKey,
-    consumer: Mutex<Option<u64>>,
-}
-
-impl Pond {
-    /// Attaches a consumer to the subscription `config.subscription` of
-    /// `topic`, creating the subscription (at the topic's start, or its end
-    /// with `start_at_end`) if it does not exist.
-    pub fn queue(self: &Arc<Self>, topic: &str, config: QueueConfig) -> Result<Queue> {
-        let env = self.env();
-        let id = self.with_state(|state| attach(state, &env, topic, &config))?;
-        Ok(Queue {
-            pond: self.clone(),
-            key: (topic.to_string(), config.subscription),
-            consumer: Mutex::new(Some(id)),
-        })
-    }
-
-    /// Subscriptions of a topic, sorted.
-    pub fn subscriptions(&self, topic: &str) -> Result<Vec<String>> {
-        self.with_state(|state| {
-            if !state.topics.contains_key(topic) {
-                return Err(Error::TopicNotFound(topic.to_string()));
-            }
-            Ok(state.queues.subs.keys().filter(|(t, _)| t == topic).map(|(_, s)| s.clone()).collect())
-        })
-    }
-
-    /// Deletes a subscription and its delivery state.
-    pub fn delete_subscription(&self, topic: &str, subscription: &str) -> Result<()> {
-        let env = self.env();
-        self.with_state(|state| delete_subscription(state, &env, topic, subscription))
-    }
-}
-
-impl Queue {
-    pub fn topic(&self) -> &str {
-        &self.key.0
-    }
-
-    pub fn subscription(&self) -> &str {
-        &self.key.1
-    }
-
-    fn consumer(&self) -> Result<u64> {
-        self.consumer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .ok_or(Error::HandleClosed(QUEUE_CONSUMER))
-    }
-
-    /// Up to `max_messages` deliveries, without waiting.
-    pub fn receive(&self, max_messages: usize) -> Result<Vec<Delivery>> {
-        let id = self.consumer()?;
-        let env = self.pond.env();
-        self.pond.with_state(|state| receive(state, &env, &self.key, id, max_messages))
-    }
-
-    /// Receives, waiting up to `timeout` for a delivery (a new record, an
-    /// ack freeing room, a nack delay ending or a lease expiring). Blocks the
-    /// calling thread; not on wasm32.
-    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-    pub fn receive_wait(&self, max_messages: usize, timeout: std::time::Duration) -> Result<Vec<Delivery>> {
-        use std::time::{Duration, Instant};
-        let deadline = Instant::now() + timeout;
-        loop {
-            let seen = self.pond.append_count();
-            let got = self.receive(max_messages)?;
-            let now = Instant::now();
-            if !got.is_empty() || now >= deadline {
-                return Ok(got);
-            }
-            let mut wait = deadline - now;
-            // Something coming due later wakes us then; something already due
-            // that we did not get means this consumer is at its in-flight cap:
-            // only an ack (a notification) can change that.
-            if let Some(due) = self.next_due_ms()? {
-                let ms = due.saturating_sub(self.pond.clock().now_ms());
-                if ms > 0 {
-                    wait = wait.min(Duration::from_millis(ms as u64));
-                }
-            }
-            self.pond.wait_for_append(seen, wait);
-        }
-    }
-
-    /// Settles a delivery. Fails with `LeaseExpired` when the record has
-    /// since been delivered again (or settled): it is never settled twice.
-    pub fn ack(&self, token: DeliveryToken) -> Result<()> {
-        self.ack_many(&[token])
-    }
-
-    /// Settles several deliveries at once (one write): all, or none.
-    pub fn ack_many(&self, tokens: &[DeliveryToken]) -> Result<()> {
-        self.consumer()?;
-        let env = self.pond.env();
-        self.pond.with_state(|state| ack(state, &env, &self.key, tokens))?;
-        self.pond.notify_append();
-        Ok(())
-    }
-
-    /// Returns a delivery to the subscription, deliverable again after
-    /// `delay_ms` (its delivery count is kept).
-    pub fn nack(&self, token: DeliveryToken, delay_ms: i64) -> Result<()> {
-        self.nack_with_reason(token, delay_ms, "nacked")
-    }
-
-    /// As [`Queue::nack`], recording why (a dead letter carries the last reason).
-    pub fn nack_with_reason(&self, token: DeliveryToken, delay_ms: i64, reason: &str) -> Result<()> {
-        self.nack_by(token, NackDelay::Ms(delay_ms), reason).map(drop)
-    }
-
-    /// Returns a delivery whose handler failed (a `subscribe` handler that
-    /// raised): it waits [`failure_backoff_ms`] of its delivery count.
-    pub fn nack_failed(&self, token: DeliveryToken, reason: &str) -> Result<()> {
-        self.nack_by(token, NackDelay::Failure, reason).map(drop)
-    }
-
-    fn nack_by(&self, token: DeliveryToken, delay: NackDelay, reason: &str) -> Result<i64> {
-        self.consumer()?;
-        let env = self.pond.env();
-        let waited = self.pond.with_state(|state| nack(state, &env, &self.key, &token, delay, reason))?;
-        self.pond.notify_append();
-        Ok(waited)
-    }
-
-    /// The earliest clock time (epoch ms) at which a record of this
-    /// subscription becomes deliverable again (a lease expiring or a nack
-    /// delay ending), if any: a binding waiting for deliveries can set a
-    /// timer for it.
-    pub fn next_due_ms(&self) -> Result<Option<i64>> {
-        self.pond.with_state(|state| Ok(next_due(state, &self.key)))
-    }
-
-    /// Unsettled records of the subscription (in flight and parked included).
-    pub fn backlog(&self) -> Result<u64> {
-        self.pond.with_state(|state| backlog(state, &self.key))
-    }
-
-    /// Moves the subscription past damaged batches it stands at (a
-    /// `Corruption` error from `receive`): their records are settled
-    /// without being delivered. Returns the skipped ranges as (partition,
-    /// from, to), `to` exclusive.
-    pub fn skip_damaged(&self) -> Result<Vec<(u32, u64, u64)>> {
-        self.consumer()?;
-        let env = self.pond.env();
-        let skipped = self.pond.with_state(|state| skip_damaged(state, &env, &self.key))?;
-        self.pond.notify_append();
-        Ok(skipped)
-    }
-
-    /// Records of the subscription currently leased to any consumer.
-    pub fn in_flight(&self) -> Result<u64> {
-        self.pond.with_state(|state| {
-            let sub =
-                state.queues.subs.get(&self.key).ok_or_else(|| Error::TopicNotFound(self.key.0.clone()))?;
-            Ok(sub.parts.iter().map(|s| s.leases.len() as u64).sum())
-        })
-    }
-
-    /// Records past their maximum deliveries that had no dead-letter topic.
-    pub fn parked(&self) -> Result<Vec<ParkedRecord>> {
-        self.pond.with_state(|state| {
-            let sub =
-                state.queues.subs.get(&self.key).ok_or_else(|| Error::TopicNotFound(self.key.0.clone()))?;
-            Ok(sub
-                .parts
-                .iter()
-                .enumerate()
-                .flat_map(|(p, s)| {
-                    s.parked.iter().map(move |(o, (c, r))| ParkedRecord {
-                        partition: p as u32,
-                        offset: *o,
-                        delivery_count: *c,
-                        reason: r.clone(),
-                    })
-                })
-                .collect())
-        })
-    }
-
-    /// Detaches this consumer; its leases become deliverable at once.
-    pub fn close(&self) -> Result<()> {
-        let Some(id) = self.consumer.lock().unwrap_or_else(PoisonError::into_inner).take() else {
-            return Ok(());
-        };
-        let now = self.pond.clock().now_ms();
-        match self.pond.with_state(|state| {
-            detach(state, &self.key, id, now);
-            Ok(())
-        }) {
-            Err(Error::Closed) | Ok(()) => {}
-            Err(e) => return Err(e),
-        }
-        self.pond.notify_append();
-        Ok(())
-    }
-}
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        let _ = self.close();
-    }
 }

@@ -1,0 +1,287 @@
+//! The topics of a pond: each a set of partitions with its metadata file,
+//! created, loaded and appended to here. Runs under the pond's lock (the
+//! caller holds it); knows nothing of groups or queues.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::log::batch::Origin;
+use crate::log::chunk_cache::ChunkCache;
+use crate::log::partition::{AppendContext, Partition};
+use crate::log::partitioner::partition_for_key;
+use crate::log::record::{NewRecord, RecordMetadata};
+use crate::log::topic::{Cleanup, TopicConfig, TopicMeta};
+use crate::storage::{read_all, replace_file, Storage};
+use crate::{Error, Result};
+
+pub(crate) const TOPICS_DIR: &str = "topics";
+/// A topic exists while its directory holds this file.
+pub(crate) const TOPIC_META: &str = "topic.meta";
+/// A delete renames the metadata to this first: a crash part-way leaves a
+/// topic the next open finishes deleting (never a topic without metadata).
+pub(crate) const TOPIC_DELETED: &str = "topic.deleted";
+
+/// Every topic of a pond, by name.
+pub(crate) type Topics = BTreeMap<String, Topic>;
+
+pub(crate) struct Topic {
+    pub(crate) meta: TopicMeta,
+    pub(crate) name: Arc<str>,
+    pub(crate) partitions: Vec<Partition>,
+    /// Next partition for records with neither key nor partition.
+    spread: u32,
+}
+
+/// What operations under the pond's lock need from the pond itself.
+pub(crate) struct Env<'a> {
+    pub storage: &'a dyn Storage,
+    pub chunks: &'a ChunkCache,
+    pub now_ms: i64,
+    pub fsync: bool,
+}
+
+impl Topic {
+    /// Appends records (see [`Pond::send_many`]); the caller notifies waiters.
+    pub(crate) fn append(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<Vec<RecordMetadata>> {
+        let config = &self.meta.config;
+        let n = config.partitions;
+        let spread = self.spread % n;
+        let mut used_spread = false;
+        let mut targets = Vec::with_capacity(records.len());
+        for r in records {
+            check_record(r, config)?;
+            let p = match (r.partition, r.key) {
+                (Some(p), _) if p < n => p,
+                (Some(p), _) => return Err(self.no_partition(p)),
+                (None, Some(key)) => partition_for_key(key, n),
+                (None, None) => {
+                    used_spread = true;
+                    spread
+                }
+            };
+            targets.push(p);
+        }
+        // A batch that cannot fit one frame is refused before encoding it
+        // (the stored size of its records is a lower bound of the frame's).
+        let limit = crate::log::batch::MAX_FRAME_LEN;
+        if records.iter().map(NewRecord::size).sum::<usize>() > limit {
+            let mut per_partition = BTreeMap::<u32, usize>::new();
+            for (r, p) in records.iter().zip(&targets) {
+                *per_partition.entry(*p).or_default() += r.size();
+            }
+            if let Some(&size) = per_partition.values().find(|s| **s > limit) {
+                return Err(Error::BatchTooLarge { size, limit });
+            }
+        }
+        if used_spread {
+            self.spread = self.spread.wrapping_add(1);
+        }
+        let now = env.now_ms;
+        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: now };
+        let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
+        let mut metas = Vec::with_capacity(records.len());
+        if targets.iter().all(|p| *p == targets[0]) {
+            // One partition (the common case): no regrouping.
+            let p = targets[0];
+            let entries: Vec<(&NewRecord<'_>, i64)> = records.iter().map(|r| (r, stamped(r))).collect();
+            let partition = &mut self.partitions[p as usize];
+            let base = partition.append(&ctx, &entries)?;
+            for (k, (_, ts)) in entries.iter().enumerate() {
+                metas.push(RecordMetadata {
+                    topic: self.name.clone(),
+                    partition: p,
+                    offset: base + k as u64,
+                    timestamp_ms: *ts,
+                });
+            }
+            after_append(partition, env, config)?;
+            return Ok(metas);
+        }
+        let mut slots = vec![None; records.len()];
+        let mut order: Vec<u32> = targets.clone();
+        order.sort_unstable();
+        order.dedup();
+        for p in order {
+            let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| targets[*i] == p)
+                .map(|(i, r)| (i, (r, stamped(r))))
+                .collect();
+            let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
+            let partition = &mut self.partitions[p as usize];
+            let base = partition.append(&ctx, &entries)?;
+            for (k, (i, (_, ts))) in batch.iter().enumerate() {
+                slots[*i] = Some(RecordMetadata {
+                    topic: self.name.clone(),
+                    partition: p,
+                    offset: base + k as u64,
+                    timestamp_ms: *ts,
+                });
+            }
+            after_append(partition, env, config)?;
+        }
+        metas.extend(slots.into_iter().flatten());
+        Ok(metas)
+    }
+
+    pub(crate) fn dir(name: &str) -> String {
+        format!("{TOPICS_DIR}/{name}")
+    }
+
+    pub(crate) fn partition(&self, partition: u32) -> Result<&Partition> {
+        self.partitions.get(partition as usize).ok_or_else(|| self.no_partition(partition))
+    }
+
+    pub(crate) fn partition_mut(&mut self, partition: u32) -> Result<&mut Partition> {
+        let err = self.no_partition(partition);
+        self.partitions.get_mut(partition as usize).ok_or(err)
+    }
+
+    fn no_partition(&self, partition: u32) -> Error {
+        Error::InvalidArgument(format!(
+            "topic {} has no partition {partition} (it has {})",
+            self.name,
+            self.partitions.len()
+        ))
+    }
+}
+
+pub(crate) fn create_topic(
+    topics: &mut Topics,
+    env: &Env<'_>,
+    name: &str,
+    config: TopicConfig,
+) -> Result<()> {
+    config.validate()?;
+    if topics.contains_key(name) {
+        return Err(Error::TopicExists(name.to_string()));
+    }
+    let dir = Topic::dir(name);
+    // Leftovers of a delete that failed part-way must not join the new topic.
+    for stale in env.storage.list(&format!("{dir}/"))? {
+        env.storage.remove(&stale)?;
+    }
+    let meta = TopicMeta { name: name.to_string(), config, created_ms: env.now_ms };
+    // The metadata file is written first: its presence means the topic
+    // exists, and a partition whose files are missing opens empty.
+    replace_file(env.storage, &format!("{dir}/{TOPIC_META}"), &meta.encode()?, env.fsync)?;
+    if env.fsync {
+        env.storage.sync_names(TOPICS_DIR)?;
+    }
+    let topic_name: Arc<str> = Arc::from(name);
+    let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
+    for p in 0..meta.config.partitions {
+        let origin = Origin { topic: topic_name.clone(), partition: p };
+        partitions.push(Partition::create(env.storage, format!("{dir}/{p}"), origin, env.fsync)?);
+    }
+    topics.insert(name.to_string(), Topic { meta, name: topic_name, partitions, spread: 0 });
+    Ok(())
+}
+
+/// Retention and, when due, compaction after an append.
+fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) -> Result<()> {
+    partition.enforce_retention(env.storage, config, env.now_ms)?;
+    if config.cleanup == Cleanup::Compact && partition.wants_compaction() {
+        partition.compact(env.storage, config, env.now_ms, env.fsync)?;
+    }
+    Ok(())
+}
+
+fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
+    let size = r.size();
+    if size > config.max_record_bytes as usize {
+        return Err(Error::RecordTooLarge { size, limit: config.max_record_bytes as usize });
+    }
+    if let Some(ts) = r.timestamp_ms {
+        if ts < 0 {
+            return Err(Error::invalid(format!("timestamp must be >= 0, got {ts}")));
+        }
+    }
+    if config.cleanup == Cleanup::Compact && r.key.is_none() {
+        return Err(Error::invalid("a compacted topic needs a key on every record"));
+    }
+    Ok(())
+}
+
+pub(crate) fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, Topic>> {
+    let prefix = format!("{TOPICS_DIR}/");
+    // Per topic directory: its files other than the metadata.
+    let mut dirs: BTreeMap<String, DirFiles> = BTreeMap::new();
+    for name in storage.list(&prefix)? {
+        let Some((topic, rest)) = name[prefix.len()..].split_once('/') else {
+            continue;
+        };
+        let entry = dirs.entry(topic.to_string()).or_default();
+        match rest {
+            TOPIC_META => entry.meta = true,
+            TOPIC_DELETED => entry.deleted = true,
+            _ => entry.others.push(name.clone()),
+        }
+    }
+    let mut topics = BTreeMap::new();
+    for (name, files) in dirs {
+        let dir = Topic::dir(&name);
+        if files.deleted && !files.meta {
+            // A delete interrupted after its atomic step: finish it.
+            remove_all(storage, &dir, Some(&format!("{dir}/{TOPIC_DELETED}")))?;
+            storage.remove(&format!("{dir}/{TOPIC_DELETED}"))?;
+            continue;
+        }
+        if !files.meta {
+            if holds_records(storage, &files.others)? {
+                // Never delete data because its metadata is missing.
+                return Err(Error::corrupt(format!(
+                    "{dir}/{TOPIC_META} is missing but {dir} holds records; restore the file \
+                     (or move the directory away to drop the topic)"
+                )));
+            }
+            // Leftovers of an interrupted create (empty segments only).
+            remove_all(storage, &dir, None)?;
+            continue;
+        }
+        let meta_name = format!("{dir}/{TOPIC_META}");
+        let meta = TopicMeta::decode(&read_all(&*storage.open(&meta_name, false)?)?)
+            .map_err(|e| Error::corrupt(format!("{meta_name}: {e}")))?;
+        if meta.name != name {
+            return Err(Error::corrupt(format!("{meta_name} names topic {:?}", meta.name)));
+        }
+        let topic_name: Arc<str> = Arc::from(name.as_str());
+        let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
+        for p in 0..meta.config.partitions {
+            let origin = Origin { topic: topic_name.clone(), partition: p };
+            partitions.push(Partition::open(storage, format!("{dir}/{p}"), origin, durable)?);
+        }
+        topics.insert(name, Topic { meta, name: topic_name, partitions, spread: 0 });
+    }
+    Ok(topics)
+}
+
+/// A topic directory's files, as open finds them.
+#[derive(Default)]
+struct DirFiles {
+    meta: bool,
+    deleted: bool,
+    others: Vec<String>,
+}
+
+/// Whether any of these files holds a record (a segment longer than its
+/// header): what an interrupted create leaves never does.
+fn holds_records(storage: &dyn Storage, files: &[String]) -> Result<bool> {
+    for name in files.iter().filter(|n| n.ends_with(".log")) {
+        if storage.open(name, false)?.len()? > crate::log::segment::SEGMENT_HEADER_LEN {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Removes every file under `dir` but `keep`.
+pub(crate) fn remove_all(storage: &dyn Storage, dir: &str, keep: Option<&str>) -> Result<()> {
+    for f in storage.list(&format!("{dir}/"))? {
+        if Some(f.as_str()) != keep {
+            storage.remove(&f)?;
+        }
+    }
+    Ok(())
+}

@@ -267,10 +267,13 @@ fn known_queue_event_panics(data: &[u8]) -> bool {
     panics
 }
 
-/// Ponds with segments whose offsets overlap (open finding; see
-/// docs/FUZZING.md): in one directory, a `<base>.log` whose frames (or
-/// whose `.index`) reach the base of the next `.log`, as a misnamed
-/// segment file does. Open accepts them; reads then skip records and
+/// Ponds with a segment whose frames' offsets do not fit its place (open
+/// findings F2 and F3; see docs/FUZZING.md): in one directory, a
+/// `<base>.log` whose frames (CRC or not) go below its base or backwards,
+/// or whose frames or `.index` reach the base of the next `.log`, as a
+/// misnamed segment file or a misplaced frame makes. Open accepts them
+/// (a sealed segment with a matching index is not even scanned); reads
+/// then skip records, return them out of order or differently, and
 /// appends reuse offsets that hold records.
 fn known_segment_overlap(data: &[u8]) -> bool {
     let files = fuzzing::decode_files(data);
@@ -280,8 +283,11 @@ fn known_segment_overlap(data: &[u8]) -> bool {
         let Some(digits) = file.strip_suffix(".log").filter(|d| d.len() == 20) else { continue };
         let Ok(base) = digits.parse::<u64>() else { continue };
         let mut next = base;
-        for (_, last) in fuzzing::segment_frame_ranges(bytes) {
-            next = next.max(last.saturating_add(1));
+        for (first, last) in fuzzing::segment_frame_ranges(bytes) {
+            if first < next {
+                return true;
+            }
+            next = last.saturating_add(1);
         }
         let index = format!("{dir}/{digits}.index");
         if let Some((_, bytes)) = files.iter().find(|(n, _)| *n == index) {
@@ -507,10 +513,14 @@ fn meta_files_seeds() -> Vec<Vec<u8>> {
     unique(seeds)
 }
 
+/// Each vector and the base pond, as they are and with every name marked
+/// `+` (checksums fixed after mutation).
 fn open_pond_seeds() -> Vec<Vec<u8>> {
-    let mut seeds: Vec<Vec<u8>> = vectors().iter().map(|v| fuzzing::encode_files(&v.files)).collect();
-    seeds.push(fuzzing::encode_files(fuzzing::base_files()));
-    unique(seeds)
+    let mut ponds: Vec<Vec<(String, Vec<u8>)>> = vectors().iter().map(|v| v.files.clone()).collect();
+    ponds.push(fuzzing::base_files().to_vec());
+    let marked = ponds.iter().map(|files| files.iter().map(|(n, d)| (format!("+{n}"), d.clone())).collect());
+    let marked: Vec<Vec<(String, Vec<u8>)>> = marked.collect();
+    unique(ponds.iter().chain(&marked).map(|files| fuzzing::encode_files(files)))
 }
 
 /// Per vector: no damage, and each file cut in half and with one bit

@@ -142,7 +142,7 @@ pub const TARGETS: &[Target] = &[
         seeds: queue_events_seeds,
         short_run: 500_000,
         decoder: true,
-        known_open: Some(known_queue_event_panics),
+        known_open: None,
     },
     Target {
         name: "queue_snapshot",
@@ -166,7 +166,7 @@ pub const TARGETS: &[Target] = &[
         seeds: open_pond_seeds,
         short_run: 50_000,
         decoder: false,
-        known_open: Some(known_segment_overlap),
+        known_open: Some(known_frames_out_of_place),
     },
     Target {
         name: "recovery",
@@ -218,55 +218,6 @@ fn recovery(data: &[u8]) {
 
 // ---------------------------------------------------- open findings
 
-/// State-log values whose replay panics (open findings; see
-/// docs/FUZZING.md): events that all decode, one of them a Settled event
-/// with a reversed range (`BTreeMap::range` panics) or a Delivered or
-/// Parked event at offset u64::MAX (`offset + 1` overflows). Decodes as
-/// the state-log decoder does: a kind byte, then LEB128 varints.
-fn known_queue_event_panics(data: &[u8]) -> bool {
-    fn varint(rest: &mut &[u8], max_bytes: usize) -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..max_bytes {
-            let (&b, tail) = rest.split_first()?;
-            *rest = tail;
-            v |= u64::from(b & 0x7f).checked_shl(7 * i as u32).unwrap_or(0);
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    }
-    let u32 = |rest: &mut &[u8]| varint(rest, 5).filter(|v| *v <= u64::from(u32::MAX));
-    let mut rest = data;
-    let mut panics = false;
-    while let Some((&kind, tail)) = rest.split_first() {
-        rest = tail;
-        let (Some(_partition), Some(a)) = (u32(&mut rest), varint(&mut rest, 10)) else { return false };
-        match kind {
-            1 => {
-                let Some(_count) = u32(&mut rest) else { return false };
-                panics |= a == u64::MAX;
-            }
-            2 => {
-                let Some(b) = varint(&mut rest, 10) else { return false };
-                panics |= a > b;
-            }
-            3 => {
-                let (Some(_count), Some(len)) = (u32(&mut rest), varint(&mut rest, 10)) else { return false };
-                let len = usize::try_from(len).unwrap_or(usize::MAX);
-                let Some(reason) = rest.get(..len) else { return false };
-                if std::str::from_utf8(reason).is_err() {
-                    return false;
-                }
-                rest = &rest[len..];
-                panics |= a == u64::MAX;
-            }
-            _ => return false,
-        }
-    }
-    panics
-}
-
 /// Frames holding offset u64::MAX (open finding F4; see
 /// docs/FUZZING.md): `offset + 1` overflows where a reader stops at that
 /// record (`decode_records`' resume point) or moves past it.
@@ -276,37 +227,23 @@ fn known_frame_at_u64_max(data: &[u8]) -> bool {
     fuzzing::segment_frame_ranges(&segment).iter().any(|&(_, last)| last == u64::MAX)
 }
 
-/// Ponds with a segment whose frames' offsets do not fit its place (open
-/// findings F2 and F3; see docs/FUZZING.md): in one directory, a
-/// `<base>.log` whose frames (CRC or not) go below its base or backwards,
-/// or whose frames or `.index` reach the base of the next `.log`, as a
-/// misnamed segment file or a misplaced frame makes. Open accepts them
-/// (a sealed segment with a matching index is not even scanned); reads
-/// then skip records, return them out of order or differently, and
-/// appends reuse offsets that hold records.
-fn known_segment_overlap(data: &[u8]) -> bool {
-    let files = fuzzing::decode_files(data);
-    let mut dirs: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
-    for (name, bytes) in &files {
-        let Some((dir, file)) = name.rsplit_once('/') else { continue };
-        let Some(digits) = file.strip_suffix(".log").filter(|d| d.len() == 20) else { continue };
-        let Ok(base) = digits.parse::<u64>() else { continue };
+/// Ponds with a segment file whose frames (CRC or not) go below its base
+/// or backwards (open finding F3; see docs/FUZZING.md): a sealed segment
+/// whose `.index` matches its length is not scanned, and reads return its
+/// frames as they are, out of order and at offsets another segment holds.
+fn known_frames_out_of_place(data: &[u8]) -> bool {
+    fuzzing::decode_files(data).iter().any(|(name, bytes)| {
+        let Some(file) = name.rsplit('/').next() else { return false };
+        let Some(Ok(base)) = file.strip_suffix(".log").filter(|d| d.len() == 20).map(str::parse::<u64>)
+        else {
+            return false;
+        };
         let mut next = base;
-        for (first, last) in fuzzing::segment_frame_ranges(bytes) {
-            if first < next {
-                return true;
-            }
+        fuzzing::segment_frame_ranges(bytes).into_iter().any(|(first, last)| {
+            let backwards = first < next;
             next = last.saturating_add(1);
-        }
-        let index = format!("{dir}/{digits}.index");
-        if let Some((_, bytes)) = files.iter().find(|(n, _)| *n == index) {
-            next = next.max(fuzzing::index_next_offset(bytes).unwrap_or(0));
-        }
-        dirs.entry(dir).or_default().push((base, next));
-    }
-    dirs.values_mut().any(|segments| {
-        segments.sort_unstable();
-        segments.windows(2).any(|w| w[0].1 > w[1].0)
+            backwards
+        })
     })
 }
 

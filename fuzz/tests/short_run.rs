@@ -171,17 +171,18 @@ fn an_undamaged_vector_reads_back_whole() {
     }
 }
 
-/// `make fuzz` skips the inputs of findings still open: its filter must
-/// recognize each committed regression of its target.
+/// `make fuzz` skips the inputs of findings still open: each filter must
+/// recognize a committed regression of its target (the finding's own).
 #[test]
 fn the_afl_filter_of_open_findings_knows_their_regressions() {
     for target in logpond_fuzz::TARGETS {
         let Some(known) = target.known_open else { continue };
         let inputs = regressions(target);
-        assert!(!inputs.is_empty(), "{}: an open-findings filter without regressions", target.name);
-        for (file, input) in inputs {
-            assert!(known(&input), "{}: the filter misses regression {file}", target.name);
-        }
+        assert!(
+            inputs.iter().any(|(_, input)| known(input)),
+            "{}: its open-findings filter knows none of its regressions",
+            target.name
+        );
     }
 }
 

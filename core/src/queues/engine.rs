@@ -589,14 +589,11 @@ pub(crate) fn ack(
     }
     // A delivery listed twice is settled by its first mention: the second
     // fails as a second ack would, and (all or none) nothing is settled.
-    if tokens.len() > 1 {
-        let mut seen = std::collections::HashSet::with_capacity(tokens.len());
-        if let Some(t) = tokens.iter().find(|t| !seen.insert((t.partition, t.offset))) {
-            return Err(lease_expired(&format!(
-                "the delivery of {}/{} offset {} is listed twice; it would be settled already",
-                key.0, t.partition, t.offset
-            )));
-        }
+    if let Some(t) = listed_twice(tokens) {
+        return Err(lease_expired(&format!(
+            "the delivery of {}/{} offset {} is listed twice; it would be settled already",
+            key.0, t.partition, t.offset
+        )));
     }
     let mut events = Vec::with_capacity(tokens.len());
     for t in tokens {
@@ -607,6 +604,18 @@ pub(crate) fn ack(
         events.push(Event::Settled { partition: t.partition, from: t.offset, to: t.offset + 1 });
     }
     sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
+}
+
+/// A delivery listed twice, if any. Tokens of one receive come in order,
+/// so an increasing list is checked in one pass without allocating.
+fn listed_twice(tokens: &[DeliveryToken]) -> Option<&DeliveryToken> {
+    let key = |t: &DeliveryToken| (t.partition, t.offset);
+    if tokens.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        return None;
+    }
+    let mut sorted: Vec<&DeliveryToken> = tokens.iter().collect();
+    sorted.sort_unstable_by_key(|t| key(t));
+    sorted.windows(2).find(|w| key(w[0]) == key(w[1])).map(|w| w[1])
 }
 
 /// Returns a delivery for redelivery after `delay_ms`.

@@ -179,14 +179,25 @@ export declare class Pond {
 
   /**
    * Appends one record and returns where it landed. `value` may be null.
-   * Throws `TopicNotFound`, `RecordTooLarge`, `InvalidArgument`.
+   * Throws `TopicNotFound`, `RecordTooLarge`, `InvalidArgument`,
+   * `Backpressure`. With `timeoutMs`, a send that meets `Backpressure`
+   * waits (off the event loop) up to `timeoutMs` for room (an ack frees
+   * it): it returns a Promise of the metadata, which rejects with
+   * `Backpressure` when the time is up.
    */
+  send(topic: string, value: Bytes | null, options: SendOptions & { timeoutMs: number }): Promise<RecordMetadata>;
   send(topic: string, value: Bytes | null, options?: SendOptions): RecordMetadata;
 
   /**
    * Appends records: those bound for one partition go in one atomic batch,
-   * in order. Every record is checked before any is written.
+   * in order. Every record is checked before any is written. With
+   * `timeoutMs`, waits out `Backpressure` as `send` does (a Promise).
    */
+  sendMany(
+    topic: string,
+    records: ReadonlyArray<Bytes | RecordInput>,
+    options: { timeoutMs: number },
+  ): Promise<RecordMetadata[]>;
   sendMany(topic: string, records: ReadonlyArray<Bytes | RecordInput>): RecordMetadata[];
 
   /**

@@ -280,9 +280,24 @@ export declare class Pond {
   /** Deletes a topic, its records, committed offsets and subscriptions. */
   deleteTopic(name: string): void;
 
-  /** Appends one record and returns where it landed. */
+  /**
+   * Appends one record and returns where it landed. With `timeoutMs`, a
+   * send that meets `Backpressure` waits up to `timeoutMs` for room (an ack
+   * in this tab frees it): it returns a Promise of the metadata, which
+   * rejects with `Backpressure` when the time is up.
+   */
+  send(topic: string, value: Bytes | null, options: SendOptions & { timeoutMs: number }): Promise<RecordMetadata>;
   send(topic: string, value: Bytes | null, options?: SendOptions): RecordMetadata;
-  /** Appends records: those bound for one partition go in one atomic batch, in order; all are checked first. */
+  /**
+   * Appends records: those bound for one partition go in one atomic batch,
+   * in order; all are checked first. With `timeoutMs`, waits out
+   * `Backpressure` as `send` does (a Promise).
+   */
+  sendMany(
+    topic: string,
+    records: ReadonlyArray<Bytes | RecordInput>,
+    options: { timeoutMs: number },
+  ): Promise<RecordMetadata[]>;
   sendMany(topic: string, records: ReadonlyArray<Bytes | RecordInput>): RecordMetadata[];
   /** Reads records of one partition. Throws `OffsetOutOfRange` outside `startOffset..=endOffset`. */
   read(topic: string, partition?: Int, options?: ReadOptions): LogRecord[];

@@ -23,6 +23,7 @@ const {
   readNumbers,
   unpackRecords,
 } = require('./convert');
+const { SLICE_MS, checkTimeout, failure } = require('./wait');
 
 const { sendPacked } = native;
 
@@ -31,6 +32,7 @@ const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
 
 const OPEN_KEYS = new Set(['durability', 'clock', 'groupAccess']);
 const MEMORY_KEYS = new Set(['clock']);
+const SEND_MANY_KEYS = new Set(['timeoutMs']);
 const TOPIC_NUMBER_KEYS = [
   'partitions',
   'retentionMs',
@@ -73,6 +75,19 @@ const kCreate = Symbol('logpond.create');
 
 /** @type {(pond: Pond) => any} */
 let handleOf;
+
+/**
+ * `{ topic, partition, offset, timestampMs }` of `n` sent records, from the
+ * numbers the native side wrote (three per record).
+ * @param {string} topic @param {ArrayLike<number>} meta @param {number} n
+ */
+function metadata(topic, meta, n) {
+  const result = [];
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    result.push({ topic, partition: meta[j], offset: meta[j + 1], timestampMs: meta[j + 2] });
+  }
+  return result;
+}
 
 /** An embeddable event broker over one directory (or memory). */
 class Pond {
@@ -238,6 +253,9 @@ class Pond {
         -1,
       );
     }
+    if (options != null && options.timeoutMs != null) {
+      return this.#sendWaiting(packer, topic, 1, options.timeoutMs).then((meta) => metadata(topic, meta, 1)[0]);
+    }
     this.#sendPacked(packer, topic, 1);
     const meta = packer.meta;
     return { topic, partition: meta[0], offset: meta[1], timestampMs: meta[2] };
@@ -248,20 +266,53 @@ class Pond {
    * timestampMs }`): those bound for one partition go in one atomic batch,
    * in order; all are checked before any is written.
    */
-  sendMany(topic, records) {
+  sendMany(topic, records, options) {
     checkString(topic, 'topic');
     if (!Array.isArray(records)) {
       throw new TypeError(`sendMany records must be an array, got ${typeName(records)}`);
     }
+    let timeoutMs;
+    if (options != null) {
+      const o = checkOptions(options, 'sendMany options');
+      checkKeys(o, SEND_MANY_KEYS, 'sendMany');
+      timeoutMs = o.timeoutMs ?? undefined;
+    }
     const packer = acquirePacker(topic);
     try {
-      return this.#sendMany(packer, topic, records);
+      return this.#sendMany(packer, topic, records, timeoutMs);
     } finally {
       releasePacker(packer);
     }
   }
 
-  #sendMany(packer, topic, records) {
+  /**
+   * Sends what `packer` holds, waiting (off the event loop, a slice at a
+   * time) up to `timeoutMs` while it meets `Backpressure`. Resolves with
+   * the metadata numbers. The packed bytes are copied first: the packer
+   * goes back to the pool when the calling method returns.
+   * @param {Packer} packer @param {string} topic @param {number} count @param {unknown} timeoutMs
+   * @returns {Promise<Float64Array>}
+   */
+  #sendWaiting(packer, topic, count, timeoutMs) {
+    const limit = checkTimeout(timeoutMs, 'timeoutMs');
+    packer.seal(count);
+    const buf = Buffer.from(packer.whole);
+    const h = this.#handle;
+    const deadline = performance.now() + limit;
+    const attempt = async () => {
+      for (;;) {
+        const left = deadline - performance.now();
+        const slice = left > 0 ? Math.min(SLICE_MS, Math.ceil(left)) : 0;
+        const r = await native.sendPackedWait(h, buf, slice);
+        if (Array.isArray(r)) return r[1];
+        const done = r.code !== 'BACKPRESSURE' || slice === 0 || performance.now() >= deadline || this.closed;
+        if (done) throw failure(r);
+      }
+    };
+    return attempt();
+  }
+
+  #sendMany(packer, topic, records, timeoutMs) {
     const n = records.length;
     for (let i = 0; i < n; i++) {
       const r = records[i];
@@ -291,13 +342,11 @@ class Pond {
         i,
       );
     }
-    this.#sendPacked(packer, topic, n);
-    const meta = packer.meta;
-    const result = [];
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
-      result.push({ topic, partition: meta[j], offset: meta[j + 1], timestampMs: meta[j + 2] });
+    if (timeoutMs !== undefined) {
+      return this.#sendWaiting(packer, topic, n, timeoutMs).then((meta) => metadata(topic, meta, n));
     }
-    return result;
+    this.#sendPacked(packer, topic, n);
+    return metadata(topic, packer.meta, n);
   }
 
   /** @param {Packer} packer @param {string} topic @param {number} count */

@@ -167,3 +167,31 @@ test('new files are private, or group-shared with groupAccess', { skip: process.
     modes(root);
   }
 });
+
+test('send and sendMany with timeoutMs wait out Backpressure off the event loop', async () => {
+  const pond = Pond.memory();
+  pond.createTopic('t', { maxBacklog: 2 });
+  const q = pond.queue('t', { subscription: 's' });
+  pond.sendMany('t', ['a', 'b']);
+  assert.throws(() => pond.send('t', 'c'), (e) => e.code === 'BACKPRESSURE');
+  const start = performance.now();
+  await assert.rejects(pond.send('t', 'c', { timeoutMs: 120 }), (e) => e.code === 'BACKPRESSURE');
+  assert.ok(performance.now() - start >= 100);
+  const waiting = pond.send('t', 'c', { key: 'k', timeoutMs: 10_000 });
+  assert.ok(waiting instanceof Promise);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  await sleep(60);
+  const [d] = await q.receive();
+  d.ack();
+  const md = await waiting;
+  clearInterval(timer);
+  assert.deepEqual([md.topic, md.partition, md.offset], ['t', 0, 2]);
+  assert.ok(ticks >= 5, 'the event loop ran while the send waited');
+  const [d2] = await q.receive();
+  const many = pond.sendMany('t', ['x'], { timeoutMs: 10_000 });
+  setTimeout(() => d2.ack(), 30);
+  assert.deepEqual((await many).map((m) => m.offset), [3]);
+  assert.throws(() => pond.sendMany('t', ['y'], { timeout: 5 }), (e) => e instanceof TypeError || e.code === 'INVALID_ARGUMENT');
+  pond.close();
+});

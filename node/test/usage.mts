@@ -196,6 +196,9 @@ await sub.stop();
 const backlog: number = q.backlog() + q.inFlight() + mem.queue('orders', 'workers').backlog();
 const queueSkipped: number = q.skipDamaged().map((r) => r.partition + r.toOffset - r.fromOffset).length;
 Pond.open('p', { groupAccess: true });
+const waited: Promise<RecordMetadata> = mem.send('orders', 'v', { key: 'k', timeoutMs: 1000 });
+const waitedMany: Promise<RecordMetadata[]> = mem.sendMany('orders', ['a'], { timeoutMs: 1000 });
+const notWaited: RecordMetadata = mem.send('orders', 'v', { key: 'k' });
 const parked: ParkedRecord[] = q.parked();
 const subs: string[] = mem.subscriptions('orders');
 mem.deleteSubscription('orders', 'workers');
@@ -214,4 +217,4 @@ const notAwaited: LogRecord[] = consumer.poll();
 // @ts-expect-error a nack delay is a number of milliseconds
 d?.nack({ delayMs: '5s' });
 
-void [skippedFrom, queueSkipped, polled, committed, position, assigned, lag, member, group, subDone, handled, backlog, parked, subs, keeps, notAwaited];
+void [waited, waitedMany, notWaited, skippedFrom, queueSkipped, polled, committed, position, assigned, lag, member, group, subDone, handled, backlog, parked, subs, keeps, notAwaited];

@@ -37,6 +37,7 @@ const RETRY_FLUSH_MS = 1000;
 const DURABILITIES = new Set(['default', 'strict', 'relaxed']);
 
 const MEMORY_KEYS = new Set(['clock']);
+const SEND_MANY_KEYS = new Set(['timeoutMs']);
 const IDB_KEYS = new Set(['clock', 'flushIntervalMs', 'durability', 'lockTimeoutMs', 'onFlushError']);
 const IMPORT_KEYS = new Set([...IDB_KEYS, 'indexedDb', 'replace']);
 const TOPIC_NUMBER_KEYS = [
@@ -107,6 +108,19 @@ function idbOptions(o) {
 function checkPondName(name) {
   checkString(name, 'pond name');
   if (name.length === 0) throw errorOf('INVALID_ARGUMENT', 'pond name must not be empty');
+}
+
+/**
+ * `{ topic, partition, offset, timestampMs }` of `n` sent records, from the
+ * numbers the core wrote (three per record).
+ * @param {string} topic @param {ArrayLike<number>} meta @param {number} n
+ */
+function metadata(topic, meta, n) {
+  const out = new Array(n);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    out[i] = { topic, partition: meta[j], offset: meta[j + 1], timestampMs: meta[j + 2] };
+  }
+  return out;
 }
 
 /**
@@ -520,6 +534,9 @@ export class Pond {
         const key = o.key == null ? null : checkData(o.key, 'key');
         packer.record(v, key, o.headers, packNumber(o.partition, 'partition'), packNumber(o.timestampMs, 'timestampMs'), 'headers');
       }
+      if (options != null && options.timeoutMs != null) {
+        return this.#sendWaiting(packer, topic, 1, options.timeoutMs).then((meta) => metadata(topic, meta, 1)[0]);
+      }
       const meta = this.#sendPacked(packer, topic, 1);
       return { topic, partition: meta[0], offset: meta[1], timestampMs: meta[2] };
     } finally {
@@ -533,9 +550,15 @@ export class Pond {
    * in order; all are checked before any is written.
    * @param {string} topic @param {Array<any>} records
    */
-  sendMany(topic, records) {
+  sendMany(topic, records, options) {
     checkString(topic, 'topic');
     if (!Array.isArray(records)) throw new TypeError(`sendMany records must be an array, got ${typeName(records)}`);
+    let timeoutMs;
+    if (options != null) {
+      const o = checkOptions(options, 'sendMany options');
+      checkKeys(o, SEND_MANY_KEYS, 'sendMany');
+      timeoutMs = o.timeoutMs ?? undefined;
+    }
     const packer = acquirePacker();
     try {
       const n = records.length;
@@ -559,15 +582,53 @@ export class Pond {
           `record ${i} headers`,
         );
       }
-      const meta = this.#sendPacked(packer, topic, n);
-      const out = new Array(n);
-      for (let i = 0, j = 0; i < n; i++, j += 3) {
-        out[i] = { topic, partition: meta[j], offset: meta[j + 1], timestampMs: meta[j + 2] };
+      if (timeoutMs !== undefined) {
+        return this.#sendWaiting(packer, topic, n, timeoutMs).then((meta) => metadata(topic, meta, n));
       }
-      return out;
+      return metadata(topic, this.#sendPacked(packer, topic, n), n);
     } finally {
       releasePacker(packer);
     }
+  }
+
+  /**
+   * Sends what `packer` holds, waiting up to `timeoutMs` while it meets
+   * `Backpressure`: an ack (or anything else that changes the pond) runs
+   * the attempt again. The packed records are copied first: the packer goes
+   * back to the pool when the calling method returns.
+   * @param {Packer} packer @param {string} topic @param {number} count @param {unknown} timeoutMs
+   * @returns {Promise<Float64Array>}
+   */
+  #sendWaiting(packer, topic, count, timeoutMs) {
+    const limit = checkWait(timeoutMs, 'timeoutMs', 0);
+    const meta = packer.meta.slice(0, packer.m);
+    const data = packer.data.slice(0, packer.pos);
+    /** @type {unknown} */
+    let refused;
+    // A refused attempt changes nothing: it must not wake the waiters (itself included).
+    const attempt = () => {
+      let sent;
+      try {
+        sent = this.#w.sendPacked(topic, meta, data, count);
+      } catch (e) {
+        const err = translate(e);
+        if (/** @type {any} */ (err).code !== 'BACKPRESSURE') throw err;
+        refused = err;
+        return [];
+      }
+      this.#touched(true);
+      return [sent];
+    };
+    try {
+      const first = attempt();
+      if (first.length > 0 || limit === 0) return first.length > 0 ? Promise.resolve(first[0]) : Promise.reject(refused);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#hub.wait(attempt, () => this.closed, limit).then((got) => {
+      if (got.length > 0) return got[0];
+      throw this.closed ? errorOf('CLOSED', 'pond is closed') : refused;
+    });
   }
 
   /** @param {Packer} packer @param {string} topic @param {number} count @returns {Float64Array} */

@@ -486,3 +486,44 @@ test('values are Uint8Array; inputs take strings, Uint8Array, ArrayBuffer and ot
     { valueIsU8: true, value: null, key: [107], headers: [['m', [9]]] },
   ]);
 });
+
+test('send and sendMany with timeoutMs wait out Backpressure until an ack makes room; skipDamaged and nextDue are wired', async () => {
+  const got = await page.evaluate(async () => {
+    const { Pond } = /** @type {any} */ (window).logpond;
+    const pond = Pond.memory();
+    pond.createTopic('t', { maxBacklog: 2 });
+    const q = pond.queue('t', { subscription: 's' });
+    pond.sendMany('t', ['a', 'b']);
+    let syncCode = null;
+    try {
+      pond.send('t', 'c');
+    } catch (e) {
+      syncCode = e.code;
+    }
+    const start = performance.now();
+    const timedOut = await pond.send('t', 'c', { timeoutMs: 80 }).then(
+      () => null,
+      (e) => e.code,
+    );
+    const waitedMs = performance.now() - start;
+    const waiting = pond.send('t', 'c', { timeoutMs: 10_000 });
+    setTimeout(async () => {
+      const [d] = await q.receive();
+      d.ack();
+    }, 50);
+    const md = await waiting;
+    const [d2] = await q.receive();
+    const many = pond.sendMany('t', ['x'], { timeoutMs: 10_000 });
+    setTimeout(() => d2.ack(), 30);
+    const offsets = (await many).map((m) => m.offset);
+    const skipped = q.skipDamaged();
+    await pond.close();
+    return { syncCode, timedOut, waitedMs, offset: md.offset, offsets, skipped };
+  });
+  assert.equal(got.syncCode, 'BACKPRESSURE');
+  assert.equal(got.timedOut, 'BACKPRESSURE');
+  assert.ok(got.waitedMs >= 70, `waited ${got.waitedMs} ms`);
+  assert.equal(got.offset, 2);
+  assert.deepEqual(got.offsets, [3]);
+  assert.deepEqual(got.skipped, []);
+});

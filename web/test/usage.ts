@@ -34,6 +34,9 @@ export async function usage(): Promise<void> {
   const md: RecordMetadata = pond.send('orders', 'v', { key: new Uint8Array([1]), headers: [['h', '1']], timestampMs: now });
   pond.send('orders', null, { key: 'k', headers: { h: 'x' }, partition: 1n });
   const mds: RecordMetadata[] = pond.sendMany('orders', ['a', new Uint8Array(2), { key: 'k', value: 'c', headers: new Map([['h', 'v']]) }]);
+  const waited: Promise<RecordMetadata> = pond.send('orders', 'v', { timeoutMs: 100 });
+  const waitedMany: Promise<RecordMetadata[]> = pond.sendMany('orders', ['a'], { timeoutMs: 100 });
+  void [waited, waitedMany];
   const records: LogRecord[] = pond.read('orders', md.partition, { offset: 0, maxRecords: 100 });
   const value: Uint8Array | null = records[0].value;
   const headers: Array<[string, Uint8Array]> = records[0].headers;

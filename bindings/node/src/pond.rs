@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{Buffer, BufferSlice, Either, External, Float64Array}
 use napi_derive::napi;
 
 use crate::clock::NativeManualClock;
-use crate::convert::{core_err, from_u64, guard, invalid, to_i64, to_u32, to_u64, to_usize, Result};
+use crate::convert::{core_err, from_u64, guard, to_i64, to_u32, to_u64, to_usize, Result};
 
 /// Numbers per record `sendPacked` writes back: `partition, offset, timestampMs`.
 const META_PER_SENT: usize = 3;
@@ -98,12 +98,12 @@ const HEADER_SLOTS: usize = 3;
 /// Unpacks records the JS layer packed for `sendPacked` (the format is
 /// `logpond_js::unpack_new_records`'s); the numbers are f64 in native
 /// byte order, as a JS Float64Array holds them.
-fn unpack_new_records<'a>(data: &'a [u8], meta: &[u8], count: usize) -> Result<Vec<NewRecord<'a>>> {
+fn unpack_new_records<'a>(data: &'a [u8], meta: &[u8], count: usize) -> logpond::Result<Vec<NewRecord<'a>>> {
     let number = |i: usize| {
         let b = meta.get(i * 8..i * 8 + 8)?;
         Some(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     };
-    logpond_js::unpack_new_records(number, data, count).map_err(core_err)
+    logpond_js::unpack_new_records(number, data, count)
 }
 
 /// Records packed for the JS layer, which turns them into objects.
@@ -254,31 +254,86 @@ pub fn delete_topic(h: &Handle, name: String) -> Result<()> {
 /// buffer because each napi argument costs more than packing it.)
 #[napi]
 pub fn send_packed(h: &Handle, mut buf: BufferSlice) -> Result<()> {
-    guard(|| {
-        let malformed = || invalid("malformed packed records");
-        let header = |i: usize| -> Result<f64> {
-            let b = buf.get(i * 8..i * 8 + 8).ok_or_else(malformed)?;
-            Ok(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-        };
-        let slots = to_usize("slots", header(0)?)?;
-        let topic_len = to_usize("topicLength", header(1)?)?;
-        let count = to_usize("count", header(2)?)?;
-        let meta_len = slots.checked_mul(8).filter(|&n| n <= buf.len()).ok_or_else(malformed)?;
-        let (meta, rest) = buf.split_at_mut(meta_len);
-        let (topic, data) = rest.split_at_checked(topic_len).ok_or_else(malformed)?;
-        let topic = std::str::from_utf8(topic).map_err(|_| invalid("the topic name is not valid utf-8"))?;
-        let records = unpack_new_records(data, &meta[HEADER_SLOTS * 8..], count)?;
-        let sent = h.pond.send_many(topic, &records).map_err(core_err)?;
-        for (i, md) in sent.iter().enumerate() {
-            // Fits: every record took more numbers (META_PER_RECORD) than this.
-            let at = i * META_PER_SENT * 8;
-            let slot = meta.get_mut(at..at + META_PER_SENT * 8).ok_or_else(malformed)?;
-            let numbers = [f64::from(md.partition), from_u64(md.offset)?, md.timestamp_ms as f64];
-            for (dst, v) in slot.chunks_exact_mut(8).zip(numbers) {
-                dst.copy_from_slice(&v.to_ne_bytes());
-            }
+    guard(|| send_in(&mut buf, |topic, records| h.pond.send_many(topic, records)).map_err(core_err))
+}
+
+/// Sends records packed as for [`send_packed`] with `send`, writing the
+/// metadata back over the numbers.
+fn send_in(
+    buf: &mut [u8],
+    send: impl FnOnce(&str, &[NewRecord<'_>]) -> logpond::Result<Vec<logpond::RecordMetadata>>,
+) -> logpond::Result<()> {
+    let malformed = || logpond::Error::InvalidArgument("malformed packed records".into());
+    let header = |i: usize| -> logpond::Result<f64> {
+        let b = buf.get(i * 8..i * 8 + 8).ok_or_else(malformed)?;
+        Ok(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    };
+    let slots = logpond_js::to_usize("slots", header(0)?)?;
+    let topic_len = logpond_js::to_usize("topicLength", header(1)?)?;
+    let count = logpond_js::to_usize("count", header(2)?)?;
+    let meta_len = slots.checked_mul(8).filter(|&n| n <= buf.len()).ok_or_else(malformed)?;
+    let (meta, rest) = buf.split_at_mut(meta_len);
+    let (topic, data) = rest.split_at_checked(topic_len).ok_or_else(malformed)?;
+    let topic = std::str::from_utf8(topic)
+        .map_err(|_| logpond::Error::InvalidArgument("the topic name is not valid utf-8".into()))?;
+    let records = unpack_new_records(data, meta.get(HEADER_SLOTS * 8..).ok_or_else(malformed)?, count)?;
+    let sent = send(topic, &records)?;
+    for (i, md) in sent.iter().enumerate() {
+        // Fits: every record took more numbers (META_PER_RECORD) than this.
+        let at = i * META_PER_SENT * 8;
+        let slot = meta.get_mut(at..at + META_PER_SENT * 8).ok_or_else(malformed)?;
+        let numbers = [f64::from(md.partition), logpond_js::from_u64(md.offset)?, md.timestamp_ms as f64];
+        for (dst, v) in slot.chunks_exact_mut(8).zip(numbers) {
+            dst.copy_from_slice(&v.to_ne_bytes());
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// A send waiting out `Backpressure` on the thread pool (`send(..., {
+/// timeoutMs })`): the core's `send_many_wait` for at most one slice.
+pub struct SendWait {
+    pond: Arc<Pond>,
+    buf: Vec<u8>,
+    timeout: std::time::Duration,
+}
+
+impl crate::wait::Wait for SendWait {
+    fn wait(&mut self) -> logpond::Result<crate::wait::PackedOwned> {
+        let (pond, timeout) = (&self.pond, self.timeout);
+        // The numbers' slot count, read before the metadata overwrites it.
+        let slots = self
+            .buf
+            .get(..8)
+            .map_or(0.0, |b| f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+        let slots = logpond_js::to_usize("slots", slots)?;
+        send_in(&mut self.buf, |topic, records| pond.send_many_wait(topic, records, timeout))?;
+        // The metadata, over the numbers (the bytes are not needed).
+        let numbers = self
+            .buf
+            .chunks_exact(8)
+            .take(slots)
+            .map(|b| f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect();
+        Ok(crate::wait::PackedOwned { numbers, data: Vec::new() })
+    }
+}
+
+/// [`send_packed`] waiting up to `timeoutMs` on the thread pool while the
+/// send meets `Backpressure`. `buf` is the JS layer's own copy. Resolves
+/// with `[empty, numbers]` (the metadata over the numbers) or a failure.
+#[napi(ts_return_type = "Promise<[Buffer, Float64Array] | Failure>")]
+pub fn send_packed_wait(
+    h: &Handle,
+    buf: Buffer,
+    timeout_ms: f64,
+) -> Result<napi::bindgen_prelude::AsyncTask<crate::wait::WaitTask<SendWait>>> {
+    guard(|| {
+        Ok(napi::bindgen_prelude::AsyncTask::new(crate::wait::WaitTask(SendWait {
+            pond: h.pond.clone(),
+            buf: buf.to_vec(),
+            timeout: crate::wait::wait_time(timeout_ms)?,
+        })))
     })
 }
 

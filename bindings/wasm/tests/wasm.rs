@@ -158,7 +158,15 @@ fn next_record_hands_out_one_record_and_moves_the_position_by_one() {
     create(&pond, "t", 1.0);
     send(&pond, "t", &["a", "b", "c"]);
     let c = pond
-        .consumer("g".into(), vec!["t".into()], "earliest", false, Some(5000.0), Some(10_000.0), "cooperative-sticky")
+        .consumer(
+            "g".into(),
+            vec!["t".into()],
+            "earliest",
+            false,
+            Some(5000.0),
+            Some(10_000.0),
+            "cooperative-sticky",
+        )
         .unwrap();
     assert_eq!(values(&c.next_record().unwrap()), ["a"]);
     assert_eq!(c.position("t", 0.0).unwrap(), 1.0);

@@ -455,6 +455,13 @@ fn read_everything(pond: &Pond, topics: &[String], oracle: &mut Oracle<'_>) {
                 let Some(last) = batch.last() else { break };
                 for r in &batch {
                     assert!(r.offset >= next, "a read from {next} returned offset {}", r.offset);
+                    assert!(
+                        r.offset < p.end_offset,
+                        "a read of {topic}/{} returned offset {}, at or past its end {}",
+                        p.partition,
+                        r.offset,
+                        p.end_offset
+                    );
                     assert_eq!((&*r.topic, r.partition), (topic.as_str(), p.partition), "a read's origin");
                     oracle.check("read", r);
                 }

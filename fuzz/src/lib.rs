@@ -227,23 +227,32 @@ fn known_frame_at_u64_max(data: &[u8]) -> bool {
     fuzzing::segment_frame_ranges(&segment).iter().any(|&(_, last)| last == u64::MAX)
 }
 
-/// Ponds with a segment file whose frames (CRC or not) go below its base
-/// or backwards (open finding F3; see docs/FUZZING.md): a sealed segment
-/// whose `.index` matches its length is not scanned, and reads return its
+/// Ponds with a segment file whose frames (CRC or not) go below its base,
+/// backwards, or to the base of the next segment in its directory (open
+/// finding F3; see docs/FUZZING.md): a sealed segment whose `.index`
+/// matches its length is not scanned, and reads (and compaction) take its
 /// frames as they are, out of order and at offsets another segment holds.
 fn known_frames_out_of_place(data: &[u8]) -> bool {
-    fuzzing::decode_files(data).iter().any(|(name, bytes)| {
-        let Some(file) = name.rsplit('/').next() else { return false };
+    let files = fuzzing::decode_files(data);
+    let mut dirs: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    for (name, bytes) in &files {
+        let Some((dir, file)) = name.rsplit_once('/') else { continue };
         let Some(Ok(base)) = file.strip_suffix(".log").filter(|d| d.len() == 20).map(str::parse::<u64>)
         else {
-            return false;
+            continue;
         };
         let mut next = base;
-        fuzzing::segment_frame_ranges(bytes).into_iter().any(|(first, last)| {
-            let backwards = first < next;
+        for (first, last) in fuzzing::segment_frame_ranges(bytes) {
+            if first < next {
+                return true;
+            }
             next = last.saturating_add(1);
-            backwards
-        })
+        }
+        dirs.entry(dir).or_default().push((base, next));
+    }
+    dirs.values_mut().any(|segments| {
+        segments.sort_unstable();
+        segments.windows(2).any(|w| w[0].1 > w[1].0)
     })
 }
 

@@ -76,7 +76,10 @@ impl FrameHeader {
         if !(FRAME_HEADER_LEN - 8..=MAX_FRAME_LEN).contains(&length) {
             return Err(Error::corrupt(format!("batch length {length} out of bounds")));
         }
-        if header.base_offset.checked_add(u64::from(header.last_offset_delta)).is_none() {
+        // Offsets name records, and u64::MAX never does: the offset after
+        // the batch's last must exist.
+        let last = header.base_offset.checked_add(u64::from(header.last_offset_delta));
+        if last.is_none_or(|l| l == u64::MAX) {
             return Err(Error::corrupt("batch offsets overflow"));
         }
         Ok(header)

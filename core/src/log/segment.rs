@@ -152,6 +152,7 @@ impl Segment {
         let file_len = self.len;
         let mut cursor = FrameCursor::new(self, SEGMENT_HEADER_LEN, SCAN_CHUNK, None);
         cursor.end = file_len;
+        cursor.bounded = false;
         let mut valid = Vec::new();
         let mut expected = self.base_offset;
         loop {
@@ -380,11 +381,23 @@ pub struct FrameCursor<'s> {
     buf: Bytes,
     buf_pos: u64,
     cache: Option<&'s ChunkCache>,
+    /// Frames must hold offsets within the segment's range (off while
+    /// recovery scans, which finds that range).
+    bounded: bool,
 }
 
 impl<'s> FrameCursor<'s> {
     fn new(segment: &'s Segment, pos: u64, chunk: usize, cache: Option<&'s ChunkCache>) -> FrameCursor<'s> {
-        FrameCursor { segment, pos, end: segment.len, chunk, buf: Bytes::new(), buf_pos: pos, cache }
+        FrameCursor {
+            segment,
+            pos,
+            end: segment.len,
+            chunk,
+            buf: Bytes::new(),
+            buf_pos: pos,
+            cache,
+            bounded: true,
+        }
     }
 
     /// Makes `[pos, pos + want)` available in `buf`.
@@ -446,6 +459,15 @@ impl<'s> FrameCursor<'s> {
         self.fill(FRAME_HEADER_LEN)?;
         let at = (self.pos - self.buf_pos) as usize;
         let header = FrameHeader::parse(&self.buf[at..])?;
+        // A frame outside its segment's offsets (a misnamed or altered
+        // file whose index was trusted) is damage, never records.
+        let seg = self.segment;
+        if self.bounded && (header.base_offset < seg.base_offset || header.last_offset() >= seg.next_offset) {
+            return Err(Error::corrupt(format!(
+                "batch at offset {} lies outside its segment's offsets {}..{}",
+                header.base_offset, seg.base_offset, seg.next_offset
+            )));
+        }
         let frame_len = header.frame_len();
         if self.end - self.pos < frame_len as u64 {
             return Err(Error::corrupt("torn batch"));

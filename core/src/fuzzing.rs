@@ -358,11 +358,6 @@ pub fn segment_frame_ranges(segment: &[u8]) -> Vec<(u64, u64)> {
     out
 }
 
-/// The `next_offset` an index file records, if it decodes.
-pub fn index_next_offset(index: &[u8]) -> Option<u64> {
-    SegmentIndex::decode(index).ok().map(|i| i.next_offset)
-}
-
 /// The topic directories named by `topics/<t>/...` files.
 fn topic_dirs(storage: &MemoryStorage) -> BTreeSet<String> {
     let names = storage.list("topics/").unwrap_or_default();

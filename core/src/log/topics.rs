@@ -94,7 +94,7 @@ impl Topic {
                     timestamp_ms: *ts,
                 });
             }
-            after_append(partition, env, config)?;
+            after_append(partition, env, config);
             return Ok(metas);
         }
         let mut slots = vec![None; records.len()];
@@ -119,7 +119,7 @@ impl Topic {
                     timestamp_ms: *ts,
                 });
             }
-            after_append(partition, env, config)?;
+            after_append(partition, env, config);
         }
         metas.extend(slots.into_iter().flatten());
         Ok(metas)
@@ -180,12 +180,17 @@ pub(crate) fn create_topic(
 }
 
 /// Retention and, when due, compaction after an append.
-fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) -> Result<()> {
-    partition.enforce_retention(env.storage, config, env.now_ms)?;
+/// Retention and, when due, compaction after an append. The append has
+/// succeeded by now: a failure here (a damaged sealed segment that
+/// compaction cannot read, a full disk) must not make the send report
+/// failure for a record that is stored — its producer would send it
+/// again. Both run again on later appends, and `maintain()` reports what
+/// keeps failing.
+fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) {
+    let _ = partition.enforce_retention(env.storage, config, env.now_ms);
     if config.cleanup == Cleanup::Compact && partition.wants_compaction() {
-        partition.compact(env.storage, config, env.now_ms, env.fsync)?;
+        let _ = partition.compact(env.storage, config, env.now_ms, env.fsync);
     }
-    Ok(())
 }
 
 fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {

@@ -381,9 +381,11 @@ pub struct FrameCursor<'s> {
     buf: Bytes,
     buf_pos: u64,
     cache: Option<&'s ChunkCache>,
-    /// Frames must hold offsets within the segment's range (off while
-    /// recovery scans, which finds that range).
+    /// Frames must hold offsets within the segment's range, each above
+    /// the one before (off while recovery scans, which checks that itself).
     bounded: bool,
+    /// The last offset of the frame before, in this cursor's walk.
+    last_seen: Option<u64>,
 }
 
 impl<'s> FrameCursor<'s> {
@@ -397,6 +399,7 @@ impl<'s> FrameCursor<'s> {
             buf_pos: pos,
             cache,
             bounded: true,
+            last_seen: None,
         }
     }
 
@@ -468,6 +471,12 @@ impl<'s> FrameCursor<'s> {
                 header.base_offset, seg.base_offset, seg.next_offset
             )));
         }
+        if self.bounded && self.last_seen.is_some_and(|l| header.base_offset <= l) {
+            return Err(Error::corrupt(format!(
+                "batch at offset {} is out of order in its segment",
+                header.base_offset
+            )));
+        }
         let frame_len = header.frame_len();
         if self.end - self.pos < frame_len as u64 {
             return Err(Error::corrupt("torn batch"));
@@ -475,6 +484,7 @@ impl<'s> FrameCursor<'s> {
         self.fill(frame_len)?;
         let at = (self.pos - self.buf_pos) as usize;
         let frame = self.buf.slice(at..at + frame_len);
+        self.last_seen = Some(header.last_offset());
         let pos = self.pos;
         self.pos += frame_len as u64;
         Ok(Some((pos, header, frame)))

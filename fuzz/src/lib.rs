@@ -166,7 +166,7 @@ pub const TARGETS: &[Target] = &[
         seeds: open_pond_seeds,
         short_run: 50_000,
         decoder: false,
-        known_open: Some(known_frames_backwards),
+        known_open: None,
     },
     Target {
         name: "recovery",
@@ -220,26 +220,6 @@ fn recovery(data: &[u8]) {
 //
 // The filters of findings still open (`Target::known_open`) go here, each
 // with a regression under fuzz/regressions/; a fix removes its filter.
-
-/// Ponds with a segment file whose frames (CRC or not) go backwards (open
-/// finding F6; see docs/FUZZING.md): a sealed segment whose `.index`
-/// matches its length is not scanned, and reads take its frames as they
-/// are, so two frames can both hold one offset.
-fn known_frames_backwards(data: &[u8]) -> bool {
-    fuzzing::decode_files(data).iter().any(|(name, bytes)| {
-        let Some(file) = name.rsplit('/').next() else { return false };
-        let Some(Ok(base)) = file.strip_suffix(".log").filter(|d| d.len() == 20).map(str::parse::<u64>)
-        else {
-            return false;
-        };
-        let mut next = base;
-        fuzzing::segment_frame_ranges(bytes).into_iter().any(|(first, last)| {
-            let backwards = first < next;
-            next = last.saturating_add(1);
-            backwards
-        })
-    })
-}
 
 // --------------------------------------------------------------- vectors
 

@@ -317,3 +317,31 @@ def test_damage_stays_in_its_partition_for_queues(tmp_path: pathlib.Path) -> Non
         part, start, end = skipped[0]
         assert part == 0 and got == 300 - (end - start)
         assert q.backlog() == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_open_files_stay_bounded_however_many_segments(tmp_path: pathlib.Path) -> None:  # F3
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with logpond.open(tmp_path / "pond") as p:
+        before = open_fds()
+        p.create_topic("t", segment_bytes=64)
+        for i in range(1500):
+            p.send("t", b"record %05d " % i + b"x" * 60)
+        segments = len(list((tmp_path / "pond" / "topics" / "t" / "0").glob("*.log")))
+        assert segments >= 1000
+        # At most 256 handles (the default max_open_files), whatever the count.
+        assert open_fds() - before <= 256 + 8, open_fds() - before
+        assert len(p.read("t", offset=0, max_records=2000)) == 1500
+        assert open_fds() - before <= 256 + 8
+
+
+def test_a_compacted_topic_does_not_pile_up_segments(tmp_path: pathlib.Path) -> None:  # F3
+    with logpond.open(tmp_path / "pond") as p:
+        p.create_topic("c", compact=True, segment_bytes=600)
+        for i in range(20_000):
+            p.send("c", b"v" * 100, key=b"k%d" % (i % 10))
+        segments = len(list((tmp_path / "pond" / "topics" / "c" / "0").glob("*.log")))
+        assert segments <= 20, segments
+        assert p.describe("c").partitions[0].start_offset == 0

@@ -48,8 +48,9 @@ impl Topic {
         let spread = self.spread % n;
         let mut used_spread = false;
         let mut targets = Vec::with_capacity(records.len());
+        let mut total = 0usize;
         for r in records {
-            check_record(r, config)?;
+            total += check_record(r, config)?;
             let p = match (r.partition, r.key) {
                 (Some(p), _) if p < n => p,
                 (Some(p), _) => return Err(self.no_partition(p)),
@@ -64,7 +65,7 @@ impl Topic {
         // A batch that cannot fit one frame is refused before encoding it
         // (the stored size of its records is a lower bound of the frame's).
         let limit = crate::log::batch::MAX_FRAME_LEN;
-        if records.iter().map(NewRecord::size).sum::<usize>() > limit {
+        if total > limit {
             let mut per_partition = BTreeMap::<u32, usize>::new();
             for (r, p) in records.iter().zip(&targets) {
                 *per_partition.entry(*p).or_default() += r.size();
@@ -193,7 +194,8 @@ fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) 
     }
 }
 
-fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
+/// Checks a record against its topic's rules; returns its stored size.
+fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<usize> {
     let size = r.size();
     if size > config.max_record_bytes as usize {
         return Err(Error::RecordTooLarge { size, limit: config.max_record_bytes as usize });
@@ -206,7 +208,7 @@ fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<()> {
     if config.cleanup == Cleanup::Compact && r.key.is_none() {
         return Err(Error::invalid("a compacted topic needs a key on every record"));
     }
-    Ok(())
+    Ok(size)
 }
 
 pub(crate) fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, Topic>> {

@@ -490,13 +490,8 @@ pub(crate) fn poll(
             }
             let before = out.len();
             let limits = ReadLimits { max_records: room.min(pass_share), max_bytes: usize::MAX };
-            match partition.read(position, limits, env.chunks, &mut out) {
-                Ok(()) => {}
-                Err(e @ Error::Corruption(_)) => {
-                    damage.get_or_insert(e);
-                    continue;
-                }
-                Err(e) => return Err(e),
+            if !partition.read_or_note_damage(position, limits, env.chunks, &mut out, &mut damage)? {
+                continue;
             }
             // No record at or after the position (compacted away): skip to the end.
             let next = out[before..].last().map_or(partition.end_offset(), |r| r.offset + 1);

@@ -245,6 +245,28 @@ impl Partition {
         }
     }
 
+    /// [`Partition::read`] for engines that serve several partitions: a
+    /// `Corruption` error is kept in `damage` (the first one wins) instead
+    /// of failing, so the other partitions keep flowing. Returns whether
+    /// the read went through.
+    pub fn read_or_note_damage(
+        &self,
+        offset: u64,
+        limits: ReadLimits,
+        cache: &ChunkCache,
+        out: &mut Vec<Record>,
+        damage: &mut Option<Error>,
+    ) -> Result<bool> {
+        match self.read(offset, limits, cache, out) {
+            Ok(()) => Ok(true),
+            Err(e @ Error::Corruption(_)) => {
+                damage.get_or_insert(e);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn read_records(
         &self,
         offset: u64,

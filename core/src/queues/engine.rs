@@ -340,14 +340,9 @@ pub(crate) fn receive(
                 let Some(pending) = s.pending.remove(&offset) else { continue };
                 let mut one = Vec::with_capacity(1);
                 let limits = ReadLimits { max_records: 1, max_bytes: usize::MAX };
-                match partition.read(offset, limits, env.chunks, &mut one) {
-                    Ok(()) => {}
-                    Err(e @ Error::Corruption(_)) => {
-                        s.pending.insert(offset, pending);
-                        damage.get_or_insert(e);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+                if !partition.read_or_note_damage(offset, limits, env.chunks, &mut one, &mut damage)? {
+                    s.pending.insert(offset, pending);
+                    continue;
                 }
                 let Some(record) = one.pop().filter(|r| r.offset == offset) else {
                     // Compacted away: nothing left to deliver.
@@ -375,13 +370,14 @@ pub(crate) fn receive(
             if taken < want && s.next_fresh < partition.end_offset() {
                 let mut fresh = Vec::new();
                 let limits = ReadLimits { max_records: want - taken, max_bytes: usize::MAX };
-                match partition.read(s.next_fresh, limits, env.chunks, &mut fresh) {
-                    Ok(()) => {}
-                    Err(e @ Error::Corruption(_)) => {
-                        damage.get_or_insert(e);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
+                if !partition.read_or_note_damage(
+                    s.next_fresh,
+                    limits,
+                    env.chunks,
+                    &mut fresh,
+                    &mut damage,
+                )? {
+                    continue;
                 }
                 for record in fresh {
                     if record.offset > s.next_fresh {

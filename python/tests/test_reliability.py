@@ -345,3 +345,16 @@ def test_a_compacted_topic_does_not_pile_up_segments(tmp_path: pathlib.Path) -> 
         segments = len(list((tmp_path / "pond" / "topics" / "c" / "0").glob("*.log")))
         assert segments <= 20, segments
         assert p.describe("c").partitions[0].start_offset == 0
+
+
+def test_group_access_makes_files_group_shared_whatever_the_umask(tmp_path: pathlib.Path) -> None:
+    old = os.umask(0o077)
+    try:
+        with logpond.open(tmp_path / "pond", group_access=True) as p:
+            p.create_topic("t")
+            p.send("t", b"x")
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "pond").rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o770 if path.is_dir() else 0o660), (path, oct(mode))

@@ -357,17 +357,6 @@ fn topics_and_records_survive_reopen_of_a_directory() {
 }
 
 #[test]
-fn a_second_open_of_a_directory_is_locked() {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = Pond::open(dir.path()).unwrap();
-    assert!(matches!(Pond::open(dir.path()), Err(Error::PondLocked(_))));
-    pond.close().unwrap();
-    let again = Pond::open(dir.path()).unwrap();
-    drop(again);
-    Pond::open(dir.path()).unwrap();
-}
-
-#[test]
 fn a_missing_or_damaged_index_is_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     {

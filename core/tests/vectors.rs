@@ -19,7 +19,7 @@ fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
             let name = format!("{rel}{}", entry.file_name().to_string_lossy());
             if entry.file_type().unwrap().is_dir() {
                 walk(&entry.path(), &format!("{name}/"), out);
-            } else if name != "LOCK" {
+            } else if !name.starts_with("LOCK") {
                 out.insert(name, std::fs::read(entry.path()).unwrap());
             }
         }

@@ -289,7 +289,7 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), S
         let name = format!("{rel}{}", entry.file_name().to_string_lossy());
         if entry.path().is_dir() {
             walk(&entry.path(), &format!("{name}/"), out)?;
-        } else if name != "LOCK" {
+        } else if !name.starts_with("LOCK") {
             out.push((name, std::fs::read(entry.path()).map_err(|e| e.to_string())?));
         }
     }

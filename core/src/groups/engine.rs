@@ -79,17 +79,33 @@ pub(crate) struct GroupState {
     committed: BTreeMap<OffsetKey, u64>,
     groups: BTreeMap<String, Group>,
     next_member: u64,
+    /// The next offset of `__consumer_offsets` to replay: commits below it
+    /// (this handle's own and others') are in `committed`.
+    replayed: u64,
 }
 
 impl GroupState {
     /// Loads committed offsets from `__consumer_offsets`.
     pub fn load(topics: &Topics, chunks: &ChunkCache) -> Result<GroupState> {
         let mut state = GroupState::default();
+        state.catch_up(topics, chunks)?;
+        Ok(state)
+    }
+
+    /// Replays the commits appended since the last replay (by any handle:
+    /// replaying this handle's own again changes nothing, as the last
+    /// record per key wins either way).
+    pub fn catch_up(&mut self, topics: &Topics, chunks: &ChunkCache) -> Result<()> {
         let Some(topic) = topics.get(OFFSETS_TOPIC) else {
-            return Ok(state);
+            return Ok(());
         };
         let partition = topic.partition(0)?;
-        let mut next = partition.start_offset();
+        let mut next = self.replayed.max(partition.start_offset());
+        if next > partition.end_offset() {
+            // The topic was created again since: replay it whole.
+            self.committed.clear();
+            next = partition.start_offset();
+        }
         let limits = ReadLimits { max_records: 4096, max_bytes: usize::MAX };
         loop {
             let mut batch = Vec::new();
@@ -102,17 +118,32 @@ impl GroupState {
                 };
                 match r.value.as_deref() {
                     None => {
-                        state.committed.remove(&key);
+                        self.committed.remove(&key);
                     }
                     Some(v) => {
                         if let Some(offset) = offsets::decode_value(v) {
-                            state.committed.insert(key, offset);
+                            self.committed.insert(key, offset);
                         }
                     }
                 }
             }
         }
-        Ok(state)
+        self.replayed = partition.end_offset();
+        Ok(())
+    }
+
+    /// Drops every member's positions, buffered records and assignment on
+    /// a topic that is gone or was created again (by this handle or
+    /// another): they must never be committed.
+    pub fn forget_members_on(&mut self, topic: &str) {
+        for group in self.groups.values_mut() {
+            group.assignment.retain(|(t, _), _| t != topic);
+            group.partitions.remove(topic);
+            for m in group.members.values_mut() {
+                m.positions.retain(|(t, _), _| t != topic);
+                m.buffer.retain(|r| &*r.topic != topic);
+            }
+        }
     }
 
     fn group(&self, id: &str) -> Option<&Group> {
@@ -328,14 +359,7 @@ pub(crate) fn forget_missing_topics(state: &mut GroupCtx<'_>, env: &Env<'_>) -> 
 /// a new topic of the same name would start past its first records. The
 /// next heartbeat rebalances, as the topic's partitions changed.
 pub(crate) fn forget_topic(state: &mut GroupCtx<'_>, env: &Env<'_>, topic: &str) -> Result<()> {
-    for group in state.groups.groups.values_mut() {
-        group.assignment.retain(|(t, _), _| t != topic);
-        group.partitions.remove(topic);
-        for m in group.members.values_mut() {
-            m.positions.retain(|(t, _), _| t != topic);
-            m.buffer.retain(|r| &*r.topic != topic);
-        }
-    }
+    state.groups.forget_members_on(topic);
     let gone: Vec<OffsetKey> =
         state.groups.committed.keys().filter(|(_, t, _)| t == topic).cloned().collect();
     if gone.is_empty() {

@@ -139,6 +139,71 @@ impl Partition {
         Ok(partition)
     }
 
+    /// Takes in what other handles appended to the active segment since
+    /// this one last looked (see [`Segment::catch_up`]). Rolls, retention
+    /// and rewrites by others show as changed names: [`Partition::reload`].
+    pub fn catch_up(&mut self, storage: &dyn Storage, repair: bool) -> Result<()> {
+        if self.active_mut().catch_up(repair)? {
+            return Ok(());
+        }
+        self.reload(storage, repair)
+    }
+
+    /// Lists the partition's files again after other handles changed them
+    /// (a roll, retention, `delete_records`, compaction): segments that
+    /// are gone are dropped, new ones opened, and one rewritten (its length
+    /// changed) opened again; the active segment, if still there, is kept
+    /// and caught up. With `repair` (under the pond's write lock) what a
+    /// dead writer left half done is finished or cleared, as on open.
+    pub fn reload(&mut self, storage: &dyn Storage, repair: bool) -> Result<()> {
+        let prefix = format!("{}/", self.dir);
+        let mut names = storage.list(&prefix)?;
+        let swaps: Vec<(u64, u64)> =
+            names.iter().filter_map(|n| crate::log::compaction::parse_swap(&n[prefix.len()..])).collect();
+        if repair && !swaps.is_empty() {
+            for (base, end) in swaps {
+                crate::log::compaction::finish_swap(storage, &self.dir, base, end)?;
+            }
+            names = storage.list(&prefix)?;
+        }
+        let mut bases = Vec::new();
+        let mut log_start = 0;
+        for name in &names {
+            let file = &name[prefix.len()..];
+            if let Some(base) = file.strip_suffix(".log").and_then(parse_base) {
+                bases.push(base);
+            } else if file == LOG_START_FILE {
+                log_start = read_log_start(storage, name)?;
+            }
+        }
+        bases.sort_unstable();
+        let mut old = std::mem::take(&mut self.segments);
+        let last = bases.len().saturating_sub(1);
+        for (i, &base) in bases.iter().enumerate() {
+            let sealed = i < last;
+            let kept = match old.remove(&base) {
+                Some(mut seg) if !seg.is_replaced(storage, &self.dir)? => {
+                    seg.catch_up(repair)?.then_some(seg)
+                }
+                _ => None,
+            };
+            let segment = match kept {
+                Some(seg) => seg,
+                None => Segment::open_as(storage, &self.dir, base, sealed, repair)?,
+            };
+            self.segments.insert(base, segment);
+        }
+        self.log_start = log_start;
+        if self.segments.is_empty() {
+            if !repair {
+                return Err(Error::corrupt(format!("{} has no segment", self.dir)));
+            }
+            let segment = Segment::create(storage, &self.dir, log_start, false)?;
+            self.segments.insert(log_start, segment);
+        }
+        Ok(())
+    }
+
     fn active(&self) -> &Segment {
         match self.segments.last_key_value() {
             Some((_, s)) => s,

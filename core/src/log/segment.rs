@@ -49,6 +49,9 @@ pub struct Segment {
     pub base_offset: u64,
     id: u64,
     file: Arc<dyn StorageFile>,
+    /// The file's identity when this handle opened it (see
+    /// [`StorageFile::identity`]).
+    identity: Option<u64>,
     /// Bytes of valid log (header included).
     len: u64,
     /// One past the last offset this segment holds (its base when empty).
@@ -94,6 +97,7 @@ impl Segment {
         Segment {
             base_offset: base,
             id: NEXT_SEGMENT_ID.fetch_add(1, Ordering::Relaxed),
+            identity: file.identity().ok().flatten(),
             file,
             len: SEGMENT_HEADER_LEN,
             next_offset: base,
@@ -139,6 +143,44 @@ impl Segment {
         Ok(segment)
     }
 
+    /// Opens a segment for [`Partition::reload`](crate::log::partition::Partition::reload):
+    /// as [`Segment::open`] with `repair`; without it (beside a live
+    /// writer) nothing is written and a torn tail is only left unread.
+    pub fn open_as(
+        storage: &dyn Storage,
+        dir: &str,
+        base: u64,
+        sealed: bool,
+        repair: bool,
+    ) -> Result<Segment> {
+        if repair {
+            return Segment::open(storage, dir, base, sealed);
+        }
+        let file = storage.open(&log_name(dir, base), false)?;
+        let len = file.len()?;
+        let mut segment = Segment::empty(base, file);
+        if len < SEGMENT_HEADER_LEN {
+            return Ok(segment);
+        }
+        if sealed {
+            if let Some(index) = load_index(storage, dir, base, len) {
+                segment.len = len;
+                segment.adopt_index(index);
+                return Ok(segment);
+            }
+        }
+        segment.scan_to(len, false)?;
+        Ok(segment)
+    }
+
+    /// Whether the file under this segment's name is no longer the one this
+    /// handle opened: compaction replaced it (a rename over the name).
+    pub fn is_replaced(&self, storage: &dyn Storage, dir: &str) -> Result<bool> {
+        let Some(known) = self.identity else { return Ok(false) };
+        let current = storage.open(&log_name(dir, self.base_offset), false)?.identity()?;
+        Ok(current != Some(known))
+    }
+
     fn adopt_index(&mut self, index: SegmentIndex) {
         self.next_offset = index.next_offset;
         self.max_timestamp = index.max_timestamp;
@@ -150,11 +192,36 @@ impl Segment {
     /// file after the last batch that is whole, intact and in order.
     fn recover(&mut self) -> Result<()> {
         let file_len = self.len;
-        let mut cursor = FrameCursor::new(self, SEGMENT_HEADER_LEN, SCAN_CHUNK, None);
+        self.len = SEGMENT_HEADER_LEN;
+        self.scan_to(file_len, true)
+    }
+
+    /// Takes in the batches another handle appended since this one last
+    /// looked (its length read again). With `repair` (the caller holds the
+    /// pond's write lock, so no writer is mid-append), bytes after the last
+    /// whole, intact batch are a dead writer's torn tail and are cut off;
+    /// without it they are left for their writer to finish. `Ok(false)`
+    /// when the file is shorter than this handle knew: it was rewritten,
+    /// and must be opened again.
+    pub fn catch_up(&mut self, repair: bool) -> Result<bool> {
+        let file_len = self.file.refresh_len()?;
+        if file_len < self.len {
+            return Ok(false);
+        }
+        if file_len > self.len {
+            self.scan_to(file_len, repair)?;
+        }
+        Ok(true)
+    }
+
+    /// Notes every whole, intact, in-order batch from `self.len` up to
+    /// `file_len`; with `truncate`, cuts the file after the last one.
+    fn scan_to(&mut self, file_len: u64, truncate: bool) -> Result<()> {
+        let mut cursor = FrameCursor::new(self, self.len, SCAN_CHUNK, None);
         cursor.end = file_len;
         cursor.bounded = false;
         let mut valid = Vec::new();
-        let mut expected = self.base_offset;
+        let mut expected = self.next_offset;
         loop {
             let (pos, header, frame) = match cursor.next_frame() {
                 Ok(Some(next)) => next,
@@ -171,12 +238,11 @@ impl Segment {
             expected = header.last_offset() + 1;
             valid.push((pos, header));
         }
-        self.len = SEGMENT_HEADER_LEN;
         for (pos, header) in valid {
             let summary = header_summary(&header);
             self.note_batch(pos, &summary, header.base_timestamp, header.frame_len() as u64);
         }
-        if self.len < file_len {
+        if truncate && self.len < file_len {
             self.file.set_len(self.len)?;
         }
         Ok(())

@@ -212,6 +212,50 @@ fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<usize> {
 }
 
 pub(crate) fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeMap<String, Topic>> {
+    let mut topics = BTreeMap::new();
+    for (name, meta) in topic_metas(storage)? {
+        topics.insert(name.clone(), load_topic(storage, &name, meta, durable)?);
+    }
+    Ok(topics)
+}
+
+/// Brings `topics` up to date with the files after other handles changed
+/// names (created or deleted topics, rolled, removed or rewritten
+/// segments). Runs under the pond's write lock, so what a dead writer left
+/// half done is finished as on open. Returns the topics that are gone or
+/// were created again since: what groups and queues held of them is stale.
+pub(crate) fn reload_topics(
+    topics: &mut Topics,
+    storage: &dyn Storage,
+    durable: bool,
+) -> Result<Vec<String>> {
+    let metas = topic_metas(storage)?;
+    let mut stale: Vec<String> = topics.keys().filter(|n| !metas.contains_key(*n)).cloned().collect();
+    for name in &stale {
+        topics.remove(name);
+    }
+    for (name, meta) in metas {
+        match topics.get_mut(&name) {
+            Some(topic) if topic.meta == meta => {
+                for p in &mut topic.partitions {
+                    p.reload(storage, true)?;
+                }
+            }
+            known => {
+                if known.is_some() {
+                    stale.push(name.clone());
+                }
+                let topic = load_topic(storage, &name, meta, durable)?;
+                topics.insert(name, topic);
+            }
+        }
+    }
+    Ok(stale)
+}
+
+/// The metadata of every topic in storage, by name. Finishes what a crash
+/// left half done: an interrupted delete, the leftovers of a create.
+fn topic_metas(storage: &dyn Storage) -> Result<BTreeMap<String, TopicMeta>> {
     let prefix = format!("{TOPICS_DIR}/");
     // Per topic directory: its files other than the metadata.
     let mut dirs: BTreeMap<String, DirFiles> = BTreeMap::new();
@@ -226,7 +270,7 @@ pub(crate) fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeM
             _ => entry.others.push(name.clone()),
         }
     }
-    let mut topics = BTreeMap::new();
+    let mut metas = BTreeMap::new();
     for (name, files) in dirs {
         let dir = Topic::dir(&name);
         if files.deleted && !files.meta {
@@ -253,15 +297,20 @@ pub(crate) fn load_topics(storage: &dyn Storage, durable: bool) -> Result<BTreeM
         if meta.name != name {
             return Err(Error::corrupt(format!("{meta_name} names topic {:?}", meta.name)));
         }
-        let topic_name: Arc<str> = Arc::from(name.as_str());
-        let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
-        for p in 0..meta.config.partitions {
-            let origin = Origin { topic: topic_name.clone(), partition: p };
-            partitions.push(Partition::open(storage, format!("{dir}/{p}"), origin, durable)?);
-        }
-        topics.insert(name, Topic { meta, name: topic_name, partitions, spread: 0 });
+        metas.insert(name, meta);
     }
-    Ok(topics)
+    Ok(metas)
+}
+
+fn load_topic(storage: &dyn Storage, name: &str, meta: TopicMeta, durable: bool) -> Result<Topic> {
+    let dir = Topic::dir(name);
+    let topic_name: Arc<str> = Arc::from(name);
+    let mut partitions = Vec::with_capacity(meta.config.partitions as usize);
+    for p in 0..meta.config.partitions {
+        let origin = Origin { topic: topic_name.clone(), partition: p };
+        partitions.push(Partition::open(storage, format!("{dir}/{p}"), origin, durable)?);
+    }
+    Ok(Topic { meta, name: topic_name, partitions, spread: 0 })
 }
 
 /// A topic directory's files, as open finds them.

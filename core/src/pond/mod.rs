@@ -7,6 +7,7 @@
 pub mod consumer;
 pub mod queue;
 mod rules;
+mod sync;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -22,8 +23,9 @@ use crate::log::topics::{
     create_topic, load_topics, remove_all, Env, Topic, Topics, TOPIC_DELETED, TOPIC_META,
 };
 use crate::queues::engine::{self as queues, QueueCtx, QueueState};
-use crate::storage::{read_all, replace_file, FileMode, MemoryStorage, Storage};
+use crate::storage::{read_all, replace_file, FileMode, MemoryStorage, Storage, Tracked};
 use crate::{Error, Result};
+use sync::{Counters, Shared};
 
 const POND_META: &str = "pond.meta";
 const POND_MAGIC: &[u8; 4] = b"LPND";
@@ -94,6 +96,8 @@ pub(crate) struct State {
     pub(crate) topics: Topics,
     pub(crate) groups: GroupState,
     pub(crate) queues: QueueState,
+    /// What this handle last saw of a shared pond's counters (`sync`).
+    pub(crate) seen: Option<Counters>,
 }
 
 impl State {
@@ -114,6 +118,10 @@ pub type AppendListener = Arc<dyn Fn() + Send + Sync>;
 /// An embeddable event broker over one storage.
 pub struct Pond {
     storage: Arc<dyn Storage>,
+    /// Set when other handles may share the storage (`sync`).
+    shared: Option<Shared>,
+    /// The claim of this pond's groups and queues, once taken.
+    coordinating: std::sync::atomic::AtomicBool,
     clock: Arc<dyn Clock>,
     durability: Durability,
     /// `None` once closed.
@@ -173,16 +181,32 @@ impl Pond {
     /// Opens a pond over any storage, loading its topics.
     pub fn with_storage(storage: Arc<dyn Storage>, options: PondOptions) -> Result<Pond> {
         let durable = options.durability == Durability::Fsync;
-        check_format(&*storage, durable)?;
-        let topics = load_topics(&*storage, durable)?;
         let chunks = ChunkCache::default();
-        let groups = GroupState::load(&topics, &chunks)?;
-        let queues = QueueState::load(&*storage, &topics, &chunks, durable)?;
+        let (storage, shared) = if storage.is_shared() {
+            let tracked = Arc::new(Tracked::new(storage.clone()));
+            let shared = Shared::new(tracked.clone(), &*storage)?;
+            (tracked as Arc<dyn Storage>, Some(shared))
+        } else {
+            (storage, None)
+        };
+        let load = || {
+            check_format(&*storage, durable)?;
+            let topics = load_topics(&*storage, durable)?;
+            let groups = GroupState::load(&topics, &chunks)?;
+            let queues = QueueState::load(&*storage, &topics, &chunks, durable)?;
+            Ok(State { topics, groups, queues, seen: None })
+        };
+        let state = match &shared {
+            Some(shared) => shared.load(&*storage, load)?,
+            None => load()?,
+        };
         let pond = Pond {
             storage,
+            shared,
+            coordinating: std::sync::atomic::AtomicBool::new(false),
             clock: options.clock,
             durability: options.durability,
-            state: Mutex::new(Some(State { topics, groups, queues })),
+            state: Mutex::new(Some(state)),
             appends: Mutex::new(0),
             appended: Condvar::new(),
             waiters: AtomicUsize::new(0),
@@ -225,7 +249,29 @@ impl Pond {
         self.birth.check()?;
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(Error::Closed)?;
-        f(state)
+        match &self.shared {
+            Some(shared) => shared.run(state, &self.env(), f),
+            None => f(state),
+        }
+    }
+
+    /// Claims this pond's consumer groups and queues for this handle, for
+    /// as long as it stays open: members and leases live in its memory, so
+    /// one handle at a time runs them (other handles share topics and
+    /// records, and see committed offsets and settled records).
+    pub(crate) fn claim_coordination(&self) -> Result<()> {
+        if self.coordinating.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if !self.storage.try_claim("coordinator")? {
+            return Err(Error::PondLocked(format!(
+                "{:?}: another open handle runs this pond's consumer groups and queues; \
+                 several handles share topics and records, one at a time runs groups and queues",
+                self.storage
+            )));
+        }
+        self.coordinating.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     fn with_topic<T>(&self, name: &str, f: impl FnOnce(&mut Topic) -> Result<T>) -> Result<T> {
@@ -444,22 +490,30 @@ impl Pond {
             return Ok(());
         };
         let env = self.env();
-        // Snapshots make the next open quick; losing one only costs replay.
-        let snapshots = queues::snapshot_all(&mut state.queues, &env);
-        let synced = if self.fsync() {
-            state
-                .topics
-                .values()
-                .flat_map(|t| &t.partitions)
-                .try_for_each(Partition::sync)
-                .and(queues::sync_all(&state.queues))
-        } else {
-            Ok(())
+        let fsync = self.fsync();
+        let finish = |state: &mut State| {
+            // Snapshots make the next open quick; losing one only costs replay.
+            let snapshots = queues::snapshot_all(&mut state.queues, &env);
+            let synced = if fsync {
+                state
+                    .topics
+                    .values()
+                    .flat_map(|t| &t.partitions)
+                    .try_for_each(Partition::sync)
+                    .and(queues::sync_all(&state.queues))
+            } else {
+                Ok(())
+            };
+            snapshots.and(synced)
+        };
+        let finished = match &self.shared {
+            Some(shared) => shared.run(&mut state, &env, finish),
+            None => finish(&mut state),
         };
         drop(state);
         let released = self.storage.close();
         self.notify_append(); // wake waiters so they see the pond is closed
-        snapshots.and(synced).and(released)
+        finished.and(released)
     }
 
     pub fn is_closed(&self) -> bool {

@@ -27,6 +27,7 @@ impl Pond {
     /// `topic`, creating the subscription (at the topic's start, or its end
     /// with `start_at_end`) if it does not exist.
     pub fn queue(self: &Arc<Self>, topic: &str, config: QueueConfig) -> Result<Queue> {
+        self.claim_coordination()?;
         let env = self.env();
         let id = self.with_state(|state| attach(&mut state.queue_ctx(), &env, topic, &config))?;
         Ok(Queue {

@@ -159,16 +159,7 @@ impl QueueState {
         durable: bool,
     ) -> Result<QueueState> {
         let mut state = QueueState::default();
-        let mut found = std::collections::BTreeSet::new();
-        for name in storage.list("queues/")? {
-            let mut parts = name.splitn(4, '/');
-            if let (Some(_), Some(topic), Some(sub), Some(_)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            {
-                found.insert((topic.to_string(), sub.to_string()));
-            }
-        }
-        for (topic, sub) in found {
+        for (topic, sub) in subscription_dirs(storage)? {
             let dir = SubscriptionStore::dir_for(&topic, &sub);
             let snapshot = format!("{dir}/snapshot");
             let has_snapshot = storage.list(&snapshot)?.contains(&snapshot);
@@ -185,6 +176,69 @@ impl QueueState {
         }
         Ok(state)
     }
+
+    /// Takes in what other handles changed: the events they logged and,
+    /// when names changed, the subscriptions they created or deleted.
+    /// Subscriptions of `stale_topics` (gone or created again) are dropped
+    /// first. Runs under the pond's write lock, after the topics caught up.
+    pub fn catch_up(
+        &mut self,
+        env: &Env<'_>,
+        topics: &Topics,
+        stale_topics: &[String],
+        names_changed: bool,
+    ) -> Result<()> {
+        self.subs.retain(|(t, _), _| !stale_topics.contains(t));
+        if names_changed {
+            let mut found = std::collections::BTreeSet::new();
+            for (topic, sub) in subscription_dirs(env.storage)? {
+                let snapshot = format!("{}/snapshot", SubscriptionStore::dir_for(&topic, &sub));
+                if topics.contains_key(&topic) && env.storage.list(&snapshot)?.contains(&snapshot) {
+                    found.insert((topic, sub));
+                }
+            }
+            self.subs.retain(|key, _| found.contains(key));
+            for key in found {
+                if let std::collections::btree_map::Entry::Vacant(slot) = self.subs.entry(key) {
+                    let sub = open_subscription(env, topics, slot.key())?;
+                    slot.insert(sub);
+                }
+            }
+        }
+        let keys: Vec<SubKey> = self.subs.keys().cloned().collect();
+        for key in keys {
+            let Some(sub) = self.subs.get_mut(&key) else { continue };
+            if !sub.store.catch_up(env.storage, env.chunks, &mut sub.parts, names_changed)? {
+                let fresh = open_subscription(env, topics, &key)?;
+                sub.store = fresh.store;
+                sub.parts = fresh.parts;
+                sub.deadlines.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// (topic, subscription) of every directory under `queues/` holding a file.
+fn subscription_dirs(storage: &dyn crate::storage::Storage) -> Result<std::collections::BTreeSet<SubKey>> {
+    let mut found = std::collections::BTreeSet::new();
+    for name in storage.list("queues/")? {
+        let mut parts = name.splitn(4, '/');
+        if let (Some(_), Some(topic), Some(sub), Some(_)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            found.insert((topic.to_string(), sub.to_string()));
+        }
+    }
+    Ok(found)
+}
+
+fn open_subscription(env: &Env<'_>, topics: &Topics, key: &SubKey) -> Result<Subscription> {
+    let (topic, name) = key;
+    let partitions = topics.get(topic).map_or(0, |t| t.partitions.len() as u32);
+    let (store, parts) =
+        SubscriptionStore::open(env.storage, topic, name, partitions, env.chunks, env.fsync)?;
+    Ok(Subscription::new(store, parts))
 }
 
 fn lease_expired(what: &str) -> Error {
@@ -774,7 +828,7 @@ pub(crate) fn sync_all(queues: &QueueState) -> Result<()> {
 
 /// Writes a snapshot of every subscription (on close: a quick reopen).
 pub(crate) fn snapshot_all(queues: &mut QueueState, env: &Env<'_>) -> Result<()> {
-    for sub in queues.subs.values_mut() {
+    for sub in queues.subs.values_mut().filter(|s| s.store.has_unsnapshotted()) {
         sub.store.snapshot(env.storage, &sub.parts, env.fsync)?;
     }
     Ok(())

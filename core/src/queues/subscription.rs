@@ -180,6 +180,9 @@ pub(crate) struct SubscriptionStore {
     dir: String,
     log: Partition,
     records_since_snapshot: u64,
+    /// The next state-log offset to replay: events below it are in the
+    /// subscription's state.
+    replayed: u64,
 }
 
 impl SubscriptionStore {
@@ -206,7 +209,7 @@ impl SubscriptionStore {
         }
         let log =
             Partition::create(storage, format!("{dir}/log"), Self::origin(topic, subscription), durable)?;
-        let mut store = SubscriptionStore { dir, log, records_since_snapshot: 0 };
+        let mut store = SubscriptionStore { dir, log, records_since_snapshot: 0, replayed: 0 };
         let parts: Vec<PartitionState> = starts.iter().map(|s| PartitionState::at(*s)).collect();
         store.snapshot(storage, &parts, durable)?;
         Ok((store, parts))
@@ -228,25 +231,54 @@ impl SubscriptionStore {
         let (replay_from, mut parts) =
             decode_snapshot(&snapshot).ok_or_else(|| Error::corrupt(format!("{dir}/snapshot is damaged")))?;
         parts.resize_with(partitions as usize, PartitionState::default);
-        let mut next = replay_from.max(log.start_offset());
+        let from = replay_from.max(log.start_offset());
+        let mut store = SubscriptionStore { dir, log, records_since_snapshot: 0, replayed: from };
+        store.replay(chunks, &mut parts)?;
+        Ok((store, parts))
+    }
+
+    /// Applies the events logged from `replayed` to the log's end.
+    fn replay(&mut self, chunks: &ChunkCache, parts: &mut [PartitionState]) -> Result<()> {
         let limits = ReadLimits { max_records: 1024, max_bytes: usize::MAX };
-        let mut replayed = 0;
         loop {
             let mut batch = Vec::new();
-            log.read(next, limits, chunks, &mut batch)?;
+            self.log.read(self.replayed, limits, chunks, &mut batch)?;
             let Some(last) = batch.last() else { break };
-            next = last.offset + 1;
+            self.replayed = last.offset + 1;
             for record in &batch {
                 let events = record.value.as_deref().and_then(decode_events).ok_or_else(|| {
-                    Error::corrupt(format!("{dir}/log: malformed event at {}", record.offset))
+                    Error::corrupt(format!("{}/log: malformed event at {}", self.dir, record.offset))
                 })?;
                 for e in events {
-                    apply(&mut parts, e, 0);
+                    apply(parts, e, 0);
                 }
-                replayed += 1;
+                self.records_since_snapshot += 1;
             }
         }
-        Ok((SubscriptionStore { dir, log, records_since_snapshot: replayed }, parts))
+        Ok(())
+    }
+
+    /// Takes in the events other handles logged since this one last looked
+    /// (after a listing, when names changed). `Ok(false)` when they were
+    /// snapshotted and freed before this handle replayed them: the caller
+    /// opens the subscription again.
+    pub fn catch_up(
+        &mut self,
+        storage: &dyn Storage,
+        chunks: &ChunkCache,
+        parts: &mut [PartitionState],
+        names_changed: bool,
+    ) -> Result<bool> {
+        if names_changed {
+            self.log.reload(storage, true)?;
+        } else {
+            self.log.catch_up(storage, true)?;
+        }
+        if self.replayed < self.log.start_offset() {
+            return Ok(false);
+        }
+        self.replay(chunks, parts)?;
+        Ok(true)
     }
 
     /// Appends events as one record of the state log.
@@ -266,11 +298,19 @@ impl SubscriptionStore {
         let config = state_log_config();
         let ctx = AppendContext { storage, config: &config, fsync, now_ms };
         self.log.append(&ctx, &[(&record, now_ms)])?;
+        // Under the pond's lock this handle had replayed everything before
+        // its own events, which its state already holds.
+        self.replayed = self.log.end_offset();
         self.records_since_snapshot += 1;
         if self.records_since_snapshot >= SNAPSHOT_EVERY {
             self.snapshot(storage, parts, fsync)?;
         }
         Ok(())
+    }
+
+    /// Whether events were logged since the last snapshot.
+    pub fn has_unsnapshotted(&self) -> bool {
+        self.records_since_snapshot > 0
     }
 
     /// Writes the whole state and frees the log before it.

@@ -158,6 +158,22 @@ impl Storage for BoundedHandles {
         Ok(())
     }
 
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<()> {
+        self.inner.lock(exclusive)
+    }
+
+    fn unlock(&self) -> Result<()> {
+        self.inner.unlock()
+    }
+
+    fn try_claim(&self, what: &str) -> Result<bool> {
+        self.inner.try_claim(what)
+    }
+
     fn sync_names(&self, dir: &str) -> Result<()> {
         self.inner.sync_names(dir)
     }
@@ -258,6 +274,10 @@ impl StorageFile for LightFile {
 
     fn sync(&self) -> Result<()> {
         self.handle()?.sync()
+    }
+
+    fn identity(&self) -> Result<Option<u64>> {
+        self.handle()?.identity()
     }
 }
 

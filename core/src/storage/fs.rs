@@ -1,5 +1,8 @@
-//! Storage in a directory of the local file system, with positional I/O and
-//! an advisory lock on the directory (`LOCK`), held while the pond is open.
+//! Storage in a directory of the local file system, with positional I/O.
+//! Any number of handles, in this process or others, open one directory at
+//! once: an advisory lock on `LOCK` (flock: per open file, dropped by the
+//! OS when a process dies) makes each operation atomic against the others,
+//! and claims (`LOCK.<what>`) are held by one handle until it closes.
 //!
 //! Hygiene: the directory is resolved to an absolute path once, at open (a
 //! later `chdir` changes nothing); no symlink inside the pond is followed
@@ -40,8 +43,10 @@ pub struct FileStorage {
     /// Absolute, resolved once at open.
     root: PathBuf,
     mode: FileMode,
-    /// The locked `LOCK` file; `None` once closed.
+    /// The `LOCK` file, locked around each operation; `None` once closed.
     lock: Mutex<Option<File>>,
+    /// Claims held until close (`LOCK.<what>`, locked).
+    claims: Mutex<Vec<File>>,
 }
 
 /// An I/O error that names the path it happened on, keeping its kind and
@@ -78,9 +83,8 @@ pub fn os_error(e: &io::Error) -> Option<i32> {
 }
 
 impl FileStorage {
-    /// Opens (creating if needed) the directory and takes its lock. A second
-    /// open of a locked directory, from this process or another, fails with
-    /// [`Error::PondLocked`].
+    /// Opens (creating if needed) the directory. Other handles may have it
+    /// open too.
     pub fn open(root: impl AsRef<Path>) -> Result<FileStorage> {
         FileStorage::open_with_mode(root, FileMode::default())
     }
@@ -96,14 +100,8 @@ impl FileStorage {
         if !root.is_dir() {
             return Err(io_at(&root, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
         }
-        let lock_path = root.join(LOCK_FILE);
-        let lock = open_file(&lock_path, mode, true)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(Error::PondLocked(root.display().to_string())),
-            Err(TryLockError::Error(e)) => return Err(io_at(&lock_path, e)),
-        }
-        Ok(FileStorage { root, mode, lock: Mutex::new(Some(lock)) })
+        let lock = open_file(&root.join(LOCK_FILE), mode, true)?;
+        Ok(FileStorage { root, mode, lock: Mutex::new(Some(lock)), claims: Mutex::new(Vec::new()) })
     }
 
     pub fn root(&self) -> &Path {
@@ -159,7 +157,7 @@ impl FileStorage {
             let file_type = entry.file_type().map_err(|e| io_at(&entry.path(), e))?;
             if file_type.is_dir() {
                 self.collect(&entry.path(), &child, out)?;
-            } else if child != LOCK_FILE {
+            } else if !child.starts_with(LOCK_FILE) {
                 out.push(child);
             }
         }
@@ -311,9 +309,42 @@ impl Storage for FileStorage {
     }
 
     fn close(&self) -> Result<()> {
-        // Dropping the file releases the lock.
+        // Dropping the files releases their locks.
         self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.claims.lock().unwrap_or_else(PoisonError::into_inner).clear();
         Ok(())
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<()> {
+        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let file = guard.as_ref().ok_or(Error::Closed)?;
+        let locked = if exclusive { file.lock() } else { file.lock_shared() };
+        locked.map_err(|e| io_at(&self.root.join(LOCK_FILE), e))
+    }
+
+    fn unlock(&self) -> Result<()> {
+        let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_ref() {
+            Some(file) => file.unlock().map_err(|e| io_at(&self.root.join(LOCK_FILE), e)),
+            None => Ok(()),
+        }
+    }
+
+    fn try_claim(&self, what: &str) -> Result<bool> {
+        let path = self.root.join(format!("{LOCK_FILE}.{what}"));
+        let file = open_file(&path, self.mode, true)?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.claims.lock().unwrap_or_else(PoisonError::into_inner).push(file);
+                Ok(true)
+            }
+            Err(TryLockError::WouldBlock) => Ok(false),
+            Err(TryLockError::Error(e)) => Err(io_at(&path, e)),
+        }
     }
 }
 
@@ -357,6 +388,12 @@ impl StorageFile for DiskFile {
 
     fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| self.err(e))
+    }
+
+    #[cfg(unix)]
+    fn identity(&self) -> Result<Option<u64>> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(Some(self.file.metadata().map_err(|e| self.err(e))?.ino()))
     }
 }
 
@@ -418,12 +455,26 @@ mod tests {
     }
 
     #[test]
-    fn second_open_is_locked_until_close() {
+    fn handles_share_a_directory_and_claims_are_held_until_close() {
         let dir = tempfile::tempdir().unwrap();
         let first = FileStorage::open(dir.path()).unwrap();
-        assert!(matches!(FileStorage::open(dir.path()), Err(Error::PondLocked(_))));
+        let second = FileStorage::open(dir.path()).unwrap();
+        // The lock excludes across handles (flock is per open file).
+        first.lock(true).unwrap();
+        let again = File::open(dir.path().join(LOCK_FILE)).unwrap();
+        assert!(matches!(again.try_lock_shared(), Err(TryLockError::WouldBlock)));
+        first.unlock().unwrap();
+        second.lock(false).unwrap();
+        again.try_lock_shared().unwrap();
+        again.unlock().unwrap();
+        second.unlock().unwrap();
+        assert!(first.try_claim("coordinator").unwrap());
+        assert!(!second.try_claim("coordinator").unwrap());
         first.close().unwrap();
-        FileStorage::open(dir.path()).unwrap();
+        assert!(second.try_claim("coordinator").unwrap());
+        assert!(matches!(first.lock(true), Err(Error::Closed)));
+        // Lock files are not pond files.
+        assert!(second.list("").unwrap().is_empty());
     }
 
     #[test]

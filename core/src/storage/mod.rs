@@ -11,9 +11,11 @@ use crate::Result;
 mod bounded;
 mod memory;
 mod mirror;
+mod tracked;
 pub use bounded::{BoundedHandles, DEFAULT_MAX_OPEN_FILES};
 pub use memory::MemoryStorage;
 pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
+pub(crate) use tracked::Tracked;
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fs;
@@ -54,10 +56,37 @@ pub trait Storage: Send + Sync + Debug {
         Ok(())
     }
 
-    /// Releases what the backend holds for the pond (the directory lock).
+    /// Releases what the backend holds for the pond (its lock files).
     /// Called once, when the pond closes.
     fn close(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// Whether other handles (in this process or others) may open the same
+    /// files at once. Only then does a pond lock, and catch up on what
+    /// others wrote, around each operation.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Takes the lock that makes one operation atomic against every other
+    /// handle of these files: exclusive for a handle that writes, shared
+    /// for one that only reads. Blocks until it is granted. A no-op where
+    /// nothing is shared.
+    fn lock(&self, _exclusive: bool) -> Result<()> {
+        Ok(())
+    }
+
+    /// Releases the lock [`Storage::lock`] took.
+    fn unlock(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Claims `what` for this handle until it closes, when no other handle
+    /// holds that claim; `Ok(false)` when another does. Always granted
+    /// where nothing is shared.
+    fn try_claim(&self, _what: &str) -> Result<bool> {
+        Ok(true)
     }
 }
 
@@ -87,6 +116,13 @@ pub trait StorageFile: Send + Sync + Debug {
     /// Makes everything written so far durable (fsync). A no-op where
     /// nothing is durable.
     fn sync(&self) -> Result<()>;
+
+    /// What tells this file apart from another file later put under its
+    /// name (an inode number), where the backend can tell; `None` where
+    /// names are never shared with other handles.
+    fn identity(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Reads a whole (small) file.

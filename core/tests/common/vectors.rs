@@ -112,7 +112,10 @@ pub fn write(name: &str, dir: &Path) {
         other => panic!("unknown vector {other}"),
     }
     pond.close().unwrap();
-    let _ = std::fs::remove_file(dir.join("LOCK"));
+    // Lock files coordinate open handles; they are not part of a pond's data.
+    for lock in ["LOCK", "LOCK.sync"] {
+        let _ = std::fs::remove_file(dir.join(lock));
+    }
 }
 
 /// What a runtime must read from vector `name`: every record of every

@@ -1,0 +1,177 @@
+//! One pond, many handles: how a handle's memory stays a cache of the
+//! files when other handles (in this process or others) share them.
+//!
+//! Every operation of a shared pond runs under the storage's exclusive lock
+//! (`Storage::lock`). Under it, the handle reads two counters from
+//! `LOCK.sync`: `writes` (bumped by every operation that wrote anything)
+//! and `names` (bumped when one created, removed or renamed a file). When
+//! they differ from what the handle last saw, it catches up before the
+//! operation runs:
+//! - `writes` only: every partition (of topics, and of queue state logs)
+//!   re-reads its active segment's length and takes in the new batches;
+//!   committed offsets and queue events appended since are replayed;
+//! - `names`: the same after listing the files again (topics created or
+//!   deleted, segments rolled, removed or rewritten, subscriptions created
+//!   or deleted).
+//!
+//! A torn tail found under the lock is a dead writer's (no live one is
+//! mid-append) and is cut, as on open. After the operation, the counters
+//! are bumped by what it wrote (`storage::Tracked` notes that). A single
+//! handle pays one uncontended lock, a read of `LOCK.sync`, and a write of
+//! it per writing operation.
+
+use std::sync::Arc;
+
+use crate::log::topics::{reload_topics, Env};
+use crate::pond::State;
+use crate::storage::{Storage, StorageFile, Tracked};
+use crate::Result;
+
+/// The file holding the counters.
+pub(crate) const SYNC_FILE: &str = "LOCK.sync";
+const MAGIC: &[u8; 4] = b"LPSY";
+const VERSION: u32 = 1;
+const LEN: usize = 24;
+
+/// What a handle last saw of `LOCK.sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Counters {
+    writes: u64,
+    names: u64,
+}
+
+impl Counters {
+    fn encode(self) -> [u8; LEN] {
+        let mut out = [0u8; LEN];
+        out[..4].copy_from_slice(MAGIC);
+        out[4..8].copy_from_slice(&VERSION.to_le_bytes());
+        out[8..16].copy_from_slice(&self.writes.to_le_bytes());
+        out[16..24].copy_from_slice(&self.names.to_le_bytes());
+        out
+    }
+
+    fn decode(buf: &[u8; LEN]) -> Option<Counters> {
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&buf[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        (&buf[..4] == MAGIC && buf[4..8] == VERSION.to_le_bytes())
+            .then(|| Counters { writes: word(8), names: word(16) })
+    }
+}
+
+/// The shared-pond half of a pond: its change tracking and counters file.
+pub(crate) struct Shared {
+    tracked: Arc<Tracked>,
+    /// `LOCK.sync`, opened beneath the tracking (writing it is not a change).
+    file: Arc<dyn StorageFile>,
+}
+
+impl Shared {
+    /// `inner` is the storage beneath `tracked`.
+    pub fn new(tracked: Arc<Tracked>, inner: &dyn Storage) -> Result<Shared> {
+        let file = inner.open(SYNC_FILE, true)?;
+        Ok(Shared { tracked, file })
+    }
+
+    /// The counters; `None` when the file is new, short or garbled (every
+    /// handle then catches up on everything, and the next write mends it).
+    fn read(&self) -> Result<Option<Counters>> {
+        if self.file.len()? < LEN as u64 {
+            return Ok(None);
+        }
+        let mut buf = [0u8; LEN];
+        self.file.read_at(0, &mut buf)?;
+        Ok(Counters::decode(&buf))
+    }
+
+    /// Loads a handle's state under the lock (open recovers what a crash
+    /// left, which no live writer may be doing at the same time).
+    pub fn load(&self, storage: &dyn Storage, load: impl FnOnce() -> Result<State>) -> Result<State> {
+        storage.lock(true)?;
+        self.tracked.take();
+        let loaded = self.read().and_then(|now| Ok((now, load()?)));
+        let result = loaded.and_then(|(now, mut state)| {
+            self.publish(&mut state, now, true)?;
+            Ok(state)
+        });
+        let unlocked = storage.unlock();
+        let state = result?;
+        unlocked?;
+        Ok(state)
+    }
+
+    /// Runs `f` under the lock, caught up first; publishes what it wrote.
+    pub fn run<T>(
+        &self,
+        state: &mut State,
+        env: &Env<'_>,
+        f: impl FnOnce(&mut State) -> Result<T>,
+    ) -> Result<T> {
+        env.storage.lock(true)?;
+        self.tracked.take();
+        let result = self.read().map(|now| {
+            let caught_up = catch_up_to(state, env, now);
+            (now, caught_up.and_then(|()| f(state)))
+        });
+        let (published, result) = match result {
+            Ok((now, result)) => (self.publish(state, now, result.is_ok()), result),
+            Err(e) => (Ok(()), Err(e)),
+        };
+        let unlocked = env.storage.unlock();
+        let value = result?;
+        published?;
+        unlocked?;
+        Ok(value)
+    }
+
+    /// Bumps the counters by what was written since the lock was taken.
+    /// `caught_up`: the handle's state is current, so it may take the new
+    /// counters as seen (otherwise it catches up again next time).
+    fn publish(&self, state: &mut State, now: Option<Counters>, caught_up: bool) -> Result<()> {
+        let wrote = self.tracked.take();
+        if !wrote.bytes && !wrote.names && now.is_some() {
+            if caught_up {
+                state.seen = now;
+            }
+            return Ok(());
+        }
+        let base = now.unwrap_or_default();
+        let next = Counters {
+            writes: base.writes.wrapping_add(1),
+            names: base.names.wrapping_add(u64::from(wrote.names || now.is_none())),
+        };
+        self.file.write_at(0, &next.encode())?;
+        if caught_up {
+            state.seen = Some(next);
+        }
+        Ok(())
+    }
+}
+
+/// Brings `state` up to the counters `now` (see the module comment).
+fn catch_up_to(state: &mut State, env: &Env<'_>, now: Option<Counters>) -> Result<()> {
+    if now.is_some() && now == state.seen {
+        return Ok(());
+    }
+    let names = match (now, state.seen) {
+        (Some(now), Some(seen)) => now.names != seen.names,
+        _ => true,
+    };
+    let stale = if names {
+        reload_topics(&mut state.topics, env.storage, env.fsync)?
+    } else {
+        for topic in state.topics.values_mut() {
+            for p in &mut topic.partitions {
+                p.catch_up(env.storage, true)?;
+            }
+        }
+        Vec::new()
+    };
+    state.groups.catch_up(&state.topics, env.chunks)?;
+    for topic in &stale {
+        state.groups.forget_members_on(topic);
+    }
+    state.queues.catch_up(env, &state.topics, &stale, names)
+}

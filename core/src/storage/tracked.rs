@@ -1,0 +1,176 @@
+//! A storage wrapper that notes what an operation changed: bytes of
+//! existing files, or names (a file created, removed or renamed). A shared
+//! pond tells other handles about both, so they know whether to re-read
+//! file lengths or to list directories again (`pond::sync`).
+//!
+//! The flags are per wrapper, set by any thread; the pond reads and clears
+//! them under its own lock, around one operation.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::{Storage, StorageFile};
+use crate::Result;
+
+/// What changed since the flags were last taken.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Writes {
+    /// Bytes of a file were written or its length was set.
+    pub bytes: bool,
+    /// A file was created, removed or renamed.
+    pub names: bool,
+}
+
+#[derive(Default)]
+struct Flags {
+    bytes: AtomicBool,
+    names: AtomicBool,
+}
+
+/// Notes the writes made through it.
+pub(crate) struct Tracked {
+    inner: Arc<dyn Storage>,
+    flags: Arc<Flags>,
+}
+
+impl Tracked {
+    pub fn new(inner: Arc<dyn Storage>) -> Tracked {
+        Tracked { inner, flags: Arc::default() }
+    }
+
+    /// What changed since the last call, clearing the flags.
+    pub fn take(&self) -> Writes {
+        Writes {
+            bytes: self.flags.bytes.swap(false, Ordering::SeqCst),
+            names: self.flags.names.swap(false, Ordering::SeqCst),
+        }
+    }
+
+    fn names_changed(&self) {
+        self.flags.names.store(true, Ordering::SeqCst);
+    }
+}
+
+impl fmt::Debug for Tracked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Storage for Tracked {
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn StorageFile>> {
+        if create {
+            // Creating may add a name; counting an existing file as new
+            // only costs other handles one listing.
+            self.names_changed();
+        }
+        let file = self.inner.open(name, create)?;
+        Ok(Arc::new(TrackedFile { inner: file, flags: self.flags.clone() }))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.inner.list(prefix)
+    }
+
+    fn remove(&self, name: &str) -> Result<()> {
+        self.names_changed();
+        self.inner.remove(name)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.names_changed();
+        self.inner.rename(from, to)
+    }
+
+    fn sync_names(&self, dir: &str) -> Result<()> {
+        self.inner.sync_names(dir)
+    }
+
+    fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<()> {
+        self.inner.lock(exclusive)
+    }
+
+    fn unlock(&self) -> Result<()> {
+        self.inner.unlock()
+    }
+
+    fn try_claim(&self, what: &str) -> Result<bool> {
+        self.inner.try_claim(what)
+    }
+}
+
+struct TrackedFile {
+    inner: Arc<dyn StorageFile>,
+    flags: Arc<Flags>,
+}
+
+impl fmt::Debug for TrackedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl StorageFile for TrackedFile {
+    fn len(&self) -> Result<u64> {
+        self.inner.len()
+    }
+
+    fn refresh_len(&self) -> Result<u64> {
+        self.inner.refresh_len()
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.inner.read_at(offset, buf)
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
+        self.flags.bytes.store(true, Ordering::Relaxed);
+        self.inner.write_at(offset, data)
+    }
+
+    fn set_len(&self, len: u64) -> Result<()> {
+        self.flags.bytes.store(true, Ordering::Relaxed);
+        self.inner.set_len(len)
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+
+    fn identity(&self) -> Result<Option<u64>> {
+        self.inner.identity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStorage;
+
+    #[test]
+    fn notes_bytes_and_names_apart() {
+        let t = Tracked::new(Arc::new(MemoryStorage::new()));
+        super::super::contract::check(&t);
+        t.take();
+        assert_eq!(t.take(), Writes::default());
+        let f = t.open("a", true).unwrap();
+        assert_eq!(t.take(), Writes { bytes: false, names: true });
+        f.write_at(0, b"x").unwrap();
+        let mut b = [0u8; 1];
+        f.read_at(0, &mut b).unwrap();
+        assert_eq!(t.take(), Writes { bytes: true, names: false });
+        t.rename("a", "b").unwrap();
+        assert_eq!(t.take(), Writes { bytes: false, names: true });
+        t.open("b", false).unwrap().len().unwrap();
+        assert_eq!(t.take(), Writes::default());
+    }
+}

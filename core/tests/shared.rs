@@ -138,3 +138,28 @@ fn groups_and_queues_run_in_one_handle_at_a_time_and_others_see_their_state() {
     let resumed = b.consumer(earliest).unwrap();
     assert_eq!(resumed.poll(10).unwrap().first().map(|r| r.offset), Some(2));
 }
+
+#[test]
+fn a_wait_in_one_handle_wakes_when_another_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(Pond::open(dir.path()).unwrap());
+    let b = Pond::open(dir.path()).unwrap();
+    a.create_topic("t", TopicConfig::default()).unwrap();
+    let queue = a.queue("t", QueueConfig::new("workers")).unwrap();
+    let earliest =
+        ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, ..ConsumerConfig::new("g", &["t"]) };
+    let consumer = a.consumer(earliest).unwrap();
+    let long = std::time::Duration::from_secs(30);
+    let waiter = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let got = queue.receive_wait(10, long).unwrap();
+        let polled = consumer.poll_wait(10, long).unwrap();
+        (got.len(), polled.len(), started.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    b.send("t", NewRecord::value(b"wake up")).unwrap();
+    let (received, polled, took) = waiter.join().unwrap();
+    assert_eq!((received, polled), (1, 1));
+    // Woken by the send, far before the 30 s timeouts.
+    assert!(took < long / 3, "took {took:?}");
+}

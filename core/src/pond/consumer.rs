@@ -150,10 +150,14 @@ impl Consumer {
         let mut guard = self.member.lock().unwrap_or_else(PoisonError::into_inner);
         let id = guard.ok_or(Error::HandleClosed("consumer"))?;
         let env = self.pond.env();
+        // The fast path touches only this handle's members: no lock.
+        let buffered = self
+            .pond
+            .with_memory(|state| Ok(group::take_buffered(&mut state.group_ctx(), &env, &self.group, id)))?;
+        if buffered.is_some() {
+            return Ok(buffered);
+        }
         let (id, record) = self.pond.with_state(|state| {
-            if let Some(record) = group::take_buffered(&mut state.group_ctx(), &env, &self.group, id) {
-                return Ok((id, Some(record)));
-            }
             let id = group::heartbeat(&mut state.group_ctx(), &env, &self.group, id, &self.settings)?;
             Ok((id, group::next_record(&mut state.group_ctx(), &env, &self.group, id)?))
         })?;

@@ -7,10 +7,14 @@
 pub mod consumer;
 pub mod queue;
 mod rules;
+mod signal;
 mod sync;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+pub use signal::AppendListener;
+use signal::Signal;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::clock::Clock;
 use crate::fork::Birth;
@@ -112,29 +116,23 @@ impl State {
     }
 }
 
-/// A listener called after every append (outside the pond's lock).
-pub type AppendListener = Arc<dyn Fn() + Send + Sync>;
-
 /// An embeddable event broker over one storage.
 pub struct Pond {
     storage: Arc<dyn Storage>,
     /// Set when other handles may share the storage (`sync`).
     shared: Option<Shared>,
     /// The claim of this pond's groups and queues, once taken.
-    coordinating: std::sync::atomic::AtomicBool,
+    coordinating: AtomicBool,
     clock: Arc<dyn Clock>,
     durability: Durability,
     /// `None` once closed.
     state: Mutex<Option<State>>,
     /// Bumped after every append and on close; bindings wait on its change.
-    appends: Mutex<u64>,
-    appended: Condvar,
-    /// Threads in `wait_for_append`: appends skip the wake-up when none.
-    waiters: AtomicUsize,
-    /// Listeners registered: appends skip the list when none.
-    listener_count: AtomicUsize,
-    listeners: Mutex<Vec<(u64, AppendListener)>>,
-    next_listener: AtomicU64,
+    signal: Arc<Signal>,
+    /// Whether a shared pond's storage watches for other handles' writes
+    /// (started by the first wait; `None` until then). Browsers never wait.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
+    watching: Mutex<Option<bool>>,
     chunks: ChunkCache,
     /// The process that opened the pond: a forked child may not use it.
     birth: Birth,
@@ -203,16 +201,12 @@ impl Pond {
         let pond = Pond {
             storage,
             shared,
-            coordinating: std::sync::atomic::AtomicBool::new(false),
+            coordinating: AtomicBool::new(false),
             clock: options.clock,
             durability: options.durability,
             state: Mutex::new(Some(state)),
-            appends: Mutex::new(0),
-            appended: Condvar::new(),
-            waiters: AtomicUsize::new(0),
-            listener_count: AtomicUsize::new(0),
-            listeners: Mutex::new(Vec::new()),
-            next_listener: AtomicU64::new(0),
+            signal: Arc::default(),
+            watching: Mutex::new(None),
             chunks,
             birth: Birth::now(),
         };
@@ -255,6 +249,36 @@ impl Pond {
         }
     }
 
+    /// [`Pond::with_state`] for an operation that writes nothing: when no
+    /// other handle changed anything since this one last caught up, it
+    /// runs without the lock. Should files change under it all the same
+    /// (a segment removed or rewritten meanwhile), it runs again, caught
+    /// up under the lock.
+    pub(crate) fn with_state_read<T>(&self, mut f: impl FnMut(&mut State) -> Result<T>) -> Result<T> {
+        if let Some(shared) = &self.shared {
+            self.birth.check()?;
+            let mut guard = lock(&self.state);
+            let state = guard.as_mut().ok_or(Error::Closed)?;
+            if shared.unchanged(state)? {
+                match f(state) {
+                    Err(Error::Io(_) | Error::Corruption(_)) => {}
+                    done => return done,
+                }
+            }
+            return shared.run(state, &self.env(), f);
+        }
+        self.with_state(f)
+    }
+
+    /// Runs `f` on this handle's memory alone: no lock, no catch-up. For
+    /// what no other handle can change (the members and leases this handle
+    /// runs, see [`Pond::claim_coordination`]).
+    pub(crate) fn with_memory<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.birth.check()?;
+        let mut guard = lock(&self.state);
+        f(guard.as_mut().ok_or(Error::Closed)?)
+    }
+
     /// Claims this pond's consumer groups and queues for this handle, for
     /// as long as it stays open: members and leases live in its memory, so
     /// one handle at a time runs them (other handles share topics and
@@ -274,8 +298,9 @@ impl Pond {
         Ok(())
     }
 
-    fn with_topic<T>(&self, name: &str, f: impl FnOnce(&mut Topic) -> Result<T>) -> Result<T> {
-        self.with_state(|state| {
+    /// Runs a read-only `f` on a topic (see [`Pond::with_state_read`]).
+    fn with_topic<T>(&self, name: &str, mut f: impl FnMut(&mut Topic) -> Result<T>) -> Result<T> {
+        self.with_state_read(|state| {
             let topic = state.topics.get_mut(name).ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
             f(topic)
         })
@@ -298,11 +323,11 @@ impl Pond {
 
     /// User topics, sorted (internal `__` topics are not listed).
     pub fn topics(&self) -> Result<Vec<String>> {
-        self.with_state(|state| Ok(state.topics.keys().filter(|n| !is_internal(n)).cloned().collect()))
+        self.with_state_read(|state| Ok(state.topics.keys().filter(|n| !is_internal(n)).cloned().collect()))
     }
 
     pub fn has_topic(&self, name: &str) -> Result<bool> {
-        self.with_state(|state| Ok(state.topics.contains_key(name)))
+        self.with_state_read(|state| Ok(state.topics.contains_key(name)))
     }
 
     pub fn describe(&self, name: &str) -> Result<TopicInfo> {
@@ -439,7 +464,8 @@ impl Pond {
     /// Makes every offset below `before_offset` unreadable; frees whole segments.
     pub fn delete_records(&self, topic: &str, partition: u32, before_offset: u64) -> Result<()> {
         let durable = self.fsync();
-        self.with_topic(topic, |t| {
+        self.with_state(|state| {
+            let t = state.topics.get_mut(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
             t.partition_mut(partition)?.delete_records(&*self.storage, before_offset, durable)
         })
     }
@@ -523,55 +549,69 @@ impl Pond {
     /// How many appends (and closes) have happened: a binding waiting for
     /// records can sleep until this changes.
     pub fn append_count(&self) -> u64 {
-        *lock(&self.appends)
+        self.signal.count()
     }
 
     /// Blocks the calling thread until [`Pond::append_count`] differs from
     /// `seen` or `timeout` passes; returns the count. For bindings that
     /// wait for records on a thread of their own: the pond's operations
     /// themselves never wait. (Not on wasm32, which cannot block.)
+    ///
+    /// In a shared pond, another handle's write counts as an append too:
+    /// the storage's watcher (inotify) bumps the count when `LOCK.sync`
+    /// changes, and the wait also looks at it every slice — every 100 ms
+    /// behind a watcher, every 5 ms without one.
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) -> u64 {
-        let guard = lock(&self.appends);
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        let (guard, _) = self
-            .appended
-            .wait_timeout_while(guard, timeout, |count| *count == seen)
-            .unwrap_or_else(PoisonError::into_inner);
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
-        *guard
+        let Some(shared) = &self.shared else {
+            return self.signal.wait(seen, timeout);
+        };
+        let slice = std::time::Duration::from_millis(if self.watch() { 100 } else { 5 });
+        let before = shared.peek();
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let count = self.signal.wait(seen, left.min(slice));
+            if count != seen {
+                return count;
+            }
+            if shared.peek() != before {
+                return self.signal.bump();
+            }
+            if left <= slice {
+                return count;
+            }
+        }
+    }
+
+    /// Starts the storage's watcher for other handles' writes, once;
+    /// whether one runs.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    fn watch(&self) -> bool {
+        let mut watching = lock(&self.watching);
+        *watching.get_or_insert_with(|| {
+            let signal = self.signal.clone();
+            self.storage.watch(
+                sync::SYNC_FILE,
+                Arc::new(move || {
+                    signal.bump();
+                }),
+            )
+        })
     }
 
     /// Registers a function called after every append and on close. Returns
     /// an id for [`Pond::remove_listener`].
     pub fn add_listener(&self, f: AppendListener) -> u64 {
-        let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
-        let mut listeners = lock(&self.listeners);
-        listeners.push((id, f));
-        self.listener_count.store(listeners.len(), Ordering::SeqCst);
-        id
+        self.signal.add_listener(f)
     }
 
     pub fn remove_listener(&self, id: u64) {
-        let mut listeners = lock(&self.listeners);
-        listeners.retain(|(i, _)| *i != id);
-        self.listener_count.store(listeners.len(), Ordering::SeqCst);
+        self.signal.remove_listener(id)
     }
 
     pub(crate) fn notify_append(&self) {
-        // The counter is bumped under its lock, and a waiter registers under
-        // the same lock before it sleeps: no wake-up can be lost.
-        *lock(&self.appends) += 1;
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            self.appended.notify_all();
-        }
-        if self.listener_count.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let listeners: Vec<AppendListener> = lock(&self.listeners).iter().map(|(_, f)| f.clone()).collect();
-        for f in listeners {
-            f();
-        }
+        self.signal.bump();
     }
 }
 

@@ -39,7 +39,7 @@ impl Pond {
 
     /// Subscriptions of a topic, sorted.
     pub fn subscriptions(&self, topic: &str) -> Result<Vec<String>> {
-        self.with_state(|state| {
+        self.with_state_read(|state| {
             if !state.topics.contains_key(topic) {
                 return Err(Error::TopicNotFound(topic.to_string()));
             }
@@ -155,12 +155,12 @@ impl Queue {
     /// delay ending), if any: a binding waiting for deliveries can set a
     /// timer for it.
     pub fn next_due_ms(&self) -> Result<Option<i64>> {
-        self.pond.with_state(|state| Ok(next_due(&state.queues, &self.key)))
+        self.pond.with_memory(|state| Ok(next_due(&state.queues, &self.key)))
     }
 
     /// Unsettled records of the subscription (in flight and parked included).
     pub fn backlog(&self) -> Result<u64> {
-        self.pond.with_state(|state| backlog(&state.topics, &state.queues, &self.key))
+        self.pond.with_state_read(|state| backlog(&state.topics, &state.queues, &self.key))
     }
 
     /// Moves the subscription past damaged batches it stands at (a
@@ -177,12 +177,12 @@ impl Queue {
 
     /// Records of the subscription currently leased to any consumer.
     pub fn in_flight(&self) -> Result<u64> {
-        self.pond.with_state(|state| in_flight(&state.queues, &self.key))
+        self.pond.with_memory(|state| in_flight(&state.queues, &self.key))
     }
 
     /// Records past their maximum deliveries that had no dead-letter topic.
     pub fn parked(&self) -> Result<Vec<ParkedRecord>> {
-        self.pond.with_state(|state| parked(&state.queues, &self.key))
+        self.pond.with_state_read(|state| parked(&state.queues, &self.key))
     }
 
     /// Detaches this consumer; its leases become deliverable at once.

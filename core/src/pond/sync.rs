@@ -78,12 +78,26 @@ impl Shared {
     /// The counters; `None` when the file is new, short or garbled (every
     /// handle then catches up on everything, and the next write mends it).
     fn read(&self) -> Result<Option<Counters>> {
-        if self.file.len()? < LEN as u64 {
-            return Ok(None);
-        }
         let mut buf = [0u8; LEN];
-        self.file.read_at(0, &mut buf)?;
-        Ok(Counters::decode(&buf))
+        match self.file.read_at(0, &mut buf) {
+            Ok(()) => Ok(Counters::decode(&buf)),
+            Err(crate::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The counters as they are now, read without the lock (`None` when
+    /// unreadable): a waiter compares two peeks to see another's write.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
+    pub fn peek(&self) -> Option<Counters> {
+        self.read().ok().flatten()
+    }
+
+    /// Whether nothing changed since this handle last caught up (read
+    /// without the lock: a writer may be mid-operation, and what it has not
+    /// yet published is as if it came after).
+    pub fn unchanged(&self, state: &State) -> Result<bool> {
+        Ok(state.seen.is_some() && self.read()? == state.seen)
     }
 
     /// Loads a handle's state under the lock (open recovers what a crash

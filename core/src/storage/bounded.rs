@@ -174,6 +174,10 @@ impl Storage for BoundedHandles {
         self.inner.try_claim(what)
     }
 
+    fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
+        self.inner.watch(name, on_change)
+    }
+
     fn sync_names(&self, dir: &str) -> Result<()> {
         self.inner.sync_names(dir)
     }

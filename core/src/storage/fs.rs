@@ -47,6 +47,8 @@ pub struct FileStorage {
     lock: Mutex<Option<File>>,
     /// Claims held until close (`LOCK.<what>`, locked).
     claims: Mutex<Vec<File>>,
+    /// File watchers started by [`Storage::watch`], stopped on close.
+    watchers: Mutex<Vec<notify::RecommendedWatcher>>,
 }
 
 /// An I/O error that names the path it happened on, keeping its kind and
@@ -101,7 +103,13 @@ impl FileStorage {
             return Err(io_at(&root, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
         }
         let lock = open_file(&root.join(LOCK_FILE), mode, true)?;
-        Ok(FileStorage { root, mode, lock: Mutex::new(Some(lock)), claims: Mutex::new(Vec::new()) })
+        Ok(FileStorage {
+            root,
+            mode,
+            lock: Mutex::new(Some(lock)),
+            claims: Mutex::new(Vec::new()),
+            watchers: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -312,7 +320,27 @@ impl Storage for FileStorage {
         // Dropping the files releases their locks.
         self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
         self.claims.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).clear();
         Ok(())
+    }
+
+    fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
+        use notify::{EventKind, RecursiveMode, Watcher};
+        let Ok(path) = self.path(name) else { return false };
+        // The watcher runs its own thread (inotify on Linux) and calls back
+        // on it; a failure to start (no inotify instances left) is not an
+        // error: waiters then look at the file themselves.
+        let handler = move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| matches!(e.kind, EventKind::Modify(_) | EventKind::Create(_))) {
+                on_change();
+            }
+        };
+        let Ok(mut watcher) = notify::recommended_watcher(handler) else { return false };
+        if watcher.watch(&path, RecursiveMode::NonRecursive).is_err() {
+            return false;
+        }
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).push(watcher);
+        true
     }
 
     fn is_shared(&self) -> bool {

@@ -82,6 +82,14 @@ pub trait Storage: Send + Sync + Debug {
         Ok(())
     }
 
+    /// Calls `on_change` (on a thread of the storage's own) whenever the
+    /// named file is written, by any handle, until the storage closes.
+    /// Returns whether it watches; where it cannot, waiters look for
+    /// changes themselves.
+    fn watch(&self, _name: &str, _on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
+        false
+    }
+
     /// Claims `what` for this handle until it closes, when no other handle
     /// holds that claim; `Ok(false)` when another does. Always granted
     /// where nothing is shared.

@@ -106,6 +106,10 @@ impl Storage for Tracked {
     fn try_claim(&self, what: &str) -> Result<bool> {
         self.inner.try_claim(what)
     }
+
+    fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
+        self.inner.watch(name, on_change)
+    }
 }
 
 struct TrackedFile {

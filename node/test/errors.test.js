@@ -125,13 +125,19 @@ test('every error code reachable now is thrown as its class', (t) => {
   throwsLogpond(() => pond.flush(), 'Closed');
 });
 
-test('a directory opens once at a time (PondLocked)', (t) => {
+test('handles share a directory; groups and queues run in one at a time (PondLocked)', (t) => {
   const dir = tempDir(t);
   const first = Pond.open(dir);
-  throwsLogpond(() => Pond.open(dir), 'PondLocked');
-  first.close();
-  const again = Pond.open(dir); // the lock went with close()
-  again.close();
+  const second = Pond.open(dir);
+  first.createTopic('t');
+  second.send('t', 'from the second');
+  assert.deepEqual(first.read('t').map((r) => r.value.toString()), ['from the second']);
+  const c = first.consumer({ group: 'g', topics: ['t'] });
+  throwsLogpond(() => second.consumer({ group: 'g', topics: ['t'] }), 'PondLocked');
+  c.close();
+  first.close(); // the claim went with close()
+  second.consumer({ group: 'g', topics: ['t'] }).close();
+  second.close();
 });
 
 test('an operating-system failure is IoError', (t) => {

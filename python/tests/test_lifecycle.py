@@ -70,28 +70,38 @@ def test_survives_a_killed_process(pond_dir: pathlib.Path) -> None:
         assert [r.value for r in pond.read("t")] == [str(i).encode() for i in range(100)]
 
 
-def test_pond_locked_in_process(pond_dir: pathlib.Path) -> None:
+def test_two_handles_share_a_pond_and_one_runs_groups(pond_dir: pathlib.Path) -> None:
     first = logpond.open(pond_dir)
+    second = logpond.open(pond_dir)  # no PondLocked: handles share a directory
+    first.create_topic("t")
+    second.send("t", "from the second")
+    assert [r.value for r in first.read("t")] == [b"from the second"]
+    consumer = first.consumer("g", "t", auto_offset_reset="earliest")
     with pytest.raises(logpond.PondLocked) as e:
-        logpond.open(pond_dir)
+        second.consumer("g", "t")
     assert e.value.code == "POND_LOCKED"
+    consumer.commit()
+    consumer.close()
     first.close()
-    with logpond.open(pond_dir):
-        pass
+    with second.consumer("g", "t", auto_offset_reset="earliest") as c:
+        assert [r.value for r in c.poll()] == [b"from the second"]
+    second.close()
 
 
-def test_pond_locked_across_processes(pond_dir: pathlib.Path) -> None:
-    with logpond.open(pond_dir):
+def test_processes_share_a_pond(pond_dir: pathlib.Path) -> None:
+    with logpond.open(pond_dir) as pond:
+        pond.create_topic("t")
+        pond.send("t", "parent")
         script = textwrap.dedent(
             f"""
-            import logpond, sys
-            try:
-                logpond.open({str(pond_dir)!r})
-            except logpond.PondLocked:
-                sys.exit(3)
+            import logpond
+            with logpond.open({str(pond_dir)!r}) as pond:
+                assert [r.value for r in pond.read("t")] == [b"parent"]
+                pond.send("t", "child")
             """
         )
-        assert subprocess.run([sys.executable, "-c", script], cwd=pond_dir.parent).returncode == 3
+        subprocess.run([sys.executable, "-c", script], cwd=pond_dir.parent, check=True, timeout=60)
+        assert [r.value for r in pond.read("t")] == [b"parent", b"child"]
 
 
 def test_closed(pond_dir: pathlib.Path) -> None:

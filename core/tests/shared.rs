@@ -107,36 +107,123 @@ fn a_dead_writers_torn_tail_is_cut_by_the_next_writer() {
 }
 
 #[test]
-fn groups_and_queues_run_in_one_handle_at_a_time_and_others_see_their_state() {
+fn groups_run_in_one_handle_at_a_time_and_others_see_their_commits() {
     let dir = tempfile::tempdir().unwrap();
     let a = Arc::new(Pond::open(dir.path()).unwrap());
     let b = Arc::new(Pond::open(dir.path()).unwrap());
-    a.create_topic("t", TopicConfig { max_backlog: Some(3), ..TopicConfig::default() }).unwrap();
-    let queue = a.queue("t", QueueConfig::new("workers")).unwrap();
-    let Err(err) = b.consumer(ConsumerConfig::new("g", &["t"])) else { panic!("claimed by a") };
-    assert!(matches!(err, Error::PondLocked(_)), "{err}");
-    assert!(matches!(b.queue("t", QueueConfig::new("other")), Err(Error::PondLocked(_))));
-    // b sends; the backlog counts what a's workers acked, pond-wide.
-    for i in 0..3u8 {
+    a.create_topic("t", TopicConfig::default()).unwrap();
+    for i in 0..4u8 {
         b.send("t", NewRecord::value(&[i])).unwrap();
     }
-    assert!(matches!(b.send("t", NewRecord::value(b"x")), Err(Error::Backpressure(_))));
-    for d in queue.receive(2).unwrap() {
-        queue.ack(d.token).unwrap();
-    }
-    b.send("t", NewRecord::value(b"room")).unwrap();
-    assert_eq!(b.subscriptions("t").unwrap(), vec!["workers"]);
-    // A group commits in a; once a closes, b runs the group from there.
     let earliest =
         ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, ..ConsumerConfig::new("g", &["t"]) };
     let consumer = a.consumer(earliest.clone()).unwrap();
+    let Err(err) = b.consumer(ConsumerConfig::new("g", &["t"])) else { panic!("claimed by a") };
+    assert!(matches!(err, Error::PondLocked(_)), "{err}");
     assert_eq!(consumer.poll(2).unwrap().len(), 2);
     consumer.commit().unwrap();
-    drop(queue);
     drop(consumer);
     a.close().unwrap();
     let resumed = b.consumer(earliest).unwrap();
     assert_eq!(resumed.poll(10).unwrap().first().map(|r| r.offset), Some(2));
+}
+
+fn queue_config(ack_timeout_ms: i64) -> QueueConfig {
+    QueueConfig { ack_timeout_ms, ..QueueConfig::new("workers") }
+}
+
+#[test]
+fn queue_consumers_in_two_handles_compete_and_share_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(Pond::open(dir.path()).unwrap());
+    let b = Arc::new(Pond::open(dir.path()).unwrap());
+    a.create_topic("t", TopicConfig { partitions: 2, max_backlog: Some(20), ..TopicConfig::default() })
+        .unwrap();
+    let qa = a.queue("t", queue_config(60_000)).unwrap();
+    let qb = b.queue("t", queue_config(60_000)).unwrap();
+    for i in 0..20u8 {
+        b.send("t", NewRecord::value(&[i])).unwrap();
+    }
+    // The backlog is pond-wide: a counts what b sent.
+    assert!(matches!(a.send("t", NewRecord::value(b"x")), Err(Error::Backpressure(_))));
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let from_a = qa.receive(3).unwrap();
+        let from_b = qb.receive(3).unwrap();
+        if from_a.is_empty() && from_b.is_empty() {
+            break;
+        }
+        for d in from_a.iter().chain(&from_b) {
+            assert!(seen.insert((d.record.partition, d.record.offset)), "delivered twice: {:?}", d.token);
+        }
+        // A token settles its delivery through any handle (as a receipt
+        // handle does), once.
+        let mut from_a = from_a.into_iter();
+        if let Some(d) = from_a.next() {
+            qb.ack(d.token).unwrap();
+            assert!(matches!(qa.ack(d.token), Err(Error::LeaseExpired(_))));
+        }
+        qa.ack_many(&from_a.map(|d| d.token).collect::<Vec<_>>()).unwrap();
+        qb.ack_many(&from_b.iter().map(|d| d.token).collect::<Vec<_>>()).unwrap();
+    }
+    assert_eq!(seen.len(), 20);
+    assert_eq!((qa.backlog().unwrap(), qb.backlog().unwrap()), (0, 0));
+    a.send("t", NewRecord::value(b"room again")).unwrap();
+}
+
+#[test]
+fn a_lease_stands_while_its_holder_lives_and_comes_back_when_it_closes_or_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(Pond::open(dir.path()).unwrap());
+    a.create_topic("t", TopicConfig::default()).unwrap();
+    for i in 0..3u8 {
+        a.send("t", NewRecord::value(&[i])).unwrap();
+    }
+    let qa = a.queue("t", queue_config(600_000)).unwrap();
+    assert_eq!(qa.receive(1).unwrap()[0].record.offset, 0);
+    // A handle opened later does not take the live holder's lease.
+    let b = Arc::new(Pond::open(dir.path()).unwrap());
+    let qb = b.queue("t", queue_config(600_000)).unwrap();
+    let got = qb.receive(1).unwrap();
+    assert_eq!(got[0].record.offset, 1);
+    // A closed consumer returns its leases: at once, count kept.
+    qa.close().unwrap();
+    let again = qb.receive(5).unwrap();
+    let offsets: Vec<(u64, u32)> = again.iter().map(|d| (d.record.offset, d.delivery_count)).collect();
+    assert_eq!(offsets, vec![(0, 2), (2, 1)]);
+    // A handle that goes away holding leases (as a killed process does:
+    // its claim is released) loses them at the next receive elsewhere.
+    let c = Arc::new(Pond::open(dir.path()).unwrap());
+    let qc = c.queue("t", queue_config(600_000)).unwrap();
+    drop(qb);
+    let held = b.queue("t", queue_config(600_000)).unwrap();
+    std::mem::forget(held);
+    b.close().unwrap();
+    let back: Vec<u64> = qc.receive(5).unwrap().iter().map(|d| d.record.offset).collect();
+    assert_eq!(back, vec![0, 1, 2]);
+}
+
+#[test]
+fn a_nack_delay_holds_across_handles_sharing_a_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = logpond::ManualClock::new(1_000_000);
+    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
+    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
+    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    a.create_topic("t", TopicConfig::default()).unwrap();
+    a.send("t", NewRecord::value(b"retry me")).unwrap();
+    let qa = a.queue("t", queue_config(60_000)).unwrap();
+    let qb = b.queue("t", queue_config(60_000)).unwrap();
+    let d = qa.receive(1).unwrap().remove(0);
+    qa.nack(d.token, 10_000).unwrap();
+    assert!(qb.receive(1).unwrap().is_empty(), "not before its delay");
+    clock.advance(10_000);
+    let again = qb.receive(1).unwrap();
+    assert_eq!((again[0].record.offset, again[0].delivery_count), (0, 2));
+    // a's token is stale now: b holds the record.
+    assert!(matches!(qa.ack(d.token), Err(Error::LeaseExpired(_))));
+    qb.ack(again[0].token).unwrap();
+    assert_eq!(qa.backlog().unwrap(), 0);
 }
 
 #[test]

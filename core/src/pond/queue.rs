@@ -27,7 +27,6 @@ impl Pond {
     /// `topic`, creating the subscription (at the topic's start, or its end
     /// with `start_at_end`) if it does not exist.
     pub fn queue(self: &Arc<Self>, topic: &str, config: QueueConfig) -> Result<Queue> {
-        self.claim_coordination()?;
         let env = self.env();
         let id = self.with_state(|state| attach(&mut state.queue_ctx(), &env, topic, &config))?;
         Ok(Queue {
@@ -190,11 +189,8 @@ impl Queue {
         let Some(id) = self.consumer.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return Ok(());
         };
-        let now = self.pond.clock().now_ms();
-        match self.pond.with_state(|state| {
-            detach(&mut state.queue_ctx(), &self.key, id, now);
-            Ok(())
-        }) {
+        let env = self.pond.env();
+        match self.pond.with_state(|state| detach(&mut state.queue_ctx(), &env, &self.key, id)) {
             Err(Error::Closed) | Ok(()) => {}
             Err(e) => return Err(e),
         }

@@ -10,7 +10,7 @@ use crate::log::record::{NewRecord, Record};
 use crate::log::topic::{is_internal, validate_name, TopicConfig};
 use crate::log::topics::{create_topic, Env, Topic, Topics};
 use crate::queues::subscription::{
-    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore,
+    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore, FOREIGN,
 };
 use crate::{Error, Result};
 
@@ -108,6 +108,23 @@ impl Subscription {
         Some(lease)
     }
 
+    /// Rebuilds the lease deadlines and the consumers' in-flight counts
+    /// from the leases (after other handles' events changed them).
+    fn recount(&mut self) {
+        self.deadlines.clear();
+        for c in self.consumers.values_mut() {
+            c.in_flight = 0;
+        }
+        for (p, s) in self.parts.iter().enumerate() {
+            for (offset, lease) in &s.leases {
+                self.deadlines.insert((lease.deadline_ms, p as u32, *offset));
+                if let Some(c) = self.consumers.get_mut(&lease.consumer) {
+                    c.in_flight += 1;
+                }
+            }
+        }
+    }
+
     /// A subscription with no consumers attached yet; the first to attach
     /// sets its settings.
     fn new(store: SubscriptionStore, parts: Vec<PartitionState>) -> Subscription {
@@ -144,11 +161,75 @@ pub(crate) type SubKey = (String, String);
 pub(crate) struct QueueState {
     subs: BTreeMap<SubKey, Subscription>,
     next_consumer: u64,
+    /// This handle's id in the leases it logs (0 until its first attach);
+    /// other handles check that it is alive through the claim
+    /// [`holder_claim`] names.
+    holder: u64,
+    /// Counts this handle's leases (see [`QueueState::next_lease_id`]).
+    leases_made: u64,
+    /// When each other holder was last found alive (clock ms).
+    alive: BTreeMap<u64, i64>,
 }
 
-/// Lease ids are unique in the process, so a token kept from before a
-/// reopen can never match a newer lease.
-static NEXT_LEASE: AtomicU64 = AtomicU64::new(1);
+/// How often another holder's life is checked (its claim tried), at most.
+const ALIVE_CHECK_MS: i64 = 1_000;
+
+/// Lease ids are `holder << LEASE_BITS | count`: unique across handles, and
+/// below 2^53 (tokens travel in JS numbers) while holders are below 2^32.
+const LEASE_BITS: u32 = 21;
+
+/// The storage claim a lease holder keeps while its handle is open.
+fn holder_claim(holder: u64) -> String {
+    format!("holder.{holder:08x}")
+}
+
+/// A holder id for a handle of a shared pond: random (the process, the
+/// time, a counter), below 2^32; the claim makes it unique among live
+/// handles.
+fn random_holder() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    (h.finish() & 0xffff_ffff).max(2)
+}
+
+impl QueueState {
+    /// Gives this handle its holder id, once: 1 where nothing is shared
+    /// (ids, and so the state log, are the same run to run); otherwise a
+    /// random one whose claim it holds until it closes, so other handles
+    /// know it is alive (the OS drops the claim when the process dies).
+    fn become_holder(&mut self, storage: &dyn crate::storage::Storage) -> Result<()> {
+        if self.holder != 0 {
+            return Ok(());
+        }
+        if !storage.is_shared() {
+            self.holder = 1;
+            return Ok(());
+        }
+        for _ in 0..8 {
+            let holder = random_holder();
+            if storage.try_claim(&holder_claim(holder))? {
+                self.holder = holder;
+                return Ok(());
+            }
+        }
+        Err(Error::PondLocked("no free lease holder id".into()))
+    }
+}
+
+/// A lease id no other lease (of any handle) has, nor had lately: a token
+/// kept from an older lease never matches a newer one. `made` counts the
+/// holder's leases.
+fn next_lease_id(holder: u64, made: &mut u64) -> u64 {
+    *made = made.wrapping_add(1);
+    (holder << LEASE_BITS) | (*made & ((1 << LEASE_BITS) - 1))
+}
 
 impl QueueState {
     /// Loads every subscription under `queues/`.
@@ -172,7 +253,9 @@ impl QueueState {
             };
             let (store, parts) =
                 SubscriptionStore::open(storage, &topic, &sub, t.partitions.len() as u32, chunks, durable)?;
-            state.subs.insert((topic, sub), Subscription::new(store, parts));
+            let mut subscription = Subscription::new(store, parts);
+            subscription.recount();
+            state.subs.insert((topic, sub), subscription);
         }
         Ok(state)
     }
@@ -212,8 +295,8 @@ impl QueueState {
                 let fresh = open_subscription(env, topics, &key)?;
                 sub.store = fresh.store;
                 sub.parts = fresh.parts;
-                sub.deadlines.clear();
             }
+            sub.recount();
         }
         Ok(())
     }
@@ -238,7 +321,9 @@ fn open_subscription(env: &Env<'_>, topics: &Topics, key: &SubKey) -> Result<Sub
     let partitions = topics.get(topic).map_or(0, |t| t.partitions.len() as u32);
     let (store, parts) =
         SubscriptionStore::open(env.storage, topic, name, partitions, env.chunks, env.fsync)?;
-    Ok(Subscription::new(store, parts))
+    let mut sub = Subscription::new(store, parts);
+    sub.recount();
+    Ok(sub)
 }
 
 fn lease_expired(what: &str) -> Error {
@@ -280,6 +365,7 @@ pub(crate) fn attach(
             create_topic(state.topics, env, dlq, TopicConfig::default())?;
         }
     }
+    state.queues.become_holder(env.storage)?;
     let key = (topic.to_string(), config.subscription.clone());
     if !state.queues.subs.contains_key(&key) {
         let (store, parts) =
@@ -343,13 +429,14 @@ pub(crate) fn receive(
     max: usize,
 ) -> Result<Vec<Delivery>> {
     let now = env.now_ms;
+    let mut events = reap_dead_holders(state.queues, env, key)?;
     let QueueCtx { topics, queues } = state;
+    let holder = queues.holder;
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     expire(sub, now);
     let slot = sub.consumers.get(&consumer).ok_or(Error::HandleClosed(QUEUE_CONSUMER))?;
     let room = max.min(slot.max_in_flight.saturating_sub(slot.in_flight));
-    let mut events = Vec::new();
     let mut out: Vec<Delivery> = Vec::new();
     let mut dead: Vec<(Record, u32, String)> = Vec::new();
     let n = sub.parts.len();
@@ -408,16 +495,12 @@ pub(crate) fn receive(
                     dead.push((record, pending.count, pending.reason));
                     continue;
                 }
-                out.push(lease(
-                    s,
-                    &mut sub.deadlines,
-                    record,
-                    pending.count + 1,
-                    consumer,
-                    now,
-                    sub.settings.ack_timeout_ms,
-                ));
-                events.push(Event::Delivered { partition: p as u32, offset, count: pending.count + 1 });
+                let ttl = sub.settings.ack_timeout_ms;
+                let who = (consumer, holder, next_lease_id(holder, &mut queues.leases_made));
+                let (delivery, event) =
+                    lease(s, &mut sub.deadlines, record, pending.count + 1, who, now, ttl);
+                out.push(delivery);
+                events.push(event);
                 taken += 1;
             }
             // Then records never delivered.
@@ -444,16 +527,11 @@ pub(crate) fn receive(
                         s.settle_range(s.next_fresh, record.offset);
                     }
                     s.next_fresh = record.offset + 1;
-                    events.push(Event::Delivered { partition: p as u32, offset: record.offset, count: 1 });
-                    out.push(lease(
-                        s,
-                        &mut sub.deadlines,
-                        record,
-                        1,
-                        consumer,
-                        now,
-                        sub.settings.ack_timeout_ms,
-                    ));
+                    let ttl = sub.settings.ack_timeout_ms;
+                    let who = (consumer, holder, next_lease_id(holder, &mut queues.leases_made));
+                    let (delivery, event) = lease(s, &mut sub.deadlines, record, 1, who, now, ttl);
+                    out.push(delivery);
+                    events.push(event);
                 }
             }
         }
@@ -519,21 +597,95 @@ pub(crate) fn skip_damaged(
     Ok(skipped)
 }
 
+/// Leases a record to `(consumer, holder)`: the delivery, and the event
+/// that tells other handles.
 fn lease(
     s: &mut PartitionState,
     deadlines: &mut Deadlines,
     record: Record,
     count: u32,
-    consumer: u64,
+    (consumer, holder, lease_id): (u64, u64, u64),
     now: i64,
     ack_timeout_ms: i64,
-) -> Delivery {
-    let lease_id = NEXT_LEASE.fetch_add(1, Ordering::Relaxed);
+) -> (Delivery, Event) {
     let deadline_ms = now.saturating_add(ack_timeout_ms);
     let (partition, offset) = (record.partition, record.offset);
-    s.leases.insert(offset, Lease { consumer, lease_id, deadline_ms, count });
+    s.leases.insert(offset, Lease { consumer, lease_id, deadline_ms, count, holder });
     deadlines.insert((deadline_ms, partition, offset));
-    Delivery { record, delivery_count: count, token: DeliveryToken { partition, offset, lease_id } }
+    let event = Event::Leased { partition, offset, count, holder, lease_id, deadline_ms };
+    (Delivery { record, delivery_count: count, token: DeliveryToken { partition, offset, lease_id } }, event)
+}
+
+/// Ends, deliverable at once, the leases of holders whose handle is gone
+/// (its claim could be taken: its process died, or it closed without
+/// returning them). Each holder is checked at most every
+/// [`ALIVE_CHECK_MS`]. Returns the events that tell other handles.
+fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Result<Vec<Event>> {
+    let now = env.now_ms;
+    let Some(sub) = queues.subs.get(key) else { return Ok(Vec::new()) };
+    let holders: std::collections::BTreeSet<u64> = sub
+        .parts
+        .iter()
+        .flat_map(|s| s.leases.values())
+        .filter(|l| l.consumer == FOREIGN)
+        .map(|l| l.holder)
+        .collect();
+    let mut dead = Vec::new();
+    for holder in holders {
+        let checked = queues.alive.get(&holder).copied();
+        if checked.is_some_and(|at| now.saturating_sub(at) < ALIVE_CHECK_MS && now >= at) {
+            continue;
+        }
+        if env.storage.is_claimed(&holder_claim(holder))? {
+            queues.alive.insert(holder, now);
+        } else {
+            queues.alive.remove(&holder);
+            dead.push(holder);
+        }
+    }
+    let mut events = Vec::new();
+    if dead.is_empty() {
+        return Ok(events);
+    }
+    let Some(sub) = queues.subs.get_mut(key) else { return Ok(events) };
+    for (p, s) in sub.parts.iter_mut().enumerate() {
+        let gone: Vec<u64> = s
+            .leases
+            .iter()
+            .filter(|(_, l)| l.consumer == FOREIGN && dead.contains(&l.holder))
+            .map(|(o, _)| *o)
+            .collect();
+        for offset in gone {
+            let Some(lease) = s.leases.remove(&offset) else { continue };
+            let back = Pending {
+                available_at_ms: now,
+                count: lease.count,
+                reason: HOLDER_GONE.into(),
+                last_lease: lease.lease_id,
+                behind: 0,
+            };
+            events.push(returned(p as u32, offset, &back));
+            s.pending.insert(offset, back);
+        }
+    }
+    sub.recount();
+    Ok(events)
+}
+
+/// Why a record another handle held came back: that handle is gone.
+const HOLDER_GONE: &str = "its consumer's process ended";
+
+/// The event for a record back from a lease.
+fn returned(partition: u32, offset: u64, back: &Pending) -> Event {
+    Event::Returned {
+        partition,
+        offset,
+        count: back.count,
+        lease_id: back.last_lease,
+        available_at_ms: back.available_at_ms,
+        behind: back.behind,
+        reason: back.reason.clone(),
+    }
 }
 
 /// Header names a dead letter carries (after the original headers).
@@ -695,17 +847,16 @@ pub(crate) fn nack(
     // Behind every record that is waiting now: the partition's end.
     let behind =
         topics.get(&key.0).and_then(|t| t.partition(token.partition).ok()).map_or(0, |p| p.end_offset());
-    let s = &mut sub.parts[token.partition as usize];
-    s.pending.insert(
-        token.offset,
-        Pending {
-            available_at_ms: env.now_ms.saturating_add(delay_ms),
-            count,
-            reason: reason.to_string(),
-            last_lease: token.lease_id,
-            behind,
-        },
-    );
+    let back = Pending {
+        available_at_ms: env.now_ms.saturating_add(delay_ms),
+        count,
+        reason: reason.to_string(),
+        last_lease: token.lease_id,
+        behind,
+    };
+    let event = returned(token.partition, token.offset, &back);
+    sub.parts[token.partition as usize].pending.insert(token.offset, back);
+    sub.store.log(env.storage, &[event], &sub.parts, env.fsync, env.now_ms)?;
     Ok(delay_ms)
 }
 
@@ -730,9 +881,10 @@ pub fn failure_backoff_ms(count: u32) -> i64 {
     initial.saturating_mul(1i64 << doublings).min(max)
 }
 
-/// Releases a consumer's leases (deliverable again at once, count kept).
-pub(crate) fn detach(state: &mut QueueCtx<'_>, key: &SubKey, consumer: u64, now: i64) {
-    let Some(sub) = state.queues.subs.get_mut(key) else { return };
+/// Releases a consumer's leases (deliverable again at once, count kept),
+/// telling other handles.
+pub(crate) fn detach(state: &mut QueueCtx<'_>, env: &Env<'_>, key: &SubKey, consumer: u64) -> Result<()> {
+    let Some(sub) = state.queues.subs.get_mut(key) else { return Ok(()) };
     let mine: Vec<(u32, u64)> = sub
         .parts
         .iter()
@@ -742,18 +894,21 @@ pub(crate) fn detach(state: &mut QueueCtx<'_>, key: &SubKey, consumer: u64, now:
         })
         .collect();
     sub.consumers.remove(&consumer);
+    let mut events = Vec::with_capacity(mine.len());
     for (p, offset) in mine {
         if let Some(lease) = sub.end_lease(p, offset) {
-            let pending = Pending {
-                available_at_ms: now,
+            let back = Pending {
+                available_at_ms: env.now_ms,
                 count: lease.count,
                 reason: "consumer closed".into(),
                 last_lease: lease.lease_id,
                 behind: 0,
             };
-            sub.parts[p as usize].pending.insert(offset, pending);
+            events.push(returned(p, offset, &back));
+            sub.parts[p as usize].pending.insert(offset, back);
         }
     }
+    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
 }
 
 pub(crate) fn backlog(topics: &Topics, queues: &QueueState, key: &SubKey) -> Result<u64> {

@@ -13,7 +13,7 @@ use crate::log::chunk_cache::ChunkCache;
 use crate::log::partition::{AppendContext, Partition, ReadLimits};
 use crate::log::record::NewRecord;
 use crate::log::topic::TopicConfig;
-use crate::log::wire::{put_bytes, put_varint, Wire};
+use crate::log::wire::{put_bytes, put_varint, put_zigzag, Wire};
 use crate::queues::range_set::RangeSet;
 use crate::storage::{read_all, replace_file, Storage};
 use crate::{Error, Result};
@@ -34,11 +34,18 @@ pub(crate) struct Pending {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Lease {
+    /// The consumer of this handle holding it; [`FOREIGN`] for another
+    /// handle's (in this process or another).
     pub consumer: u64,
     pub lease_id: u64,
     pub deadline_ms: i64,
     pub count: u32,
+    /// The handle holding it (`QueueState::holder`).
+    pub holder: u64,
 }
+
+/// The consumer id of a lease another handle holds.
+pub(crate) const FOREIGN: u64 = u64::MAX;
 
 /// A record past its maximum deliveries with no dead-letter topic: kept,
 /// reported, never delivered again.
@@ -99,9 +106,44 @@ impl PartitionState {
 /// The state-log events (one state-log record holds several).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Event {
-    Delivered { partition: u32, offset: u64, count: u32 },
-    Settled { partition: u32, from: u64, to: u64 },
-    Parked { partition: u32, offset: u64, count: u32, reason: String },
+    /// Delivered, lease unknown (written before leases were logged).
+    Delivered {
+        partition: u32,
+        offset: u64,
+        count: u32,
+    },
+    Settled {
+        partition: u32,
+        from: u64,
+        to: u64,
+    },
+    Parked {
+        partition: u32,
+        offset: u64,
+        count: u32,
+        reason: String,
+    },
+    /// Delivered (the `count`th time) under a lease of handle `holder`
+    /// until `deadline_ms`.
+    Leased {
+        partition: u32,
+        offset: u64,
+        count: u32,
+        holder: u64,
+        lease_id: u64,
+        deadline_ms: i64,
+    },
+    /// Back from a lease (nacked, its consumer closed, its holder died):
+    /// deliverable from `available_at_ms`, behind the records below `behind`.
+    Returned {
+        partition: u32,
+        offset: u64,
+        count: u32,
+        lease_id: u64,
+        available_at_ms: i64,
+        behind: u64,
+        reason: String,
+    },
 }
 
 fn encode_events(events: &[Event]) -> Vec<u8> {
@@ -125,6 +167,25 @@ fn encode_events(events: &[Event]) -> Vec<u8> {
                 put_varint(&mut out, u64::from(*partition));
                 put_varint(&mut out, *offset);
                 put_varint(&mut out, u64::from(*count));
+                put_bytes(&mut out, reason.as_bytes());
+            }
+            Event::Leased { partition, offset, count, holder, lease_id, deadline_ms } => {
+                out.push(4);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *offset);
+                put_varint(&mut out, u64::from(*count));
+                put_varint(&mut out, *holder);
+                put_varint(&mut out, *lease_id);
+                put_zigzag(&mut out, *deadline_ms);
+            }
+            Event::Returned { partition, offset, count, lease_id, available_at_ms, behind, reason } => {
+                out.push(5);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *offset);
+                put_varint(&mut out, u64::from(*count));
+                put_varint(&mut out, *lease_id);
+                put_zigzag(&mut out, *available_at_ms);
+                put_varint(&mut out, *behind);
                 put_bytes(&mut out, reason.as_bytes());
             }
         }
@@ -156,6 +217,23 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
                 count: wire.u32()?,
                 reason: wire.str()?.to_string(),
             },
+            4 => Event::Leased {
+                partition,
+                offset: offset(wire.u64()?)?,
+                count: wire.u32()?,
+                holder: wire.u64()?,
+                lease_id: wire.u64()?,
+                deadline_ms: wire.i64()?,
+            },
+            5 => Event::Returned {
+                partition,
+                offset: offset(wire.u64()?)?,
+                count: wire.u32()?,
+                lease_id: wire.u64()?,
+                available_at_ms: wire.i64()?,
+                behind: wire.u64()?,
+                reason: wire.str()?.to_string(),
+            },
             _ => return None,
         });
     }
@@ -166,7 +244,9 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
 const REOPENED: &str = "pending when the pond was reopened";
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"LPQS";
-const SNAPSHOT_VERSION: u32 = 1;
+/// Version 2 adds leases and when pending records are due; version 1
+/// (leases as pending records, due at once) is still read.
+const SNAPSHOT_VERSION: u32 = 2;
 /// State-log records between snapshots.
 const SNAPSHOT_EVERY: u64 = 4096;
 
@@ -342,42 +422,58 @@ impl SubscriptionStore {
     }
 }
 
-/// Applies a logged event to the state (on replay).
+/// Applies an event another handle logged (or one logged before this
+/// handle opened) to the state.
 fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
+    let pending = |count, reason: &str| Pending {
+        available_at_ms: now_ms,
+        count,
+        reason: reason.into(),
+        last_lease: 0,
+        behind: 0,
+    };
     match event {
         Event::Delivered { partition, offset, count } => {
             if let Some(s) = parts.get_mut(partition as usize) {
                 if offset >= s.floor && !s.settled.contains(offset) {
                     s.next_fresh = s.next_fresh.max(offset + 1);
-                    s.pending.insert(
-                        offset,
-                        Pending {
-                            available_at_ms: now_ms,
-                            count,
-                            reason: REOPENED.into(),
-                            last_lease: 0,
-                            behind: 0,
-                        },
-                    );
+                    s.leases.remove(&offset);
+                    s.pending.insert(offset, pending(count, REOPENED));
+                }
+            }
+        }
+        Event::Leased { partition, offset, count, holder, lease_id, deadline_ms } => {
+            if let Some(s) = parts.get_mut(partition as usize) {
+                if offset >= s.floor && !s.settled.contains(offset) {
+                    s.next_fresh = s.next_fresh.max(offset + 1);
+                    s.pending.remove(&offset);
+                    s.leases
+                        .insert(offset, Lease { consumer: FOREIGN, lease_id, deadline_ms, count, holder });
+                }
+            }
+        }
+        Event::Returned { partition, offset, count, lease_id, available_at_ms, behind, reason } => {
+            if let Some(s) = parts.get_mut(partition as usize) {
+                if offset >= s.floor && !s.settled.contains(offset) {
+                    s.next_fresh = s.next_fresh.max(offset + 1);
+                    s.leases.remove(&offset);
+                    let back = Pending { available_at_ms, count, reason, last_lease: lease_id, behind };
+                    s.pending.insert(offset, back);
                 }
             }
         }
         Event::Settled { partition, from, to } => {
             if let Some(s) = parts.get_mut(partition as usize) {
-                let gone: Vec<u64> = s.pending.range(from..to).map(|(o, _)| *o).collect();
-                for o in gone {
-                    s.pending.remove(&o);
-                }
-                let gone: Vec<u64> = s.parked.range(from..to).map(|(o, _)| *o).collect();
-                for o in gone {
-                    s.parked.remove(&o);
-                }
+                s.pending.retain(|o, _| !(from..to).contains(o));
+                s.parked.retain(|o, _| !(from..to).contains(o));
+                s.leases.retain(|o, _| !(from..to).contains(o));
                 s.settle_range(from, to);
             }
         }
         Event::Parked { partition, offset, count, reason } => {
             if let Some(s) = parts.get_mut(partition as usize) {
                 s.pending.remove(&offset);
+                s.leases.remove(&offset);
                 s.next_fresh = s.next_fresh.max(offset + 1);
                 s.parked.insert(offset, (count, reason));
             }
@@ -400,23 +496,25 @@ fn encode_snapshot(replay_from: u64, parts: &[PartitionState]) -> Vec<u8> {
             put_varint(&mut out, a);
             put_varint(&mut out, b);
         }
-        // Leased and pending records alike are "delivered, unsettled".
-        let delivered: BTreeMap<u64, u32> = s
-            .pending
-            .iter()
-            .map(|(o, p)| (*o, p.count))
-            .chain(s.leases.iter().map(|(o, l)| (*o, l.count)))
-            .collect();
-        put_varint(&mut out, delivered.len() as u64);
-        for (o, c) in delivered {
-            put_varint(&mut out, o);
-            put_varint(&mut out, u64::from(c));
+        put_varint(&mut out, s.pending.len() as u64);
+        for (o, p) in &s.pending {
+            put_varint(&mut out, *o);
+            put_varint(&mut out, u64::from(p.count));
+            put_zigzag(&mut out, p.available_at_ms);
         }
         put_varint(&mut out, s.parked.len() as u64);
         for (o, (c, reason)) in &s.parked {
             put_varint(&mut out, *o);
             put_varint(&mut out, u64::from(*c));
             put_bytes(&mut out, reason.as_bytes());
+        }
+        put_varint(&mut out, s.leases.len() as u64);
+        for (o, l) in &s.leases {
+            put_varint(&mut out, *o);
+            put_varint(&mut out, u64::from(l.count));
+            put_varint(&mut out, l.holder);
+            put_varint(&mut out, l.lease_id);
+            put_zigzag(&mut out, l.deadline_ms);
         }
     }
     let crc = crc32fast::hash(&out);
@@ -432,7 +530,11 @@ fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
     if crc32fast::hash(body).to_le_bytes() != crc {
         return None;
     }
-    if &body[..4] != SNAPSHOT_MAGIC || body[4..8] != SNAPSHOT_VERSION.to_le_bytes() {
+    if &body[..4] != SNAPSHOT_MAGIC {
+        return None;
+    }
+    let version = u32::from_le_bytes(body[4..8].try_into().ok()?);
+    if !(1..=SNAPSHOT_VERSION).contains(&version) {
         return None;
     }
     let replay_from = u64::from_le_bytes(body[8..16].try_into().ok()?);
@@ -448,20 +550,20 @@ fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
         }
         for _ in 0..wire.u64()? {
             let (o, c) = (wire.u64()?, wire.u32()?);
-            s.pending.insert(
-                o,
-                Pending {
-                    available_at_ms: i64::MIN,
-                    count: c,
-                    reason: REOPENED.into(),
-                    last_lease: 0,
-                    behind: 0,
-                },
-            );
+            let available_at_ms = if version >= 2 { wire.i64()? } else { i64::MIN };
+            let reason = REOPENED.into();
+            s.pending.insert(o, Pending { available_at_ms, count: c, reason, last_lease: 0, behind: 0 });
         }
         for _ in 0..wire.u64()? {
             let (o, c) = (wire.u64()?, wire.u32()?);
             s.parked.insert(o, (c, wire.str()?.to_string()));
+        }
+        if version >= 2 {
+            for _ in 0..wire.u64()? {
+                let (o, count) = (wire.u64()?, wire.u32()?);
+                let (holder, lease_id, deadline_ms) = (wire.u64()?, wire.u64()?, wire.i64()?);
+                s.leases.insert(o, Lease { consumer: FOREIGN, lease_id, deadline_ms, count, holder });
+            }
         }
         parts.push(s);
     }
@@ -481,6 +583,23 @@ mod tests {
             Event::Delivered { partition: 1, offset: 300, count: 2 },
             Event::Settled { partition: 0, from: 5, to: 9 },
             Event::Parked { partition: 2, offset: 7, count: 5, reason: "ack timeout".into() },
+            Event::Leased {
+                partition: 0,
+                offset: 8,
+                count: 2,
+                holder: 77,
+                lease_id: 1 << 40,
+                deadline_ms: -3,
+            },
+            Event::Returned {
+                partition: 3,
+                offset: 9,
+                count: 1,
+                lease_id: 4,
+                available_at_ms: 1_700_000_000_000,
+                behind: 12,
+                reason: "nacked".into(),
+            },
         ];
         assert_eq!(decode_events(&encode_events(&events)), Some(events));
         assert_eq!(decode_events(&[9, 0]), None);
@@ -495,18 +614,17 @@ mod tests {
             10,
             Pending { available_at_ms: 0, count: 2, reason: "x".into(), last_lease: 0, behind: 0 },
         );
-        s.leases.insert(11, Lease { consumer: 1, lease_id: 9, deadline_ms: 5, count: 1 });
+        s.leases.insert(11, Lease { consumer: 1, lease_id: 9, deadline_ms: 5, count: 1, holder: 42 });
         s.parked.insert(15, (3, "nacked".into()));
         let bytes = encode_snapshot(77, &[s, PartitionState::at(0)]);
         let (from, parts) = decode_snapshot(&bytes).unwrap();
         assert_eq!(from, 77);
         assert_eq!((parts[0].floor, parts[0].next_fresh), (10, 20));
         assert!(parts[0].settled.contains(13) && !parts[0].settled.contains(14));
-        assert_eq!(
-            parts[0].pending.keys().copied().collect::<Vec<_>>(),
-            vec![10, 11],
-            "leases come back pending"
-        );
+        assert_eq!(parts[0].pending.keys().copied().collect::<Vec<_>>(), vec![10]);
+        assert_eq!(parts[0].pending[&10].available_at_ms, 0);
+        let lease = &parts[0].leases[&11];
+        assert_eq!((lease.consumer, lease.holder, lease.lease_id, lease.deadline_ms), (FOREIGN, 42, 9, 5));
         assert_eq!(parts[0].parked[&15], (3, "nacked".to_string()));
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();

@@ -174,6 +174,10 @@ impl Storage for BoundedHandles {
         self.inner.try_claim(what)
     }
 
+    fn is_claimed(&self, what: &str) -> Result<bool> {
+        self.inner.is_claimed(what)
+    }
+
     fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
         self.inner.watch(name, on_change)
     }

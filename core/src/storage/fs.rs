@@ -21,6 +21,9 @@ use crate::{Error, Result};
 
 /// The name of the lock file in a pond directory.
 pub const LOCK_FILE: &str = "LOCK";
+/// Claims named so belong to one handle each (queue lease holders): their
+/// files are removed when the handle closes, or found abandoned.
+const HOLDER_CLAIM: &str = "holder.";
 
 #[cfg(unix)]
 fn dir_mode(mode: FileMode) -> u32 {
@@ -45,8 +48,8 @@ pub struct FileStorage {
     mode: FileMode,
     /// The `LOCK` file, locked around each operation; `None` once closed.
     lock: Mutex<Option<File>>,
-    /// Claims held until close (`LOCK.<what>`, locked).
-    claims: Mutex<Vec<File>>,
+    /// Claims held until close (`LOCK.<what>`, locked), by name.
+    claims: Mutex<Vec<(String, File)>>,
     /// File watchers started by [`Storage::watch`], stopped on close.
     watchers: Mutex<Vec<notify::RecommendedWatcher>>,
 }
@@ -103,6 +106,7 @@ impl FileStorage {
             return Err(io_at(&root, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
         }
         let lock = open_file(&root.join(LOCK_FILE), mode, true)?;
+        sweep_abandoned_claims(&root)?;
         Ok(FileStorage {
             root,
             mode,
@@ -171,6 +175,54 @@ impl FileStorage {
         }
         Ok(())
     }
+}
+
+/// Removes the claim files of lease holders whose handle is gone (a
+/// killed process leaves its file behind, unlocked). Each is removed while
+/// locked by the sweep, so a claimant racing it sees its name gone.
+fn sweep_abandoned_claims(root: &Path) -> Result<()> {
+    let entries = fs::read_dir(root).map_err(|e| io_at(root, e))?;
+    let prefix = format!("{LOCK_FILE}.{HOLDER_CLAIM}");
+    for entry in entries.flatten() {
+        if !entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = no_follow_read().open(&path) else { continue };
+        if file.try_lock().is_ok() && same_file(&file, &path) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `file` is the file now at `path`.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
+/// Read-only options that never follow a symlink.
+fn no_follow_read() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options
 }
 
 fn symlink_refused(path: &Path) -> Error {
@@ -319,7 +371,12 @@ impl Storage for FileStorage {
     fn close(&self) -> Result<()> {
         // Dropping the files releases their locks.
         self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
-        self.claims.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        for (what, _file) in self.claims.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            // A lease holder's claim is its own (a unique name): gone with it.
+            if what.starts_with(HOLDER_CLAIM) {
+                let _ = fs::remove_file(self.root.join(format!("{LOCK_FILE}.{what}")));
+            }
+        }
         self.watchers.lock().unwrap_or_else(PoisonError::into_inner).clear();
         Ok(())
     }
@@ -362,16 +419,36 @@ impl Storage for FileStorage {
         }
     }
 
+    fn is_claimed(&self, what: &str) -> Result<bool> {
+        let path = self.root.join(format!("{LOCK_FILE}.{what}"));
+        let file = match no_follow_read().open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_at(&path, e)),
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(false),
+            Err(TryLockError::WouldBlock) => Ok(true),
+            Err(TryLockError::Error(e)) => Err(io_at(&path, e)),
+        }
+    }
+
     fn try_claim(&self, what: &str) -> Result<bool> {
         let path = self.root.join(format!("{LOCK_FILE}.{what}"));
-        let file = open_file(&path, self.mode, true)?;
-        match file.try_lock() {
-            Ok(()) => {
-                self.claims.lock().unwrap_or_else(PoisonError::into_inner).push(file);
-                Ok(true)
+        loop {
+            let file = open_file(&path, self.mode, true)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Ok(false),
+                Err(TryLockError::Error(e)) => return Err(io_at(&path, e)),
             }
-            Err(TryLockError::WouldBlock) => Ok(false),
-            Err(TryLockError::Error(e)) => Err(io_at(&path, e)),
+            // A sweep may have removed the file between the open and the
+            // lock (it removes only files it holds locked): then this lock
+            // is on a name nobody sees, and the claim is tried again.
+            if same_file(&file, &path) {
+                self.claims.lock().unwrap_or_else(PoisonError::into_inner).push((what.to_string(), file));
+                return Ok(true);
+            }
         }
     }
 }

@@ -82,6 +82,12 @@ pub trait Storage: Send + Sync + Debug {
         Ok(())
     }
 
+    /// Whether some open handle holds the claim `what` (see
+    /// [`Storage::try_claim`]). Never, where nothing is shared.
+    fn is_claimed(&self, _what: &str) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Calls `on_change` (on a thread of the storage's own) whenever the
     /// named file is written, by any handle, until the storage closes.
     /// Returns whether it watches; where it cannot, waiters look for

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use logpond::{
-    Cleanup, ConsumerConfig, ManualClock, NewRecord, OffsetReset, Pond, PondOptions, QueueConfig, ReadLimits,
-    TopicConfig,
+    Cleanup, ConsumerConfig, ManualClock, MemoryStorage, NewRecord, OffsetReset, Pond, PondOptions,
+    QueueConfig, ReadLimits, TopicConfig,
 };
 use serde_json::{json, Value};
 
@@ -23,10 +23,23 @@ fn pond_at(dir: &Path, clock: &ManualClock) -> Arc<Pond> {
     Arc::new(Pond::open_with(dir, PondOptions::with_clock(Arc::new(clock.clone()))).unwrap())
 }
 
-/// Writes vector `name` into `dir` (which must be empty).
+/// Writes vector `name` into `dir` (which must be empty). The pond is
+/// written in memory, where nothing is shared and so every id is the same
+/// run to run, then copied out: every backend holds the same bytes.
 pub fn write(name: &str, dir: &Path) {
+    let storage = Arc::new(MemoryStorage::new());
+    write_to(name, storage.clone());
+    for (file, bytes) in storage.snapshot() {
+        let target = dir.join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, bytes).unwrap();
+    }
+}
+
+fn write_to(name: &str, storage: Arc<MemoryStorage>) {
     let clock = ManualClock::new(START_MS);
-    let pond = pond_at(dir, &clock);
+    let options = PondOptions::with_clock(Arc::new(clock.clone()));
+    let pond = Arc::new(Pond::with_storage(storage, options).unwrap());
     match name {
         "basic" => {
             pond.create_topic("orders", TopicConfig::with_partitions(3)).unwrap();
@@ -112,10 +125,6 @@ pub fn write(name: &str, dir: &Path) {
         other => panic!("unknown vector {other}"),
     }
     pond.close().unwrap();
-    // Lock files coordinate open handles; they are not part of a pond's data.
-    for lock in ["LOCK", "LOCK.sync"] {
-        let _ = std::fs::remove_file(dir.join(lock));
-    }
 }
 
 /// What a runtime must read from vector `name`: every record of every

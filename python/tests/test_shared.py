@@ -8,7 +8,7 @@ import pathlib
 import subprocess
 import sys
 import textwrap
-from typing import Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -26,11 +26,11 @@ PRODUCER = textwrap.dedent(
 )
 
 
-def spawn(args: List[str], cwd: pathlib.Path) -> "subprocess.Popen[bytes]":
+def spawn(args: List[str], cwd: pathlib.Path) -> "subprocess.Popen[Any]":
     return subprocess.Popen([sys.executable, "-c", *args], cwd=cwd)
 
 
-Children = List["subprocess.Popen[bytes]"]
+Children = List["subprocess.Popen[Any]"]
 
 
 @pytest.fixture
@@ -89,3 +89,71 @@ def test_a_reader_process_tails_live(pond_dir: pathlib.Path, children: Children)
         for i in range(20):
             pond.send("t", str(i))
         assert children[0].wait(timeout=90) == 0
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time, logpond
+    path, mode = sys.argv[1], sys.argv[2]
+    with logpond.open(path) as pond:
+        q = pond.queue("jobs", "workers", ack_timeout=600, max_in_flight=8)
+        if mode == "victim":
+            held = q.receive(max_messages=8, timeout=30)
+            print("HOLDING", " ".join(f"{d.record.partition}:{d.record.offset}" for d in held), flush=True)
+            time.sleep(600)  # killed here, holding its leases
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            batch = q.receive(max_messages=5, timeout=0.2)
+            for d in batch:
+                d.ack()
+                print("ACK", d.record.partition, d.record.offset, d.delivery_count, flush=True)
+            if not batch and q.backlog() == 0:
+                sys.exit(0)
+        sys.exit(3)  # the backlog never drained
+    """
+)
+
+
+def test_queue_workers_in_three_processes_and_a_killed_holder(pond_dir: pathlib.Path, children: Children) -> None:
+    import signal
+
+    with logpond.open(pond_dir) as pond:
+        pond.create_topic("jobs", partitions=2)
+        pond.queue("jobs", "workers").close()  # the subscription exists before the records
+        pond.send_many("jobs", [str(i) for i in range(200)])
+    victim = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(pond_dir), "victim"], cwd=pond_dir.parent, stdout=subprocess.PIPE, text=True
+    )
+    children.append(victim)
+    assert victim.stdout is not None
+    line = victim.stdout.readline().split()
+    assert line[0] == "HOLDING" and len(line) == 9, line
+    held = {(int(place.split(":")[0]), int(place.split(":")[1])) for place in line[1:]}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(pond_dir), "worker"],
+            cwd=pond_dir.parent,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    children.extend(workers)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    acked: dict[tuple[int, int], int] = {}
+    for w in workers:
+        out, _ = w.communicate(timeout=90)
+        assert w.returncode == 0, out
+        for row in out.splitlines():
+            _, p, o, count = row.split()
+            place = (int(p), int(o))
+            assert place not in acked, f"{place} acked twice"
+            acked[place] = int(count)
+    with logpond.open(pond_dir) as pond:
+        ends = {p.partition: p.end_offset for p in pond.describe("jobs").partitions}
+    assert set(acked) == {(p, o) for p, end in ends.items() for o in range(end)}
+    # What the killed worker held came back at once (its ack timeout is
+    # 10 minutes), counted as delivered twice.
+    assert all(acked[place] == 2 for place in held)
+    assert all(count == 1 for place, count in acked.items() if place not in held)

@@ -11,6 +11,7 @@ pub mod partition;
 pub mod partitioner;
 pub mod record;
 pub mod segment;
+pub(crate) mod state_log;
 pub mod topic;
 pub mod topics;
 pub mod wire;

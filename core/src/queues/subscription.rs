@@ -10,12 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::log::batch::Origin;
 use crate::log::chunk_cache::ChunkCache;
-use crate::log::partition::{AppendContext, Partition, ReadLimits};
-use crate::log::record::NewRecord;
-use crate::log::topic::TopicConfig;
+use crate::log::state_log::StateLog;
 use crate::log::wire::{put_bytes, put_varint, put_zigzag, Wire};
 use crate::queues::range_set::RangeSet;
-use crate::storage::{read_all, replace_file, Storage};
+use crate::storage::Storage;
 use crate::{Error, Result};
 
 /// A record delivered before and waiting to be delivered again.
@@ -247,22 +245,11 @@ const SNAPSHOT_MAGIC: &[u8; 4] = b"LPQS";
 /// Version 2 adds leases and when pending records are due; version 1
 /// (leases as pending records, due at once) is still read.
 const SNAPSHOT_VERSION: u32 = 2;
-/// State-log records between snapshots.
-const SNAPSHOT_EVERY: u64 = 4096;
 
-fn state_log_config() -> TopicConfig {
-    TopicConfig { segment_bytes: 4 << 20, ..TopicConfig::default() }
-}
-
-/// The durable half of a subscription: its directory, event log and snapshot.
+/// The durable half of a subscription: its directory's state log.
 #[derive(Debug)]
 pub(crate) struct SubscriptionStore {
-    dir: String,
-    log: Partition,
-    records_since_snapshot: u64,
-    /// The next state-log offset to replay: events below it are in the
-    /// subscription's state.
-    replayed: u64,
+    state: StateLog,
 }
 
 impl SubscriptionStore {
@@ -283,20 +270,13 @@ impl SubscriptionStore {
         durable: bool,
     ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
         let dir = SubscriptionStore::dir_for(topic, subscription);
-        storage.remove(&format!("{dir}/snapshot"))?;
-        for stale in storage.list(&format!("{dir}/"))? {
-            storage.remove(&stale)?;
-        }
-        let log =
-            Partition::create(storage, format!("{dir}/log"), Self::origin(topic, subscription), durable)?;
-        let mut store = SubscriptionStore { dir, log, records_since_snapshot: 0, replayed: 0 };
         let parts: Vec<PartitionState> = starts.iter().map(|s| PartitionState::at(*s)).collect();
-        store.snapshot(storage, &parts, durable)?;
-        Ok((store, parts))
+        let origin = Self::origin(topic, subscription);
+        let state = StateLog::create(storage, dir, origin, |from| encode_snapshot(from, &parts), durable)?;
+        Ok((SubscriptionStore { state }, parts))
     }
 
-    /// Loads the snapshot and replays the events logged after it. Leases
-    /// are not durable: what was in flight comes back pending, count kept.
+    /// Loads the snapshot and replays the events logged after it.
     pub fn open(
         storage: &dyn Storage,
         topic: &str,
@@ -306,36 +286,28 @@ impl SubscriptionStore {
         durable: bool,
     ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
         let dir = SubscriptionStore::dir_for(topic, subscription);
-        let log = Partition::open(storage, format!("{dir}/log"), Self::origin(topic, subscription), durable)?;
-        let snapshot = read_all(&*storage.open(&format!("{dir}/snapshot"), false)?)?;
-        let (replay_from, mut parts) =
-            decode_snapshot(&snapshot).ok_or_else(|| Error::corrupt(format!("{dir}/snapshot is damaged")))?;
+        let (state, snapshot) = StateLog::open(storage, dir, Self::origin(topic, subscription), durable)?;
+        let (replay_from, mut parts) = decode_snapshot(&snapshot)
+            .ok_or_else(|| Error::corrupt(format!("{}/snapshot is damaged", state.dir())))?;
         parts.resize_with(partitions as usize, PartitionState::default);
-        let from = replay_from.max(log.start_offset());
-        let mut store = SubscriptionStore { dir, log, records_since_snapshot: 0, replayed: from };
+        let mut store = SubscriptionStore { state };
+        store.state.replay_from(replay_from);
         store.replay(chunks, &mut parts)?;
         Ok((store, parts))
     }
 
-    /// Applies the events logged from `replayed` to the log's end.
+    /// Applies the events logged since the last replay.
     fn replay(&mut self, chunks: &ChunkCache, parts: &mut [PartitionState]) -> Result<()> {
-        let limits = ReadLimits { max_records: 1024, max_bytes: usize::MAX };
-        loop {
-            let mut batch = Vec::new();
-            self.log.read(self.replayed, limits, chunks, &mut batch)?;
-            let Some(last) = batch.last() else { break };
-            self.replayed = last.offset + 1;
-            for record in &batch {
-                let events = record.value.as_deref().and_then(decode_events).ok_or_else(|| {
-                    Error::corrupt(format!("{}/log: malformed event at {}", self.dir, record.offset))
-                })?;
-                for e in events {
-                    apply(parts, e, 0);
-                }
-                self.records_since_snapshot += 1;
+        let state = &mut self.state;
+        let dir = state.dir().to_string();
+        state.replay(chunks, |offset, value| {
+            let events = decode_events(value)
+                .ok_or_else(|| Error::corrupt(format!("{dir}/log: malformed event at {offset}")))?;
+            for e in events {
+                apply(parts, e, 0);
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Takes in the events other handles logged since this one last looked
@@ -349,12 +321,7 @@ impl SubscriptionStore {
         parts: &mut [PartitionState],
         names_changed: bool,
     ) -> Result<bool> {
-        if names_changed {
-            self.log.reload(storage, true)?;
-        } else {
-            self.log.catch_up(storage, true)?;
-        }
-        if self.replayed < self.log.start_offset() {
+        if !self.state.catch_up(storage, names_changed)? {
             return Ok(false);
         }
         self.replay(chunks, parts)?;
@@ -373,16 +340,7 @@ impl SubscriptionStore {
         if events.is_empty() {
             return Ok(());
         }
-        let value = encode_events(events);
-        let record = NewRecord::value(&value);
-        let config = state_log_config();
-        let ctx = AppendContext { storage, config: &config, fsync, now_ms };
-        self.log.append(&ctx, &[(&record, now_ms)])?;
-        // Under the pond's lock this handle had replayed everything before
-        // its own events, which its state already holds.
-        self.replayed = self.log.end_offset();
-        self.records_since_snapshot += 1;
-        if self.records_since_snapshot >= SNAPSHOT_EVERY {
+        if self.state.append(storage, &encode_events(events), fsync, now_ms)? {
             self.snapshot(storage, parts, fsync)?;
         }
         Ok(())
@@ -390,35 +348,20 @@ impl SubscriptionStore {
 
     /// Whether events were logged since the last snapshot.
     pub fn has_unsnapshotted(&self) -> bool {
-        self.records_since_snapshot > 0
+        self.state.has_unsnapshotted()
     }
 
     /// Writes the whole state and frees the log before it.
     pub fn snapshot(&mut self, storage: &dyn Storage, parts: &[PartitionState], durable: bool) -> Result<()> {
-        let replay_from = self.log.end_offset();
-        replace_file(
-            storage,
-            &format!("{}/snapshot", self.dir),
-            &encode_snapshot(replay_from, parts),
-            durable,
-        )?;
-        self.log.delete_records(storage, replay_from, durable)?;
-        self.records_since_snapshot = 0;
-        Ok(())
+        self.state.snapshot(storage, |from| encode_snapshot(from, parts), durable)
     }
 
-    /// Removes the subscription's files, the snapshot first: a crash part-way
-    /// leaves a directory without a snapshot, which the next open clears.
     pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
-        storage.remove(&format!("{}/snapshot", self.dir))?;
-        for name in storage.list(&format!("{}/", self.dir))? {
-            storage.remove(&name)?;
-        }
-        Ok(())
+        self.state.remove_files(storage)
     }
 
     pub fn sync(&self) -> Result<()> {
-        self.log.sync()
+        self.state.sync()
     }
 }
 

@@ -30,6 +30,7 @@ pub mod fork;
 #[doc(hidden)]
 pub mod fuzzing;
 mod groups;
+mod holder;
 mod log;
 mod pond;
 mod queues;

@@ -3,8 +3,8 @@
 //! docs/SEMANTICS.md. Every function runs under the pond's lock.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::holder::Holder;
 use crate::log::partition::ReadLimits;
 use crate::log::record::{NewRecord, Record};
 use crate::log::topic::{is_internal, validate_name, TopicConfig};
@@ -161,74 +161,8 @@ pub(crate) type SubKey = (String, String);
 pub(crate) struct QueueState {
     subs: BTreeMap<SubKey, Subscription>,
     next_consumer: u64,
-    /// This handle's id in the leases it logs (0 until its first attach);
-    /// other handles check that it is alive through the claim
-    /// [`holder_claim`] names.
-    holder: u64,
-    /// Counts this handle's leases (see [`QueueState::next_lease_id`]).
-    leases_made: u64,
-    /// When each other holder was last found alive (clock ms).
-    alive: BTreeMap<u64, i64>,
-}
-
-/// How often another holder's life is checked (its claim tried), at most.
-const ALIVE_CHECK_MS: i64 = 1_000;
-
-/// Lease ids are `holder << LEASE_BITS | count`: unique across handles, and
-/// below 2^53 (tokens travel in JS numbers) while holders are below 2^32.
-const LEASE_BITS: u32 = 21;
-
-/// The storage claim a lease holder keeps while its handle is open.
-fn holder_claim(holder: u64) -> String {
-    format!("holder.{holder:08x}")
-}
-
-/// A holder id for a handle of a shared pond: random (the process, the
-/// time, a counter), below 2^32; the claim makes it unique among live
-/// handles.
-fn random_holder() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
-    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    (h.finish() & 0xffff_ffff).max(2)
-}
-
-impl QueueState {
-    /// Gives this handle its holder id, once: 1 where nothing is shared
-    /// (ids, and so the state log, are the same run to run); otherwise a
-    /// random one whose claim it holds until it closes, so other handles
-    /// know it is alive (the OS drops the claim when the process dies).
-    fn become_holder(&mut self, storage: &dyn crate::storage::Storage) -> Result<()> {
-        if self.holder != 0 {
-            return Ok(());
-        }
-        if !storage.is_shared() {
-            self.holder = 1;
-            return Ok(());
-        }
-        for _ in 0..8 {
-            let holder = random_holder();
-            if storage.try_claim(&holder_claim(holder))? {
-                self.holder = holder;
-                return Ok(());
-            }
-        }
-        Err(Error::PondLocked("no free lease holder id".into()))
-    }
-}
-
-/// A lease id no other lease (of any handle) has, nor had lately: a token
-/// kept from an older lease never matches a newer one. `made` counts the
-/// holder's leases.
-fn next_lease_id(holder: u64, made: &mut u64) -> u64 {
-    *made = made.wrapping_add(1);
-    (holder << LEASE_BITS) | (*made & ((1 << LEASE_BITS) - 1))
+    /// This handle as the holder of the leases it logs.
+    holder: Holder,
 }
 
 impl QueueState {
@@ -365,7 +299,7 @@ pub(crate) fn attach(
             create_topic(state.topics, env, dlq, TopicConfig::default())?;
         }
     }
-    state.queues.become_holder(env.storage)?;
+    state.queues.holder.id(env.storage)?;
     let key = (topic.to_string(), config.subscription.clone());
     if !state.queues.subs.contains_key(&key) {
         let (store, parts) =
@@ -431,7 +365,7 @@ pub(crate) fn receive(
     let now = env.now_ms;
     let mut events = reap_dead_holders(state.queues, env, key)?;
     let QueueCtx { topics, queues } = state;
-    let holder = queues.holder;
+    let holder = queues.holder.current();
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     expire(sub, now);
@@ -496,7 +430,7 @@ pub(crate) fn receive(
                     continue;
                 }
                 let ttl = sub.settings.ack_timeout_ms;
-                let who = (consumer, holder, next_lease_id(holder, &mut queues.leases_made));
+                let who = (consumer, holder, queues.holder.make_id(env.storage)?);
                 let (delivery, event) =
                     lease(s, &mut sub.deadlines, record, pending.count + 1, who, now, ttl);
                 out.push(delivery);
@@ -528,7 +462,7 @@ pub(crate) fn receive(
                     }
                     s.next_fresh = record.offset + 1;
                     let ttl = sub.settings.ack_timeout_ms;
-                    let who = (consumer, holder, next_lease_id(holder, &mut queues.leases_made));
+                    let who = (consumer, holder, queues.holder.make_id(env.storage)?);
                     let (delivery, event) = lease(s, &mut sub.deadlines, record, 1, who, now, ttl);
                     out.push(delivery);
                     events.push(event);
@@ -619,7 +553,7 @@ fn lease(
 /// Ends, deliverable at once, the leases of holders whose handle is gone
 /// (its claim could be taken: its process died, or it closed without
 /// returning them). Each holder is checked at most every
-/// [`ALIVE_CHECK_MS`]. Returns the events that tell other handles.
+/// second. Returns the events that tell other handles.
 fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Result<Vec<Event>> {
     let now = env.now_ms;
     let Some(sub) = queues.subs.get(key) else { return Ok(Vec::new()) };
@@ -632,14 +566,7 @@ fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Re
         .collect();
     let mut dead = Vec::new();
     for holder in holders {
-        let checked = queues.alive.get(&holder).copied();
-        if checked.is_some_and(|at| now.saturating_sub(at) < ALIVE_CHECK_MS && now >= at) {
-            continue;
-        }
-        if env.storage.is_claimed(&holder_claim(holder))? {
-            queues.alive.insert(holder, now);
-        } else {
-            queues.alive.remove(&holder);
+        if !queues.holder.is_alive(env.storage, holder, now)? {
             dead.push(holder);
         }
     }

@@ -106,26 +106,108 @@ fn a_dead_writers_torn_tail_is_cut_by_the_next_writer() {
     assert_eq!(values(&read_all(&b, "t", 0)), want);
 }
 
+fn earliest(group: &str) -> ConsumerConfig {
+    ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, ..ConsumerConfig::new(group, &["t"]) }
+}
+
+fn owned(c: &logpond::Consumer) -> std::collections::BTreeSet<u32> {
+    c.assignment().unwrap().into_iter().map(|(_, p)| p).collect()
+}
+
 #[test]
-fn groups_run_in_one_handle_at_a_time_and_others_see_their_commits() {
+fn group_members_in_two_handles_split_partitions_and_hand_over() {
     let dir = tempfile::tempdir().unwrap();
     let a = Arc::new(Pond::open(dir.path()).unwrap());
     let b = Arc::new(Pond::open(dir.path()).unwrap());
-    a.create_topic("t", TopicConfig::default()).unwrap();
-    for i in 0..4u8 {
-        b.send("t", NewRecord::value(&[i])).unwrap();
+    a.create_topic("t", TopicConfig { partitions: 4, ..TopicConfig::default() }).unwrap();
+    for i in 0..40u32 {
+        b.send("t", NewRecord::value(&i.to_le_bytes()).with_partition(i % 4)).unwrap();
     }
-    let earliest =
-        ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, ..ConsumerConfig::new("g", &["t"]) };
-    let consumer = a.consumer(earliest.clone()).unwrap();
-    let Err(err) = b.consumer(ConsumerConfig::new("g", &["t"])) else { panic!("claimed by a") };
-    assert!(matches!(err, Error::PondLocked(_)), "{err}");
-    assert_eq!(consumer.poll(2).unwrap().len(), 2);
-    consumer.commit().unwrap();
-    drop(consumer);
+    let ca = a.consumer(earliest("g")).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut take = |records: Vec<logpond::Record>| {
+        for r in records {
+            assert!(seen.insert((r.partition, r.offset)), "{}/{} consumed twice", r.partition, r.offset);
+        }
+    };
+    take(ca.poll(6).unwrap());
+    assert_eq!(owned(&ca).len(), 4);
+    let cb = b.consumer(earliest("g")).unwrap();
+    // Half moves to b, but only once a has committed and let it go.
+    take(cb.poll(100).unwrap());
+    assert!(owned(&ca).is_disjoint(&owned(&cb)));
+    for _ in 0..4 {
+        take(ca.poll(5).unwrap());
+        take(cb.poll(5).unwrap());
+        let (oa, ob) = (owned(&ca), owned(&cb));
+        assert!(oa.is_disjoint(&ob), "{oa:?} and {ob:?}");
+    }
+    assert_eq!((owned(&ca).len(), owned(&cb).len()), (2, 2));
+    for _ in 0..10 {
+        take(ca.poll(100).unwrap());
+        take(cb.poll(100).unwrap());
+    }
+    assert_eq!(seen.len(), 40, "every record once, none twice");
+}
+
+#[test]
+fn a_gone_members_partitions_move_at_once_from_its_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = logpond::ManualClock::new(1_000_000);
+    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
+    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
+    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    a.create_topic("t", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
+    for i in 0..10u32 {
+        a.send("t", NewRecord::value(&i.to_le_bytes()).with_partition(i % 2)).unwrap();
+    }
+    let ca = a.consumer(ConsumerConfig { auto_commit: false, ..earliest("g") }).unwrap();
+    let cb = b.consumer(earliest("g")).unwrap();
+    for _ in 0..3 {
+        ca.poll(0).unwrap();
+        cb.poll(0).unwrap();
+    }
+    assert_eq!((owned(&ca).len(), owned(&cb).len()), (1, 1));
+    let mine = *owned(&ca).iter().next().unwrap();
+    let got = ca.poll(2).unwrap();
+    ca.commit().unwrap();
+    assert_eq!(got.len(), 2);
+    // a's handle goes away without its member leaving (as a killed
+    // process does): b takes the partition at its next poll, from a's commit.
+    std::mem::forget(ca);
     a.close().unwrap();
-    let resumed = b.consumer(earliest).unwrap();
-    assert_eq!(resumed.poll(10).unwrap().first().map(|r| r.offset), Some(2));
+    clock.advance(2_000); // past the last liveness check of a (well within its session)
+    let next = cb.poll(100).unwrap();
+    assert_eq!(owned(&cb), std::collections::BTreeSet::from([0, 1]));
+    let first = next.iter().find(|r| r.partition == mine).map(|r| r.offset);
+    assert_eq!(first, Some(2), "resumed after a's committed records");
+}
+
+#[test]
+fn a_silent_member_is_removed_after_its_session_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = logpond::ManualClock::new(1_000_000);
+    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
+    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
+    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    a.create_topic("t", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
+    let config = ConsumerConfig { session_timeout_ms: 10_000, ..earliest("g") };
+    let ca = a.consumer(config.clone()).unwrap();
+    let cb = b.consumer(config).unwrap();
+    ca.poll(0).unwrap();
+    cb.poll(0).unwrap();
+    assert_eq!(owned(&cb).len(), 1);
+    clock.advance(5_000);
+    cb.poll(0).unwrap();
+    assert_eq!(owned(&cb).len(), 1, "a is silent, but within its session");
+    clock.advance(6_000);
+    cb.poll(0).unwrap();
+    assert_eq!(owned(&cb).len(), 2, "a's session expired");
+    // a's member comes back under a new id, and gets a share again.
+    ca.poll(0).unwrap();
+    cb.poll(0).unwrap();
+    ca.poll(0).unwrap();
+    assert_eq!((owned(&ca).len(), owned(&cb).len()), (1, 1));
 }
 
 fn queue_config(ack_timeout_ms: i64) -> QueueConfig {

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::groups::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
+use crate::groups::membership::{Event, GroupStore, MemberInfo, Membership};
 use crate::groups::offsets::{self, OffsetKey, OFFSETS_TOPIC};
+use crate::holder::Holder;
 use crate::log::chunk_cache::ChunkCache;
 use crate::log::partition::ReadLimits;
 use crate::log::record::{NewRecord, Record};
@@ -48,11 +50,14 @@ pub(crate) struct MemberSettings {
     pub assignor: Assignor,
 }
 
+/// A member of this handle: what only its consumer knows.
 #[derive(Debug)]
 struct Member {
     settings: MemberSettings,
     last_poll_ms: i64,
     last_commit_ms: i64,
+    /// When this handle last logged that the member polls (`Seen`).
+    logged_ms: i64,
     /// Next offset to read, per assigned partition (set on first use).
     positions: BTreeMap<TopicPartition, u64>,
     /// Rotates which assigned partition a poll serves first.
@@ -63,14 +68,46 @@ struct Member {
     buffer: VecDeque<Record>,
 }
 
+impl Member {
+    fn new(settings: MemberSettings, now_ms: i64) -> Member {
+        Member {
+            settings,
+            last_poll_ms: now_ms,
+            last_commit_ms: now_ms,
+            logged_ms: now_ms,
+            positions: BTreeMap::new(),
+            rotation: 0,
+            buffer: VecDeque::new(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Group {
-    generation: u64,
-    /// By member id; ids grow, so this is join order.
+    /// What every handle shares: members of all handles, the assignment,
+    /// who holds each partition.
+    shared: Membership,
+    /// Where `shared` is logged; `None` where nothing is shared (it then
+    /// lives in this handle's memory only).
+    store: Option<GroupStore>,
+    /// This handle's members, by id.
     members: BTreeMap<u64, Member>,
-    assignment: BTreeMap<TopicPartition, u64>,
-    /// Partition counts of the subscribed topics at the last rebalance.
-    partitions: BTreeMap<String, u32>,
+}
+
+impl Group {
+    /// Applies events to the shared state and logs them.
+    fn record(&mut self, env: &Env<'_>, events: Vec<Event>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for e in &events {
+            self.shared.apply(e.clone());
+        }
+        match &mut self.store {
+            Some(store) => store.log(env.storage, &events, &self.shared, env.fsync, env.now_ms),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Every group of a pond, and the committed offsets of all groups.
@@ -78,7 +115,8 @@ struct Group {
 pub(crate) struct GroupState {
     committed: BTreeMap<OffsetKey, u64>,
     groups: BTreeMap<String, Group>,
-    next_member: u64,
+    /// This handle as the holder of its members (their ids, its claim).
+    holder: Holder,
     /// The next offset of `__consumer_offsets` to replay: commits below it
     /// (this handle's own and others') are in `committed`.
     replayed: u64,
@@ -132,13 +170,30 @@ impl GroupState {
         Ok(())
     }
 
+    /// Takes in what other handles logged of the groups this handle knows
+    /// (members joined, seen or gone; assignments; hand-overs).
+    pub fn catch_up_groups(&mut self, env: &Env<'_>, names_changed: bool) -> Result<()> {
+        for (id, group) in &mut self.groups {
+            let Some(store) = &mut group.store else { continue };
+            if !store.catch_up(env.storage, env.chunks, &mut group.shared, names_changed)? {
+                let (store, shared) = GroupStore::open_or_create(env.storage, id, env.chunks, env.fsync)?;
+                group.store = Some(store);
+                group.shared = shared;
+            }
+        }
+        Ok(())
+    }
+
     /// Drops every member's positions, buffered records and assignment on
     /// a topic that is gone or was created again (by this handle or
     /// another): they must never be committed.
     pub fn forget_members_on(&mut self, topic: &str) {
         for group in self.groups.values_mut() {
-            group.assignment.retain(|(t, _), _| t != topic);
-            group.partitions.remove(topic);
+            // The next heartbeat sees the partitions changed and reassigns
+            // (the assignment it logs replaces this count).
+            if let Some(count) = group.shared.partitions.get_mut(topic) {
+                *count = 0;
+            }
             for m in group.members.values_mut() {
                 m.positions.retain(|(t, _), _| t != topic);
                 m.buffer.retain(|r| &*r.topic != topic);
@@ -165,6 +220,32 @@ fn no_member(group: &str) -> Error {
     ))
 }
 
+/// The group, loaded (or created) on first use: from its state log where
+/// handles share the pond.
+fn group_mut<'s>(state: &'s mut GroupCtx<'_>, env: &Env<'_>, group_id: &str) -> Result<&'s mut Group> {
+    if !state.groups.groups.contains_key(group_id) {
+        let mut group = Group::default();
+        if env.storage.is_shared() {
+            let (store, shared) = GroupStore::open_or_create(env.storage, group_id, env.chunks, env.fsync)?;
+            group.store = Some(store);
+            group.shared = shared;
+        }
+        state.groups.groups.insert(group_id.to_string(), group);
+    }
+    state.groups.groups.get_mut(group_id).ok_or_else(|| no_member(group_id))
+}
+
+/// The shared description of a new member.
+fn member_info(holder: u64, settings: &MemberSettings, now_ms: i64) -> MemberInfo {
+    MemberInfo {
+        holder,
+        topics: settings.topics.clone(),
+        assignor: settings.assignor,
+        session_timeout_ms: settings.session_timeout_ms,
+        last_seen_ms: now_ms,
+    }
+}
+
 /// Adds a member; returns its id.
 pub(crate) fn join(
     state: &mut GroupCtx<'_>,
@@ -172,17 +253,11 @@ pub(crate) fn join(
     group_id: &str,
     settings: MemberSettings,
 ) -> Result<u64> {
-    let id = state.groups.next_member;
-    state.groups.next_member += 1;
-    let member = Member {
-        settings,
-        last_poll_ms: env.now_ms,
-        last_commit_ms: env.now_ms,
-        positions: BTreeMap::new(),
-        rotation: 0,
-        buffer: VecDeque::new(),
-    };
-    state.groups.groups.entry(group_id.to_string()).or_default().members.insert(id, member);
+    let id = state.groups.holder.make_id(env.storage)?;
+    let info = member_info(state.groups.holder.current(), &settings, env.now_ms);
+    let group = group_mut(state, env, group_id)?;
+    group.members.insert(id, Member::new(settings, env.now_ms));
+    group.record(env, vec![Event::Joined { member: id, info }])?;
     rebalance(state, env, group_id)?;
     Ok(id)
 }
@@ -195,15 +270,17 @@ pub(crate) fn leave(state: &mut GroupCtx<'_>, env: &Env<'_>, group_id: &str, mem
     if member.settings.auto_commit {
         commit_positions(state, env, group_id, member_id)?;
     }
-    if let Some(group) = state.groups.groups.get_mut(group_id) {
-        group.members.remove(&member_id);
-    }
+    let group = group_mut(state, env, group_id)?;
+    group.members.remove(&member_id);
+    group.record(env, vec![Event::Left { member: member_id }])?;
     rebalance(state, env, group_id)
 }
 
-/// Called on every poll: expires members past their session timeout,
-/// rejoins this member if it was expired (returning its new id), notes the
-/// poll, and rebalances if membership or the topics' partitions changed.
+/// Called on every poll: removes members past their session timeout or
+/// whose handle is gone, rejoins this member if it was removed (returning
+/// its new id), notes the poll (and tells other handles, every third of a
+/// session timeout), rebalances if membership or the topics' partitions
+/// changed, and gives up the partitions this member must hand over.
 pub(crate) fn heartbeat(
     state: &mut GroupCtx<'_>,
     env: &Env<'_>,
@@ -211,52 +288,76 @@ pub(crate) fn heartbeat(
     member_id: u64,
     settings: &MemberSettings,
 ) -> Result<u64> {
-    let group = state.groups.groups.entry(group_id.to_string()).or_default();
-    let before = group.members.len();
-    group.members.retain(|_, m| env.now_ms.saturating_sub(m.last_poll_ms) <= m.settings.session_timeout_ms);
-    let mut changed = group.members.len() != before;
-    let mut id = member_id;
-    if !group.members.contains_key(&member_id) {
-        id = state.groups.next_member;
-        state.groups.next_member += 1;
-        let member = Member {
-            settings: settings.clone(),
-            last_poll_ms: env.now_ms,
-            last_commit_ms: env.now_ms,
-            positions: BTreeMap::new(),
-            rotation: 0,
-            buffer: VecDeque::new(),
+    let now = env.now_ms;
+    group_mut(state, env, group_id)?;
+    let GroupState { groups, holder, .. } = &mut *state.groups;
+    let group = groups.get_mut(group_id).ok_or_else(|| no_member(group_id))?;
+    let mut events = Vec::new();
+    for (id, info) in &group.shared.members {
+        let gone = match group.members.get(id) {
+            Some(m) => now.saturating_sub(m.last_poll_ms) > m.settings.session_timeout_ms,
+            None if info.holder == holder.current() => true, // a member this handle no longer runs
+            None => {
+                now.saturating_sub(info.last_seen_ms) > info.session_timeout_ms
+                    || !holder.is_alive(env.storage, info.holder, now)?
+            }
         };
-        group.members.insert(id, member);
+        if gone {
+            events.push(Event::Left { member: *id });
+        }
+    }
+    for e in &events {
+        if let Event::Left { member } = e {
+            group.members.remove(member);
+        }
+    }
+    let mut changed = !events.is_empty();
+    let mut id = member_id;
+    let removed =
+        !group.shared.members.contains_key(&member_id) || events.contains(&Event::Left { member: member_id });
+    if removed || !group.members.contains_key(&member_id) {
+        // Removed (by this handle or another): it rejoins under a new id,
+        // its positions gone with the old one.
+        group.members.remove(&member_id);
+        id = holder.make_id(env.storage)?;
+        group.members.insert(id, Member::new(settings.clone(), now));
+        events.push(Event::Joined { member: id, info: member_info(holder.current(), settings, now) });
         changed = true;
     }
     if let Some(m) = group.members.get_mut(&id) {
-        m.last_poll_ms = env.now_ms;
+        m.last_poll_ms = now;
+        if now.saturating_sub(m.logged_ms) >= (m.settings.session_timeout_ms / 3).max(1) {
+            m.logged_ms = now;
+            events.push(Event::Seen { member: id, at_ms: now });
+        }
     }
+    group.record(env, events)?;
     let group = &state.groups.groups[group_id];
     if changed || !same_partitions(state.topics, group) {
         rebalance(state, env, group_id)?;
     }
+    release_revoked(state, env, group_id, id)?;
     Ok(id)
 }
 
 /// Whether the subscribed topics still have the partitions of the last
 /// rebalance (without building the map, as every poll asks).
 fn same_partitions(topics: &Topics, group: &Group) -> bool {
-    let subscribed = group.members.values().flat_map(|m| &m.settings.topics);
-    let all_known = subscribed.clone().all(|t| match (topics.get(t), group.partitions.get(t)) {
+    let shared = &group.shared;
+    let subscribed = shared.members.values().flat_map(|m| &m.topics);
+    let all_known = subscribed.clone().all(|t| match (topics.get(t), shared.partitions.get(t)) {
         (Some(topic), Some(n)) => topic.partitions.len() as u32 == *n,
         (None, None) => true,
         _ => false,
     });
     // A topic of the last rebalance nobody subscribes to any more also counts.
-    all_known && group.partitions.keys().all(|t| subscribed.clone().any(|s| s == t))
+    all_known && shared.partitions.keys().all(|t| subscribed.clone().any(|s| s == t))
 }
 
 fn partition_counts(topics: &Topics, group: &Group) -> BTreeMap<String, u32> {
     let mut out = BTreeMap::new();
-    for m in group.members.values() {
-        for t in &m.settings.topics {
+    for m in group.shared.members.values() {
+        for t in &m.topics {
             if let Some(topic) = topics.get(t) {
                 out.insert(t.clone(), topic.partitions.len() as u32);
             }
@@ -265,42 +366,57 @@ fn partition_counts(topics: &Topics, group: &Group) -> BTreeMap<String, u32> {
     out
 }
 
-/// Recomputes the group's assignment. Partitions that leave a member are
-/// committed first (if it auto-commits) and its position for them dropped.
+/// Recomputes the group's assignment. Partitions that leave a member of
+/// this handle are handed over at once (committed first, if it
+/// auto-commits); those of another handle's members move when it lets
+/// them go (see [`release_revoked`]).
 fn rebalance(state: &mut GroupCtx<'_>, env: &Env<'_>, group_id: &str) -> Result<()> {
-    let Some(group) = state.groups.groups.get(group_id) else {
-        return Ok(());
-    };
-    let partitions = partition_counts(state.topics, group);
-    let assignor = group.members.values().next().map(|m| m.settings.assignor).unwrap_or_default();
-    let subscriptions: Vec<MemberSubscription<'_>> = group
-        .members
-        .iter()
-        .map(|(id, m)| MemberSubscription { id: *id, topics: &m.settings.topics })
-        .collect();
-    let next = assign(assignor, &subscriptions, &partitions, &group.assignment);
-    let mut commits = Vec::new();
     let Some(group) = state.groups.groups.get_mut(group_id) else {
         return Ok(());
     };
-    for (id, member) in group.members.iter_mut() {
+    let partitions = partition_counts(state.topics, group);
+    let shared = &group.shared;
+    let assignor = shared.members.values().next().map(|m| m.assignor).unwrap_or_default();
+    let subscriptions: Vec<MemberSubscription<'_>> =
+        shared.members.iter().map(|(id, m)| MemberSubscription { id: *id, topics: &m.topics }).collect();
+    let assignment = assign(assignor, &subscriptions, &partitions, &shared.assignment);
+    group.record(env, vec![Event::Assigned { partitions, assignment }])?;
+    let local: Vec<u64> = group.members.keys().copied().collect();
+    for id in local {
+        release_revoked(state, env, group_id, id)?;
+    }
+    if let Some(group) = state.groups.groups.get(group_id) {
+        if group.shared.members.is_empty() && group.store.is_none() {
+            state.groups.groups.remove(group_id);
+        }
+    }
+    Ok(())
+}
+
+/// Gives up what this handle's member holds but is assigned elsewhere:
+/// its positions there are committed first (if it auto-commits) and
+/// dropped, with the records it buffered from them.
+fn release_revoked(state: &mut GroupCtx<'_>, env: &Env<'_>, group_id: &str, member_id: u64) -> Result<()> {
+    let Some(group) = state.groups.groups.get_mut(group_id) else { return Ok(()) };
+    let revoking = group.shared.revoking(member_id);
+    if revoking.is_empty() {
+        return Ok(());
+    }
+    let mut commits = Vec::new();
+    if let Some(member) = group.members.get_mut(&member_id) {
         let auto_commit = member.settings.auto_commit;
-        member.buffer.retain(|r| next.get(&(r.topic.to_string(), r.partition)) == Some(id));
+        member.buffer.retain(|r| !revoking.iter().any(|(t, p)| **t == *r.topic && *p == r.partition));
         member.positions.retain(|tp, pos| {
-            let keep = next.get(tp) == Some(id);
+            let keep = !revoking.contains(tp);
             if !keep && auto_commit {
                 commits.push((tp.clone(), *pos));
             }
             keep
         });
     }
-    group.assignment = next;
-    group.partitions = partitions;
-    group.generation += 1;
-    if group.members.is_empty() {
-        state.groups.groups.remove(group_id);
-    }
-    write_commits(state, env, group_id, &commits)
+    write_commits(state, env, group_id, &commits)?;
+    let group = group_mut(state, env, group_id)?;
+    group.record(env, vec![Event::Released { member: member_id, parts: revoking }])
 }
 
 /// Stores committed offsets durably (appending to `__consumer_offsets`).
@@ -384,7 +500,7 @@ pub(crate) fn assignment(state: &GroupCtx<'_>, group_id: &str, member_id: u64) -
     let Some((group, _)) = member(state, group_id, member_id) else {
         return Vec::new();
     };
-    group.assignment.iter().filter(|(_, o)| **o == member_id).map(|(tp, _)| tp.clone()).collect()
+    group.shared.owned(member_id)
 }
 
 /// Every group's committed offset for one partition.
@@ -397,7 +513,7 @@ pub(crate) fn committed_offsets<'s>(
 }
 
 pub(crate) fn generation(state: &GroupCtx<'_>, group_id: &str) -> u64 {
-    state.groups.group(group_id).map_or(0, |g| g.generation)
+    state.groups.group(group_id).map_or(0, |g| g.shared.generation)
 }
 
 pub(crate) fn committed(state: &GroupCtx<'_>, group_id: &str, topic: &str, partition: u32) -> Option<u64> {
@@ -627,7 +743,7 @@ pub(crate) fn commit_positions(
     let entries: Vec<(TopicPartition, u64)> = m
         .positions
         .iter()
-        .filter(|(tp, _)| group.assignment.get(*tp) == Some(&member_id))
+        .filter(|(tp, _)| group.shared.held.get(*tp) == Some(&member_id))
         .map(|(tp, o)| (tp.clone(), *o))
         .collect();
     write_commits(state, env, group_id, &entries)?;
@@ -651,10 +767,13 @@ pub(crate) fn commit_offsets(
         return Err(no_member(group_id));
     };
     for ((t, p), _) in entries {
-        if group.assignment.get(&(t.clone(), *p)) != Some(&member_id) {
+        let tp = (t.clone(), *p);
+        if group.shared.held.get(&tp) != Some(&member_id)
+            || group.shared.assignment.get(&tp) != Some(&member_id)
+        {
             return Err(Error::CommitFailed(format!(
                 "partition {t}/{p} is not assigned to this consumer in generation {} of group {group_id:?}",
-                group.generation
+                group.shared.generation
             )));
         }
     }

@@ -4,4 +4,5 @@
 
 pub mod assignor;
 pub mod engine;
+pub(crate) mod membership;
 pub mod offsets;

@@ -87,7 +87,6 @@ impl Pond {
     /// Creates a consumer and joins its group (a rebalance).
     pub fn consumer(self: &Arc<Self>, config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
-        self.claim_coordination()?;
         let settings = config.settings();
         let env = self.env();
         let id = self

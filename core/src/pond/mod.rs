@@ -13,7 +13,6 @@ mod sync;
 pub use signal::AppendListener;
 use signal::Signal;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::clock::Clock;
@@ -121,8 +120,6 @@ pub struct Pond {
     storage: Arc<dyn Storage>,
     /// Set when other handles may share the storage (`sync`).
     shared: Option<Shared>,
-    /// The claim of this pond's groups and queues, once taken.
-    coordinating: AtomicBool,
     clock: Arc<dyn Clock>,
     durability: Durability,
     /// `None` once closed.
@@ -201,7 +198,6 @@ impl Pond {
         let pond = Pond {
             storage,
             shared,
-            coordinating: AtomicBool::new(false),
             clock: options.clock,
             durability: options.durability,
             state: Mutex::new(Some(state)),
@@ -271,31 +267,13 @@ impl Pond {
     }
 
     /// Runs `f` on this handle's memory alone: no lock, no catch-up. For
-    /// what no other handle can change (the members and leases this handle
-    /// runs, see [`Pond::claim_coordination`]).
+    /// what only this handle changes (its members' buffered records, its
+    /// own leases' deadlines): a partition stays with its member until
+    /// this handle lets it go, under the lock.
     pub(crate) fn with_memory<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         self.birth.check()?;
         let mut guard = lock(&self.state);
         f(guard.as_mut().ok_or(Error::Closed)?)
-    }
-
-    /// Claims this pond's consumer groups and queues for this handle, for
-    /// as long as it stays open: members and leases live in its memory, so
-    /// one handle at a time runs them (other handles share topics and
-    /// records, and see committed offsets and settled records).
-    pub(crate) fn claim_coordination(&self) -> Result<()> {
-        if self.coordinating.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        if !self.storage.try_claim("coordinator")? {
-            return Err(Error::PondLocked(format!(
-                "{:?}: another open handle runs this pond's consumer groups and queues; \
-                 several handles share topics and records, one at a time runs groups and queues",
-                self.storage
-            )));
-        }
-        self.coordinating.store(true, Ordering::SeqCst);
-        Ok(())
     }
 
     /// Runs a read-only `f` on a topic (see [`Pond::with_state_read`]).

@@ -184,6 +184,7 @@ fn catch_up_to(state: &mut State, env: &Env<'_>, now: Option<Counters>) -> Resul
         Vec::new()
     };
     state.groups.catch_up(&state.topics, env.chunks)?;
+    state.groups.catch_up_groups(env, names)?;
     for topic in &stale {
         state.groups.forget_members_on(topic);
     }

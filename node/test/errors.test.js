@@ -125,18 +125,24 @@ test('every error code reachable now is thrown as its class', (t) => {
   throwsLogpond(() => pond.flush(), 'Closed');
 });
 
-test('handles share a directory; groups and queues run in one at a time (PondLocked)', (t) => {
+test('handles share a directory and its groups (no PondLocked)', async (t) => {
   const dir = tempDir(t);
   const first = Pond.open(dir);
   const second = Pond.open(dir);
-  first.createTopic('t');
-  second.send('t', 'from the second');
-  assert.deepEqual(first.read('t').map((r) => r.value.toString()), ['from the second']);
-  const c = first.consumer({ group: 'g', topics: ['t'] });
-  throwsLogpond(() => second.consumer({ group: 'g', topics: ['t'] }), 'PondLocked');
-  c.close();
-  first.close(); // the claim went with close()
-  second.consumer({ group: 'g', topics: ['t'] }).close();
+  first.createTopic('t', { partitions: 2 });
+  second.send('t', 'from the second', { partition: 1 });
+  assert.deepEqual(first.read('t', 1).map((r) => r.value.toString()), ['from the second']);
+  const a = first.consumer({ group: 'g', topics: ['t'] });
+  const b = second.consumer({ group: 'g', topics: ['t'] });
+  for (let i = 0; i < 3; i++) {
+    await a.poll();
+    await b.poll();
+  }
+  const owned = [...a.assignment(), ...b.assignment()].map((tp) => `${tp.topic}/${tp.partition}`).sort();
+  assert.deepEqual(owned, ['t/0', 't/1']);
+  a.close();
+  b.close();
+  first.close();
   second.close();
 });
 

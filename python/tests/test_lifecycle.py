@@ -70,21 +70,21 @@ def test_survives_a_killed_process(pond_dir: pathlib.Path) -> None:
         assert [r.value for r in pond.read("t")] == [str(i).encode() for i in range(100)]
 
 
-def test_two_handles_share_a_pond_and_one_runs_groups(pond_dir: pathlib.Path) -> None:
+def test_two_handles_share_a_pond_and_its_groups(pond_dir: pathlib.Path) -> None:
     first = logpond.open(pond_dir)
     second = logpond.open(pond_dir)  # no PondLocked: handles share a directory
-    first.create_topic("t")
-    second.send("t", "from the second")
-    assert [r.value for r in first.read("t")] == [b"from the second"]
-    consumer = first.consumer("g", "t", auto_offset_reset="earliest")
-    with pytest.raises(logpond.PondLocked) as e:
-        second.consumer("g", "t")
-    assert e.value.code == "POND_LOCKED"
-    consumer.commit()
-    consumer.close()
+    first.create_topic("t", partitions=2)
+    second.send("t", "from the second", partition=1)
+    assert [r.value for r in first.read("t", 1)] == [b"from the second"]
+    a = first.consumer("g", "t", auto_offset_reset="earliest")
+    b = second.consumer("g", "t", auto_offset_reset="earliest")  # the same group, another handle
+    for _ in range(3):
+        a.poll()
+        b.poll()
+    assert sorted(a.assignment() + b.assignment()) == [("t", 0), ("t", 1)]
+    a.close()
+    b.close()
     first.close()
-    with second.consumer("g", "t", auto_offset_reset="earliest") as c:
-        assert [r.value for r in c.poll()] == [b"from the second"]
     second.close()
 
 

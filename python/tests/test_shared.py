@@ -157,3 +157,87 @@ def test_queue_workers_in_three_processes_and_a_killed_holder(pond_dir: pathlib.
     # 10 minutes), counted as delivered twice.
     assert all(acked[place] == 2 for place in held)
     assert all(count == 1 for place, count in acked.items() if place not in held)
+
+
+MEMBER = textwrap.dedent(
+    """
+    import os, sys, time, logpond
+    path, mode, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+    with logpond.open(path) as pond:
+        c = pond.consumer("g", "events", auto_offset_reset="earliest", auto_commit=(mode != "victim"))
+        if mode == "victim":
+            got = []
+            while not got:
+                got = c.poll(max_records=30, timeout=5)
+            for r in got:
+                print("R", r.partition, r.offset, flush=True)
+            print("HOLDING", flush=True)
+            time.sleep(600)  # killed here, its records uncommitted
+        deadline = time.monotonic() + 90
+        while not os.path.exists(stop) and time.monotonic() < deadline:
+            for r in c.poll(max_records=20, timeout=0.1):
+                print("R", r.partition, r.offset, flush=True)
+            c.commit()
+        c.close()
+    """
+)
+
+
+def test_group_members_in_three_processes_and_a_killed_member(tmp_path: pathlib.Path, children: Children) -> None:
+    import queue
+    import signal
+    import threading
+
+    pond_dir, stop = tmp_path / "pond", tmp_path / "STOP"
+    with logpond.open(pond_dir) as pond:
+        pond.create_topic("events", partitions=6)
+        pond.send_many("events", [dict(value=str(i), partition=i % 6) for i in range(600)])
+
+    def args(mode: str) -> List[str]:
+        return [sys.executable, "-c", MEMBER, str(pond_dir), mode, str(stop)]
+
+    victim = subprocess.Popen(args("victim"), cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    children.append(victim)
+    assert victim.stdout is not None
+    held = set()
+    for line in victim.stdout:
+        if line.startswith("HOLDING"):
+            break
+        _, p, o = line.split()
+        held.add((int(p), int(o)))
+    assert held, "the victim consumed something"
+    lines: "queue.Queue[tuple[int, str]]" = queue.Queue()
+    members = [subprocess.Popen(args("member"), cwd=tmp_path, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    children.extend(members)
+
+    def pump(n: int, m: "subprocess.Popen[Any]") -> None:
+        for x in m.stdout or []:
+            lines.put((n, x))
+
+    for n, m in enumerate(members):
+        threading.Thread(target=pump, args=(n, m), daemon=True).start()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    consumed: dict[tuple[int, int], int] = {}
+    while len(consumed) < 600:
+        _, line = lines.get(timeout=60)
+        _, p, o = line.split()
+        place = (int(p), int(o))
+        consumed[place] = consumed.get(place, 0) + 1
+    stop.touch()
+    for m in members:
+        assert m.wait(timeout=60) == 0
+    while not lines.empty():
+        _, line = lines.get()
+        _, p, o = line.split()
+        place = (int(p), int(o))
+        consumed[place] = consumed.get(place, 0) + 1
+    # Every record consumed; what the two live members committed was never
+    # consumed again (the killed member's uncommitted records were: once more).
+    assert set(consumed) == {(i % 6, i // 6) for i in range(600)}
+    twice = {place for place, n in consumed.items() if n > 1}
+    assert not twice, sorted(twice)[:10]
+    with logpond.open(pond_dir) as pond:
+        c = pond.consumer("g", "events", auto_offset_reset="none")
+        assert c.poll(timeout=1.0) == [], "the group committed everything"
+        c.close()

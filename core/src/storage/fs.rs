@@ -435,21 +435,27 @@ impl Storage for FileStorage {
 
     fn try_claim(&self, what: &str) -> Result<bool> {
         let path = self.root.join(format!("{LOCK_FILE}.{what}"));
-        loop {
-            let file = open_file(&path, self.mode, true)?;
+        // A sweep may remove the file between its creation and its lock
+        // (it removes only unlocked files, holding them locked): then the
+        // claim is tried again, a bounded number of times.
+        for _ in 0..100 {
+            let file = match open_file(&path, self.mode, true) {
+                Ok(file) => file,
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Ok(false),
                 Err(TryLockError::Error(e)) => return Err(io_at(&path, e)),
             }
-            // A sweep may have removed the file between the open and the
-            // lock (it removes only files it holds locked): then this lock
-            // is on a name nobody sees, and the claim is tried again.
+            // Locked, but is it still the file under the name?
             if same_file(&file, &path) {
                 self.claims.lock().unwrap_or_else(PoisonError::into_inner).push((what.to_string(), file));
                 return Ok(true);
             }
         }
+        Err(io_at(&path, io::Error::other("the claim file kept disappearing")))
     }
 }
 

@@ -332,3 +332,63 @@ fn a_wait_in_one_handle_wakes_when_another_sends() {
     // Woken by the send, far before the 30 s timeouts.
     assert!(took < long / 3, "took {took:?}");
 }
+
+fn tree(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &std::path::Path, rel: &str, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("{rel}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.insert(name, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, "", &mut out);
+    out
+}
+
+#[test]
+fn a_read_only_handle_reads_beside_a_writer_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Arc::new(Pond::open(dir.path()).unwrap());
+    writer.create_topic("t", small_segments()).unwrap();
+    writer.send("t", NewRecord::value(b"first")).unwrap();
+    let options = logpond::PondOptions { read_only: true, ..logpond::PondOptions::default() };
+    let before = tree(dir.path());
+    let reader = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
+    assert_eq!(values(&read_all(&reader, "t", 0)), vec![b"first".to_vec()]);
+    for i in 0..40u32 {
+        writer.send("t", NewRecord::value(&i.to_le_bytes())).unwrap(); // rolls segments
+    }
+    assert_eq!(read_all(&reader, "t", 0).len(), 41, "the reader follows the writer");
+    for refused in [
+        reader.send("t", NewRecord::value(b"no")).map(|_| ()),
+        reader.create_topic("u", TopicConfig::default()),
+        reader.delete_records("t", 0, 1),
+        reader.consumer(ConsumerConfig::new("g", &["t"])).map(|_| ()),
+        reader.queue("t", QueueConfig::new("q")).map(|_| ()),
+    ] {
+        let err = refused.unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
+    reader.close().unwrap();
+    drop(before);
+    // Alone, a read-only handle changes no byte and no name, even with a
+    // dead writer's torn tail to skip.
+    writer.close().unwrap();
+    let segment = dir.path().join("topics/t/0").read_dir().unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
+    std::io::Write::write_all(&mut f, &[0x5A; 9]).unwrap();
+    let before = tree(dir.path());
+    let reader = Pond::open_with(dir.path(), options.clone()).unwrap();
+    assert_eq!(read_all(&reader, "t", 0).len(), 41);
+    reader.close().unwrap();
+    assert_eq!(tree(dir.path()), before);
+    // A pond that does not exist is not created by a read-only open.
+    let missing = dir.path().join("missing");
+    assert!(Pond::open_with(&missing, options).is_err());
+    assert!(!missing.exists());
+}

@@ -26,7 +26,7 @@ use crate::log::topics::{
     create_topic, load_topics, remove_all, Env, Topic, Topics, TOPIC_DELETED, TOPIC_META,
 };
 use crate::queues::engine::{self as queues, QueueCtx, QueueState};
-use crate::storage::{read_all, replace_file, FileMode, MemoryStorage, Storage, Tracked};
+use crate::storage::{read_all, replace_file, FileMode, MemoryStorage, ReadOnlyView, Storage, Tracked};
 use crate::{Error, Result};
 use sync::{Counters, Shared};
 
@@ -58,6 +58,9 @@ pub struct PondOptions {
     /// files it holds (least recently used ones are closed and reopened on
     /// use).
     pub max_open_files: usize,
+    /// A handle that never writes: for reading beside writers, and on a
+    /// read-only mount. Operations that would change the pond fail.
+    pub read_only: bool,
 }
 
 impl PondOptions {
@@ -67,6 +70,7 @@ impl PondOptions {
             clock,
             file_mode: FileMode::Private,
             max_open_files: crate::storage::DEFAULT_MAX_OPEN_FILES,
+            read_only: false,
         }
     }
 }
@@ -120,6 +124,8 @@ pub struct Pond {
     storage: Arc<dyn Storage>,
     /// Set when other handles may share the storage (`sync`).
     shared: Option<Shared>,
+    /// Opened read-only: every operation that would write fails.
+    read_only: bool,
     clock: Arc<dyn Clock>,
     durability: Durability,
     /// `None` once closed.
@@ -154,7 +160,11 @@ impl Pond {
 
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     pub fn open_with(path: impl AsRef<std::path::Path>, options: PondOptions) -> Result<Pond> {
-        let files = crate::storage::FileStorage::open_with_mode(path, options.file_mode)?;
+        let files = if options.read_only {
+            crate::storage::FileStorage::open_read_only(path)?
+        } else {
+            crate::storage::FileStorage::open_with_mode(path, options.file_mode)?
+        };
         let storage = crate::storage::BoundedHandles::new(Arc::new(files), options.max_open_files);
         Pond::with_storage(Arc::new(storage), options)
     }
@@ -177,9 +187,12 @@ impl Pond {
     pub fn with_storage(storage: Arc<dyn Storage>, options: PondOptions) -> Result<Pond> {
         let durable = options.durability == Durability::Fsync;
         let chunks = ChunkCache::default();
+        let read_only = options.read_only;
+        let storage: Arc<dyn Storage> =
+            if read_only { Arc::new(ReadOnlyView::new(storage)) } else { storage };
         let (storage, shared) = if storage.is_shared() {
             let tracked = Arc::new(Tracked::new(storage.clone()));
-            let shared = Shared::new(tracked.clone(), &*storage)?;
+            let shared = Shared::new(tracked.clone(), &*storage, read_only)?;
             (tracked as Arc<dyn Storage>, Some(shared))
         } else {
             (storage, None)
@@ -198,6 +211,7 @@ impl Pond {
         let pond = Pond {
             storage,
             shared,
+            read_only,
             clock: options.clock,
             durability: options.durability,
             state: Mutex::new(Some(state)),
@@ -209,8 +223,10 @@ impl Pond {
         // Committed offsets of topics that no longer exist (a delete cut
         // short by a crash) are forgotten, so a new topic of that name
         // starts afresh.
-        let env = pond.env();
-        pond.with_state(|state| groups::forget_missing_topics(&mut state.group_ctx(), &env))?;
+        if !read_only {
+            let env = pond.env();
+            pond.with_state(|state| groups::forget_missing_topics(&mut state.group_ctx(), &env))?;
+        }
         Ok(pond)
     }
 
@@ -237,6 +253,9 @@ impl Pond {
 
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         self.birth.check()?;
+        if self.read_only {
+            return Err(read_only_refused());
+        }
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(Error::Closed)?;
         match &self.shared {
@@ -495,7 +514,11 @@ impl Pond {
         };
         let env = self.env();
         let fsync = self.fsync();
+        let read_only = self.read_only;
         let finish = |state: &mut State| {
+            if read_only {
+                return Ok(());
+            }
             // Snapshots make the next open quick; losing one only costs replay.
             let snapshots = queues::snapshot_all(&mut state.queues, &env);
             let synced = if fsync {
@@ -597,6 +620,14 @@ impl Drop for Pond {
     fn drop(&mut self) {
         let _ = self.close();
     }
+}
+
+/// What an operation that would write fails with on a read-only handle.
+fn read_only_refused() -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        "the pond is open read-only: this operation would change it",
+    ))
 }
 
 /// Checks (or, for a new pond, writes) the pond's format marker.

@@ -64,22 +64,31 @@ impl Counters {
 /// The shared-pond half of a pond: its change tracking and counters file.
 pub(crate) struct Shared {
     tracked: Arc<Tracked>,
-    /// `LOCK.sync`, opened beneath the tracking (writing it is not a change).
-    file: Arc<dyn StorageFile>,
+    /// `LOCK.sync`, opened beneath the tracking (writing it is not a
+    /// change). `None` for a read-only handle of a pond that has none: no
+    /// writer has it open, so nothing changes.
+    file: Option<Arc<dyn StorageFile>>,
+    /// A read-only handle: locks shared, writes nothing, repairs nothing.
+    read_only: bool,
 }
 
 impl Shared {
     /// `inner` is the storage beneath `tracked`.
-    pub fn new(tracked: Arc<Tracked>, inner: &dyn Storage) -> Result<Shared> {
-        let file = inner.open(SYNC_FILE, true)?;
-        Ok(Shared { tracked, file })
+    pub fn new(tracked: Arc<Tracked>, inner: &dyn Storage, read_only: bool) -> Result<Shared> {
+        let file = match inner.open(SYNC_FILE, !read_only) {
+            Ok(file) => Some(file),
+            Err(crate::Error::Io(e)) if read_only && e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Shared { tracked, file, read_only })
     }
 
     /// The counters; `None` when the file is new, short or garbled (every
     /// handle then catches up on everything, and the next write mends it).
     fn read(&self) -> Result<Option<Counters>> {
+        let Some(file) = &self.file else { return Ok(Some(Counters::default())) };
         let mut buf = [0u8; LEN];
-        match self.file.read_at(0, &mut buf) {
+        match file.read_at(0, &mut buf) {
             Ok(()) => Ok(Counters::decode(&buf)),
             Err(crate::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(e),
@@ -103,7 +112,7 @@ impl Shared {
     /// Loads a handle's state under the lock (open recovers what a crash
     /// left, which no live writer may be doing at the same time).
     pub fn load(&self, storage: &dyn Storage, load: impl FnOnce() -> Result<State>) -> Result<State> {
-        storage.lock(true)?;
+        storage.lock(!self.read_only)?;
         self.tracked.take();
         let loaded = self.read().and_then(|now| Ok((now, load()?)));
         let result = loaded.and_then(|(now, mut state)| {
@@ -123,7 +132,7 @@ impl Shared {
         env: &Env<'_>,
         f: impl FnOnce(&mut State) -> Result<T>,
     ) -> Result<T> {
-        env.storage.lock(true)?;
+        env.storage.lock(!self.read_only)?;
         self.tracked.take();
         let result = self.read().map(|now| {
             let caught_up = catch_up_to(state, env, now);
@@ -145,6 +154,12 @@ impl Shared {
     /// counters as seen (otherwise it catches up again next time).
     fn publish(&self, state: &mut State, now: Option<Counters>, caught_up: bool) -> Result<()> {
         let wrote = self.tracked.take();
+        let Some(file) = self.file.as_ref().filter(|_| !self.read_only) else {
+            if caught_up {
+                state.seen = now;
+            }
+            return Ok(());
+        };
         if !wrote.bytes && !wrote.names && now.is_some() {
             if caught_up {
                 state.seen = now;
@@ -156,7 +171,7 @@ impl Shared {
             writes: base.writes.wrapping_add(1),
             names: base.names.wrapping_add(u64::from(wrote.names || now.is_none())),
         };
-        self.file.write_at(0, &next.encode())?;
+        file.write_at(0, &next.encode())?;
         if caught_up {
             state.seen = Some(next);
         }

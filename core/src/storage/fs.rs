@@ -52,6 +52,9 @@ pub struct FileStorage {
     claims: Mutex<Vec<(String, File)>>,
     /// File watchers started by [`Storage::watch`], stopped on close.
     watchers: Mutex<Vec<notify::RecommendedWatcher>>,
+    /// Opened with [`FileStorage::open_read_only`]: files are opened for
+    /// reading, and every change is refused.
+    read_only: bool,
 }
 
 /// An I/O error that names the path it happened on, keeping its kind and
@@ -113,7 +116,43 @@ impl FileStorage {
             lock: Mutex::new(Some(lock)),
             claims: Mutex::new(Vec::new()),
             watchers: Mutex::new(Vec::new()),
+            read_only: false,
         })
+    }
+
+    /// Opens an existing pond directory for reading only: nothing is
+    /// created or written (it may be on a read-only mount). Its `LOCK`,
+    /// when there is one, is locked shared around each operation, so a
+    /// reader never sees a writer's half-done change of names.
+    pub fn open_read_only(root: impl AsRef<Path>) -> Result<FileStorage> {
+        let given = root.as_ref();
+        if given.as_os_str().is_empty() {
+            return Err(Error::invalid("a pond path must not be empty"));
+        }
+        let root = fs::canonicalize(given).map_err(|e| io_at(given, e))?;
+        if !root.is_dir() {
+            return Err(io_at(&root, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
+        }
+        let lock = match no_follow_read().open(root.join(LOCK_FILE)) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_at(&root.join(LOCK_FILE), e)),
+        };
+        Ok(FileStorage {
+            root,
+            mode: FileMode::default(),
+            lock: Mutex::new(lock),
+            claims: Mutex::new(Vec::new()),
+            watchers: Mutex::new(Vec::new()),
+            read_only: true,
+        })
+    }
+
+    fn refuse_if_read_only(&self, path: &Path) -> Result<()> {
+        if self.read_only {
+            return Err(io_at(path, read_only_error()));
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -225,6 +264,11 @@ fn no_follow_read() -> OpenOptions {
     options
 }
 
+/// What a change to a pond opened read-only fails with.
+pub(crate) fn read_only_error() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, "the pond is open read-only")
+}
+
 fn symlink_refused(path: &Path) -> Error {
     Error::Io(io::Error::new(
         io::ErrorKind::InvalidInput,
@@ -303,13 +347,25 @@ impl Storage for FileStorage {
     fn open(&self, name: &str, create: bool) -> Result<Arc<dyn StorageFile>> {
         let path = self.path(name)?;
         self.check_no_symlink_dirs(&path)?;
+        if self.read_only {
+            let file = no_follow_read().open(&path).map_err(|e| {
+                if e.kind() == io::ErrorKind::NotFound && create {
+                    io_at(&path, read_only_error())
+                } else if is_symlink(&path) {
+                    symlink_refused(&path)
+                } else {
+                    io_at(&path, e)
+                }
+            })?;
+            return Ok(Arc::new(DiskFile { file, path, read_only: true }));
+        }
         if create {
             if let Some(parent) = path.parent() {
                 create_dirs(parent, self.mode)?;
             }
         }
         let file = open_file(&path, self.mode, create)?;
-        Ok(Arc::new(DiskFile { file, path }))
+        Ok(Arc::new(DiskFile { file, path, read_only: false }))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -328,6 +384,7 @@ impl Storage for FileStorage {
 
     fn remove(&self, name: &str) -> Result<()> {
         let path = self.path(name)?;
+        self.refuse_if_read_only(&path)?;
         self.check_no_symlink_dirs(&path)?;
         // remove_file removes a symlink itself, never its target.
         match fs::remove_file(&path) {
@@ -348,6 +405,7 @@ impl Storage for FileStorage {
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         let (from_path, to_path) = (self.path(from)?, self.path(to)?);
+        self.refuse_if_read_only(&from_path)?;
         self.check_no_symlink_dirs(&from_path)?;
         self.check_no_symlink_dirs(&to_path)?;
         if let Some(parent) = to_path.parent() {
@@ -406,7 +464,12 @@ impl Storage for FileStorage {
 
     fn lock(&self, exclusive: bool) -> Result<()> {
         let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let file = guard.as_ref().ok_or(Error::Closed)?;
+        let Some(file) = guard.as_ref() else {
+            // A read-only pond without a LOCK file: no writer ever had it
+            // open through this version, and none can while it is missing.
+            return if self.read_only { Ok(()) } else { Err(Error::Closed) };
+        };
+        let exclusive = exclusive && !self.read_only;
         let locked = if exclusive { file.lock() } else { file.lock_shared() };
         locked.map_err(|e| io_at(&self.root.join(LOCK_FILE), e))
     }
@@ -435,6 +498,7 @@ impl Storage for FileStorage {
 
     fn try_claim(&self, what: &str) -> Result<bool> {
         let path = self.root.join(format!("{LOCK_FILE}.{what}"));
+        self.refuse_if_read_only(&path)?;
         // A sweep may remove the file between its creation and its lock
         // (it removes only unlocked files, holding them locked): then the
         // claim is tried again, a bounded number of times.
@@ -466,6 +530,7 @@ fn is_symlink(path: &Path) -> bool {
 struct DiskFile {
     file: File,
     path: PathBuf,
+    read_only: bool,
 }
 
 impl DiskFile {
@@ -490,10 +555,16 @@ impl StorageFile for DiskFile {
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
+        if self.read_only {
+            return Err(self.err(read_only_error()));
+        }
         positional::write_all_at(&self.file, data, offset).map_err(|e| self.err(e))
     }
 
     fn set_len(&self, len: u64) -> Result<()> {
+        if self.read_only {
+            return Err(self.err(read_only_error()));
+        }
         self.file.set_len(len).map_err(|e| self.err(e))
     }
 

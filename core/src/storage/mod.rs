@@ -11,10 +11,12 @@ use crate::Result;
 mod bounded;
 mod memory;
 mod mirror;
+mod read_only;
 mod tracked;
 pub use bounded::{BoundedHandles, DEFAULT_MAX_OPEN_FILES};
 pub use memory::MemoryStorage;
 pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
+pub(crate) use read_only::ReadOnlyView;
 pub(crate) use tracked::Tracked;
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]

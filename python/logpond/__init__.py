@@ -145,12 +145,19 @@ class Pond(_native.Pond):
         durability: str = "os",
         clock: Optional[ManualClock] = None,
         group_access: bool = False,
+        read_only: bool = False,
     ) -> Pond:
-        """Opens (creating if needed) a pond directory. Raises ``PondLocked``
-        when another open pond (in any process) holds it. New files are
+        """Opens (creating if needed) a pond directory. Any number of
+        handles, in this process and others, may have it open at once; they
+        share topics, records, groups and queues live. New files are
         private to the owner (0600, directories 0700) whatever the umask;
-        ``group_access=True`` makes them 0660/0770 for a group-shared pond."""
-        return cls(os.fspath(path), durability=durability, clock=clock, group_access=group_access)
+        ``group_access=True`` makes them 0660/0770 for a group-shared pond.
+        ``read_only=True`` opens an existing pond without ever writing to
+        it (beside writers, or on a read-only mount): operations that would
+        change it raise ``IoError``."""
+        return cls(
+            os.fspath(path), durability=durability, clock=clock, group_access=group_access, read_only=read_only
+        )
 
     @classmethod
     def memory(cls: Type[Pond], clock: Optional[ManualClock] = None) -> Pond:
@@ -438,14 +445,17 @@ def open(
     durability: str = "os",
     clock: Optional[ManualClock] = None,
     group_access: bool = False,
+    read_only: bool = False,
 ) -> Pond:
-    """Opens (creating if needed) a pond in a directory.
+    """Opens (creating if needed) a pond in a directory. Other handles and
+    processes may have it open too (``read_only=True``: a handle that
+    never writes).
 
     ``durability="os"`` (default) hands every append to the OS before it
     returns: it survives a killed process. ``"fsync"`` also syncs it to
     stable storage: it survives a power loss, at a cost per call.
     """
-    return Pond.open(path, durability=durability, clock=clock, group_access=group_access)
+    return Pond.open(path, durability=durability, clock=clock, group_access=group_access, read_only=read_only)
 
 
 def memory(clock: Optional[ManualClock] = None) -> Pond:

@@ -113,6 +113,7 @@ class Pond:
         durability: str = "os",
         clock: Optional[ManualClock] = None,
         group_access: bool = False,
+        read_only: bool = False,
     ) -> None: ...
     @property
     def path(self) -> Optional[pathlib.Path]: ...

@@ -241,3 +241,20 @@ def test_group_members_in_three_processes_and_a_killed_member(tmp_path: pathlib.
         c = pond.consumer("g", "events", auto_offset_reset="none")
         assert c.poll(timeout=1.0) == [], "the group committed everything"
         c.close()
+
+
+def test_a_read_only_handle_beside_a_writer(pond_dir: pathlib.Path) -> None:
+    with logpond.open(pond_dir) as writer:
+        writer.create_topic("t")
+        writer.send("t", "one")
+        with logpond.open(pond_dir, read_only=True) as reader:
+            assert [r.value for r in reader.read("t")] == [b"one"]
+            writer.send("t", "two")
+            assert [r.value for r in reader.read("t")] == [b"one", b"two"]
+            with pytest.raises(logpond.IoError, match="read-only"):
+                reader.send("t", "nope")
+            with pytest.raises(logpond.IoError, match="read-only"):
+                reader.consumer("g", "t")
+    with pytest.raises(logpond.IoError):
+        logpond.open(pond_dir.parent / "missing", read_only=True)
+    assert not (pond_dir.parent / "missing").exists()

@@ -29,6 +29,7 @@ fn options(
     durability: &str,
     clock: Option<&Bound<'_, PyAny>>,
     group_access: bool,
+    read_only: bool,
 ) -> PyResult<PondOptions> {
     let durability = match durability {
         "os" => Durability::Os,
@@ -36,7 +37,7 @@ fn options(
         other => return Err(invalid(py, format!("durability must be \"os\" or \"fsync\", got {other:?}"))),
     };
     let file_mode = if group_access { FileMode::Group } else { FileMode::Private };
-    let mut options = PondOptions { durability, file_mode, ..PondOptions::default() };
+    let mut options = PondOptions { durability, file_mode, read_only, ..PondOptions::default() };
     if let Some(clock) = clock.filter(|c| !c.is_none()) {
         let manual = clock.cast::<ManualClock>().map_err(|_| {
             PyTypeError::new_err("clock must be a logpond.ManualClock or None (the system clock)")
@@ -63,15 +64,16 @@ impl Pond {
     /// `Pond(path)` opens (creating) a pond directory; `Pond()` makes one in
     /// memory. `logpond.open` and `logpond.memory` are the usual spellings.
     #[new]
-    #[pyo3(signature = (path=None, *, durability="os", clock=None, group_access=false))]
+    #[pyo3(signature = (path=None, *, durability="os", clock=None, group_access=false, read_only=false))]
     fn new(
         py: Python<'_>,
         path: Option<PathBuf>,
         durability: &str,
         clock: Option<&Bound<'_, PyAny>>,
         group_access: bool,
+        read_only: bool,
     ) -> PyResult<Pond> {
-        let options = options(py, durability, clock, group_access)?;
+        let options = options(py, durability, clock, group_access, read_only)?;
         let inner = match &path {
             Some(p) => detached(py, || logpond::Pond::open_with(p, options))?,
             None => logpond::Pond::memory_with(options),

@@ -45,6 +45,7 @@ test-polyglot: python-install build-node
 
 bench-rust:
 	$(CARGO) bench -p logpond --bench log
+	$(CARGO) bench -p logpond --bench shared
 
 fmt:
 	$(CARGO) fmt --all

@@ -209,9 +209,39 @@ impl Segment {
             return Ok(false);
         }
         if file_len > self.len {
-            self.scan_to(file_len, repair)?;
+            self.walk_headers_to(file_len, repair)?;
         }
         Ok(true)
+    }
+
+    /// [`Segment::scan_to`] for batches other handles appended while this
+    /// one looked on: they were written whole under the pond's lock, so
+    /// only their headers are read (offsets in order, lengths within the
+    /// file) and their CRCs are left to the reads that deliver them. What a
+    /// writer killed mid-append left is shorter than its header says, and
+    /// is cut with `truncate`.
+    fn walk_headers_to(&mut self, file_len: u64, truncate: bool) -> Result<()> {
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        let mut expected = self.next_offset;
+        while self.len + FRAME_HEADER_LEN as u64 <= file_len {
+            let pos = self.len;
+            self.file.read_at(pos, &mut header)?;
+            let Ok(h) = FrameHeader::parse(&header) else { break };
+            let whole = pos + h.frame_len() as u64 <= file_len;
+            let in_order = h.base_offset >= expected
+                && h.record_count > 0
+                && h.last_offset() - self.base_offset <= u64::from(u32::MAX);
+            if !whole || !in_order {
+                break;
+            }
+            expected = h.last_offset() + 1;
+            let summary = header_summary(&h);
+            self.note_batch(pos, &summary, h.base_timestamp, h.frame_len() as u64);
+        }
+        if truncate && self.len < file_len {
+            self.file.set_len(self.len)?;
+        }
+        Ok(())
     }
 
     /// Notes every whole, intact, in-order batch from `self.len` up to

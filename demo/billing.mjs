@@ -1,47 +1,32 @@
-// Step 2 of `make demo`: a Node consumer group of two members splits the
-// partitions of 'orders', bills every order, commits, and reports as JSON.
+// One member of the Node consumer group 'billing' in `make demo`: it joins,
+// bills every order it is assigned while the producer is still writing
+// (waking as records arrive), commits after each poll, and when
+// <stop file> appears, closes and reports as JSON.
+// `node billing.mjs <pond dir> <member name> <stop file>`
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { Pond } = require('../node');
 
-const path = process.argv[2];
+const [path, name, stop] = process.argv.slice(2);
 const pond = Pond.open(path);
-const members = ['billing-a', 'billing-b'].map((name) => ({
-  name,
-  consumer: pond.consumer({ group: 'billing', topics: ['orders'], autoOffsetReset: 'earliest', autoCommit: false }),
-  records: 0,
-  revenue: 0,
-}));
-
-const partitionsOf = (consumer) =>
-  consumer.assignment().map((tp) => (Array.isArray(tp) ? tp[1] : tp.partition)).sort((a, b) => a - b);
-
-for (const m of members) m.partitions = partitionsOf(m.consumer);
-
-// Both members poll in turn until neither gets anything.
-let busy = true;
-while (busy) {
-  busy = false;
-  for (const m of members) {
-    const records = await m.consumer.poll({ maxRecords: 20, timeoutMs: 0 });
-    for (const r of records) {
-      const order = JSON.parse(r.value.toString());
-      m.records += 1;
-      if (Number.isInteger(order.total)) m.revenue += order.total;
-    }
-    if (records.length > 0) busy = true;
-    m.consumer.commit();
+const consumer = pond.consumer({ group: 'billing', topics: ['orders'], autoOffsetReset: 'earliest', autoCommit: false });
+const billed = new Set();
+let revenue = 0;
+console.log(JSON.stringify({ ready: name }));
+while (!existsSync(stop)) {
+  const records = await consumer.poll({ maxRecords: 20, timeoutMs: 100 });
+  for (const r of records) {
+    const order = JSON.parse(r.value.toString());
+    if (Number.isInteger(order.total)) revenue += order.total;
+    billed.add(r.partition);
+    console.log(JSON.stringify({ billed: order.order, partition: r.partition, offset: r.offset }));
   }
+  consumer.commit();
 }
-
-const committed = {};
-for (const m of members) {
-  for (const p of m.partitions) committed[p] = m.consumer.committed('orders', p);
-}
-for (const m of members) m.consumer.close();
+const partitions = consumer.assignment().map((tp) => tp.partition).sort((a, b) => a - b);
+const committed = Object.fromEntries(partitions.map((p) => [p, consumer.committed('orders', p)]));
+consumer.close();
 pond.close();
-console.log(JSON.stringify({
-  members: members.map(({ name, partitions, records, revenue }) => ({ name, partitions, records, revenue })),
-  committed,
-}));
+console.log(JSON.stringify({ done: name, partitions, billedFrom: [...billed].sort(), revenue, committed }));

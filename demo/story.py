@@ -1,20 +1,25 @@
-"""`make demo`: a short polyglot story on one pond directory.
+"""`make demo`: a live polyglot story on one pond directory.
 
-A Python producer writes orders, a Node consumer group of two members splits
-the partitions, a Python queue with three competing workers fulfils them (one
-worker crashes; a poison order is dead-lettered), and a table sums it up.
-One pond directory is open in one process at a time (the pond's lock), so
-the runtimes take turns, as steps of a pipeline would.
+Six processes share one pond at the same time: a Python producer writes
+orders; two Node processes are the members of consumer group 'billing' and
+split its partitions; three Python processes are competing workers of queue
+'fulfilment'. One worker is killed with SIGKILL while it holds orders; the
+others take them over at once (its process is gone, so its leases are). A
+poison order is dead-lettered, and a table sums it up.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from typing import Any, Callable, Dict, List
 
 import logpond
 
@@ -22,8 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CUSTOMERS = ["ada", "grace", "linus", "margaret", "ken", "barbara"]
 ORDERS = 90
 POISON = 42  # this order's payload cannot be processed
-ACK_TIMEOUT = 30.0  # seconds
-MAX_DELIVERIES = 3
+DEADLINE = 60.0  # seconds the story may take at most
 
 
 def say(text: str = "") -> None:
@@ -31,138 +35,187 @@ def say(text: str = "") -> None:
 
 
 def produce(path: str) -> None:
-    say("[1/4] Python producer: orders keyed by customer into 'orders' (3 partitions)")
+    """The producer process: orders keyed by customer, a few milliseconds apart."""
     with logpond.open(path) as pond:
-        pond.create_topic("orders", partitions=3)
-        by_partition: dict[int, set[str]] = {}
         for n in range(ORDERS):
             customer = CUSTOMERS[n % len(CUSTOMERS)]
-            order = {"order": n, "customer": customer, "total": 10 + (n * 7) % 90}
+            order: Dict[str, Any] = {"order": n, "customer": customer, "total": 10 + (n * 7) % 90}
             if n == POISON:
                 order["total"] = "not a number"
             md = pond.send("orders", json.dumps(order), key=customer, headers=[("source", b"story.py")])
-            by_partition.setdefault(md.partition, set()).add(customer)
-        for p in sorted(by_partition):
-            say(f"      partition {p}: customers {', '.join(sorted(by_partition[p]))}")
-        say(f"      {ORDERS} orders sent; the same customer always lands in the same partition (Kafka's murmur2)")
+            print(json.dumps({"sent": n, "partition": md.partition, "customer": customer}), flush=True)
+            time.sleep(0.01)
 
 
-def bill(path: str) -> dict:
+class Process:
+    """A child process whose stdout lines (JSON) arrive on one shared queue."""
+
+    def __init__(self, name: str, args: List[str], events: "queue.Queue[tuple[str, dict]]") -> None:
+        self.name = name
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self._pump, args=(events,), daemon=True).start()
+
+    def _pump(self, events: "queue.Queue[tuple[str, dict]]") -> None:
+        for line in self.proc.stdout or []:
+            events.put((self.name, json.loads(line)))
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def story(path: str, stop: str) -> None:
+    events: "queue.Queue[tuple[str, dict]]" = queue.Queue()
+    with logpond.open(path) as pond:
+        pond.create_topic("orders", partitions=3)
+        pond.queue("orders", "fulfilment").close()  # the subscription starts at the first order
+    say("[1/4] Start: two Node billing members and one Python worker")
+    node = lambda name: ["node", os.path.join(HERE, "billing.mjs"), path, name, stop]  # noqa: E731
+    worker = lambda name, *extra: [sys.executable, os.path.join(HERE, "worker.py"), path, name, stop, *extra]  # noqa: E731
+    procs = [
+        Process("billing-a", node("billing-a"), events),
+        Process("billing-b", node("billing-b"), events),
+        Process("worker-3", worker("worker-3", "--crash"), events),
+    ]
+    try:
+        run(path, stop, procs, events, lambda name: Process(name, worker(name), events))
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def run(
+    path: str,
+    stop: str,
+    procs: List[Process],
+    events: "queue.Queue[tuple[str, dict]]",
+    start_worker: Callable[[str], Process],
+) -> None:
+    by_name = {p.name: p for p in procs}
+    deadline = time.monotonic() + DEADLINE
+
+    def next_event() -> "tuple[str, dict]":
+        return events.get(timeout=max(0.1, deadline - time.monotonic()))
+
+    ready = set()
+    while len(ready) < len(procs):
+        name, event = next_event()
+        ready.add(name)
+    say("      all three joined the pond; now the producer starts, in its own process")
     say()
-    say("[2/4] Node consumer group 'billing': two members split the partitions")
-    out = subprocess.run(
-        ["node", os.path.join(HERE, "billing.mjs"), path],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    for member in report["members"]:
-        parts = ", ".join(str(p) for p in member["partitions"])
-        say(f"      {member['name']}: partitions [{parts}], billed {member['records']} orders, "
-            f"revenue {member['revenue']}")
-    return report
-
-
-def fulfil(path: str) -> dict:
+    say("[2/4] Live: Python producer -> Node group 'billing' and Python queue 'fulfilment'")
+    producer = Process("producer", [sys.executable, os.path.abspath(__file__), "--produce", path], events)
+    procs.append(producer)
+    sent, billed, acked, nacked, held = 0, {}, {}, 0, []
+    per_partition: Dict[int, set] = {}
+    rescued = 0
+    dead_letters: List[dict] = []
+    while sent < ORDERS or len(billed) < ORDERS or len(acked) < ORDERS - 1 or not dead_letters:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the story did not finish in {DEADLINE:.0f} s")
+        try:
+            name, event = events.get(timeout=0.2)
+        except queue.Empty:
+            name, event = "", {}
+        if "sent" in event:
+            sent += 1
+            per_partition.setdefault(event["partition"], set()).add(event["customer"])
+        elif "billed" in event:
+            billed[(event["partition"], event["offset"])] = billed.get((event["partition"], event["offset"]), 0) + 1
+        elif "holding" in event:
+            held = [tuple(place) for place in event["holding"]]
+            by_name["worker-3"].kill()  # SIGKILL, midway: it holds its leases
+            say(f"      worker-3 took the first {len(held)} orders and was killed with SIGKILL (its leases held)")
+            for name in ("worker-1", "worker-2"):
+                by_name[name] = start_worker(name)
+                procs.append(by_name[name])
+            say("      worker-1 and worker-2 start, and compete for the rest")
+        elif "acked" in event:
+            place = tuple(event["place"])
+            acked[place] = acked.get(place, 0) + 1
+            if place in held and event["count"] > 1:
+                rescued += 1
+        elif "nacked" in event:
+            nacked += 1
+        if sent == ORDERS and len(acked) == ORDERS - 1 and not dead_letters:
+            with logpond.open(path, read_only=True) as reader:
+                if "orders.dlq" in reader.topics():
+                    dead_letters = [
+                        {**json.loads(r.value or b"{}"),
+                         **{k: v.decode() for k, v in r.headers if k.startswith("logpond.dlq.")}}
+                        for r in reader.read("orders.dlq", 0)
+                    ]
+    for p in sorted(per_partition):
+        say(f"      partition {p}: customers {', '.join(sorted(per_partition[p]))} (Kafka's murmur2 keying)")
+    say(f"      {ORDERS} orders sent; billed and fulfilled while they were being sent")
+    say(f"      the surviving workers took over the {rescued} orders the killed worker held, at once")
+    for letter in dead_letters:
+        say(f"      order {letter['order']} was nacked {letter['logpond.dlq.delivery_count']} times: "
+            f"dead-lettered to 'orders.dlq' (from partition {letter['logpond.dlq.partition']}, "
+            f"offset {letter['logpond.dlq.offset']})")
     say()
-    say("[3/4] Python queue 'fulfilment': three competing workers")
-    clock = logpond.ManualClock(start_ms=int(time.time() * 1000))
-    stats = {"acked": 0, "redelivered": 0, "rescued": 0, "crashed_held": 0, "per_worker": {}}
-    crashed_held: set[tuple[int, int]] = set()
-    with logpond.open(path, clock=clock) as pond:
-        workers = {
-            name: pond.queue("orders", "fulfilment", ack_timeout=ACK_TIMEOUT, max_deliveries=MAX_DELIVERIES,
-                             dead_letter_topic="orders.dlq", max_in_flight=10)
-            for name in ("worker-1", "worker-2", "worker-3")
-        }
-        crashed = "worker-3"
-
-        def work(name: str) -> int:
-            got = workers[name].receive(max_messages=5)
-            for d in got:
-                order = json.loads(d.record.value)
-                if d.delivery_count > 1:
-                    stats["redelivered"] += 1
-                    if (d.record.partition, d.record.offset) in crashed_held:
-                        stats["rescued"] += 1
-                if not isinstance(order["total"], int):
-                    d.nack()  # cannot process it: give it back
-                    continue
-                d.ack()
-                stats["acked"] += 1
-                stats["per_worker"][name] = stats["per_worker"].get(name, 0) + 1
-            return len(got)
-
-        # worker-3 takes a batch, then its process "dies": no acks, no close.
-        held = workers[crashed].receive(max_messages=5)
-        stats["crashed_held"] = len(held)
-        crashed_held.update((d.record.partition, d.record.offset) for d in held)
-        say(f"      {crashed} took {len(held)} orders and crashed (its leases are still held)")
-        while work("worker-1") + work("worker-2") > 0:
-            pass
-        say(f"      worker-1 and worker-2 drained the rest; backlog is {workers['worker-1'].backlog()} "
-            f"({workers['worker-1'].in_flight()} leased to the dead worker)")
-        clock.advance(ACK_TIMEOUT + 1)
-        say(f"      {ACK_TIMEOUT + 1:.0f} s later (manual clock): the dead worker's leases expired")
-        while work("worker-1") + work("worker-2") > 0:
-            pass
-        stats["backlog"] = workers["worker-1"].backlog()
-        say(f"      the survivors took over the crashed worker's {stats['rescued']} orders; "
-            f"{stats['redelivered']} redeliveries in all (with the poison order's retries); backlog now {stats['backlog']}")
-        dead = pond.read("orders.dlq", 0, offset=0)
-        stats["dead_letters"] = [
-            {**json.loads(r.value), **{k: v.decode() for k, v in r.headers if k.startswith("logpond.dlq.")}}
-            for r in dead
-        ]
-        for letter in stats["dead_letters"]:
-            say(f"      order {letter['order']} was nacked {letter['logpond.dlq.delivery_count']} times: "
-                f"dead-lettered to 'orders.dlq' (from partition {letter['logpond.dlq.partition']}, "
-                f"offset {letter['logpond.dlq.offset']})")
-        for w in workers.values():
-            w.close()
-    return stats
+    say("[3/4] Stop: every process commits, returns its leases and leaves")
+    open(stop, "w").close()
+    reports: Dict[str, dict] = {}
+    while len(reports) < 2:
+        name, event = next_event()
+        if "done" in event:
+            reports[name] = event
+    for name in ("worker-1", "worker-2", "billing-a", "billing-b", "producer"):
+        assert by_name.get(name, producer).proc.wait(timeout=30) == 0, name
+    for name, report in sorted(reports.items()):
+        parts = ", ".join(str(p) for p in report["billedFrom"])
+        say(f"      {name} billed from partitions [{parts}], revenue {report['revenue']}")
+    summary(path, billed, acked, reports, dead_letters, rescued, len(held))
 
 
-def summary(path: str, billing: dict, queue: dict) -> None:
+def summary(path: str, billed: dict, acked: dict, reports: Dict[str, dict], dead_letters: List[dict],
+            rescued: int, crashed_held: int) -> None:
     say()
     say("[4/4] Summary")
+    committed: Dict[int, int] = {}
+    for report in reports.values():
+        committed.update({int(p): o for p, o in report["committed"].items()})
     with logpond.open(path) as pond:
         info = pond.describe("orders")
-        say()
-        say(f"      {'partition':>9} {'records':>8} {'billing committed':>18} {'billing lag':>12}")
-        for p in info.partitions:
-            committed = billing["committed"].get(str(p.partition))
-            lag = p.end_offset - (committed or 0)
-            say(f"      {p.partition:>9} {p.end_offset - p.start_offset:>8} {committed!s:>18} {lag:>12}")
-        say()
-        per = ", ".join(f"{w} {n}" for w, n in sorted(queue["per_worker"].items()))
-        say(f"      fulfilment: {queue['acked']} acked ({per}), {queue['redelivered']} redeliveries, "
-            f"{len(queue['dead_letters'])} dead letter(s), backlog {queue['backlog']}")
-        total_billed = sum(m["records"] for m in billing["members"])
-        ok = (
-            total_billed == ORDERS
-            and queue["acked"] == ORDERS - 1
-            and len(queue["dead_letters"]) == 1
-            and queue["dead_letters"][0]["order"] == POISON
-            and queue["backlog"] == 0
-            and queue["rescued"] == queue["crashed_held"]
-        )
-        say()
-        say("      every order billed once, fulfilled once or dead-lettered: " + ("yes" if ok else "NO"))
-        if not ok:
-            sys.exit(1)
+        fulfilment = pond.queue("orders", "fulfilment")
+        backlog = fulfilment.backlog()
+        fulfilment.close()
+    say()
+    say(f"      {'partition':>9} {'records':>8} {'billing committed':>18} {'billing lag':>12}")
+    for p in info.partitions:
+        c = committed.get(p.partition)
+        say(f"      {p.partition:>9} {p.end_offset - p.start_offset:>8} {c!s:>18} {p.end_offset - (c or 0):>12}")
+    say()
+    say(f"      fulfilment: {len(acked)} acked, {sum(n - 1 for n in acked.values())} acked twice, "
+        f"{len(dead_letters)} dead letter(s), backlog {backlog}")
+    ok = (
+        len(billed) == ORDERS
+        and all(n == 1 for n in billed.values())
+        and len(acked) == ORDERS - 1
+        and all(n == 1 for n in acked.values())
+        and len(dead_letters) == 1
+        and dead_letters[0]["order"] == POISON
+        and backlog == 0
+        and rescued == crashed_held
+        and all(committed.get(p.partition) == p.end_offset for p in info.partitions)
+    )
+    say()
+    say("      every order billed once, fulfilled once or dead-lettered: " + ("yes" if ok else "NO"))
+    if not ok:
+        sys.exit(1)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--produce"]:
+        produce(sys.argv[2])
+        return
     with tempfile.TemporaryDirectory(prefix="logpond-demo-") as tmp:
         path = os.path.join(tmp, "pond")
-        say(f"logpond demo — one pond directory shared by Python and Node: {path}")
+        say(f"logpond demo — one pond directory, six processes, two runtimes, at once: {path}")
         say()
-        produce(path)
-        billing = bill(path)
-        queue = fulfil(path)
-        summary(path, billing, queue)
+        story(path, os.path.join(tmp, "STOP"))
 
 
 if __name__ == "__main__":

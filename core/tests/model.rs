@@ -102,27 +102,34 @@ fn check_partition(pond: &Pond, model: &Model, p: u32, now: i64, retention: &Ret
     }
 }
 
+/// Runs `ops` against the model. With several storages (handles on one
+/// directory), op `i` goes to handle `choices[i]`, and every handle must
+/// agree with the model after every op.
 fn run(
     ops: Vec<Op>,
-    storage: Arc<dyn Storage>,
+    storages: Vec<Arc<dyn Storage>>,
     reopen_storage: impl Fn() -> Arc<dyn Storage>,
+    choices: &[u8],
     retention: Retention,
 ) {
     let (clock, options) = manual(1_000_000);
-    let mut pond = Pond::with_storage(storage, options.clone()).unwrap();
-    pond.create_topic(
-        "t",
-        TopicConfig {
-            partitions: PARTITIONS,
-            segment_bytes: 300,
-            retention_ms: retention.ms,
-            retention_records: retention.records,
-            ..TopicConfig::default()
-        },
-    )
-    .unwrap();
+    let open = |s: Arc<dyn Storage>| Pond::with_storage(s, options.clone()).unwrap();
+    let mut ponds: Vec<Pond> = storages.into_iter().map(open).collect();
+    ponds[0]
+        .create_topic(
+            "t",
+            TopicConfig {
+                partitions: PARTITIONS,
+                segment_bytes: 300,
+                retention_ms: retention.ms,
+                retention_records: retention.records,
+                ..TopicConfig::default()
+            },
+        )
+        .unwrap();
     let mut model = Model::default();
-    for op in ops {
+    for (i, op) in ops.into_iter().enumerate() {
+        let pond = &ponds[choices.get(i).map_or(0, |c| usize::from(*c) % ponds.len())];
         match op {
             Op::Append(specs) => {
                 let values: Vec<Vec<u8>> = specs
@@ -184,13 +191,16 @@ fn run(
             Op::Advance(ms) => clock.advance(ms),
             Op::Maintain => pond.maintain().unwrap(),
             Op::Reopen => {
-                drop(pond);
-                pond = Pond::with_storage(reopen_storage(), options.clone()).unwrap();
+                let n = ponds.len();
+                ponds.clear();
+                ponds = (0..n).map(|_| open(reopen_storage())).collect();
             }
         }
         let now = clock_now(&options);
-        for p in 0..PARTITIONS {
-            check_partition(&pond, &model, p, now, &retention);
+        for pond in &ponds {
+            for p in 0..PARTITIONS {
+                check_partition(pond, &model, p, now, &retention);
+            }
         }
     }
 }
@@ -202,14 +212,22 @@ fn clock_now(options: &PondOptions) -> i64 {
 fn memory_run(ops: Vec<Op>, retention: Retention) {
     let storage = MemoryStorage::new();
     let again = storage.clone();
-    run(ops, Arc::new(storage), move || Arc::new(again.clone()), retention);
+    run(ops, vec![Arc::new(storage)], move || Arc::new(again.clone()), &[], retention);
 }
 
 fn file_run(ops: Vec<Op>, retention: Retention) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let open = move || -> Arc<dyn Storage> { Arc::new(FileStorage::open(&path).unwrap()) };
-    run(ops, open(), open, retention);
+    run(ops, vec![open()], open, &[], retention);
+}
+
+/// Two handles on one directory, the ops dealt between them by `choices`.
+fn two_handle_run(ops: Vec<Op>, choices: Vec<u8>, retention: Retention) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let open = move || -> Arc<dyn Storage> { Arc::new(FileStorage::open(&path).unwrap()) };
+    run(ops, vec![open(), open()], open, &choices, retention);
 }
 
 proptest! {
@@ -238,5 +256,21 @@ proptest! {
     #[test]
     fn file_log_with_retention_matches_model(ops in proptest::collection::vec(op(), 1..40)) {
         file_run(ops, Retention { ms: Some(8_000), records: None });
+    }
+
+    #[test]
+    fn two_handles_on_one_directory_match_the_model(
+        ops in proptest::collection::vec(op(), 1..40),
+        choices in proptest::collection::vec(0u8..2, 40),
+    ) {
+        two_handle_run(ops, choices, Retention { ms: None, records: Some(12) });
+    }
+
+    #[test]
+    fn two_handles_with_time_retention_match_the_model(
+        ops in proptest::collection::vec(op(), 1..40),
+        choices in proptest::collection::vec(0u8..2, 40),
+    ) {
+        two_handle_run(ops, choices, Retention { ms: Some(8_000), records: None });
     }
 }

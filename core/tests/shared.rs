@@ -392,3 +392,20 @@ fn a_read_only_handle_reads_beside_a_writer_and_writes_nothing() {
     assert!(Pond::open_with(&missing, options).is_err());
     assert!(!missing.exists());
 }
+
+#[test]
+fn a_memory_pond_reopened_redelivers_what_was_in_flight_at_once() {
+    let storage: Arc<dyn logpond::Storage> = Arc::new(logpond::MemoryStorage::new());
+    let open = || Arc::new(Pond::with_storage(storage.clone(), logpond::PondOptions::default()).unwrap());
+    let pond = open();
+    pond.create_topic("t", TopicConfig::default()).unwrap();
+    pond.send("t", NewRecord::value(b"in flight")).unwrap();
+    let q = pond.queue("t", queue_config(600_000)).unwrap();
+    assert_eq!(q.receive(1).unwrap().len(), 1);
+    std::mem::forget(q);
+    pond.close().unwrap();
+    let again = open();
+    let q = again.queue("t", queue_config(600_000)).unwrap();
+    let got = q.receive(1).unwrap();
+    assert_eq!((got.len(), got[0].delivery_count), (1, 2));
+}

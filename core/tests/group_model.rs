@@ -50,9 +50,10 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 struct Harness {
-    storage: Arc<dyn Storage>,
-    options: logpond::PondOptions,
-    pond: Arc<Pond>,
+    /// Opens a handle on the pond's storage.
+    open: Box<dyn Fn() -> Arc<Pond>>,
+    /// One handle, or two on one directory: slots alternate between them.
+    ponds: Vec<Arc<Pond>>,
     slots: Vec<Option<Consumer>>,
     assignor: Assignor,
     /// Per (slot, partition): the next offset this consumer must deliver
@@ -97,15 +98,23 @@ impl Harness {
     }
 }
 
-fn run(ops: Vec<Op>, assignor: Assignor) {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+/// Runs `ops` on one memory pond, or (`handles` = 2) on two handles of one
+/// directory, whose members then hand partitions over between handles.
+fn run(ops: Vec<Op>, assignor: Assignor, handles: usize) {
     let (clock, options) = manual(0);
-    let pond = Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap());
-    pond.create_topic("t", TopicConfig::with_partitions(PARTITIONS)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let path = dir.path().to_path_buf();
+    let open: Box<dyn Fn() -> Arc<Pond>> = if handles == 1 {
+        Box::new(move || Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap()))
+    } else {
+        Box::new(move || Arc::new(Pond::open_with(&path, options.clone()).unwrap()))
+    };
+    let ponds: Vec<Arc<Pond>> = (0..handles).map(|_| open()).collect();
+    ponds[0].create_topic("t", TopicConfig::with_partitions(PARTITIONS)).unwrap();
     let mut h = Harness {
-        storage,
-        options,
-        pond,
+        open,
+        ponds,
         slots: (0..SLOTS).map(|_| None).collect(),
         assignor,
         expected_next: BTreeMap::new(),
@@ -116,7 +125,7 @@ fn run(ops: Vec<Op>, assignor: Assignor) {
         match op {
             Op::Join(s) => {
                 if h.slots[s].is_none() {
-                    h.slots[s] = Some(h.pond.consumer(h.config()).unwrap());
+                    h.slots[s] = Some(h.ponds[s % h.ponds.len()].consumer(h.config()).unwrap());
                 }
             }
             Op::Leave(s) => {
@@ -181,18 +190,23 @@ fn run(ops: Vec<Op>, assignor: Assignor) {
             Op::Advance(ms) => clock.advance(ms),
             Op::Append(p, n) => {
                 for _ in 0..n {
-                    h.pond.send("t", NewRecord::value(b"r").with_partition(p)).unwrap();
+                    h.ponds[p as usize % h.ponds.len()]
+                        .send("t", NewRecord::value(b"r").with_partition(p))
+                        .unwrap();
                 }
                 *h.appended.entry(p).or_default() += u64::from(n);
             }
             Op::Reopen => {
                 // Like a crash: the pond goes first, so nobody leaves or commits.
-                h.pond.close().unwrap();
+                for pond in &h.ponds {
+                    pond.close().unwrap();
+                }
                 for c in h.slots.iter_mut().filter_map(Option::take) {
                     drop(c);
                 }
                 h.expected_next.clear();
-                h.pond = Arc::new(Pond::with_storage(h.storage.clone(), h.options.clone()).unwrap());
+                let n = h.ponds.len();
+                h.ponds = (0..n).map(|_| (h.open)()).collect();
             }
         }
         h.forget_lost_partitions();
@@ -204,7 +218,7 @@ fn run(ops: Vec<Op>, assignor: Assignor) {
         drop(c);
     }
     clock.advance(10 * SESSION_MS);
-    let last = h.pond.consumer(h.config()).unwrap();
+    let last = h.ponds[0].consumer(h.config()).unwrap();
     loop {
         let batch = last.poll(50).unwrap();
         if batch.is_empty() {
@@ -226,16 +240,30 @@ proptest! {
 
     #[test]
     fn sticky_groups_match_model(ops in proptest::collection::vec(op(), 1..80)) {
-        run(ops, Assignor::CooperativeSticky);
+        run(ops, Assignor::CooperativeSticky, 1);
     }
 
     #[test]
     fn range_groups_match_model(ops in proptest::collection::vec(op(), 1..80)) {
-        run(ops, Assignor::Range);
+        run(ops, Assignor::Range, 1);
     }
 
     #[test]
     fn round_robin_groups_match_model(ops in proptest::collection::vec(op(), 1..80)) {
-        run(ops, Assignor::RoundRobin);
+        run(ops, Assignor::RoundRobin, 1);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sticky_groups_over_two_handles_match_model(ops in proptest::collection::vec(op(), 1..80)) {
+        run(ops, Assignor::CooperativeSticky, 2);
+    }
+
+    #[test]
+    fn range_groups_over_two_handles_match_model(ops in proptest::collection::vec(op(), 1..80)) {
+        run(ops, Assignor::Range, 2);
     }
 }

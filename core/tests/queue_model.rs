@@ -68,9 +68,11 @@ fn config(sub: &str) -> QueueConfig {
 }
 
 struct World {
-    storage: Arc<dyn Storage>,
-    options: logpond::PondOptions,
-    pond: Arc<Pond>,
+    /// Opens a handle on the pond's storage.
+    open: Box<dyn Fn() -> Arc<Pond>>,
+    /// One handle, or two on one directory: consumer slots alternate
+    /// between them.
+    ponds: Vec<Arc<Pond>>,
     queues: Vec<Queue>,
     held: Vec<Vec<Delivery>>,
     history: Vec<Vec<DeliveryToken>>,
@@ -81,7 +83,7 @@ struct World {
 impl World {
     fn attach(&mut self) {
         self.queues = (0..SUBS.len() * PER_SUB)
-            .map(|s| self.pond.queue("t", config(SUBS[s / PER_SUB])).unwrap())
+            .map(|s| self.ponds[s % self.ponds.len()].queue("t", config(SUBS[s / PER_SUB])).unwrap())
             .collect();
         self.held = (0..self.queues.len()).map(|_| Vec::new()).collect();
         self.history = (0..self.queues.len()).map(|_| Vec::new()).collect();
@@ -93,15 +95,23 @@ impl World {
     }
 }
 
-fn run(ops: Vec<Op>) {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+/// Runs `ops` on one memory pond, or (`handles` = 2) on two handles of one
+/// directory.
+fn run(ops: Vec<Op>, handles: usize) {
     let (clock, options) = manual(0);
-    let pond = Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap());
-    pond.create_topic("t", TopicConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let path = dir.path().to_path_buf();
+    let open: Box<dyn Fn() -> Arc<Pond>> = if handles == 1 {
+        Box::new(move || Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap()))
+    } else {
+        Box::new(move || Arc::new(Pond::open_with(&path, options.clone()).unwrap()))
+    };
+    let ponds: Vec<Arc<Pond>> = (0..handles).map(|_| open()).collect();
+    ponds[0].create_topic("t", TopicConfig::default()).unwrap();
     let mut w = World {
-        storage,
-        options,
-        pond,
+        open,
+        ponds,
         queues: Vec::new(),
         held: Vec::new(),
         history: Vec::new(),
@@ -133,7 +143,7 @@ fn run(ops: Vec<Op>) {
                     w.held[slot].push(d);
                 }
                 // Records past their deliveries were dead-lettered (settled) by this receive.
-                for offset in dead_letters(&w.pond).keys() {
+                for offset in dead_letters(&w.ponds[0]).keys() {
                     w.model[0].entry(*offset).or_default().settled = true;
                 }
             }
@@ -176,14 +186,16 @@ fn run(ops: Vec<Op>) {
             Op::Advance(ms) => clock.advance(ms),
             Op::Append(n) => {
                 for _ in 0..n {
-                    w.pond.send("t", NewRecord::value(b"job")).unwrap();
+                    w.ponds[w.appended as usize % w.ponds.len()].send("t", NewRecord::value(b"job")).unwrap();
                 }
                 w.appended += u64::from(n);
             }
             Op::Reopen => {
                 w.queues.clear();
                 w.held.clear();
-                w.pond = Arc::new(Pond::with_storage(w.storage.clone(), w.options.clone()).unwrap());
+                let n = w.ponds.len();
+                w.ponds.clear();
+                w.ponds = (0..n).map(|_| (w.open)()).collect();
                 for sub in &mut w.model {
                     for m in sub.values_mut() {
                         m.lease = None; // leases are released by a reopen
@@ -214,7 +226,7 @@ fn run(ops: Vec<Op>) {
         }
         assert_eq!(q.backlog().unwrap(), 0, "subscription {name}");
     }
-    let dead = dead_letters(&w.pond);
+    let dead = dead_letters(&w.ponds[0]);
     for (sub, _) in SUBS.iter().enumerate() {
         for offset in 0..w.appended {
             let acked = w.model[sub].get(&offset).is_some_and(|m| m.acked);
@@ -259,6 +271,15 @@ proptest! {
 
     #[test]
     fn queues_match_model(ops in proptest::collection::vec(op(), 1..80)) {
-        run(ops);
+        run(ops, 1);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn queues_over_two_handles_match_model(ops in proptest::collection::vec(op(), 1..80)) {
+        run(ops, 2);
     }
 }

@@ -767,10 +767,7 @@ pub(crate) fn commit_offsets(
         return Err(no_member(group_id));
     };
     for ((t, p), _) in entries {
-        let tp = (t.clone(), *p);
-        if group.shared.held.get(&tp) != Some(&member_id)
-            || group.shared.assignment.get(&tp) != Some(&member_id)
-        {
+        if group.shared.held.get(&(t.clone(), *p)) != Some(&member_id) {
             return Err(Error::CommitFailed(format!(
                 "partition {t}/{p} is not assigned to this consumer in generation {} of group {group_id:?}",
                 group.shared.generation

@@ -115,13 +115,11 @@ impl Membership {
         }
     }
 
-    /// The partitions `member` consumes: held by it and assigned to it.
+    /// The partitions `member` holds: assigned to it, or on their way to
+    /// another member until it gives them up (as a Kafka consumer keeps a
+    /// revoked partition until its poll completes the revocation).
     pub fn owned(&self, member: u64) -> Vec<TopicPartition> {
-        self.held
-            .iter()
-            .filter(|(tp, m)| **m == member && self.assignment.get(*tp) == Some(&member))
-            .map(|(tp, _)| tp.clone())
-            .collect()
+        self.held.iter().filter(|(_, m)| **m == member).map(|(tp, _)| tp.clone()).collect()
     }
 
     /// The partitions `member` holds but must give up.
@@ -473,9 +471,9 @@ mod tests {
             partitions: BTreeMap::from([("t".into(), 1)]),
             assignment: BTreeMap::from([(tp.clone(), 2)]),
         });
-        // Assigned to 2, still held by 1: nobody consumes it meanwhile.
-        assert!(m.owned(1).is_empty() && m.owned(2).is_empty());
-        assert_eq!(m.revoking(1), vec![tp.clone()]);
+        // Assigned to 2, still held by 1: 2 waits for it.
+        assert!(m.owned(2).is_empty());
+        assert_eq!((m.owned(1), m.revoking(1)), (vec![tp.clone()], vec![tp.clone()]));
         m.apply(Event::Released { member: 1, parts: vec![tp.clone()] });
         assert_eq!(m.owned(2), vec![tp.clone()]);
         // A holder that leaves hands over at once.

@@ -258,3 +258,38 @@ def test_a_read_only_handle_beside_a_writer(pond_dir: pathlib.Path) -> None:
     with pytest.raises(logpond.IoError):
         logpond.open(pond_dir.parent / "missing", read_only=True)
     assert not (pond_dir.parent / "missing").exists()
+
+
+def test_backlog_limit_and_dead_letters_across_processes(pond_dir: pathlib.Path) -> None:
+    child = textwrap.dedent(
+        """
+        import sys, logpond
+        with logpond.open(sys.argv[1]) as pond:
+            pond.send_many("jobs", ["ok"] * 4 + ["poison"])
+            try:
+                pond.send("jobs", "one too many")
+                sys.exit("the backlog limit let a sixth record in")
+            except logpond.Backpressure:
+                pass
+            q = pond.queue("jobs", "w", max_deliveries=2, dead_letter_topic="jobs.dlq")
+            for _ in range(3):
+                for d in q.receive(max_messages=10):
+                    if d.record.value == b"poison":
+                        d.nack()
+        """
+    )
+    with logpond.open(pond_dir) as pond:
+        pond.create_topic("jobs", max_backlog=5)
+        pond.create_topic("jobs.dlq")
+        q = pond.queue("jobs", "w", max_deliveries=2, dead_letter_topic="jobs.dlq")
+        subprocess.run([sys.executable, "-c", child, str(pond_dir)], cwd=pond_dir.parent, check=True, timeout=60)
+        # The child leased the four good records and died with them: they
+        # come back here at once; the poison one was dead-lettered there.
+        got = q.receive(max_messages=10, timeout=5)
+        assert sorted(d.record.value for d in got) == [b"ok"] * 4
+        q.ack_many(got)
+        assert q.backlog() == 0
+        (letter,) = pond.read("jobs.dlq")
+        assert letter.value == b"poison"
+        assert dict(letter.headers)["logpond.dlq.delivery_count"] == b"2"
+        pond.send("jobs", "room again")

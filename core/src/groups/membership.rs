@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::groups::assignor::{Assignor, TopicPartition};
 use crate::log::batch::Origin;
 use crate::log::chunk_cache::ChunkCache;
-use crate::log::state_log::StateLog;
+use crate::log::state_log::{Replicated, StateLog};
 use crate::log::wire::{put_bytes, put_varint, put_zigzag, Wire};
 use crate::storage::Storage;
 use crate::{Error, Result};
@@ -363,20 +363,8 @@ impl GroupStore {
             .ok_or_else(|| Error::corrupt(format!("{}/snapshot is damaged", state.dir())))?;
         let mut store = GroupStore { state };
         store.state.replay_from(replay_from);
-        store.replay(chunks, &mut membership)?;
+        store.state.replay_into(chunks, &mut membership)?;
         Ok((store, membership))
-    }
-
-    fn replay(&mut self, chunks: &ChunkCache, membership: &mut Membership) -> Result<()> {
-        let dir = self.state.dir().to_string();
-        self.state.replay(chunks, |offset, value| {
-            let events = decode_events(value)
-                .ok_or_else(|| Error::corrupt(format!("{dir}/log: malformed event at {offset}")))?;
-            for e in events {
-                membership.apply(e);
-            }
-            Ok(())
-        })
     }
 
     /// Takes in the events other handles logged. `Ok(false)`: snapshotted
@@ -388,11 +376,7 @@ impl GroupStore {
         membership: &mut Membership,
         names_changed: bool,
     ) -> Result<bool> {
-        if !self.state.catch_up(storage, names_changed)? {
-            return Ok(false);
-        }
-        self.replay(chunks, membership)?;
-        Ok(true)
+        self.state.catch_up_into(storage, chunks, membership, names_changed)
     }
 
     /// Logs events already applied to `membership`.
@@ -404,13 +388,27 @@ impl GroupStore {
         fsync: bool,
         now_ms: i64,
     ) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        if self.state.append(storage, &encode_events(events), fsync, now_ms)? {
-            self.state.snapshot(storage, |from| encode_snapshot(from, membership), fsync)?;
-        }
-        Ok(())
+        self.state.log(storage, events, membership, fsync, now_ms)
+    }
+}
+
+impl Replicated for Membership {
+    type Event = Event;
+
+    fn encode_events(events: &[Event]) -> Vec<u8> {
+        encode_events(events)
+    }
+
+    fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
+        decode_events(buf)
+    }
+
+    fn apply(&mut self, event: Event) {
+        Membership::apply(self, event);
+    }
+
+    fn encode_snapshot(&self, replay_from: u64) -> Vec<u8> {
+        encode_snapshot(replay_from, self)
     }
 }
 

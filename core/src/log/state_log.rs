@@ -15,6 +15,19 @@ use crate::log::topic::TopicConfig;
 use crate::storage::{read_all, replace_file, Storage};
 use crate::{Error, Result};
 
+/// What a state log holds: events, how they change the state, and the
+/// state's snapshot.
+pub(crate) trait Replicated {
+    type Event;
+    fn encode_events(events: &[Self::Event]) -> Vec<u8>;
+    /// `None` for bytes that are not events of this kind.
+    fn decode_events(buf: &[u8]) -> Option<Vec<Self::Event>>;
+    /// Applies an event another handle logged (or one logged before this
+    /// handle opened).
+    fn apply(&mut self, event: Self::Event);
+    fn encode_snapshot(&self, replay_from: u64) -> Vec<u8>;
+}
+
 /// State-log records between snapshots.
 pub(crate) const SNAPSHOT_EVERY: u64 = 4096;
 
@@ -77,11 +90,7 @@ impl StateLog {
 
     /// Calls `apply` with each record's offset and value from `replayed`
     /// to the log's end.
-    pub fn replay(
-        &mut self,
-        chunks: &ChunkCache,
-        mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
-    ) -> Result<()> {
+    fn replay(&mut self, chunks: &ChunkCache, mut apply: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
         let limits = ReadLimits { max_records: 1024, max_bytes: usize::MAX };
         loop {
             let mut batch = Vec::new();
@@ -89,7 +98,9 @@ impl StateLog {
             let Some(last) = batch.last() else { break };
             self.replayed = last.offset + 1;
             for record in &batch {
-                let value = record.value.as_deref().ok_or_else(|| self.malformed(record.offset))?;
+                let value = record.value.as_deref().ok_or_else(|| {
+                    Error::corrupt(format!("{}/log: malformed event at {}", self.dir, record.offset))
+                })?;
                 apply(record.offset, value)?;
                 self.records_since_snapshot += 1;
             }
@@ -97,16 +108,61 @@ impl StateLog {
         Ok(())
     }
 
-    /// The error for a record that does not decode.
-    pub fn malformed(&self, offset: u64) -> Error {
-        Error::corrupt(format!("{}/log: malformed event at {offset}", self.dir))
+    /// Applies the events logged since the last replay to `state`.
+    pub fn replay_into<S: Replicated>(&mut self, chunks: &ChunkCache, state: &mut S) -> Result<()> {
+        let dir = self.dir.clone();
+        self.replay(chunks, |offset, value| {
+            let events = S::decode_events(value)
+                .ok_or_else(|| Error::corrupt(format!("{dir}/log: malformed event at {offset}")))?;
+            for e in events {
+                state.apply(e);
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes in the events other handles logged since this one last looked
+    /// (after listing the files again, when names changed). `Ok(false)`
+    /// when they were snapshotted and freed before this handle replayed
+    /// them: the caller opens the state again.
+    pub fn catch_up_into<S: Replicated>(
+        &mut self,
+        storage: &dyn Storage,
+        chunks: &ChunkCache,
+        state: &mut S,
+        names_changed: bool,
+    ) -> Result<bool> {
+        if !self.catch_up(storage, names_changed)? {
+            return Ok(false);
+        }
+        self.replay_into(chunks, state)?;
+        Ok(true)
+    }
+
+    /// Logs events already applied to `state` (one record), and a snapshot
+    /// of `state` when one is due.
+    pub fn log<S: Replicated>(
+        &mut self,
+        storage: &dyn Storage,
+        events: &[S::Event],
+        state: &S,
+        fsync: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if self.append(storage, &S::encode_events(events), fsync, now_ms)? {
+            self.snapshot(storage, |from| state.encode_snapshot(from), fsync)?;
+        }
+        Ok(())
     }
 
     /// Takes in the records other handles logged since this one last
     /// looked (after listing the files again, when names changed).
     /// `Ok(false)` when they were snapshotted and freed before this handle
     /// replayed them: the caller opens the state again.
-    pub fn catch_up(&mut self, storage: &dyn Storage, names_changed: bool) -> Result<bool> {
+    fn catch_up(&mut self, storage: &dyn Storage, names_changed: bool) -> Result<bool> {
         if names_changed {
             self.log.reload(storage, true)?;
         } else {
@@ -118,7 +174,7 @@ impl StateLog {
     /// Appends one record; returns whether a snapshot is due. The caller
     /// had replayed everything before it (it holds the pond's lock), and
     /// its state already holds this record's changes.
-    pub fn append(&mut self, storage: &dyn Storage, value: &[u8], fsync: bool, now_ms: i64) -> Result<bool> {
+    fn append(&mut self, storage: &dyn Storage, value: &[u8], fsync: bool, now_ms: i64) -> Result<bool> {
         let record = NewRecord::value(value);
         let config = log_config();
         let ctx = AppendContext { storage, config: &config, fsync, now_ms };

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::log::batch::Origin;
 use crate::log::chunk_cache::ChunkCache;
-use crate::log::state_log::StateLog;
+use crate::log::state_log::{Replicated, StateLog};
 use crate::log::wire::{put_bytes, put_varint, put_zigzag, Wire};
 use crate::queues::range_set::RangeSet;
 use crate::storage::Storage;
@@ -292,22 +292,8 @@ impl SubscriptionStore {
         parts.resize_with(partitions as usize, PartitionState::default);
         let mut store = SubscriptionStore { state };
         store.state.replay_from(replay_from);
-        store.replay(chunks, &mut parts)?;
+        store.state.replay_into(chunks, &mut parts)?;
         Ok((store, parts))
-    }
-
-    /// Applies the events logged since the last replay.
-    fn replay(&mut self, chunks: &ChunkCache, parts: &mut [PartitionState]) -> Result<()> {
-        let state = &mut self.state;
-        let dir = state.dir().to_string();
-        state.replay(chunks, |offset, value| {
-            let events = decode_events(value)
-                .ok_or_else(|| Error::corrupt(format!("{dir}/log: malformed event at {offset}")))?;
-            for e in events {
-                apply(parts, e, 0);
-            }
-            Ok(())
-        })
     }
 
     /// Takes in the events other handles logged since this one last looked
@@ -318,32 +304,22 @@ impl SubscriptionStore {
         &mut self,
         storage: &dyn Storage,
         chunks: &ChunkCache,
-        parts: &mut [PartitionState],
+        parts: &mut Vec<PartitionState>,
         names_changed: bool,
     ) -> Result<bool> {
-        if !self.state.catch_up(storage, names_changed)? {
-            return Ok(false);
-        }
-        self.replay(chunks, parts)?;
-        Ok(true)
+        self.state.catch_up_into(storage, chunks, parts, names_changed)
     }
 
-    /// Appends events as one record of the state log.
+    /// Appends events (already applied to `parts`) as one record of the state log.
     pub fn log(
         &mut self,
         storage: &dyn Storage,
         events: &[Event],
-        parts: &[PartitionState],
+        parts: &Vec<PartitionState>,
         fsync: bool,
         now_ms: i64,
     ) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        if self.state.append(storage, &encode_events(events), fsync, now_ms)? {
-            self.snapshot(storage, parts, fsync)?;
-        }
-        Ok(())
+        self.state.log(storage, events, parts, fsync, now_ms)
     }
 
     /// Whether events were logged since the last snapshot.
@@ -362,6 +338,26 @@ impl SubscriptionStore {
 
     pub fn sync(&self) -> Result<()> {
         self.state.sync()
+    }
+}
+
+impl Replicated for Vec<PartitionState> {
+    type Event = Event;
+
+    fn encode_events(events: &[Event]) -> Vec<u8> {
+        encode_events(events)
+    }
+
+    fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
+        decode_events(buf)
+    }
+
+    fn apply(&mut self, event: Event) {
+        apply(self, event, 0);
+    }
+
+    fn encode_snapshot(&self, replay_from: u64) -> Vec<u8> {
+        encode_snapshot(replay_from, self)
     }
 }
 

@@ -11,10 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use common::manual;
-use logpond::{
-    Assignor, Consumer, ConsumerConfig, Error, MemoryStorage, NewRecord, OffsetReset, Pond, Storage,
-    TopicConfig,
-};
+use logpond::{Assignor, Consumer, ConsumerConfig, Error, NewRecord, OffsetReset, Pond, TopicConfig};
 use proptest::prelude::*;
 
 const PARTITIONS: u32 = 3;
@@ -102,14 +99,7 @@ impl Harness {
 /// directory, whose members then hand partitions over between handles.
 fn run(ops: Vec<Op>, assignor: Assignor, handles: usize) {
     let (clock, options) = manual(0);
-    let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let path = dir.path().to_path_buf();
-    let open: Box<dyn Fn() -> Arc<Pond>> = if handles == 1 {
-        Box::new(move || Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap()))
-    } else {
-        Box::new(move || Arc::new(Pond::open_with(&path, options.clone()).unwrap()))
-    };
+    let (_dir, open) = common::opener(handles > 1, options);
     let ponds: Vec<Arc<Pond>> = (0..handles).map(|_| open()).collect();
     ponds[0].create_topic("t", TopicConfig::with_partitions(PARTITIONS)).unwrap();
     let mut h = Harness {

@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use common::manual;
 use logpond::{
-    dead_letter_headers, Delivery, DeliveryToken, Error, MemoryStorage, NewRecord, Pond, Queue, QueueConfig,
-    Storage, TopicConfig,
+    dead_letter_headers, Delivery, DeliveryToken, Error, NewRecord, Pond, Queue, QueueConfig, TopicConfig,
 };
 use proptest::prelude::*;
 
@@ -99,14 +98,7 @@ impl World {
 /// directory.
 fn run(ops: Vec<Op>, handles: usize) {
     let (clock, options) = manual(0);
-    let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let path = dir.path().to_path_buf();
-    let open: Box<dyn Fn() -> Arc<Pond>> = if handles == 1 {
-        Box::new(move || Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap()))
-    } else {
-        Box::new(move || Arc::new(Pond::open_with(&path, options.clone()).unwrap()))
-    };
+    let (_dir, open) = common::opener(handles > 1, options);
     let ponds: Vec<Arc<Pond>> = (0..handles).map(|_| open()).collect();
     ponds[0].create_topic("t", TopicConfig::default()).unwrap();
     let mut w = World {

@@ -106,6 +106,16 @@ fn a_dead_writers_torn_tail_is_cut_by_the_next_writer() {
     assert_eq!(values(&read_all(&b, "t", 0)), want);
 }
 
+/// Two handles on one directory, with one manual clock.
+fn two_handles_sharing_a_clock() -> (tempfile::TempDir, logpond::ManualClock, Arc<Pond>, Arc<Pond>) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = logpond::ManualClock::new(1_000_000);
+    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
+    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
+    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    (dir, clock, a, b)
+}
+
 fn earliest(group: &str) -> ConsumerConfig {
     ConsumerConfig { auto_offset_reset: OffsetReset::Earliest, ..ConsumerConfig::new(group, &["t"]) }
 }
@@ -152,11 +162,7 @@ fn group_members_in_two_handles_split_partitions_and_hand_over() {
 
 #[test]
 fn a_gone_members_partitions_move_at_once_from_its_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = logpond::ManualClock::new(1_000_000);
-    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
-    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
-    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    let (_dir, clock, a, b) = two_handles_sharing_a_clock();
     a.create_topic("t", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
     for i in 0..10u32 {
         a.send("t", NewRecord::value(&i.to_le_bytes()).with_partition(i % 2)).unwrap();
@@ -185,11 +191,7 @@ fn a_gone_members_partitions_move_at_once_from_its_commits() {
 
 #[test]
 fn a_silent_member_is_removed_after_its_session_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = logpond::ManualClock::new(1_000_000);
-    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
-    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
-    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    let (_dir, clock, a, b) = two_handles_sharing_a_clock();
     a.create_topic("t", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
     let config = ConsumerConfig { session_timeout_ms: 10_000, ..earliest("g") };
     let ca = a.consumer(config.clone()).unwrap();
@@ -287,11 +289,7 @@ fn a_lease_stands_while_its_holder_lives_and_comes_back_when_it_closes_or_dies()
 
 #[test]
 fn a_nack_delay_holds_across_handles_sharing_a_clock() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = logpond::ManualClock::new(1_000_000);
-    let options = logpond::PondOptions::with_clock(Arc::new(clock.clone()));
-    let a = Arc::new(Pond::open_with(dir.path(), options.clone()).unwrap());
-    let b = Arc::new(Pond::open_with(dir.path(), options).unwrap());
+    let (_dir, clock, a, b) = two_handles_sharing_a_clock();
     a.create_topic("t", TopicConfig::default()).unwrap();
     a.send("t", NewRecord::value(b"retry me")).unwrap();
     let qa = a.queue("t", queue_config(60_000)).unwrap();

@@ -8,6 +8,36 @@ use std::sync::Arc;
 
 use crate::Result;
 
+/// In a `Storage` impl of a wrapper with an `inner` storage: the sharing
+/// methods (lock, claims, watch), forwarded unchanged.
+macro_rules! forward_sharing {
+    () => {
+        fn is_shared(&self) -> bool {
+            self.inner.is_shared()
+        }
+
+        fn lock(&self, exclusive: bool) -> crate::Result<()> {
+            self.inner.lock(exclusive)
+        }
+
+        fn unlock(&self) -> crate::Result<()> {
+            self.inner.unlock()
+        }
+
+        fn try_claim(&self, what: &str) -> crate::Result<bool> {
+            self.inner.try_claim(what)
+        }
+
+        fn is_claimed(&self, what: &str) -> crate::Result<bool> {
+            self.inner.is_claimed(what)
+        }
+
+        fn watch(&self, name: &str, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) -> bool {
+            self.inner.watch(name, on_change)
+        }
+    };
+}
+
 mod bounded;
 mod memory;
 mod mirror;

@@ -91,29 +91,7 @@ impl Storage for Tracked {
         self.inner.close()
     }
 
-    fn is_shared(&self) -> bool {
-        self.inner.is_shared()
-    }
-
-    fn lock(&self, exclusive: bool) -> Result<()> {
-        self.inner.lock(exclusive)
-    }
-
-    fn unlock(&self) -> Result<()> {
-        self.inner.unlock()
-    }
-
-    fn try_claim(&self, what: &str) -> Result<bool> {
-        self.inner.try_claim(what)
-    }
-
-    fn is_claimed(&self, what: &str) -> Result<bool> {
-        self.inner.is_claimed(what)
-    }
-
-    fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
-        self.inner.watch(name, on_change)
-    }
+    forward_sharing!();
 }
 
 struct TrackedFile {

@@ -41,3 +41,18 @@ pub fn values(records: &[Record]) -> Vec<Vec<u8>> {
 pub fn value(v: &[u8]) -> NewRecord<'_> {
     NewRecord::value(v)
 }
+
+/// Opens handles for a model test: on one memory storage (one handle at a
+/// time), or (`shared`) on one directory, where several handles may be
+/// open at once. Keep the directory as long as the handles.
+pub fn opener(shared: bool, options: PondOptions) -> (tempfile::TempDir, Box<dyn Fn() -> Arc<Pond>>) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(logpond::MemoryStorage::new());
+    let path = dir.path().to_path_buf();
+    let open: Box<dyn Fn() -> Arc<Pond>> = if shared {
+        Box::new(move || Arc::new(Pond::open_with(&path, options.clone()).unwrap()))
+    } else {
+        Box::new(move || Arc::new(Pond::with_storage(storage.clone(), options.clone()).unwrap()))
+    };
+    (dir, open)
+}

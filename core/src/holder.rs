@@ -33,19 +33,24 @@ fn claim(id: u64) -> String {
     format!("holder.{id:08x}")
 }
 
-/// A random holder id below 2^32 (the process, the time, a counter); the
-/// claim makes it unique among live handles.
-fn random_id() -> u64 {
+/// A random number: std's hasher keys come from the OS's randomness, and
+/// the process id and a counter vary them within a process.
+pub(crate) fn nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    // No process ids in browsers (where nothing is shared, and this is
+    // never called).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     h.write_u32(std::process::id());
     h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
-    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    (h.finish() & 0xffff_ffff).max(2)
+    h.finish()
+}
+
+/// A random holder id below 2^32; the claim makes it unique among live
+/// handles.
+fn random_id() -> u64 {
+    (nonce() & 0xffff_ffff).max(2)
 }
 
 impl Holder {

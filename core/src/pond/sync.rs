@@ -15,16 +15,20 @@
 //!   or deleted).
 //!
 //! A torn tail found under the lock is a dead writer's (no live one is
-//! mid-append) and is cut, as on open. After the operation, the counters
-//! are bumped by what it wrote (`storage::Tracked` notes that). A single
-//! handle pays one uncontended lock, a read of `LOCK.sync`, and a write of
-//! it per writing operation.
+//! mid-append) and is cut, as on open. The counters are bumped *before*
+//! the operation's first write of bytes, and again before its first change
+//! of names (`storage::Tracked` calls back), so a process killed part-way
+//! never leaves a change other handles do not know of. A single handle
+//! pays one uncontended lock, a read of `LOCK.sync`, and a write of it per
+//! writing operation (two when names change).
 
 use std::sync::Arc;
 
 use crate::log::topics::{reload_topics, Env};
 use crate::pond::State;
-use crate::storage::{Storage, StorageFile, Tracked};
+use std::sync::Mutex;
+
+use crate::storage::{Announcer, Storage, StorageFile, Tracked};
 use crate::Result;
 
 /// The file holding the counters.
@@ -70,6 +74,9 @@ pub(crate) struct Shared {
     file: Option<Arc<dyn StorageFile>>,
     /// A read-only handle: locks shared, writes nothing, repairs nothing.
     read_only: bool,
+    /// The counters as this handle last read or wrote them, under the lock
+    /// (shared with the announcer, which bumps them before changes).
+    current: Arc<Mutex<Option<Counters>>>,
 }
 
 impl Shared {
@@ -80,7 +87,29 @@ impl Shared {
             Err(crate::Error::Io(e)) if read_only && e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        Ok(Shared { tracked, file, read_only })
+        let current = Arc::new(Mutex::new(None));
+        if let (Some(file), false) = (&file, read_only) {
+            tracked.set_announcer(announcer(file.clone(), current.clone()));
+        }
+        Ok(Shared { tracked, file, read_only, current })
+    }
+
+    /// Reads the counters under the lock, for the operation about to run.
+    fn begin(&self) -> Result<Option<Counters>> {
+        self.tracked.take();
+        let now = self.read()?;
+        *lock(&self.current) = now;
+        Ok(now)
+    }
+
+    /// After an operation: the counters as it left them become what this
+    /// handle has seen, when its state is current (otherwise it catches up
+    /// again next time).
+    fn finish(&self, state: &mut State, caught_up: bool) {
+        self.tracked.take();
+        if caught_up {
+            state.seen = *lock(&self.current);
+        }
     }
 
     /// The counters; `None` when the file is new, short or garbled (every
@@ -113,10 +142,9 @@ impl Shared {
     /// left, which no live writer may be doing at the same time).
     pub fn load(&self, storage: &dyn Storage, load: impl FnOnce() -> Result<State>) -> Result<State> {
         storage.lock(!self.read_only)?;
-        self.tracked.take();
-        let loaded = self.read().and_then(|now| Ok((now, load()?)));
-        let result = loaded.and_then(|(now, mut state)| {
-            self.publish(&mut state, now, true)?;
+        let result = self.begin().and_then(|_| {
+            let mut state = load()?;
+            self.finish(&mut state, true);
             Ok(state)
         });
         let unlocked = storage.unlock();
@@ -133,50 +161,44 @@ impl Shared {
         f: impl FnOnce(&mut State) -> Result<T>,
     ) -> Result<T> {
         env.storage.lock(!self.read_only)?;
-        self.tracked.take();
-        let result = self.read().map(|now| {
-            let caught_up = catch_up_to(state, env, now);
-            (now, caught_up.and_then(|()| f(state)))
+        let result = self.begin().and_then(|now| {
+            catch_up_to(state, env, now)?;
+            f(state)
         });
-        let (published, result) = match result {
-            Ok((now, result)) => (self.publish(state, now, result.is_ok()), result),
-            Err(e) => (Ok(()), Err(e)),
-        };
+        self.finish(state, result.is_ok());
         let unlocked = env.storage.unlock();
         let value = result?;
-        published?;
         unlocked?;
         Ok(value)
     }
+}
 
-    /// Bumps the counters by what was written since the lock was taken.
-    /// `caught_up`: the handle's state is current, so it may take the new
-    /// counters as seen (otherwise it catches up again next time).
-    fn publish(&self, state: &mut State, now: Option<Counters>, caught_up: bool) -> Result<()> {
-        let wrote = self.tracked.take();
-        let Some(file) = self.file.as_ref().filter(|_| !self.read_only) else {
-            if caught_up {
-                state.seen = now;
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Bumps the counters in `file` before a change (`names`: a change of
+/// names): `writes` always, `names` too for a change of names. When the
+/// file held none (new or garbled), the new counters start at a random
+/// number, so they match nothing any handle saw.
+fn announcer(file: Arc<dyn StorageFile>, current: Arc<Mutex<Option<Counters>>>) -> Announcer {
+    Box::new(move |names| {
+        let mut current = lock(&current);
+        let (base, fresh) = match *current {
+            Some(c) => (c, false),
+            None => {
+                let nonce = crate::holder::nonce();
+                (Counters { writes: nonce, names: nonce }, true)
             }
-            return Ok(());
         };
-        if !wrote.bytes && !wrote.names && now.is_some() {
-            if caught_up {
-                state.seen = now;
-            }
-            return Ok(());
-        }
-        let base = now.unwrap_or_default();
         let next = Counters {
             writes: base.writes.wrapping_add(1),
-            names: base.names.wrapping_add(u64::from(wrote.names || now.is_none())),
+            names: base.names.wrapping_add(u64::from(names || fresh)),
         };
         file.write_at(0, &next.encode())?;
-        if caught_up {
-            state.seen = Some(next);
-        }
+        *current = Some(next);
         Ok(())
-    }
+    })
 }
 
 /// Brings `state` up to the counters `now` (see the module comment).

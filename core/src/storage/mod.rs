@@ -47,7 +47,7 @@ pub use bounded::{BoundedHandles, DEFAULT_MAX_OPEN_FILES};
 pub use memory::MemoryStorage;
 pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
 pub(crate) use read_only::ReadOnlyView;
-pub(crate) use tracked::Tracked;
+pub(crate) use tracked::{Announcer, Tracked};
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fs;

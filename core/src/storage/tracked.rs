@@ -1,14 +1,17 @@
-//! A storage wrapper that notes what an operation changed: bytes of
+//! A storage wrapper that notes what an operation changes: bytes of
 //! existing files, or names (a file created, removed or renamed). A shared
 //! pond tells other handles about both, so they know whether to re-read
-//! file lengths or to list directories again (`pond::sync`).
+//! file lengths or to list directories again (`pond::sync`) — and it tells
+//! them *before* the change is made (the announcer runs before the first
+//! write of each kind in an operation), so a process killed part-way
+//! through an operation never leaves a change the others do not know of.
 //!
-//! The flags are per wrapper, set by any thread; the pond reads and clears
-//! them under its own lock, around one operation.
+//! The flags are per wrapper, set by any thread; the pond clears them
+//! under its own lock, before each operation.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{Storage, StorageFile};
 use crate::Result;
@@ -22,10 +25,32 @@ pub struct Writes {
     pub names: bool,
 }
 
+/// Called before the first change of a kind in an operation: `true` for
+/// a change of names (which may also change bytes), `false` for bytes.
+pub(crate) type Announcer = Box<dyn Fn(bool) -> Result<()> + Send + Sync>;
+
 #[derive(Default)]
 struct Flags {
     bytes: AtomicBool,
     names: AtomicBool,
+    announcer: OnceLock<Announcer>,
+}
+
+impl Flags {
+    /// Notes a change about to be made, announcing it first if it is the
+    /// first of its kind since the flags were cleared.
+    fn before(&self, names: bool) -> Result<()> {
+        let flag = if names { &self.names } else { &self.bytes };
+        if !flag.swap(true, Ordering::SeqCst) {
+            if let Some(announce) = self.announcer.get() {
+                if let Err(e) = announce(names) {
+                    flag.store(false, Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Notes the writes made through it.
@@ -39,16 +64,17 @@ impl Tracked {
         Tracked { inner, flags: Arc::default() }
     }
 
+    /// Sets what announces changes (once).
+    pub fn set_announcer(&self, announce: Announcer) {
+        let _ = self.flags.announcer.set(announce);
+    }
+
     /// What changed since the last call, clearing the flags.
     pub fn take(&self) -> Writes {
         Writes {
             bytes: self.flags.bytes.swap(false, Ordering::SeqCst),
             names: self.flags.names.swap(false, Ordering::SeqCst),
         }
-    }
-
-    fn names_changed(&self) {
-        self.flags.names.store(true, Ordering::SeqCst);
     }
 }
 
@@ -63,7 +89,7 @@ impl Storage for Tracked {
         if create {
             // Creating may add a name; counting an existing file as new
             // only costs other handles one listing.
-            self.names_changed();
+            self.flags.before(true)?;
         }
         let file = self.inner.open(name, create)?;
         Ok(Arc::new(TrackedFile { inner: file, flags: self.flags.clone() }))
@@ -74,12 +100,12 @@ impl Storage for Tracked {
     }
 
     fn remove(&self, name: &str) -> Result<()> {
-        self.names_changed();
+        self.flags.before(true)?;
         self.inner.remove(name)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.names_changed();
+        self.flags.before(true)?;
         self.inner.rename(from, to)
     }
 
@@ -119,12 +145,12 @@ impl StorageFile for TrackedFile {
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
-        self.flags.bytes.store(true, Ordering::Relaxed);
+        self.flags.before(false)?;
         self.inner.write_at(offset, data)
     }
 
     fn set_len(&self, len: u64) -> Result<()> {
-        self.flags.bytes.store(true, Ordering::Relaxed);
+        self.flags.before(false)?;
         self.inner.set_len(len)
     }
 
@@ -158,5 +184,20 @@ mod tests {
         assert_eq!(t.take(), Writes { bytes: false, names: true });
         t.open("b", false).unwrap().len().unwrap();
         assert_eq!(t.take(), Writes::default());
+        // Announced once per kind, before the change, until cleared.
+        let said = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = said.clone();
+        t.set_announcer(Box::new(move |names| {
+            log.lock().unwrap().push(names);
+            Ok(())
+        }));
+        let f = t.open("b", false).unwrap();
+        f.write_at(0, b"1").unwrap();
+        f.write_at(1, b"2").unwrap();
+        t.remove("c").unwrap();
+        assert_eq!(*said.lock().unwrap(), vec![false, true]);
+        t.take();
+        f.set_len(0).unwrap();
+        assert_eq!(*said.lock().unwrap(), vec![false, true, false]);
     }
 }

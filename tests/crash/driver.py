@@ -7,8 +7,14 @@ with SIGKILL at a random moment, then reopens the pond here (through the
 Python package) and checks that every acknowledged operation survived and
 that nothing corrupt is readable.
 
+After the rounds, the shared family runs seven worker processes of both
+languages on ONE pond at once and SIGKILLs random ones (each replaced by a
+fresh one), checking the pond beside them with a fresh handle every few
+kills and after each pond's last kill (class Shared).
+
     target/venv-python/bin/python tests/crash/driver.py --kills 1000
     CRASH_SEED=42 ... driver.py --kills 60 --family queue    # replay one family's rounds
+    ... driver.py --family shared --shared-kills 200            # only the shared family
 
 Exit status: 0 when no round found a problem, 1 otherwise.
 """
@@ -20,6 +26,7 @@ import atexit
 import json
 import os
 import random
+import select
 import selectors
 import shutil
 import signal
@@ -212,8 +219,8 @@ class Driver:
         fam.checked_verify()
 
     def run(self) -> int:
-        names = self.args.family or list(FAMILIES)
-        fams = [FAMILIES[n](self, os.path.join(self.run_dir, n)) for n in names]
+        names = self.args.family or list(FAMILIES) + ["shared"]
+        fams = [FAMILIES[n](self, os.path.join(self.run_dir, n)) for n in names if n != "shared"]
         langs = self.args.lang or list(LANGS)
         started = time.monotonic()
         print(
@@ -221,7 +228,7 @@ class Driver:
             f"langs={','.join(langs)} dir={self.run_dir}",
             flush=True,
         )
-        for i in range(self.args.kills):
+        for i in range(self.args.kills if fams else 0):
             fam = fams[i % len(fams)]
             if time.monotonic() - started > self.args.max_seconds:
                 print(f"crash: time budget of {self.args.max_seconds}s reached after {i} rounds", flush=True)
@@ -238,6 +245,12 @@ class Driver:
             if not fam.broken:
                 fam.lang = langs[fam.k % len(langs)]
                 fam.final()
+        if "shared" in names and self.args.shared_kills > 0:
+            if self.args.lang:
+                print("crash: shared: --lang ignored (the shared family always mixes both)", flush=True)
+            shared = Shared(self, os.path.join(self.run_dir, "shared"))
+            shared.run_shared(self.args.shared_kills, self.args.shared_seconds, self.args.shared_epoch,
+                              self.args.shared_check_every)
         elapsed = time.monotonic() - started
         self.report(elapsed)
         return 1 if self.problems else 0
@@ -882,6 +895,525 @@ class Topics(Family):
         self.pending = None
 
 
+# --- shared: several processes on one pond at once ------------------------------------
+
+
+SHARED_BASE: Dict[str, Dict[str, Any]] = {
+    "s0": dict(partitions=3, segment_bytes=4096),  # small segments: rolls under contention
+    "s1": dict(partitions=2),
+    "jobs": dict(partitions=2, segment_bytes=16384),
+    "r": dict(partitions=1, segment_bytes=1024),  # rolls at almost every batch
+}
+SHARED_GROUP_TOPICS = ("s0", "s1")
+SHARED_NEW_TOPICS = [f"n{i}" for i in range(12)]
+# One slot per process; a killed process is replaced by a fresh one of the
+# same role, in the other language.
+SHARED_SLOTS = [("producer", "python"), ("producer", "node"), ("roller", "node"), ("consumer", "python"),
+                ("consumer", "node"), ("consumer", "python"), ("reader", "node")]
+STALL_LIMIT = 20.0  # seconds without a record polled or a job delivered while consumers run
+
+
+class SWorker:
+    """One process of the shared family."""
+
+    def __init__(self, slot: int, role: str, lang: str, n: int) -> None:
+        self.slot, self.role, self.lang, self.n = slot, role, lang, n
+        self.proc: Optional[subprocess.Popen] = None
+        self.buf = b""
+        self.eof = False
+        self.ready = False
+        self.seed = 0
+        self.err_path = ""
+        self.expect: Dict[Tuple[str, str, int], int] = {}
+        self.open: Set[Tuple[int, int]] = set()  # deliveries not settled (yet)
+        self.dlv_ns: Dict[Tuple[int, int, int], int] = {}  # (p, o, count) -> when receive returned
+
+    def __str__(self) -> str:
+        pid = self.proc.pid if self.proc else "-"
+        return f"{self.role}#{self.n}({self.lang}, slot {self.slot}, pid {pid})"
+
+
+class Shared(Family):
+    """Python and Node processes on ONE pond at once: producers (and topic
+    creators), a roller, consumers (members of two groups and workers of a
+    queue), a tailing reader. Random ones are SIGKILLed and replaced; the
+    pond is checked beside them, and after each pond's last kill."""
+
+    name = kind = "shared"
+
+    def reset(self) -> None:
+        self.seen: Dict[Tuple[str, int, int], Tuple[str, str]] = {}  # (t, p, o) -> (digest, who)
+        self.acked: Dict[Tuple[str, int, int], str] = {}
+        self.created: Dict[str, int] = {}
+        self.committed: Dict[Tuple[str, str, int], int] = {}  # the highest acknowledged commit
+        # (group, t, p) -> {(member, generation): (from, to)}: when it held the partition (monotonic ns)
+        self.holds: Dict[Tuple[str, str, int], Dict[Tuple[SWorker, int], Tuple[int, int]]] = {}
+        self.deliveries: Dict[Tuple[int, int], Dict[int, str]] = {}  # job -> {delivery count: to whom}
+        self.qacked: Dict[Tuple[int, int], int] = {}  # job -> the delivery count its acknowledged ack settled
+        self.maybe: Set[Tuple[int, int]] = set()  # unsettled at a kill, or a failed ack_many: may be settled
+        self.dead: Set[Tuple[int, int]] = set()
+        self.ends: Dict[Tuple[str, int], int] = {}
+
+    def __init__(self, drv: Driver, base: str) -> None:
+        super().__init__(drv, base)
+        self.rng = random.Random(f"{drv.seed}:shared")
+        self.spawned = 0
+        self.kills = 0
+        self.procs = {"python": 0, "node": 0}
+        self.stats = defaultdict(int)
+        self.sends = 0  # acknowledged records checked at the end of a pond
+        self.workers: Dict[int, SWorker] = {}
+        self.sel: Optional[selectors.BaseSelector] = None
+        self.progress = time.monotonic()
+        self.rolls = not drv.args.shared_no_rolls
+
+    # --- processes ---------------------------------------------------------------
+
+    def start(self, slot: int, role: str, lang: str) -> SWorker:
+        self.spawned += 1
+        self.procs[lang] += 1
+        w = SWorker(slot, role, lang, self.spawned)
+        w.seed = self.rng.randrange(1 << 31)
+        cfg = dict(family="shared", role=role, dir=self.dir, seed=w.seed, tag=f"e{self.epoch}w{w.n}{lang[0]}",
+                   durability="fsync" if self.rng.random() < 0.4 else "os", rolls=self.rolls)
+        script = os.path.join(HERE, "worker.py" if lang == "python" else "worker.js")
+        w.err_path = os.path.join(self.drv.run_dir, f"stderr-shared-{slot}.txt")
+        with open(w.err_path, "wb") as err:
+            w.proc = subprocess.Popen([PYTHON if lang == "python" else NODE, script, json.dumps(cfg)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                      start_new_session=True)
+        LIVE[w.proc.pid] = w.proc
+        os.set_blocking(w.proc.stdout.fileno(), False)
+        assert self.sel is not None
+        self.sel.register(w.proc.stdout.fileno(), selectors.EVENT_READ, w)
+        self.workers[slot] = w
+        self.trace(f"=== start {w} cfg {json.dumps(cfg)}")
+        return w
+
+    def pump(self, w: SWorker) -> None:
+        """Reads what the worker's pipe holds now; handles the whole lines."""
+        assert w.proc is not None
+        try:
+            chunk = os.read(w.proc.stdout.fileno(), 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            w.eof = True
+        w.buf += chunk
+        *lines, w.buf = w.buf.split(b"\n")
+        for line in lines:
+            text = line.decode("utf-8", "replace")
+            try:
+                self.worker_line(w, text)
+            except (ValueError, IndexError) as e:
+                self.bad("other", f"a line {w} wrote makes no sense ({type(e).__name__}: {e}): {text[:300]}")
+
+    def stop(self, w: SWorker, counted: bool) -> None:
+        """SIGKILLs a worker (by pid), reads what its pipe still holds, reaps it."""
+        assert w.proc is not None and self.sel is not None
+        self.lang = w.lang
+        self.worker_seed = w.seed
+        exited = w.eof or w.proc.poll() is not None
+        if w.proc.poll() is None:
+            os.kill(w.proc.pid, signal.SIGKILL)
+        del self.workers[w.slot]
+        try:
+            w.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.bad("other", f"{w} still there 10 s after SIGKILL")
+        deadline = time.monotonic() + 5
+        fd = w.proc.stdout.fileno()
+        while not w.eof and time.monotonic() < deadline:
+            if select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                self.pump(w)
+        self.sel.unregister(fd)
+        w.proc.stdout.close()
+        LIVE.pop(w.proc.pid, None)
+        self.maybe |= w.open
+        self.trace(f"=== {'exited' if exited else 'SIGKILL'} {w} (ready={w.ready})")
+        err = open(w.err_path, "rb").read().decode("utf-8", "replace")
+        if exited:
+            self.bad("other", f"{w} exited by itself with status {w.proc.returncode}: {err[-3000:]}")
+        elif "panicked" in err or "Traceback" in err or "worker.js:" in err:
+            self.bad("other", f"{w} stderr: {err[-3000:]}")
+        if counted and not exited:
+            self.kills += 1
+            self.drv.count(self, "kills")
+            if not w.ready:
+                self.drv.count(self, "early")
+
+    # --- what workers say ----------------------------------------------------------
+
+    def observe(self, t: str, p: int, o: int, ck: str, who: str) -> None:
+        """Every view of (topic, partition, offset) — an acknowledgement or a read,
+        by any process — must be the same record."""
+        key = (t, p, o)
+        prev = self.seen.get(key)
+        self.checks(1)
+        if prev is None:
+            self.seen[key] = (ck, who)
+            return
+        if prev[0] == ck:
+            return
+        acks = [x for x in (prev[1], who) if x.startswith("ack")]
+        if len(acks) < 2:  # (two acknowledgements of one offset are reported as such)
+            self.bad("lost" if acks else "corrupt", f"{t}/{p}@{o}: {prev[1]} saw {prev[0]}, {who} sees {ck}")
+        if who.startswith("ack") or not prev[1].startswith("ack"):
+            self.seen[key] = (ck, who)
+
+    def worker_line(self, w: SWorker, line: str) -> None:
+        self.lang = w.lang
+        self.worker_seed = w.seed
+        self.trace(f"{w.n} {line}")
+        if line == "READY":
+            w.ready = True
+            return
+        x = line.split()
+        op = x[0]
+        if op == "ACK":
+            t, p, o, ck = parse_ack(x)
+            if (t, p, o) in self.acked:  # one of the two acknowledged records cannot be there
+                first = self.seen.get((t, p, o), ("", "?"))[1]
+                self.bad("lost", f"{t}/{p}@{o} acknowledged twice: {self.acked[(t, p, o)]} ({first}), "
+                                 f"then {ck} to {w}")
+            self.acked[(t, p, o)] = ck
+            self.observe(t, p, o, ck, f"ack to {w}")
+            self.ack()
+        elif op == "RB":
+            t, p, o0 = x[1], int(x[2]), int(x[3])
+            for i, ck in enumerate(x[4:]):
+                if ck != "?":
+                    self.observe(t, p, o0 + i, ck, f"read by {w}")
+        elif op == "R":
+            g, t, p, o, ck = x[1], x[2], int(x[3]), int(x[4]), x[5]
+            exp = w.expect.get((g, t, p))
+            if exp is not None and o != exp:
+                self.bad("other", f"{g} polled {t}/{p}@{o} in {w}, expected {exp} (no rebalance in between)")
+            w.expect[(g, t, p)] = o + 1
+            self.progress = time.monotonic()
+            self.observe(t, p, o, ck, f"poll of {g} in {w}")
+        elif op == "BEGIN":
+            pass
+        elif op == "TCREATE":
+            if x[1] in self.created:
+                self.bad("other", f"topic {x[1]} created twice: acknowledged before, and again to {w}")
+            self.created[x[1]] = int(x[2])
+            self.ack()
+        elif op == "TEXISTS":
+            self.checks(1)
+        elif op == "JOINED":
+            self.stats["joins"] += 1
+        elif op == "ASSIGN":
+            # A member's generation or assignment changed (after a poll): expect nothing of its positions.
+            g = x[1]
+            self.stats["assignments"] += 1
+            for k in [k for k in w.expect if k[0] == g]:
+                del w.expect[k]
+        elif op == "HELD":
+            # [a, b]: the member held the partition all that time; no two members' stretches overlap.
+            g, gen, t, p, a, b = x[1], int(x[2]), x[3], int(x[4]), int(x[5]), int(x[6])
+            self.checks(1)
+            for (ow, ogen), (oa, ob) in self.holds.setdefault((g, t, p), {}).items():
+                if ow is not w and a < ob and oa < b:
+                    self.bad("other", f"{g} {t}/{p} held by {ow} (generation {ogen}) and by {w} (generation "
+                                      f"{gen}) at once, for {(min(b, ob) - max(a, oa)) / 1e6:.1f} ms")
+            self.holds[(g, t, p)][(w, gen)] = (a, b)
+        elif op == "COMMIT":
+            g, t, p, o = x[1], x[2], int(x[3]), int(x[4])
+            self.committed[(g, t, p)] = max(o, self.committed.get((g, t, p), 0))
+            self.ack()
+        elif op == "CFAIL":
+            self.stats["commits refused in a rebalance"] += 1
+        elif op == "DLV":
+            p, o, n, ck = int(x[1]), int(x[2]), int(x[3]), x[4]
+            self.delivered(p, o, n, ck, str(w))
+            w.open.add((p, o))
+            w.dlv_ns[(p, o, n)] = int(x[6])  # when the receive began: the lease started later
+        elif op in ("QACK", "NACK"):
+            po, n = (int(x[1]), int(x[2])), int(x[3])
+            w.open.discard(po)
+            if op == "QACK":
+                self.settled(po, n, str(w))
+            self.ack()
+        elif op == "LFAIL":
+            # ack, nack or ack_many refused (LeaseExpired; ack_many refuses the whole batch when one
+            # lease ended): the oldest lease in it began at most `age` before.
+            t_fail, items = int(x[1]), [tuple(int(v) for v in a.split(":")) for a in x[2:x.index("--")]]
+            self.stats["settles refused: lease expired"] += 1
+            oldest = t_fail
+            for p, o, n in items:
+                w.open.discard((p, o))
+                self.maybe.add((p, o))
+                oldest = min(oldest, w.dlv_ns.get((p, o, n), t_fail))
+            age = (t_fail - oldest) / 1e9
+            self.checks(1)
+            if age < QUEUE_SETTINGS["ack_timeout"]:
+                again = {(p, o): {m: who for m, who in self.deliveries.get((p, o), {}).items() if m > n}
+                         for p, o, n in items}
+                self.known("lease", "other", f"{w}, alive, lost its leases of {items} at most {age * 1000:.0f} ms after "
+                                  f"they began (ack_timeout {QUEUE_SETTINGS['ack_timeout']} s): "
+                                  f"{' '.join(x[x.index('--') + 1:])[:200]}; delivered again (so far): {again}")
+        elif op == "ORDER":
+            self.bad("other", f"{w} read out of order: {line}")
+        else:
+            self.unknown(f"{line} (from {w})")
+
+    def delivered(self, p: int, o: int, n: int, ck: str, who: str) -> None:
+        """A delivery: once per delivery count, never after an acknowledged ack, at most max_deliveries."""
+        po = (p, o)
+        self.checks(1)
+        self.progress = time.monotonic()
+        ds = self.deliveries.setdefault(po, {})
+        if n in ds:
+            self.bad("other", f"jobs/{p}@{o} delivered twice with delivery count {n}: to {ds[n]} and to {who}")
+        ds[n] = who
+        if po in self.qacked and n > self.qacked[po]:
+            self.bad("lost", f"jobs/{p}@{o} delivered again (count {n}, to {who}) after the ack of its "
+                             f"delivery {self.qacked[po]} was acknowledged")
+        if n > QUEUE_SETTINGS["max_deliveries"]:
+            self.bad("other", f"jobs/{p}@{o} delivered {n} times (max_deliveries 3)")
+        self.maybe.discard(po)
+        self.observe("jobs", p, o, ck, f"delivery to {who}")
+
+    def settled(self, po: Tuple[int, int], n: int, who: str) -> None:
+        """An acknowledged ack of delivery n: no other ack succeeds, no later delivery happens."""
+        self.checks(1)
+        if po in self.qacked:
+            self.bad("other", f"jobs/{po[0]}@{po[1]} acked twice: delivery {self.qacked[po]}, then delivery {n} "
+                              f"by {who}")
+        later = [m for m in self.deliveries.get(po, {}) if m > n]
+        if later:
+            self.bad("lost", f"jobs/{po[0]}@{po[1]}: the ack of delivery {n} by {who} succeeded, but it was "
+                             f"delivered again as {later}")
+        self.qacked[po] = n
+
+    # --- checks of the pond ----------------------------------------------------------
+
+    def scan_all(self, pond: logpond.Pond, acked: Dict[Tuple[str, int, int], str],
+                 created: Dict[str, int], who: str) -> None:
+        """Reads every record of every topic (dense, intact, the same as every
+        earlier view); every acknowledged send and topic is there."""
+        listed = pond.topics()
+        allowed = set(SHARED_BASE) | set(SHARED_NEW_TOPICS) | {"jobs.dlq"}
+        for t in listed:
+            if t not in allowed:
+                self.bad("other", f"topics() lists {t!r}, never created")
+        for t, n in created.items():
+            self.checks(1)
+            if t not in listed:
+                self.bad("lost", f"topic {t}: acknowledged create, missing ({who})")
+            elif len(pond.describe(t).partitions) != n:
+                self.bad("other", f"topic {t}: {len(pond.describe(t).partitions)} partitions, created with {n}")
+        have: Set[Tuple[str, int, int]] = set()
+        for t in listed:
+            for part in pond.describe(t).partitions:
+                p, start, end = part.partition, part.start_offset, part.end_offset
+                if start != 0:
+                    self.bad("other", f"{t}/{p}: start offset {start}, nothing deletes records here")
+                prev = self.ends.get((t, p), 0)
+                if end < prev:
+                    self.bad("lost", f"{t}/{p}: end offset {end}, was {prev}")
+                self.ends[(t, p)] = end
+                o = start
+                while o < end:
+                    try:
+                        batch = pond.read(t, p, o, max_records=2000)
+                    except logpond.Corruption as e:
+                        self.bad("corrupt", f"{t}/{p}: reading at {o}: Corruption: {e}")
+                        break
+                    if not batch:
+                        self.bad("lost", f"{t}/{p}: read at {o} returned nothing below end {end}")
+                        break
+                    for r in batch:
+                        if r.offset != o:
+                            self.bad("other", f"{t}/{p}: offset {r.offset} where {o} was expected (a gap)")
+                        o = r.offset + 1
+                        try:
+                            ck = R.check_record(r)
+                        except R.Corrupt as e:
+                            self.bad("corrupt", f"{t}/{p}@{r.offset}: {e} ({who})")
+                            continue
+                        have.add((t, p, r.offset))
+                        self.observe(t, p, r.offset, ck, who)
+        missing = sorted(k for k in acked if k not in have)
+        self.checks(len(acked))
+        if missing:
+            self.bad("lost", f"{len(missing)} acknowledged records missing ({who}): {missing[:10]}", len(missing))
+            for k in missing:
+                self.acked.pop(k, None)
+                self.seen.pop(k, None)
+
+    def check_live(self) -> None:
+        """A fresh handle, beside the running workers: everything acknowledged so far is there."""
+        acked, created = dict(self.acked), dict(self.created)
+        self.lang = "both"
+        self.stats["checks by a fresh handle beside the workers"] += 1
+        try:
+            with logpond.open(self.dir) as pond:
+                self.scan_all(pond, acked, created, "a fresh handle beside the workers")
+        except logpond.LogpondError as e:
+            self.bad("other", f"a fresh handle beside the workers fails: {type(e).__name__}: {e}")
+
+    def check_end(self) -> None:
+        """Every worker is dead: a fresh handle checks records and topics, joins
+        the groups (the dead members' partitions come to it) and checks their
+        commits, then drains the queue."""
+        self.lang = "both"
+        with logpond.open(self.dir) as pond:
+            self.scan_all(pond, self.acked, self.created, "the fresh handle after the pond's last kill")
+            self.sends += len(self.acked)
+            every = sorted((t, p) for t in SHARED_GROUP_TOPICS for p in range(SHARED_BASE[t]["partitions"]))
+            for g in ("g1", "g2"):
+                with pond.consumer(g, list(SHARED_GROUP_TOPICS), auto_offset_reset="earliest",
+                                   auto_commit=False) as c:
+                    deadline = time.monotonic() + 30
+                    while sorted(c.assignment()) != every and time.monotonic() < deadline:
+                        c.poll(max_records=1, timeout=0.05)
+                        c.seek_to_beginning()
+                    if sorted(c.assignment()) != every:
+                        self.bad("other", f"{g}: the dead members' partitions do not come to a new member in "
+                                          f"30 s (it has {sorted(c.assignment())})")
+                    for t, p in every:
+                        com = c.committed(t, p)
+                        last = self.committed.get((g, t, p))
+                        self.checks(2)
+                        if last is not None and (com is None or com < last):
+                            self.bad("lost", f"{g} {t}/{p}: committed {com} at the end, acknowledged {last}")
+                        if com is not None and com > self.ends.get((t, p), 0):
+                            self.bad("other", f"{g} {t}/{p}: committed {com} beyond the end offset")
+            with pond.queue("jobs", "workers", **QUEUE_SETTINGS) as q:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    ds = q.receive(max_messages=200, timeout=0.05)
+                    for d in ds:
+                        r = d.record
+                        try:
+                            ck = R.check_record(r)
+                        except R.Corrupt as e:
+                            self.bad("corrupt", f"drain: jobs/{r.partition}@{r.offset}: {e}")
+                            continue
+                        self.delivered(r.partition, r.offset, d.delivery_count, ck, "the drain")
+                        d.ack()
+                        self.settled((r.partition, r.offset), d.delivery_count, "the drain")
+                        self.stats["jobs drained"] += 1
+                    if not ds and q.backlog() == 0 and q.in_flight() == 0:
+                        break
+                else:
+                    self.bad("other", f"the queue does not drain in 60 s: backlog {q.backlog()}, "
+                                      f"in flight {q.in_flight()}")
+            # After the drain: leases of dead holders at their 3rd delivery end in the DLQ.
+            if "jobs.dlq" in pond.topics():
+                for part in pond.describe("jobs.dlq").partitions:
+                    for r in pond.read("jobs.dlq", part.partition, 0, max_records=1_000_000):
+                        h = dict(r.headers)
+                        origin = (int(h["logpond.dlq.partition"]), int(h["logpond.dlq.offset"]))
+                        self.checks(2)
+                        if origin in self.qacked:
+                            self.bad("lost", f"jobs/{origin} dead-lettered, and acked (acknowledged) too")
+                        try:
+                            self.observe("jobs", origin[0], origin[1], R.check_record(r),
+                                         f"dead letter jobs.dlq/{r.partition}@{r.offset}")
+                        except R.Corrupt as e:
+                            self.bad("corrupt", f"dead letter jobs.dlq/{r.partition}@{r.offset}: {e}")
+                        self.dead.add(origin)
+            total = [(p, o) for (t, p), end in sorted(self.ends.items()) if t == "jobs" for o in range(end)]
+            self.checks(len(total))
+            left = [po for po in total if po not in self.qacked and po not in self.dead and po not in self.maybe]
+            if left:
+                self.bad("lost", f"{len(left)} jobs neither acked nor dead-lettered after the drain: {left[:20]}",
+                         len(left))
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run_shared(self, kills: int, max_seconds: float, epoch_kills: int, check_every: int) -> None:
+        started = time.monotonic()
+        print(f"crash: shared: {kills} kills among {len(SHARED_SLOTS)} processes on one pond, "
+              f"a fresh pond every {epoch_kills}" + ("" if self.rolls else ", segments never roll"), flush=True)
+        while self.kills < kills and time.monotonic() - started < max_seconds and not self.broken:
+            if self.k > 0:
+                self.new_epoch()
+            self.k += 1
+            n = min(epoch_kills, kills - self.kills)
+            self.run_epoch(n, started + max_seconds, check_every)
+            print(f"crash: shared: pond {self.epoch}: {self.kills} kills, {self.spawned} processes, "
+                  f"{time.monotonic() - started:.0f}s, {len(self.drv.problems)} problems", flush=True)
+        self.drv.rounds += self.k
+        print(f"crash: shared: {self.kills} kills in {time.monotonic() - started:.0f}s over {self.epoch} ponds: "
+              f"{self.spawned} processes ({self.procs['python']} python, {self.procs['node']} node), "
+              f"{self.sends} acknowledged records checked at the ends; "
+              + ", ".join(f"{v} {k}" for k, v in sorted(self.stats.items())), flush=True)
+
+    def run_epoch(self, n: int, stop_at: float, check_every: int) -> None:
+        rng = self.rng
+        before = len(self.drv.problems)
+        with logpond.open(self.dir) as pond:
+            for t, cfg in SHARED_BASE.items():
+                if not self.rolls:  # the default segment size (64 MiB): no topic rolls
+                    cfg = {k: v for k, v in cfg.items() if k != "segment_bytes"}
+                pond.create_topic(t, **cfg)
+        self.sel = selectors.DefaultSelector()
+        for slot, (role, lang) in enumerate(SHARED_SLOTS):
+            self.start(slot, role, lang)
+        kills = 0
+        stall_reported = False
+        self.progress = time.monotonic()
+        next_kill = time.monotonic() + rng.uniform(0.05, 0.6)
+        try:
+            while kills < n and time.monotonic() < stop_at:
+                now = time.monotonic()
+                for key, _ in self.sel.select(max(0.0, min(next_kill - now, 0.1))):
+                    self.pump(key.data)
+                for w in list(self.workers.values()):
+                    if w.eof or w.proc.poll() is not None:  # gone without being killed
+                        self.stop(w, counted=False)
+                        self.start(w.slot, w.role, w.lang)
+                now = time.monotonic()
+                if now >= next_kill:
+                    ws = sorted(self.workers.values(), key=lambda w: w.slot)
+                    w = rng.choices(ws, [2 if w.role in ("producer", "roller") else 1 for w in ws])[0]
+                    self.stop(w, counted=True)
+                    kills += 1
+                    self.start(w.slot, w.role, "node" if w.lang == "python" else "python")
+                    next_kill = time.monotonic() + rng.uniform(0.05, 0.6)
+                    if kills % check_every == 0:
+                        self.check_live()
+                if not stall_reported and now - self.progress > STALL_LIMIT:
+                    stall_reported = True
+                    self.bad("other", f"no consumer polled a record or got a job for {STALL_LIMIT:.0f} s "
+                                      f"(running: {[str(w) for w in self.workers.values()]})")
+        finally:
+            for w in sorted(self.workers.values(), key=lambda w: w.slot):
+                self.stop(w, counted=False)
+            self.sel.close()
+            self.sel = None
+        try:
+            self.check_end()
+        except Exception as e:
+            self.bad("other", f"the end-of-pond check failed: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        if len(self.drv.problems) > before and not self.failed_copy:
+            self.failed_copy = os.path.join(self.drv.run_dir, f"failed-shared-pond{self.epoch}")
+            shutil.copytree(self.dir, self.failed_copy, dirs_exist_ok=True)
+            print(f"crash: shared: pond after its first problem copied to {self.failed_copy}", flush=True)
+            if self.drv.args.stop:
+                self.broken = True
+
+    def known(self, tag: str, kind: str, msg: str) -> None:
+        """A problem of a kind --shared-known names (an open bug with its own
+        reproduction): printed and counted, but the run does not fail on it."""
+        if tag not in self.drv.args.shared_known:
+            self.bad(kind, msg)
+            return
+        self.stats[f"known problems ({tag}; not failing the run)"] += 1
+        if self.stats[f"known problems ({tag}; not failing the run)"] <= 20:
+            print(f"KNOWN [{kind}] ({tag}) family=shared epoch={self.epoch}: {msg}", flush=True)
+
+    def handle(self, line: str) -> int:
+        raise NotImplementedError  # lines come through worker_line
+
+    def verify(self, pond: logpond.Pond) -> None:
+        raise NotImplementedError
+
+
 FAMILIES: Dict[str, Callable[[Driver, str], Family]] = {
     "send-fsync": SendFsync,
     "send-os": SendOs,
@@ -920,10 +1452,23 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", 120)),
                     help="rounds (each ends with a SIGKILL), shared by the families in turn")
     ap.add_argument("--seed", type=int, default=None, help="default: $CRASH_SEED or random")
-    ap.add_argument("--family", action="append", choices=list(FAMILIES), help="only these families")
+    ap.add_argument("--family", action="append", choices=list(FAMILIES) + ["shared"], help="only these families")
     ap.add_argument("--lang", action="append", choices=list(LANGS), help="only these languages")
     ap.add_argument("--max-seconds", type=float, default=float(os.environ.get("CRASH_MAX_SECONDS", 1e9)),
                     help="start no round after this many seconds")
+    ap.add_argument("--shared-kills", type=int, default=int(os.environ.get("CRASH_SHARED_KILLS", 60)),
+                    help="kills of the shared family (processes on one pond at once), after the rounds")
+    ap.add_argument("--shared-seconds", type=float, default=float(os.environ.get("CRASH_SHARED_SECONDS", 1e9)),
+                    help="the shared family kills no more after this many seconds (its checks follow)")
+    ap.add_argument("--shared-no-rolls", action="store_true",
+                    help="shared: segments too big to roll (the default segment size), as make test-crash runs "
+                         "until a writer killed mid-roll is survived (tests/crash/repro_stale_sync.py)")
+    ap.add_argument("--shared-known", action="append", default=[], choices=["lease"],
+                    help="shared: report problems of this kind without failing (an open bug): lease = a live "
+                         "process's queue lease ended before ack_timeout")
+    ap.add_argument("--shared-epoch", type=int, default=50, help="shared: kills per pond (then a fresh pond)")
+    ap.add_argument("--shared-check-every", type=int, default=10,
+                    help="shared: check the pond with a fresh handle every this many kills")
     ap.add_argument("--round-timeout", type=float, default=30.0, help="hard limit of one round")
     ap.add_argument("--dir", default=None, help="where the ponds live (default target/crash/seed-N)")
     ap.add_argument("--snapshot", action="store_true", help="copy each pond before it is reopened")

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const R = require('./records.js');
 
-const { Pond, TopicExists, TopicNotFound } = require(path.join(__dirname, '..', '..', 'node'));
+const { Pond, TopicExists, TopicNotFound, CommitFailed, InvalidArgument, LeaseExpired } = require(path.join(__dirname, '..', '..', 'node'));
 
 const QUEUE_SETTINGS = { subscription: 'workers', ackTimeoutMs: 5000, maxDeliveries: 3, deadLetterTopic: 'jobs.dlq', maxInFlight: 64 };
 
@@ -339,6 +339,270 @@ class Worker {
   }
 }
 
+// --- shared: several processes on one pond at once (see worker.py) ------------
+
+const SHARED_GROUP_TOPICS = ['s0', 's1'];
+const SHARED_NEW_TOPICS = 12;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class SharedWorker extends Worker {
+  async shared() {
+    await this['shared_' + this.cfg.role]();
+  }
+
+  async shared_producer() {
+    const { rng, pond } = this;
+    const parts = new Map();
+    const refresh = () => {
+      for (const t of pond.topics()) {
+        if (!parts.has(t) && t !== 'jobs.dlq') parts.set(t, pond.describe(t).partitions.length);
+      }
+    };
+    refresh();
+    // Topic r rolls at almost every batch: a writer killed mid-roll is the
+    // hard case. With fsync a writer spends most of its time in there.
+    const rShare = this.cfg.durability === 'fsync' ? 0.6 : 0.2;
+    out('READY');
+    for (let i = 0; ; i++) {
+      const x = rng.random();
+      if (x < 0.02) {
+        const name = `n${rng.below(SHARED_NEW_TOPICS)}`;
+        if (!parts.has(name)) {
+          const n = rng.int(1, 3);
+          out(`BEGIN tcreate ${name} ${n}`);
+          const segmentBytes = this.cfg.rolls === false ? null : rng.choice([null, 2048, 8192]);
+          try {
+            pond.createTopic(name, segmentBytes == null ? { partitions: n } : { partitions: n, segmentBytes });
+            out(`TCREATE ${name} ${n}`);
+          } catch (e) {
+            if (!(e instanceof TopicExists)) throw e;
+            out(`TEXISTS ${name}`);
+          }
+          refresh();
+        }
+      } else if (x < 0.06) {
+        refresh();
+      } else {
+        const names = [...parts.keys()].sort();
+        const y = rng.random();
+        const t = y < rShare ? 'r' : y < 0.8 ? rng.choice(['s0', 's1', 'jobs'].concat(names)) : rng.choice(names);
+        this.sendSome(t, 25, { partitions: parts.get(t), big: rng.random() < 0.2 });
+      }
+      if (i % 32 === 31) await yieldToTimers();
+    }
+  }
+
+  /** Records of about a segment each to topic r: nearly every send rolls it. */
+  async shared_roller() {
+    const { rng, pond } = this;
+    out('READY');
+    for (let i = 0; ; i++) {
+      const r = this.rec(rng.int(700, 1500), rng.random() < 0.5 ? null : `k${rng.below(100)}`);
+      const md = pond.send('r', r.value, { key: r.key, headers: r.headers });
+      out(`ACK r ${md.partition} ${md.offset} ${r.ck}`);
+      if (i % 32 === 31) await yieldToTimers();
+    }
+  }
+
+  /** A member of groups g1 and g2 and a worker of queue jobs/workers (see worker.py). */
+  async shared_consumer() {
+    const { rng, pond } = this;
+    const now = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, as Python's time.monotonic_ns()
+    out('READY');
+    const opts = (group) => ({ group, topics: SHARED_GROUP_TOPICS, autoOffsetReset: 'earliest', autoCommit: false });
+    const cs = { g1: pond.consumer(opts('g1')), g2: pond.consumer(opts('g2')) };
+    const q = pond.queue('jobs', QUEUE_SETTINGS);
+    out(`JOINED ${now()}`);
+    const seen = new Map();
+    const holds = new Map(); // group -> `${gen} ${t}:${p}` -> [from, to] ns
+    const said = new Map();
+    const nxt = new Map(); // `${g} ${t} ${p}` -> next offset
+    let held = [];
+    const settle = (ds, many) => {
+      try {
+        if (many) q.ackMany(ds);
+        else ds[0].ack();
+      } catch (e) {
+        if (!(e instanceof LeaseExpired)) throw e;
+        const msg = String(e.message).replace(/\n/g, ' ');
+        const items = ds.map((d) => `${d.record.partition}:${d.record.offset}:${d.deliveryCount}`).join(' ');
+        out(`LFAIL ${now()} ${items} -- ${msg}`);
+        return;
+      }
+      const t = now();
+      out(...ds.map((d) => `QACK ${d.record.partition} ${d.record.offset} ${d.deliveryCount} ${t}`));
+    };
+    for (;;) {
+      if (rng.random() < 0.6) {
+        const g = rng.choice(['g1', 'g2']);
+        const c = cs[g];
+        const recs = await c.poll({ maxRecords: rng.int(1, 200), timeoutMs: rng.choice([0, 0, 20, 100]) });
+        let gen = -1; // (not checked when a rebalance keeps coming between the two reads)
+        let mine = [];
+        let tA = 0n;
+        let tB = 0n;
+        for (let i = 0; i < 5; i++) {
+          // The generation before and after: no rebalance in between.
+          const before = c.generation;
+          tA = now();
+          mine = c.assignment().map(({ topic, partition }) => `${topic}:${partition}`).sort();
+          tB = now();
+          if (c.generation === before) {
+            gen = before;
+            break;
+          }
+        }
+        if (gen >= 0) {
+          // Within one generation a member holds a partition over one stretch of time (see worker.py).
+          if (!holds.has(g)) holds.set(g, new Map());
+          const hold = holds.get(g);
+          for (const k of [...hold.keys()]) {
+            const [kg, tp] = k.split(' ');
+            if (Number(kg) !== gen || !mine.includes(tp)) hold.delete(k);
+          }
+          for (const tp of mine) {
+            const k = `${gen} ${tp}`;
+            if (!hold.has(k)) hold.set(k, [tB, tB]);
+            hold.get(k)[1] = tA;
+          }
+          if (tB - (said.get(g) ?? 0n) > 200_000_000n || seen.get(g) !== `${gen} ${mine.join(',')}`) {
+            said.set(g, tB);
+            const lines = [];
+            for (const [k, [from, to]] of hold) {
+              const [kg, tp] = k.split(' ');
+              const [t, p] = [tp.slice(0, tp.lastIndexOf(':')), tp.slice(tp.lastIndexOf(':') + 1)];
+              if (to > from) lines.push(`HELD ${g} ${kg} ${t} ${p} ${from} ${to}`);
+            }
+            if (lines.length > 0) out(...lines);
+          }
+        }
+        const view = `${gen} ${mine.join(',')}`;
+        if (seen.get(g) !== view) {
+          // A rebalance: positions of what stays go on; forget the rest.
+          seen.set(g, view);
+          for (const k of [...nxt.keys()]) if (k.startsWith(g + ' ')) nxt.delete(k);
+          out(`ASSIGN ${g} ${gen} ${now()} ${mine.join(',') || '-'}`);
+        }
+        const lines = [];
+        for (const r of recs) {
+          let ck;
+          try {
+            ck = R.check(r);
+          } catch (e) {
+            if (!(e instanceof R.Corrupt)) throw e;
+            lines.push(`BADREC ${r.topic} ${r.partition} ${r.offset} ${e.message}`);
+            continue;
+          }
+          lines.push(`R ${g} ${r.topic} ${r.partition} ${r.offset} ${ck}`);
+          nxt.set(`${g} ${r.topic} ${r.partition}`, r.offset + 1);
+        }
+        if (lines.length > 0) out(...lines);
+        if (rng.random() < 0.4) {
+          const offs = [];
+          const mineNow = new Set(c.assignment().map(({ topic, partition }) => `${topic}:${partition}`));
+          for (const [k, o] of nxt) {
+            const [gg, t, p] = k.split(' ');
+            if (gg === g && mineNow.has(`${t}:${p}`)) offs.push([t, Number(p), o]);
+          }
+          if (offs.length > 0) {
+            try {
+              if (g === 'g1') {
+                c.commit(offs.map(([t, p, o]) => ({ topic: t, partition: p, offset: o })));
+                out(...offs.map(([t, p, o]) => `COMMIT ${g} ${t} ${p} ${o}`));
+              } else {
+                // commit() commits the positions (a partition it lets go is not reported).
+                const pos = offs.map(([t, p]) => [t, p, c.position(t, p)]);
+                c.commit();
+                const kept = new Set(c.assignment().map(({ topic, partition }) => `${topic}:${partition}`));
+                out(...pos.filter(([t, p]) => kept.has(`${t}:${p}`)).map(([t, p, o]) => `COMMIT ${g} ${t} ${p} ${o}`));
+              }
+            } catch (e) {
+              // A rebalance (by another process, between two calls) took a partition away.
+              if (!(e instanceof CommitFailed || e instanceof InvalidArgument)) throw e;
+              out(`CFAIL ${g} ${String(e.message).replace(/\n/g, ' ')}`);
+            }
+          }
+        }
+        continue;
+      }
+      const t0 = now(); // a lease granted by this receive starts after t0
+      const ds = await q.receive({ maxMessages: rng.int(1, 10), timeoutMs: rng.choice([0, 20]) });
+      const t = now();
+      for (const d of ds) {
+        const r = d.record;
+        let ck;
+        try {
+          ck = R.check(r);
+        } catch (e) {
+          if (!(e instanceof R.Corrupt)) throw e;
+          out(`BADREC jobs ${r.partition} ${r.offset} ${e.message}`);
+          continue;
+        }
+        out(`DLV ${r.partition} ${r.offset} ${d.deliveryCount} ${ck} ${t} ${t0}`);
+        const x = rng.random();
+        if (x < 0.55) {
+          settle([d], false);
+        } else if (x < 0.75) {
+          held.push(d);
+        } else if (x < 0.9) {
+          try {
+            d.nack({ delayMs: rng.random() < 0.5 ? 0 : Math.round(rng.uniform(1, 50)) });
+            out(`NACK ${r.partition} ${r.offset} ${d.deliveryCount}`);
+          } catch (e) {
+            if (!(e instanceof LeaseExpired)) throw e;
+            out(`LFAIL ${now()} ${r.partition}:${r.offset}:${d.deliveryCount} -- ${String(e.message).replace(/\n/g, ' ')}`);
+          }
+        }
+        // else: left in flight (its lease ends with the process, or by ackTimeoutMs)
+      }
+      if (held.length > 0 && rng.random() < 0.3) {
+        settle(held, true);
+        held = [];
+      }
+    }
+  }
+
+  async shared_reader() {
+    const { rng, pond } = this;
+    const parts = new Map();
+    const nxt = new Map(); // `${t} ${p}` -> next offset
+    out('READY');
+    for (;;) {
+      let progressed = false;
+      for (const t of pond.topics()) {
+        if (!parts.has(t)) parts.set(t, pond.describe(t).partitions.length);
+        for (let p = 0; p < parts.get(t); p++) {
+          const k = `${t} ${p}`;
+          if (!nxt.has(k)) {
+            const { startOffset, endOffset } = pond.offsets(t, p);
+            nxt.set(k, rng.int(startOffset, endOffset));
+          }
+          let o = nxt.get(k);
+          const recs = pond.read(t, p, { offset: o, maxRecords: rng.int(1, 500) });
+          const cks = [];
+          for (const r of recs) {
+            if (r.offset !== o) out(`ORDER ${t} ${p} ${r.offset} expected ${o}`);
+            try {
+              cks.push(R.check(r));
+            } catch (e) {
+              if (!(e instanceof R.Corrupt)) throw e;
+              out(`BADREC ${t} ${p} ${r.offset} ${e.message}`);
+              cks.push('?');
+            }
+            o = r.offset + 1;
+          }
+          if (recs.length > 0) {
+            out(`RB ${t} ${p} ${recs[0].offset} ${cks.join(' ')}`);
+            nxt.set(k, o);
+            progressed = true;
+          }
+        }
+      }
+      await (progressed ? yieldToTimers() : sleep(5));
+    }
+  }
+}
+
 /** Lets timers run (the orphan guard) in loops that never wait otherwise. */
 const yieldToTimers = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -353,7 +617,7 @@ function orphanGuard() {
 async function main() {
   orphanGuard();
   const cfg = JSON.parse(process.argv[2]);
-  const w = new Worker(cfg);
+  const w = cfg.family === 'shared' ? new SharedWorker(cfg) : new Worker(cfg);
   await w[cfg.family]();
   w.pond.close();
 }

@@ -282,6 +282,219 @@ class Worker:
                 sv = {n: set(pond.subscriptions(n)) for n in view}
 
 
+# --- shared: several processes on one pond at once ---------------------------------
+
+SHARED_GROUP_TOPICS = ["s0", "s1"]
+SHARED_NEW_TOPICS = 12  # names n0..n11, created by producers while others produce
+
+
+class SharedWorker(Worker):
+    """A role among several processes on one pond (see the `shared` family in
+    docs/CRASH.md): `producer`, `coord` (consumer groups and the queue, once
+    it claims the pond's coordinator) or `reader`."""
+
+    def shared(self) -> None:
+        getattr(self, "shared_" + self.cfg["role"])()
+
+    def shared_producer(self) -> None:
+        rng, pond = self.rng, self.pond
+        parts: Dict[str, int] = {}
+
+        def refresh() -> None:
+            for t in pond.topics():
+                if t not in parts and t != "jobs.dlq":
+                    parts[t] = len(pond.describe(t).partitions)
+
+        refresh()
+        # Topic r rolls at almost every batch: a writer killed mid-roll is the
+        # hard case. With fsync a writer spends most of its time in there.
+        r_share = 0.6 if self.cfg.get("durability") == "fsync" else 0.2
+        out("READY")
+        while True:
+            x = rng.random()
+            if x < 0.02:
+                name = f"n{rng.randrange(SHARED_NEW_TOPICS)}"
+                if name not in parts:
+                    n = rng.randint(1, 3)
+                    out(f"BEGIN tcreate {name} {n}")
+                    try:
+                        seg = rng.choice([None, 2048, 8192]) if self.cfg.get("rolls", True) else None
+                        pond.create_topic(name, partitions=n, segment_bytes=seg)
+                        out(f"TCREATE {name} {n}")
+                    except logpond.TopicExists:
+                        out(f"TEXISTS {name}")
+                    refresh()
+            elif x < 0.06:
+                refresh()
+            else:
+                names = sorted(parts)
+                x = rng.random()
+                t = "r" if x < r_share else rng.choice(["s0", "s1", "jobs"] + names) if x < 0.8 else rng.choice(names)
+                self.send_some(t, 25, partitions=parts[t], big=rng.random() < 0.2)
+
+    def shared_roller(self) -> None:
+        """Records of about a segment each to topic r: nearly every send rolls
+        it (a new segment file), so a kill often lands mid-roll."""
+        rng, pond = self.rng, self.pond
+        out("READY")
+        while True:
+            r = self.rec(rng.randint(700, 1500), None if rng.random() < 0.5 else f"k{rng.randrange(100)}")
+            k, v, h, ck = r
+            md = pond.send("r", v, key=k, headers=h)
+            out(f"ACK r {md.partition} {md.offset} {ck}")
+
+    def shared_consumer(self) -> None:
+        """A member of groups g1 (explicit commits) and g2 (`commit()`) over s0
+        and s1, and a worker of queue jobs/workers, beside the same in other
+        processes. Lines carry CLOCK_MONOTONIC times (ns), comparable across
+        processes (Node's process.hrtime is the same clock)."""
+        rng, pond = self.rng, self.pond
+        now = time.monotonic_ns
+        out("READY")
+        cs = {g: pond.consumer(g, SHARED_GROUP_TOPICS, auto_offset_reset="earliest", auto_commit=False)
+              for g in ("g1", "g2")}
+        q = pond.queue("jobs", "workers", **QUEUE_SETTINGS)
+        out(f"JOINED {now()}")
+        seen: Dict[str, Any] = {}
+        holds: Dict[str, Dict[Tuple[int, str, int], List[int]]] = {}  # group -> (gen, t, p) -> [from, to] ns
+        said: Dict[str, int] = {}
+        nxt: Dict[Tuple[str, str, int], int] = {}
+        held: List[logpond.Delivery] = []
+
+        def settle(ds: List[logpond.Delivery], many: bool) -> None:
+            try:
+                if many:
+                    q.ack_many(ds)
+                else:
+                    ds[0].ack()
+            except logpond.LeaseExpired as e:
+                items = " ".join(f"{d.record.partition}:{d.record.offset}:{d.delivery_count}" for d in ds)
+                out(f"LFAIL {now()} {items} -- {str(e).splitlines()[0]}")
+                return
+            t = now()
+            out(*(f"QACK {d.record.partition} {d.record.offset} {d.delivery_count} {t}" for d in ds))
+
+        while True:
+            if rng.random() < 0.6:
+                g = rng.choice(["g1", "g2"])
+                c = cs[g]
+                recs = c.poll(max_records=rng.randint(1, 200), timeout=rng.choice([0.0, 0.0, 0.02, 0.1]))
+                for _ in range(5):  # the generation before and after: no rebalance in between
+                    gen = c.generation
+                    t_a = now()
+                    mine = sorted(c.assignment())
+                    t_b = now()
+                    if c.generation == gen:
+                        break
+                else:
+                    gen = -1  # (not checked)
+                if gen >= 0:
+                    # Within one generation a member holds a partition over one stretch of time (it
+                    # gives it up once, at a poll, when the assignment names another member): it held
+                    # it from the end of the first assignment() that listed it to the start of the last.
+                    hold = holds.setdefault(g, {})
+                    for k in [k for k in hold if k[0] != gen or (k[1], k[2]) not in mine]:
+                        del hold[k]
+                    for t, p in mine:
+                        hold.setdefault((gen, t, p), [t_b, t_b])[1] = t_a
+                    if t_b - said.get(g, 0) > 200_000_000 or seen.get(g) != (gen, mine):
+                        said[g] = t_b
+                        out(*(f"HELD {g} {k[0]} {k[1]} {k[2]} {v[0]} {v[1]}" for k, v in hold.items() if v[1] > v[0]))
+                view = (gen, mine)
+                if seen.get(g) != view:  # a rebalance: positions of what stays go on; forget the rest
+                    seen[g] = view
+                    for k in [k for k in nxt if k[0] == g]:
+                        del nxt[k]
+                    out(f"ASSIGN {g} {gen} {now()} " + (",".join(f"{t}:{p}" for t, p in mine) or "-"))
+                lines = []
+                for r in recs:
+                    try:
+                        ck = R.check_record(r)
+                    except R.Corrupt as e:
+                        lines.append(f"BADREC {r.topic} {r.partition} {r.offset} {e}")
+                        continue
+                    lines.append(f"R {g} {r.topic} {r.partition} {r.offset} {ck}")
+                    nxt[(g, r.topic, r.partition)] = r.offset + 1
+                if lines:
+                    out(*lines)
+                if rng.random() < 0.4:
+                    mine_now = set(c.assignment())
+                    offs = {(t, p): o for (gg, t, p), o in nxt.items() if gg == g and (t, p) in mine_now}
+                    if offs:
+                        try:
+                            if g == "g1":
+                                c.commit(dict(offs))
+                                out(*(f"COMMIT {g} {t} {p} {o}" for (t, p), o in offs.items()))
+                            else:  # commit() commits the positions (a partition it lets go is not reported)
+                                pos = {(t, p): c.position(t, p) for (t, p) in offs}
+                                c.commit()
+                                kept = set(c.assignment())
+                                out(*(f"COMMIT {g} {t} {p} {o}" for (t, p), o in pos.items() if (t, p) in kept))
+                        except (logpond.CommitFailed, logpond.InvalidArgument) as e:
+                            # A rebalance (by another process, between two calls) took a partition away.
+                            out(f"CFAIL {g} {str(e).splitlines()[0]}")
+                continue
+            t0 = now()  # a lease granted by this receive starts after t0
+            ds = q.receive(max_messages=rng.randint(1, 10), timeout=rng.choice([0.0, 0.02]))
+            t = now()
+            for d in ds:
+                r = d.record
+                try:
+                    ck = R.check_record(r)
+                except R.Corrupt as e:
+                    out(f"BADREC jobs {r.partition} {r.offset} {e}")
+                    continue
+                out(f"DLV {r.partition} {r.offset} {d.delivery_count} {ck} {t} {t0}")
+                x = rng.random()
+                if x < 0.55:
+                    settle([d], False)
+                elif x < 0.75:
+                    held.append(d)
+                elif x < 0.9:
+                    try:
+                        d.nack(delay=rng.choice([0.0, rng.uniform(0.001, 0.05)]))
+                        out(f"NACK {r.partition} {r.offset} {d.delivery_count}")
+                    except logpond.LeaseExpired as e:
+                        out(f"LFAIL {now()} {r.partition}:{r.offset}:{d.delivery_count} -- {str(e).splitlines()[0]}")
+                # else: left in flight (its lease ends with the process, or by ack_timeout)
+            if held and rng.random() < 0.3:
+                settle(held, True)
+                held = []
+
+    def shared_reader(self) -> None:
+        rng, pond = self.rng, self.pond
+        parts: Dict[str, int] = {}
+        nxt: Dict[Tuple[str, int], int] = {}
+        out("READY")
+        while True:
+            progressed = False
+            for t in pond.topics():
+                if t not in parts:
+                    parts[t] = len(pond.describe(t).partitions)
+                for p in range(parts[t]):
+                    if (t, p) not in nxt:  # a fresh reader starts anywhere
+                        start, end = pond.offsets(t, p)
+                        nxt[(t, p)] = rng.randint(start, end)
+                    o = nxt[(t, p)]
+                    recs = pond.read(t, p, o, max_records=rng.randint(1, 500))
+                    cks = []
+                    for r in recs:
+                        if r.offset != o:
+                            out(f"ORDER {t} {p} {r.offset} expected {o}")
+                        try:
+                            cks.append(R.check_record(r))
+                        except R.Corrupt as e:
+                            out(f"BADREC {t} {p} {r.offset} {e}")
+                            cks.append("?")
+                        o = r.offset + 1
+                    if recs:
+                        out(f"RB {t} {p} {recs[0].offset} {' '.join(cks)}")
+                        nxt[(t, p)] = o
+                        progressed = True
+            if not progressed:
+                time.sleep(0.005)
+
+
 def orphan_guard() -> None:
     """Exits when the driver is gone (a worker never outlives it)."""
     parent = os.getppid()
@@ -297,7 +510,7 @@ def orphan_guard() -> None:
 def main() -> None:
     orphan_guard()
     cfg = json.loads(sys.argv[1])
-    w = Worker(cfg)
+    w = SharedWorker(cfg) if cfg["family"] == "shared" else Worker(cfg)
     getattr(w, cfg["family"])()
     w.pond.close()
 

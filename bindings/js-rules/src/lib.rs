@@ -1,10 +1,12 @@
 //! What the JavaScript bindings (Node and the browser) share: numbers as JS
 //! holds them (f64, exact only up to 2^53 - 1), and the packed form in which
-//! they hand many records to the core in one call. Language rules live at
-//! the language's edge, not in the language-neutral core.
+//! records cross in one call, both ways: sends going in (`unpack_send`),
+//! reads, polls and receives coming out (`pack`). The one JS layer (`js/`)
+//! packs and unpacks the same layout for both runtimes. Language rules
+//! live at the language's edge, not in the language-neutral core.
 #![forbid(unsafe_code)]
 
-use logpond::{Error, NewRecord, Result};
+use logpond::{Error, NewRecord, Record, RecordMetadata, Result};
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
@@ -131,6 +133,111 @@ pub fn unpack_new_records<'a>(
     Ok(records)
 }
 
+/// Numbers before the records' in a packed send: `slots, topicLength,
+/// count` (`slots`: the capacity of the numbers' part when numbers and
+/// bytes travel in one buffer, as from Node).
+pub const SEND_HEADER: usize = 3;
+
+/// Numbers per sent record written back: `partition, offset, timestampMs`.
+pub const NUMBERS_PER_SENT: usize = 3;
+
+/// A packed send: the numbers start with [`SEND_HEADER`]'s, then each
+/// record's (see [`unpack_new_records`]); the bytes start with the topic
+/// name (utf-8, `topicLength` bytes), then each record's. Returns the topic
+/// and the records.
+pub fn unpack_send<'a>(
+    number: impl Fn(usize) -> Option<f64>,
+    bytes: &'a [u8],
+) -> Result<(&'a str, Vec<NewRecord<'a>>)> {
+    let malformed = || invalid("malformed packed records");
+    let topic_len = to_usize("topicLength", number(1).ok_or_else(malformed)?)?;
+    let count = to_usize("count", number(2).ok_or_else(malformed)?)?;
+    let (topic, data) = bytes.split_at_checked(topic_len).ok_or_else(malformed)?;
+    let topic = std::str::from_utf8(topic).map_err(|_| invalid("the topic name is not valid utf-8"))?;
+    let records = unpack_new_records(|i| number(SEND_HEADER + i), data, count)?;
+    Ok((topic, records))
+}
+
+/// Hands the numbers written back for sent records to `put`
+/// ([`NUMBERS_PER_SENT`] per record).
+pub fn sent_numbers(sent: &[RecordMetadata], mut put: impl FnMut(f64)) -> Result<()> {
+    for md in sent {
+        put(f64::from(md.partition));
+        put(from_u64(md.offset)?);
+        put(md.timestamp_ms as f64);
+    }
+    Ok(())
+}
+
+/// Records packed for the JS layer, which turns them into objects.
+///
+/// `numbers` holds per record the caller's prefix (none for a read; the
+/// topic's index among the consumer's topics for a poll; the delivery count
+/// and lease id for a receive), then `partition, offset, timestampMs,
+/// keyLength, valueLength, headerCount` (a length of -1 means null), then
+/// per header `nameLength, valueLength`. `data` holds, per record, the key
+/// bytes, the value bytes, then each header's name (utf-8) and value bytes.
+#[derive(Debug, Default)]
+pub struct Packed {
+    pub numbers: Vec<f64>,
+    pub data: Vec<u8>,
+}
+
+/// How many numbers records take (with `prefix` numbers each), and their
+/// bytes, copied.
+pub fn pack_data<'r>(records: impl Iterator<Item = &'r Record> + Clone, prefix: usize) -> (usize, Vec<u8>) {
+    let (mut numbers_len, mut data_len) = (0, 0);
+    for r in records.clone() {
+        numbers_len += prefix + 6 + 2 * r.headers.len();
+        data_len += r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
+        data_len += r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+    }
+    let mut data = Vec::with_capacity(data_len);
+    for r in records {
+        for b in [r.key.as_deref(), r.value.as_deref()].into_iter().flatten() {
+            data.extend_from_slice(b);
+        }
+        for (name, value) in &r.headers {
+            data.extend_from_slice(name.as_bytes());
+            data.extend_from_slice(value);
+        }
+    }
+    (numbers_len, data)
+}
+
+/// Hands one record's numbers (after any prefix) to `put`.
+pub fn record_numbers(r: &Record, put: &mut impl FnMut(f64)) -> Result<()> {
+    let len = |b: Option<&[u8]>| b.map_or(-1.0, |b| b.len() as f64);
+    put(f64::from(r.partition));
+    put(from_u64(r.offset)?);
+    put(r.timestamp_ms as f64);
+    put(len(r.key.as_deref()));
+    put(len(r.value.as_deref()));
+    put(r.headers.len() as f64);
+    for (name, value) in &r.headers {
+        put(name.len() as f64);
+        put(value.len() as f64);
+    }
+    Ok(())
+}
+
+/// Packs `items` (records, or deliveries holding one), each record's
+/// numbers after the `P` numbers `prefix` gives its item.
+pub fn pack<T, const P: usize>(
+    items: &[T],
+    record: impl Fn(&T) -> &Record,
+    mut prefix: impl FnMut(&T) -> [f64; P],
+) -> Result<Packed> {
+    let (numbers_len, data) = pack_data(items.iter().map(&record), P);
+    let mut numbers = Vec::with_capacity(numbers_len);
+    let mut put = |v: f64| numbers.push(v);
+    for item in items {
+        prefix(item).into_iter().for_each(&mut put);
+        record_numbers(record(item), &mut put)?;
+    }
+    Ok(Packed { numbers, data })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +278,26 @@ mod tests {
         ] {
             assert!(unpack_new_records(|i| bad.get(i).copied(), data, 1).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn sends_unpack_and_records_pack_for_js() {
+        let numbers = [0.0, 1.0, 1.0, 1.0, -1.0, 0.0, f64::NAN, f64::NAN];
+        let (topic, records) = unpack_send(|i| numbers.get(i).copied(), b"tv").unwrap();
+        assert_eq!((topic, records.len(), records[0].value), ("t", 1, Some(&b"v"[..])));
+        assert!(unpack_send(|i| numbers.get(i).copied(), b"").is_err());
+        assert!(unpack_send(|i| [0.0, 1.0, 1.0].get(i).copied(), &[0xff, b'v']).is_err());
+        let record = Record {
+            topic: "t".into(),
+            partition: 3,
+            offset: 7,
+            timestamp_ms: 9,
+            key: None,
+            value: Some(b"v".to_vec().into()),
+            headers: vec![("h".to_string(), b"x".to_vec().into())],
+        };
+        let packed = pack(std::slice::from_ref(&record), |r| r, |_| [5.0]).unwrap();
+        assert_eq!(packed.numbers, vec![5.0, 3.0, 7.0, 9.0, -1.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(packed.data, b"vhx");
     }
 }

@@ -9,8 +9,9 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Either, External, Fl
 use napi_derive::napi;
 
 use crate::convert::{core_err, from_u64, guard, invalid, to_i64, to_u32, to_u64, to_usize, Result};
-use crate::pond::{Handle, Packed};
-use crate::wait::{wait_time, PackedOwned, Wait, WaitTask};
+use crate::pond::Handle;
+use crate::wait::{wait_time, Wait, WaitTask};
+use logpond_js::Packed;
 
 /// How a consumer joins its group (camelCase, as the JS layer passes it;
 /// absent fields take the core's defaults).
@@ -67,27 +68,20 @@ impl Shared {
     }
 
     /// Records packed with their topic's index before each.
-    fn pack(&self, records: &[Record]) -> logpond::Result<PackedOwned> {
-        let packed = Packed::new(records.iter(), 1);
-        let mut numbers = Vec::with_capacity(packed.numbers_len);
-        let mut put = |v: f64| numbers.push(v);
-        let mut last: Option<(&str, f64)> = None;
-        for r in records {
-            let index = match last {
-                Some((t, i)) if t == &*r.topic => i,
+    fn pack(&self, records: &[Record]) -> logpond::Result<Packed> {
+        let mut last: Option<(Arc<str>, f64)> = None;
+        logpond_js::pack(
+            records,
+            |r| r,
+            |r| match &last {
+                Some((t, i)) if Arc::ptr_eq(t, &r.topic) => [*i],
                 _ => {
                     let i = self.topic_index(&r.topic);
-                    last = Some((&r.topic, i));
-                    i
+                    last = Some((r.topic.clone(), i));
+                    [i]
                 }
-            };
-            put(index);
-            // Offsets past 2^53 cannot happen in practice: a record that
-            // far would take the thread pool centuries to write.
-            Packed::record_numbers(r, &mut put)
-                .map_err(|e| logpond::Error::InvalidArgument(e.reason.clone()))?;
-        }
-        Ok(PackedOwned { numbers, data: packed.data })
+            },
+        )
     }
 }
 
@@ -116,7 +110,7 @@ pub struct PollWait {
 }
 
 impl Wait for PollWait {
-    fn wait(&mut self) -> logpond::Result<PackedOwned> {
+    fn wait(&mut self) -> logpond::Result<Packed> {
         let records = self.shared.consumer.poll_wait(self.max, self.timeout)?;
         self.shared.pack(&records)
     }
@@ -147,7 +141,7 @@ pub struct NextRecordWait {
 }
 
 impl Wait for NextRecordWait {
-    fn wait(&mut self) -> logpond::Result<PackedOwned> {
+    fn wait(&mut self) -> logpond::Result<Packed> {
         let record = self.shared.consumer.next_record_wait(self.timeout)?;
         self.shared.pack(record.as_slice())
     }

@@ -14,7 +14,7 @@
 //! - No hand-written `unsafe`: borrowed JS buffers come through napi-rs's
 //!   checked conversions and live only for the call.
 //! - Results that would cost one JS object per record from native code are
-//!   returned packed instead (see [`pond::Packed`]); the JS layer
+//!   returned packed instead (see `logpond_js::Packed`); the JS layer
 //!   builds the objects, which V8 does far faster than napi calls can.
 
 // `deny`, not `forbid`: napi-derive's generated glue allows itself unsafe code.

@@ -2,15 +2,12 @@
 
 use std::sync::Arc;
 
-use logpond::{Cleanup, Durability, FileMode, NewRecord, Pond, PondOptions, ReadLimits, Record, TopicConfig};
+use logpond::{Cleanup, Durability, FileMode, NewRecord, Pond, PondOptions, ReadLimits, TopicConfig};
 use napi::bindgen_prelude::{Buffer, BufferSlice, Either, External, Float64Array};
 use napi_derive::napi;
 
 use crate::clock::NativeManualClock;
 use crate::convert::{core_err, from_u64, guard, to_i64, to_u32, to_u64, to_usize, Result};
-
-/// Numbers per record `sendPacked` writes back: `partition, offset, timestampMs`.
-const META_PER_SENT: usize = 3;
 
 /// A topic's configuration as JS passes and gets it (camelCase fields).
 /// Absent (or null) fields take the core's defaults on create.
@@ -92,78 +89,10 @@ pub struct TopicInfo {
     pub config: TopicOptions,
 }
 
-/// Numbers before the records' in a packed send: `slots, topicLength, count`.
-const HEADER_SLOTS: usize = 3;
-
-/// Unpacks records the JS layer packed for `sendPacked` (the format is
-/// `logpond_js::unpack_new_records`'s); the numbers are f64 in native
-/// byte order, as a JS Float64Array holds them.
-fn unpack_new_records<'a>(data: &'a [u8], meta: &[u8], count: usize) -> logpond::Result<Vec<NewRecord<'a>>> {
-    let number = |i: usize| {
-        let b = meta.get(i * 8..i * 8 + 8)?;
-        Some(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-    };
-    logpond_js::unpack_new_records(number, data, count)
-}
-
-/// Records packed for the JS layer, which turns them into objects.
-///
-/// The numbers hold per record `prefix` numbers of the caller's (none for
-/// a read; the topic's index for a poll; the delivery count and token id
-/// for a receive), then `partition, offset, timestampMs, keyLength,
-/// valueLength, headerCount` (a length of -1 means null), then per header
-/// `nameLength, valueLength`. `data` holds, per record, the key bytes, the
-/// value bytes, then each header's name (utf-8) and value bytes.
-pub struct Packed {
-    /// How many numbers [`Packed::numbers`] gives.
-    pub numbers_len: usize,
-    pub data: Vec<u8>,
-}
-
-impl Packed {
-    /// Copies the records' bytes; counts their numbers (with `prefix`
-    /// numbers of the caller's per record).
-    pub fn new<'r>(records: impl Iterator<Item = &'r Record> + Clone, prefix: usize) -> Packed {
-        let mut numbers_len = 0;
-        let mut data_len = 0;
-        for r in records.clone() {
-            numbers_len += prefix + 6 + 2 * r.headers.len();
-            data_len += r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
-            data_len += r.headers.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
-        }
-        let mut data = Vec::with_capacity(data_len);
-        for r in records {
-            for b in [r.key.as_deref(), r.value.as_deref()].into_iter().flatten() {
-                data.extend_from_slice(b);
-            }
-            for (name, value) in &r.headers {
-                data.extend_from_slice(name.as_bytes());
-                data.extend_from_slice(value);
-            }
-        }
-        Packed { numbers_len, data }
-    }
-
-    /// Hands the records' numbers, in order, to `put`.
-    pub fn numbers(records: &[Record], mut put: impl FnMut(f64)) -> Result<()> {
-        records.iter().try_for_each(|r| Packed::record_numbers(r, &mut put))
-    }
-
-    /// Hands one record's numbers (after any prefix) to `put`.
-    pub fn record_numbers(r: &Record, put: &mut impl FnMut(f64)) -> Result<()> {
-        let len = |b: Option<&[u8]>| b.map_or(-1.0, |b| b.len() as f64);
-        put(f64::from(r.partition));
-        put(from_u64(r.offset)?);
-        put(r.timestamp_ms as f64);
-        put(len(r.key.as_deref()));
-        put(len(r.value.as_deref()));
-        put(r.headers.len() as f64);
-        for (name, value) in &r.headers {
-            put(name.len() as f64);
-            put(value.len() as f64);
-        }
-        Ok(())
-    }
+/// Reads the i-th f64 of `buf` (native byte order, as a Float64Array holds it).
+pub fn number_at(buf: &[u8], i: usize) -> Option<f64> {
+    let b = buf.get(i.checked_mul(8)?..i.checked_mul(8)? + 8)?;
+    Some(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
 }
 
 /// One pond, held by JS as an `External`: dropping it (when the JS `Pond`
@@ -248,7 +177,7 @@ pub fn delete_topic(h: &Handle, name: String) -> Result<()> {
 /// Appends records the JS layer packed into `buf`: first `slots` f64
 /// numbers (native byte order, as a Float64Array holds them), starting
 /// with `slots, topicLength, count` and then each record's (see
-/// [`unpack_new_records`]); then `topicLength` bytes of topic name (utf-8);
+/// `logpond_js::unpack_send`); then `topicLength` bytes of topic name (utf-8);
 /// then the records' bytes. Writes `partition, offset, timestampMs` of
 /// each record over the start of the numbers. (Everything travels in one
 /// buffer because each napi argument costs more than packing it.)
@@ -257,37 +186,26 @@ pub fn send_packed(h: &Handle, mut buf: BufferSlice) -> Result<()> {
     guard(|| send_in(&mut buf, |topic, records| h.pond.send_many(topic, records)).map_err(core_err))
 }
 
-/// Sends records packed as for [`send_packed`] with `send`, writing the
-/// metadata back over the numbers.
+/// Sends records packed as for [`send_packed`] (the layout is
+/// `logpond_js::unpack_send`'s) with `send`, writing the metadata back
+/// over the numbers.
 fn send_in(
     buf: &mut [u8],
     send: impl FnOnce(&str, &[NewRecord<'_>]) -> logpond::Result<Vec<logpond::RecordMetadata>>,
 ) -> logpond::Result<()> {
     let malformed = || logpond::Error::InvalidArgument("malformed packed records".into());
-    let header = |i: usize| -> logpond::Result<f64> {
-        let b = buf.get(i * 8..i * 8 + 8).ok_or_else(malformed)?;
-        Ok(f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-    };
-    let slots = logpond_js::to_usize("slots", header(0)?)?;
-    let topic_len = logpond_js::to_usize("topicLength", header(1)?)?;
-    let count = logpond_js::to_usize("count", header(2)?)?;
+    let slots = logpond_js::to_usize("slots", number_at(buf, 0).ok_or_else(malformed)?)?;
     let meta_len = slots.checked_mul(8).filter(|&n| n <= buf.len()).ok_or_else(malformed)?;
-    let (meta, rest) = buf.split_at_mut(meta_len);
-    let (topic, data) = rest.split_at_checked(topic_len).ok_or_else(malformed)?;
-    let topic = std::str::from_utf8(topic)
-        .map_err(|_| logpond::Error::InvalidArgument("the topic name is not valid utf-8".into()))?;
-    let records = unpack_new_records(data, meta.get(HEADER_SLOTS * 8..).ok_or_else(malformed)?, count)?;
+    let (meta, bytes) = buf.split_at_mut(meta_len);
+    let (topic, records) = logpond_js::unpack_send(|i| number_at(meta, i), bytes)?;
     let sent = send(topic, &records)?;
-    for (i, md) in sent.iter().enumerate() {
-        // Fits: every record took more numbers (META_PER_RECORD) than this.
-        let at = i * META_PER_SENT * 8;
-        let slot = meta.get_mut(at..at + META_PER_SENT * 8).ok_or_else(malformed)?;
-        let numbers = [f64::from(md.partition), logpond_js::from_u64(md.offset)?, md.timestamp_ms as f64];
-        for (dst, v) in slot.chunks_exact_mut(8).zip(numbers) {
-            dst.copy_from_slice(&v.to_ne_bytes());
+    // Fits: every record took more numbers than this.
+    let mut slots = meta.chunks_exact_mut(8);
+    logpond_js::sent_numbers(&sent, |v| {
+        if let Some(slot) = slots.next() {
+            slot.copy_from_slice(&v.to_ne_bytes());
         }
-    }
-    Ok(())
+    })
 }
 
 /// A send waiting out `Backpressure` on the thread pool (`send(..., {
@@ -299,23 +217,14 @@ pub struct SendWait {
 }
 
 impl crate::wait::Wait for SendWait {
-    fn wait(&mut self) -> logpond::Result<crate::wait::PackedOwned> {
+    fn wait(&mut self) -> logpond::Result<logpond_js::Packed> {
         let (pond, timeout) = (&self.pond, self.timeout);
         // The numbers' slot count, read before the metadata overwrites it.
-        let slots = self
-            .buf
-            .get(..8)
-            .map_or(0.0, |b| f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
-        let slots = logpond_js::to_usize("slots", slots)?;
+        let slots = logpond_js::to_usize("slots", number_at(&self.buf, 0).unwrap_or(0.0))?;
         send_in(&mut self.buf, |topic, records| pond.send_many_wait(topic, records, timeout))?;
         // The metadata, over the numbers (the bytes are not needed).
-        let numbers = self
-            .buf
-            .chunks_exact(8)
-            .take(slots)
-            .map(|b| f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-            .collect();
-        Ok(crate::wait::PackedOwned { numbers, data: Vec::new() })
+        let numbers = (0..slots).map_while(|i| number_at(&self.buf, i)).collect();
+        Ok(logpond_js::Packed { numbers, data: Vec::new() })
     }
 }
 
@@ -337,7 +246,7 @@ pub fn send_packed_wait(
     })
 }
 
-/// Reads records of one partition, packed (see [`Packed`]), from
+/// Reads records of one partition, packed (see `logpond_js::Packed`), from
 /// `offset` (with none, from the partition's start offset). The numbers go
 /// into `scratch` (f64, native byte order: the JS layer's reused
 /// Float64Array), after their count, when they fit, and only the bytes
@@ -364,21 +273,20 @@ pub fn read(
             max_bytes: to_usize("maxBytes", max_bytes)?,
         };
         let records = h.pond.read(&topic, partition, offset, limits).map_err(core_err)?;
-        let packed = Packed::new(records.iter(), 0);
-        if (packed.numbers_len + 1) * 8 <= scratch.len() {
+        let (numbers_len, data) = logpond_js::pack_data(records.iter(), 0);
+        if (numbers_len + 1) * 8 <= scratch.len() {
             let mut slots = scratch.chunks_exact_mut(8);
             let mut put = |v: f64| {
                 if let Some(slot) = slots.next() {
                     slot.copy_from_slice(&v.to_ne_bytes());
                 }
             };
-            put(packed.numbers_len as f64);
-            Packed::numbers(&records, put)?;
-            Ok(Either::A(Buffer::from(packed.data)))
+            put(numbers_len as f64);
+            records.iter().try_for_each(|r| logpond_js::record_numbers(r, &mut put)).map_err(core_err)?;
+            Ok(Either::A(Buffer::from(data)))
         } else {
-            let mut numbers = Vec::with_capacity(packed.numbers_len);
-            Packed::numbers(&records, |v| numbers.push(v))?;
-            Ok(Either::B((Buffer::from(packed.data), Float64Array::new(numbers))))
+            let packed = logpond_js::pack(&records, |r| r, |_| []).map_err(core_err)?;
+            Ok(Either::B((Buffer::from(packed.data), Float64Array::new(packed.numbers))))
         }
     })
 }
@@ -440,41 +348,31 @@ mod tests {
     }
 
     #[test]
-    fn packed_records_unpack() {
-        let data = b"valuekeyhnamehval";
-        let meta = [5.0, 3.0, 1.0, f64::NAN, 42.0, 5.0, 4.0, -1.0, -1.0, 0.0, 2.0, f64::NAN];
-        let records = unpack_new_records(data, &bytes(&meta), 2).unwrap_or_default();
-        assert_eq!(records.len(), 2);
-        assert_eq!(records[0].value, Some(&b"value"[..]));
-        assert_eq!(records[0].key, Some(&b"key"[..]));
-        assert_eq!(records[0].headers, vec![("hname", &b"hval"[..])]);
-        assert_eq!((records[0].partition, records[0].timestamp_ms), (None, Some(42)));
-        assert_eq!((records[1].value, records[1].key), (None, None));
-        assert_eq!((records[1].partition, records[1].timestamp_ms), (Some(2), None));
+    fn a_packed_send_writes_its_metadata_back() {
+        let mut buf = bytes(&[8.0, 1.0, 1.0, 1.0, -1.0, 0.0, f64::NAN, f64::NAN]);
+        buf.extend_from_slice(b"tv");
+        let sent = |topic: &str, records: &[NewRecord<'_>]| {
+            assert_eq!((topic, records.len()), ("t", 1));
+            let md = logpond::RecordMetadata { topic: "t".into(), partition: 2, offset: 5, timestamp_ms: 9 };
+            Ok(vec![md])
+        };
+        assert!(send_in(&mut buf, sent).is_ok());
+        assert_eq!(
+            (0..3).map(|i| number_at(&buf, i)).collect::<Vec<_>>(),
+            vec![Some(2.0), Some(5.0), Some(9.0)]
+        );
+        for bad in [bytes(&[1e9, 0.0, 0.0]), bytes(&[-1.0]), vec![1, 2, 3]] {
+            let mut bad = bad;
+            assert!(send_in(&mut bad, |_, _| Ok(Vec::new())).is_err());
+        }
     }
 
     #[test]
     fn malformed_packs_are_errors_not_panics() {
-        let data = b"abc";
-        let bad: [&[f64]; 7] = [
-            &[4.0, -1.0, 0.0, f64::NAN, f64::NAN],            // value past the data
-            &[1.0, -1.0, 0.0, f64::NAN],                      // meta too short
-            &[1.0, -1.0, 1.0, f64::NAN, f64::NAN, 1.0],       // header lengths cut short
-            &[1.0, -1.0, 1.0, f64::NAN, f64::NAN, -1.0, 1.0], // a header name of null
-            &[-2.0, -1.0, 0.0, f64::NAN, f64::NAN],           // a negative length
-            &[1.0, -1.0, 0.0, 1.5, f64::NAN],                 // a fractional partition
-            &[1.0, -1.0, 0.0, f64::NAN, f64::INFINITY],       // an infinite timestamp
-        ];
-        for meta in bad {
-            assert!(unpack_new_records(data, &bytes(meta), 1).is_err(), "{meta:?}");
-        }
-        let bad_name = bytes(&[-1.0, -1.0, 1.0, f64::NAN, f64::NAN, 2.0, 0.0]);
-        assert!(unpack_new_records(&[0xff, 0xfe], &bad_name, 1).is_err());
-        assert!(unpack_new_records(b"abc", &bytes(&[1.0, -1.0, 0.0, f64::NAN, f64::NAN])[..39], 1).is_err());
         // Garbage of every shape: never a panic.
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..20_000 {
-            let mut meta = Vec::new();
+            let mut meta = vec![0.0];
             for _ in 0..(x % 16) {
                 x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 meta.push(match x % 5 {
@@ -485,27 +383,10 @@ mod tests {
                     _ => 0.0,
                 });
             }
-            let _ = unpack_new_records(b"0123456789", &bytes(&meta), (x % 4) as usize);
+            meta[0] = meta.len() as f64;
+            let mut buf = bytes(&meta);
+            buf.extend_from_slice(b"0123456789");
+            let _ = send_in(&mut buf, |_, _| Ok(Vec::new()));
         }
-    }
-
-    #[test]
-    fn records_pack_for_js() {
-        let record = Record {
-            topic: "t".into(),
-            partition: 3,
-            offset: 7,
-            timestamp_ms: 9,
-            key: None,
-            value: Some(b"v".to_vec().into()),
-            headers: vec![("h".to_string(), b"x".to_vec().into())],
-        };
-        let records = std::slice::from_ref(&record);
-        let packed = Packed::new(records.iter(), 0);
-        let mut numbers = Vec::new();
-        assert!(Packed::numbers(records, |v| numbers.push(v)).is_ok());
-        assert_eq!(numbers, vec![3.0, 7.0, 9.0, -1.0, 1.0, 1.0, 1.0, 1.0]);
-        assert_eq!(packed.numbers_len, numbers.len());
-        assert_eq!(packed.data, b"vhx");
     }
 }

@@ -15,8 +15,9 @@ use napi::bindgen_prelude::{AsyncTask, External, Float64Array};
 use napi_derive::napi;
 
 use crate::convert::{core_err, from_u64, guard, invalid, to_i64, to_u32, to_u64, to_usize, Result};
-use crate::pond::{Handle, Packed};
-use crate::wait::{wait_time, PackedOwned, Wait, WaitTask};
+use crate::pond::Handle;
+use crate::wait::{wait_time, Wait, WaitTask};
+use logpond_js::Packed;
 
 /// How a queue consumer attaches (camelCase; absent fields take the
 /// core's defaults).
@@ -55,18 +56,9 @@ struct Shared {
 
 impl Shared {
     /// Deliveries packed with `deliveryCount, leaseId` before each record.
-    fn pack(&self, got: &[Delivery]) -> logpond::Result<PackedOwned> {
-        let packed = Packed::new(got.iter().map(|d| &d.record), 2);
-        let mut numbers = Vec::with_capacity(packed.numbers_len);
-        let mut put = |v: f64| numbers.push(v);
-        for d in got {
-            put(f64::from(d.delivery_count));
-            // Lease ids count up from 1 per process: far below 2^53.
-            put(d.token.lease_id() as f64);
-            Packed::record_numbers(&d.record, &mut put)
-                .map_err(|e| logpond::Error::InvalidArgument(e.reason.clone()))?;
-        }
-        Ok(PackedOwned { numbers, data: packed.data })
+    fn pack(&self, got: &[Delivery]) -> logpond::Result<Packed> {
+        // Lease ids count up from 1 per process: far below 2^53.
+        logpond_js::pack(got, |d| &d.record, |d| [f64::from(d.delivery_count), d.token.lease_id() as f64])
     }
 }
 
@@ -104,7 +96,7 @@ pub struct ReceiveWait {
 }
 
 impl Wait for ReceiveWait {
-    fn wait(&mut self) -> logpond::Result<PackedOwned> {
+    fn wait(&mut self) -> logpond::Result<Packed> {
         let got = self.shared.queue.receive_wait(self.max, self.timeout)?;
         self.shared.pack(&got)
     }

@@ -1,7 +1,7 @@
 //! Waiting off the event loop: the core's blocking waits (`poll_wait`,
 //! `receive_wait`) run as napi `AsyncTask`s on the libuv thread pool, and
 //! their promises resolve on the main thread with records packed as a
-//! read's are (see [`crate::pond::Packed`]).
+//! read's are (see `logpond_js::Packed`).
 //!
 //! A task waits at most the time the JS layer gives it (a slice of the
 //! caller's timeout, see `lib/wait.js`), so that a waiting consumer holds
@@ -35,12 +35,6 @@ impl Failure {
     }
 }
 
-/// Records packed off the main thread: the numbers and the bytes.
-pub struct PackedOwned {
-    pub numbers: Vec<f64>,
-    pub data: Vec<u8>,
-}
-
 /// What a wait resolves with: `[bytes, numbers]`, or a failure.
 pub type Resolved = Either<(Buffer, Float64Array), Failure>;
 
@@ -51,14 +45,14 @@ pub fn wait_time(ms: f64) -> Result<Duration> {
 
 /// The blocking work of a task, run on a pool thread.
 pub trait Wait: Send + 'static {
-    fn wait(&mut self) -> logpond::Result<PackedOwned>;
+    fn wait(&mut self) -> logpond::Result<logpond_js::Packed>;
 }
 
 /// Runs a [`Wait`] on the libuv thread pool.
 pub struct WaitTask<W: Wait>(pub W);
 
 impl<W: Wait> Task for WaitTask<W> {
-    type Output = std::result::Result<PackedOwned, Failure>;
+    type Output = std::result::Result<logpond_js::Packed, Failure>;
     type JsValue = Resolved;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {

@@ -1,20 +1,30 @@
 //! A consumer-group member.
 
 use js_sys::{Array, Uint32Array};
-use logpond::Consumer;
+use logpond::{Consumer, Record};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{core, from_u64, invalid, pack_records, to_i64, to_u32, to_u64, to_usize, JsResult};
+use crate::convert::{core, from_u64, invalid, packed_js, to_i64, to_u32, to_u64, to_usize, JsResult};
 
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmConsumer {
     inner: Consumer,
+    /// The subscribed topics: a polled record carries its topic's index.
+    topics: Vec<String>,
 }
 
 impl WasmConsumer {
-    pub(crate) fn new(inner: Consumer) -> WasmConsumer {
-        WasmConsumer { inner }
+    pub(crate) fn new(inner: Consumer, topics: Vec<String>) -> WasmConsumer {
+        WasmConsumer { inner, topics }
+    }
+
+    /// Records packed with their topic's index before each (-1 would be a
+    /// bug: a record's topic is always subscribed).
+    fn pack(&self, records: &[Record]) -> JsResult<Array> {
+        let index =
+            |r: &Record| [self.topics.iter().position(|t| **t == *r.topic).map_or(-1.0, |i| i as f64)];
+        packed_js(logpond_js::pack(records, |r| r, index))
     }
 }
 
@@ -38,9 +48,9 @@ fn pack_partitions(parts: impl Iterator<Item = (String, u32, Option<f64>)>) -> A
 
 #[wasm_bindgen]
 impl WasmConsumer {
-    /// Up to `max_records` packed records, without waiting.
+    /// Up to `max_records` packed records (a topic index first), without waiting.
     pub fn poll(&self, max_records: f64) -> JsResult<Array> {
-        pack_records(&core(self.inner.poll(to_usize("maxRecords", max_records)?))?)
+        self.pack(&core(self.inner.poll(to_usize("maxRecords", max_records)?))?)
     }
 
     /// The next record, packed (none: empty), without waiting. Positions
@@ -48,7 +58,7 @@ impl WasmConsumer {
     /// two calls (or a rebalance between them) loses or repeats nothing.
     #[wasm_bindgen(js_name = nextRecord)]
     pub fn next_record(&self) -> JsResult<Array> {
-        pack_records(core(self.inner.next_record())?.as_slice())
+        self.pack(core(self.inner.next_record())?.as_slice())
     }
 
     pub fn commit(&self) -> JsResult<()> {

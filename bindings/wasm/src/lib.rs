@@ -17,7 +17,17 @@ mod queue;
 pub use clock::WasmClock;
 pub use group::WasmConsumer;
 pub use pond::{WasmLoader, WasmPond};
-pub use queue::{WasmQueue, WasmToken};
+pub use queue::WasmQueue;
+
+/// Every error kind the core declares, as `[class name, code]` pairs (the
+/// JS layer checks its classes against them).
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = errorKinds)]
+pub fn error_kinds() -> js_sys::Array {
+    logpond::ErrorCode::ALL
+        .iter()
+        .map(|c| js_sys::Array::of2(&c.class_name().into(), &c.as_str().into()))
+        .collect()
+}
 
 /// Bytes per IndexedDB page (the core's mirror page size).
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = pageSize)]

@@ -14,9 +14,7 @@ use logpond::{
 use wasm_bindgen::prelude::*;
 
 use crate::clock::{pond_clock, WasmClock};
-use crate::convert::{
-    core, from_u64, invalid, pack_records, to_i64, to_u32, to_u64, to_usize, unpack_new_records, JsResult,
-};
+use crate::convert::{core, from_u64, invalid, pack_records, to_i64, to_u32, to_u64, to_usize, JsResult};
 use crate::group::WasmConsumer;
 use crate::queue::WasmQueue;
 
@@ -284,20 +282,19 @@ impl WasmPond {
         core(self.pond.delete_topic(name))
     }
 
-    /// Appends `count` packed records (see `unpack_new_records`); returns
-    /// `partition, offset, timestampMs` per record.
+    /// Appends packed records: the numbers and the bytes of
+    /// `logpond_js::unpack_send`'s layout (the JS layer's views of its
+    /// packer). Returns `partition, offset, timestampMs` per record.
     #[wasm_bindgen(js_name = sendPacked)]
-    pub fn send_packed(&self, topic: &str, meta: &[f64], data: &[u8], count: u32) -> JsResult<Vec<f64>> {
-        let records = unpack_new_records(meta, data, count as usize)?;
-        let mds = core(self.pond.send_many(topic, &records))?;
-        let mut out = Vec::with_capacity(mds.len() * 3);
-        for md in mds {
-            out.extend_from_slice(&[f64::from(md.partition), from_u64(md.offset)?, md.timestamp_ms as f64]);
-        }
+    pub fn send_packed(&self, numbers: &[f64], bytes: &[u8]) -> JsResult<Vec<f64>> {
+        let (topic, records) = core(logpond_js::unpack_send(|i| numbers.get(i).copied(), bytes))?;
+        let sent = core(self.pond.send_many(topic, &records))?;
+        let mut out = Vec::with_capacity(sent.len() * logpond_js::NUMBERS_PER_SENT);
+        core(logpond_js::sent_numbers(&sent, |v| out.push(v)))?;
         Ok(out)
     }
 
-    /// Packed records (see `Packed`); `offset` absent: the partition's start.
+    /// Packed records (see `logpond_js::Packed`); `offset` absent: the partition's start.
     pub fn read(
         &self,
         topic: &str,
@@ -398,7 +395,8 @@ impl WasmPond {
                 ))
             })?,
         };
-        Ok(WasmConsumer::new(core(self.pond.consumer(config))?))
+        let topics = config.topics.clone();
+        Ok(WasmConsumer::new(core(self.pond.consumer(config))?, topics))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,15 +1,21 @@
 //! A queue consumer: receive, ack, nack.
 
-use js_sys::{Array, Object, Reflect, Uint32Array};
+use js_sys::{Array, Object, Reflect};
 use logpond::{DeliveryToken, Queue};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{core, from_u64, to_i64, to_usize, JsResult, Packed};
+use crate::convert::{core, from_u64, invalid, packed_js, to_i64, to_u32, to_u64, to_usize, JsResult};
 
-/// One delivery's lease, for `ack` and `nack`.
-#[wasm_bindgen]
-#[derive(Debug, Clone, Copy)]
-pub struct WasmToken(DeliveryToken);
+/// A delivery's token from its numbers (`partition, offset, leaseId`, as a
+/// receive hands them out): a stale or made-up one is refused by the core
+/// (`LeaseExpired`), never harmful.
+fn token(partition: f64, offset: f64, lease: f64) -> JsResult<DeliveryToken> {
+    Ok(DeliveryToken::from_parts(
+        to_u32("partition", partition)?,
+        to_u64("offset", offset)?,
+        to_u64("leaseId", lease)?,
+    ))
+}
 
 #[wasm_bindgen]
 #[derive(Debug)]
@@ -25,45 +31,48 @@ impl WasmQueue {
 
 #[wasm_bindgen]
 impl WasmQueue {
-    /// Up to `max_messages` deliveries, without waiting: the packed records
-    /// (see `Packed`), then `deliveryCounts: Uint32Array`, then `tokens`.
+    /// Up to `max_messages` deliveries, without waiting, packed (see
+    /// `logpond_js::Packed`) with `deliveryCount, leaseId` before each record.
     pub fn receive(&self, max_messages: f64) -> JsResult<Array> {
         let got = core(self.inner.receive(to_usize("maxMessages", max_messages)?))?;
-        let mut packed = Packed::with_capacity(got.len());
-        let mut counts = Vec::with_capacity(got.len());
-        let tokens = Array::new();
-        for d in &got {
-            packed.push(&d.record)?;
-            counts.push(d.delivery_count);
-            tokens.push(&JsValue::from(WasmToken(d.token)));
+        // Lease ids count up from 1 per pond: far below 2^53.
+        packed_js(logpond_js::pack(
+            &got,
+            |d| &d.record,
+            |d| [f64::from(d.delivery_count), d.token.lease_id() as f64],
+        ))
+    }
+
+    /// Settles deliveries given as `partition, offset, leaseId` triples in
+    /// one write: all, or none (`LeaseExpired`).
+    pub fn ack(&self, tokens: &[f64]) -> JsResult<()> {
+        if !tokens.len().is_multiple_of(3) {
+            return Err(invalid("malformed delivery tokens"));
         }
-        Ok(packed.into_js(&[Uint32Array::from(&counts[..]).into(), tokens.into()]))
-    }
-
-    pub fn ack(&self, token: &WasmToken) -> JsResult<()> {
-        core(self.inner.ack(token.0))
-    }
-
-    /// Settles several deliveries in one write: all or none.
-    #[wasm_bindgen(js_name = ackMany)]
-    pub fn ack_many(&self, tokens: Vec<WasmToken>) -> JsResult<()> {
-        let tokens: Vec<DeliveryToken> = tokens.iter().map(|t| t.0).collect();
+        let tokens = tokens.chunks_exact(3).map(|t| token(t[0], t[1], t[2])).collect::<JsResult<Vec<_>>>()?;
         core(self.inner.ack_many(&tokens))
     }
 
-    pub fn nack(&self, token: &WasmToken, delay_ms: f64, reason: Option<String>) -> JsResult<()> {
-        let delay = to_i64("delayMs", delay_ms)?;
+    pub fn nack(
+        &self,
+        partition: f64,
+        offset: f64,
+        lease: f64,
+        delay_ms: f64,
+        reason: Option<String>,
+    ) -> JsResult<()> {
+        let (token, delay) = (token(partition, offset, lease)?, to_i64("delayMs", delay_ms)?);
         match reason {
-            Some(r) => core(self.inner.nack_with_reason(token.0, delay, &r)),
-            None => core(self.inner.nack(token.0, delay)),
+            Some(r) => core(self.inner.nack_with_reason(token, delay, &r)),
+            None => core(self.inner.nack(token, delay)),
         }
     }
 
     /// Returns a delivery whose handler failed, after the core's failure
     /// backoff.
     #[wasm_bindgen(js_name = nackFailed)]
-    pub fn nack_failed(&self, token: &WasmToken, reason: String) -> JsResult<()> {
-        core(self.inner.nack_failed(token.0, &reason))
+    pub fn nack_failed(&self, partition: f64, offset: f64, lease: f64, reason: String) -> JsResult<()> {
+        core(self.inner.nack_failed(token(partition, offset, lease)?, &reason))
     }
 
     /// When (the clock's epoch ms) a record of the subscription comes due

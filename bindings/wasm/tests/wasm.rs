@@ -23,9 +23,22 @@ fn packed(values: &[&str]) -> (Vec<f64>, Vec<u8>) {
     (meta, data)
 }
 
+/// `sendPacked` as the JS layer calls it: the send header (`slots,
+/// topicLength, count`) before the records' numbers, the topic before their bytes.
+fn send_packed(
+    pond: &WasmPond,
+    topic: &str,
+    meta: &[f64],
+    data: &[u8],
+    count: u32,
+) -> Result<Vec<f64>, JsValue> {
+    let numbers = [&[0.0, topic.len() as f64, f64::from(count)], meta].concat();
+    pond.send_packed(&numbers, &[topic.as_bytes(), data].concat())
+}
+
 fn send(pond: &WasmPond, topic: &str, values: &[&str]) -> Vec<f64> {
     let (meta, data) = packed(values);
-    pond.send_packed(topic, &meta, &data, values.len() as u32).unwrap()
+    send_packed(pond, topic, &meta, &data, values.len() as u32).unwrap()
 }
 
 fn create(pond: &WasmPond, topic: &str, partitions: f64) {
@@ -35,17 +48,17 @@ fn create(pond: &WasmPond, topic: &str, partitions: f64) {
 
 /// The values of packed records.
 fn values(packed: &Array) -> Vec<String> {
-    let meta = Float64Array::from(packed.get(0)).to_vec();
-    let data = Uint8Array::from(packed.get(1)).to_vec();
+    let data = Uint8Array::from(packed.get(0)).to_vec();
+    let meta = Float64Array::from(packed.get(1)).to_vec();
     let (mut m, mut d, mut out) = (0, 0usize, Vec::new());
     while m < meta.len() {
-        let (key_len, value_len, headers) = (meta[m + 4], meta[m + 5], meta[m + 6] as usize);
+        let (key_len, value_len, headers) = (meta[m + 3], meta[m + 4], meta[m + 5] as usize);
         if key_len >= 0.0 {
             d += key_len as usize;
         }
         out.push(String::from_utf8(data[d..d + value_len as usize].to_vec()).unwrap());
         d += value_len as usize;
-        m += 7 + 2 * headers;
+        m += 6 + 2 * headers;
     }
     out
 }
@@ -70,7 +83,7 @@ fn errors_carry_the_core_codes() {
     let dup = pond.create_topic("t", None, None, None, None, false, None, None, None, None, None, false);
     assert_eq!(code(dup.unwrap_err()), "TOPIC_EXISTS");
     let (meta, data) = packed(&["x"]);
-    assert_eq!(code(pond.send_packed("nope", &meta, &data, 1).unwrap_err()), "TOPIC_NOT_FOUND");
+    assert_eq!(code(send_packed(&pond, "nope", &meta, &data, 1).unwrap_err()), "TOPIC_NOT_FOUND");
     assert_eq!(code(pond.read("t", 0.0, Some(5.0), 10.0, 10.0).unwrap_err()), "OFFSET_OUT_OF_RANGE");
     assert_eq!(code(pond.read("t", -1.0, None, 10.0, 10.0).unwrap_err()), "INVALID_ARGUMENT");
     assert_eq!(code(pond.read("t", 0.5, None, 10.0, 10.0).unwrap_err()), "INVALID_ARGUMENT");
@@ -94,7 +107,7 @@ fn malformed_packed_records_are_refused_not_a_trap() {
         (vec![0.0, -1.0, 0.0, 1e12, f64::NAN], vec![], 1),             // partition beyond u32
     ];
     for (meta, data, count) in cases {
-        assert_eq!(code(pond.send_packed("t", &meta, &data, count).unwrap_err()), "INVALID_ARGUMENT");
+        assert_eq!(code(send_packed(&pond, "t", &meta, &data, count).unwrap_err()), "INVALID_ARGUMENT");
     }
     assert_eq!(send(&pond, "t", &["still fine"])[1], 0.0);
 }

@@ -1,9 +1,10 @@
-'use strict';
 // Loads the native addon built by `npm run build` (napi build --platform),
 // named `logpond.<platform>-<arch>[-<abi>].node` in the package root.
 
-const fs = require('node:fs');
-const path = require('node:path');
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 function candidates() {
   const { platform, arch } = process;
@@ -13,11 +14,11 @@ function candidates() {
 }
 
 function load() {
-  const root = path.join(__dirname, '..');
+  const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
   const files = candidates().map((t) => path.join(root, `logpond.${t}.node`));
   const file = files.find((f) => fs.existsSync(f)) ?? files[0];
   try {
-    return require(file);
+    return createRequire(import.meta.url)(file);
   } catch (e) {
     const err = new Error(
       `logpond: cannot load the native addon ${file} (${e instanceof Error ? e.message : e}). ` +
@@ -29,4 +30,5 @@ function load() {
   }
 }
 
-module.exports = load();
+const native = load();
+export default native;

@@ -59,7 +59,7 @@ test('error classes form a hierarchy with stable codes', () => {
 });
 
 test('every code the core can raise has its class', () => {
-  const native = require('../lib/native.js');
+  const native = require('../lib/native.js').default;
   const classes = new Map(Object.entries(CODES).map(([name, code]) => [code, name]));
   const codes = native.errorCodes();
   assert.ok(codes.length >= 11);

@@ -16,11 +16,13 @@ const version = execFileSync('wasm-bindgen', ['--version'], { encoding: 'utf8' }
 if (!version.includes('0.2.130')) {
   throw new Error(`wasm-bindgen CLI 0.2.130 is needed (the crate is pinned to it), found: ${version}`);
 }
+// Cargo writes to CARGO_TARGET_DIR when it is set (a shared target dir).
+const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
 run('cargo', ['build', '-p', 'logpond-wasm', '--target', 'wasm32-unknown-unknown', '--release']);
 run('wasm-bindgen', [
   '--target', 'web',
   '--weak-refs',
   '--out-dir', path.join(web, 'pkg'),
   '--out-name', 'logpond_wasm',
-  path.join(root, 'target/wasm32-unknown-unknown/release/logpond_wasm.wasm'),
+  path.join(target, 'wasm32-unknown-unknown/release/logpond_wasm.wasm'),
 ]);

@@ -1,0 +1,389 @@
+// Pond: the log side of the public API (topics, send, read, retention) and
+// the factories of consumers (consumer.js) and queues (queue.js), over a
+// backend: what a package gives for one pond (Node: the napi addon with
+// waits on the thread pool; browsers: the wasm module, its wait hub and
+// IndexedDB). The packages' `Pond` subclasses add how a pond is opened,
+// flushed and closed.
+
+import { BYTES } from '../backend.js';
+import { translate, call } from './errors.js';
+import { write, kCreate } from './internal.js';
+import {
+  typeName,
+  checkString,
+  checkData,
+  checkNumber,
+  checkOptNumber,
+  checkTime,
+  checkOptions,
+  checkKeys,
+  checkTimeout,
+  pickOptions,
+} from './check.js';
+import { Packer, packNumber, metadata, unpack } from './records.js';
+import { Consumer } from './consumer.js';
+import { Queue } from './queue.js';
+
+/**
+ * What a package gives for one pond. Every method may throw what its
+ * native call throws (the JS layer maps it); waits return Promises.
+ * Calls that change the pond run through `write` (pond.js), which calls
+ * `changed` after them: the one place where writing calls would become
+ * asynchronous if a backend needed it.
+ * @typedef {object} PondBackend
+ * @property {(wake: boolean) => void} changed the pond changed (wake: waiting polls and receives may find something)
+ * @property {() => boolean} isClosed
+ * @property {(name: string, config: Record<string, number | boolean>) => void} createTopic
+ * @property {() => string[]} topics
+ * @property {(name: string) => boolean} hasTopic
+ * @property {(name: string) => any} describe
+ * @property {(name: string) => void} deleteTopic
+ * @property {(packer: Packer) => ArrayLike<number>} send sends a sealed packer; `partition, offset, timestampMs` per record
+ * @property {(packer: Packer, timeoutMs: number, stopped: () => boolean) => Promise<ArrayLike<number>>} sendWait the same, waiting out Backpressure (copies the packer before it returns)
+ * @property {(topic: string, partition: number, offset: number | undefined, maxRecords: number, maxBytes: number) => import('./records.js').Packed} read
+ * @property {(topic: string, partition: number) => ArrayLike<number>} offsets
+ * @property {(topic: string, partition: number, timestampMs: number) => number | null | undefined} offsetForTime
+ * @property {(topic: string, partition: number, beforeOffset: number) => void} deleteRecords
+ * @property {() => void} maintain
+ * @property {(topic: string) => string[]} subscriptions
+ * @property {(topic: string, name: string) => void} deleteSubscription
+ * @property {(options: Record<string, unknown>) => import('./consumer.js').ConsumerBackend} consumer
+ * @property {(topic: string, options: Record<string, unknown>) => import('./queue.js').QueueBackend} queue
+ */
+
+const DEFAULT_MAX_RECORDS = 500;
+const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
+
+const SEND_MANY_KEYS = new Set(['timeoutMs']);
+const READ_KEYS = new Set(['offset', 'maxRecords', 'maxBytes']);
+const TOPIC_NUMBER_KEYS = [
+  'partitions',
+  'retentionMs',
+  'retentionBytes',
+  'retentionRecords',
+  'deleteRetentionMs',
+  'maxRecordBytes',
+  'maxBacklog',
+  'segmentBytes',
+  'segmentMs',
+];
+const TOPIC_BOOLEAN_KEYS = ['compact', 'retainUntilAcked'];
+const TOPIC_KEYS = new Set([...TOPIC_NUMBER_KEYS, ...TOPIC_BOOLEAN_KEYS]);
+
+/**
+ * Packs the records of every send: calls are synchronous, so one is
+ * enough, unless user code run while packing (a getter) sends again.
+ */
+const PACKER = new Packer();
+let packerBusy = false;
+
+/** @param {string} topic */
+function acquirePacker(topic) {
+  const packer = packerBusy ? new Packer() : PACKER;
+  packerBusy = true;
+  packer.reset(topic);
+  return packer;
+}
+
+/** @param {Packer} packer */
+function releasePacker(packer) {
+  if (packer === PACKER) {
+    packerBusy = false;
+    packer.shrink();
+  }
+}
+
+/** An embeddable event broker: one pond, over the storage its package opened. */
+export class Pond {
+  /** @type {PondBackend} */
+  #b;
+
+  /** @private Use the package's factories (`Pond.memory()`, ...). */
+  constructor(/** @type {symbol} */ token, /** @type {PondBackend} */ backend) {
+    if (token !== kCreate) throw new TypeError('use Pond.memory() or another Pond factory to get a Pond');
+    this.#b = backend;
+  }
+
+  /** Creates a topic; `TopicExists` if it exists. @param {string} name @param {Record<string, any>} [options] */
+  createTopic(name, options) {
+    checkString(name, 'topic name');
+    const o = checkOptions(options, 'createTopic options');
+    checkKeys(o, TOPIC_KEYS, 'createTopic');
+    const config = pickOptions(o, TOPIC_NUMBER_KEYS, TOPIC_BOOLEAN_KEYS);
+    write(this.#b, true, () => this.#b.createTopic(name, config));
+  }
+
+  /** User topics, sorted. @returns {string[]} */
+  topics() {
+    return call(() => this.#b.topics());
+  }
+
+  /** @param {string} name */
+  hasTopic(name) {
+    checkString(name, 'topic name');
+    return call(() => this.#b.hasTopic(name));
+  }
+
+  /** A topic's partitions (offsets, bytes) and configuration. @param {string} name */
+  describe(name) {
+    checkString(name, 'topic name');
+    const info = call(() => this.#b.describe(name));
+    const c = info.config;
+    return {
+      name: info.name,
+      partitions: info.partitions.map((/** @type {any} */ p) => ({
+        partition: p.partition,
+        startOffset: p.startOffset,
+        endOffset: p.endOffset,
+        bytes: p.bytes,
+      })),
+      config: {
+        partitions: c.partitions,
+        retentionMs: c.retentionMs ?? null,
+        retentionBytes: c.retentionBytes ?? null,
+        retentionRecords: c.retentionRecords ?? null,
+        compact: c.compact,
+        deleteRetentionMs: c.deleteRetentionMs,
+        maxRecordBytes: c.maxRecordBytes,
+        maxBacklog: c.maxBacklog ?? null,
+        segmentBytes: c.segmentBytes,
+        segmentMs: c.segmentMs,
+        retainUntilAcked: c.retainUntilAcked,
+      },
+    };
+  }
+
+  /** Deletes a topic and its records. @param {string} name */
+  deleteTopic(name) {
+    checkString(name, 'topic name');
+    write(this.#b, true, () => this.#b.deleteTopic(name));
+  }
+
+  /**
+   * Appends one record. `value` may be null (a tombstone in a compacted
+   * topic). Returns where it landed; with `timeoutMs`, a Promise of it
+   * that waits out `Backpressure`.
+   * @param {string} topic @param {unknown} value @param {Record<string, any>} [options]
+   */
+  send(topic, value, options) {
+    if (typeof topic !== 'string') checkString(topic, 'topic');
+    if (value !== null && typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      value = checkData(value, 'value');
+    }
+    const packer = acquirePacker(topic);
+    try {
+      return this.#send(packer, topic, /** @type {string | Uint8Array | null} */ (value), options);
+    } finally {
+      releasePacker(packer);
+    }
+  }
+
+  /** @param {Packer} packer @param {string} topic @param {string | Uint8Array | null} value @param {any} options */
+  #send(packer, topic, value, options) {
+    if (options == null) {
+      packer.record(value, null, null, NaN, NaN, -1);
+    } else {
+      const o = checkOptions(options, 'send options');
+      const key = o.key == null ? null : checkData(o.key, 'key');
+      packer.record(
+        value,
+        key,
+        o.headers,
+        packNumber(o.partition, 'partition', -1),
+        packNumber(o.timestampMs, 'timestampMs', -1),
+        -1,
+      );
+    }
+    if (options != null && options.timeoutMs != null) {
+      return this.#sendWaiting(packer, 1, options.timeoutMs).then((meta) => metadata(topic, meta, 1)[0]);
+    }
+    const meta = this.#sendPacked(packer, 1);
+    return { topic, partition: meta[0], offset: meta[1], timestampMs: meta[2] };
+  }
+
+  /**
+   * Appends records (each a value, or `{ key, value, headers, partition,
+   * timestampMs }`): those bound for one partition go in one atomic batch,
+   * in order; all are checked before any is written.
+   * @param {string} topic @param {unknown} records @param {{ timeoutMs?: number }} [options]
+   */
+  sendMany(topic, records, options) {
+    checkString(topic, 'topic');
+    if (!Array.isArray(records)) {
+      throw new TypeError(`sendMany records must be an array, got ${typeName(records)}`);
+    }
+    let timeoutMs;
+    if (options != null) {
+      const o = checkOptions(options, 'sendMany options');
+      checkKeys(o, SEND_MANY_KEYS, 'sendMany');
+      timeoutMs = o.timeoutMs ?? undefined;
+    }
+    const packer = acquirePacker(topic);
+    try {
+      const n = records.length;
+      for (let i = 0; i < n; i++) {
+        const r = records[i];
+        if (typeof r === 'string' || r instanceof Uint8Array) {
+          packer.record(r, null, null, NaN, NaN, i);
+          continue;
+        }
+        if (r instanceof ArrayBuffer || ArrayBuffer.isView(r)) {
+          packer.record(checkData(r, `sendMany record ${i}`), null, null, NaN, NaN, i);
+          continue;
+        }
+        if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+          throw new TypeError(
+            `sendMany record ${i} must be a ${BYTES}, string or { key, value, headers, partition, timestampMs } object, got ${typeName(r)}`,
+          );
+        }
+        const value = r.value ?? null;
+        const key = r.key ?? null;
+        packer.record(
+          value === null || typeof value === 'string' || value instanceof Uint8Array ? value : checkData(value, `record ${i} value`),
+          key === null || typeof key === 'string' || key instanceof Uint8Array ? key : checkData(key, `record ${i} key`),
+          r.headers,
+          packNumber(r.partition, 'partition', i),
+          packNumber(r.timestampMs, 'timestampMs', i),
+          i,
+        );
+      }
+      if (timeoutMs !== undefined) {
+        return this.#sendWaiting(packer, n, timeoutMs).then((meta) => metadata(topic, meta, n));
+      }
+      return metadata(topic, this.#sendPacked(packer, n), n);
+    } finally {
+      releasePacker(packer);
+    }
+  }
+
+  /** @param {Packer} packer @param {number} count */
+  #sendPacked(packer, count) {
+    packer.seal(count);
+    // `write` without its closure: this is the per-record path.
+    const b = this.#b;
+    try {
+      return b.send(packer);
+    } catch (e) {
+      throw translate(e);
+    } finally {
+      b.changed(true);
+    }
+  }
+
+  /**
+   * Sends what `packer` holds, waiting up to `timeoutMs` while it meets
+   * `Backpressure` (the backend copies the packer first: it goes back to
+   * the pool when the calling method returns).
+   * @param {Packer} packer @param {number} count @param {unknown} timeoutMs
+   * @returns {Promise<ArrayLike<number>>}
+   */
+  #sendWaiting(packer, count, timeoutMs) {
+    const limit = checkTimeout(timeoutMs, 'timeoutMs');
+    packer.seal(count);
+    try {
+      return this.#b.sendWait(packer, limit, () => this.closed).catch((e) => {
+        throw translate(e);
+      });
+    } catch (e) {
+      return Promise.reject(translate(e));
+    }
+  }
+
+  /**
+   * Reads records of one partition from `offset` (default: the partition's
+   * start offset), at most `maxRecords` (default 500) and about `maxBytes`
+   * (default 50 MiB; at least one record when any is there).
+   * @param {string} topic @param {number} [partition] @param {{ offset?: number, maxRecords?: number, maxBytes?: number }} [options]
+   */
+  read(topic, partition = 0, options) {
+    checkString(topic, 'topic');
+    const p = checkNumber(partition, 'partition');
+    let offset;
+    let maxRecords = DEFAULT_MAX_RECORDS;
+    let maxBytes = DEFAULT_MAX_BYTES;
+    if (options != null) {
+      const o = checkOptions(options, 'read options');
+      checkKeys(o, READ_KEYS, 'read');
+      offset = checkOptNumber(o.offset, 'offset');
+      if (o.maxRecords != null) maxRecords = checkNumber(o.maxRecords, 'maxRecords');
+      if (o.maxBytes != null) maxBytes = checkNumber(o.maxBytes, 'maxBytes');
+    }
+    return unpack(call(() => this.#b.read(topic, p, offset, maxRecords, maxBytes)), 0, topic, null);
+  }
+
+  /** `{ startOffset, endOffset }` of a partition: the first readable offset and the next to be written. */
+  offsets(/** @type {string} */ topic, partition = 0) {
+    checkString(topic, 'topic');
+    const p = checkNumber(partition, 'partition');
+    const o = call(() => this.#b.offsets(topic, p));
+    return { startOffset: o[0], endOffset: o[1] };
+  }
+
+  /** The first offset whose record's timestamp is >= `timestampMs`, or null when all are older. */
+  offsetForTime(/** @type {string} */ topic, /** @type {number} */ partition, /** @type {number | Date} */ timestampMs) {
+    checkString(topic, 'topic');
+    const p = checkNumber(partition, 'partition');
+    const ts = checkTime(timestampMs, 'timestampMs');
+    return call(() => this.#b.offsetForTime(topic, p, ts)) ?? null;
+  }
+
+  /** Makes every offset below `beforeOffset` unreadable (frees whole segments). */
+  deleteRecords(/** @type {string} */ topic, /** @type {number} */ partition, /** @type {number} */ beforeOffset) {
+    checkString(topic, 'topic');
+    const p = checkNumber(partition, 'partition');
+    const before = checkNumber(beforeOffset, 'beforeOffset');
+    write(this.#b, true, () => this.#b.deleteRecords(topic, p, before));
+  }
+
+  /** Runs retention and compaction now (appends run them as they go). */
+  maintain() {
+    write(this.#b, true, () => this.#b.maintain());
+  }
+
+  /**
+   * A consumer: joins consumer group `group` for `topics` (a name or a
+   * list). `autoOffsetReset` ('latest' by default, 'earliest' or 'none')
+   * says where a partition without a committed offset starts;
+   * `autoCommit` (default true) commits positions every
+   * `autoCommitIntervalMs` (5000) of polling, before a partition is taken
+   * away and on close; a member that does not poll for `sessionTimeoutMs`
+   * (10000) leaves the group; `assignor` is 'cooperative-sticky'
+   * (default), 'range' or 'round-robin'.
+   * @param {Record<string, any>} options
+   */
+  consumer(options) {
+    return new Consumer(kCreate, this, this.#b, options);
+  }
+
+  /**
+   * A queue consumer of subscription `options.subscription` (or `options`,
+   * a name alone) on `topic` (the subscription is created when missing, at
+   * the topic's start, or its end with `startAtEnd`). `ackTimeoutMs`
+   * (30000) leases each delivery; after `maxDeliveries` a record goes to
+   * `deadLetterTopic` (created when missing) or is parked; `maxInFlight`
+   * (100) caps this consumer's unacknowledged deliveries.
+   * @param {string} topic @param {string | Record<string, any>} options
+   */
+  queue(topic, options) {
+    return new Queue(kCreate, this, this.#b, topic, options);
+  }
+
+  /** The subscriptions of a topic, sorted. @param {string} topic @returns {string[]} */
+  subscriptions(topic) {
+    checkString(topic, 'topic');
+    return call(() => this.#b.subscriptions(topic));
+  }
+
+  /** Deletes a subscription and its delivery state (`TopicNotFound` when there is none). */
+  deleteSubscription(/** @type {string} */ topic, /** @type {string} */ name) {
+    checkString(topic, 'topic');
+    checkString(name, 'subscription name');
+    write(this.#b, true, () => this.#b.deleteSubscription(topic, name));
+  }
+
+  /** Whether `close()` was called. */
+  get closed() {
+    return this.#b.isClosed();
+  }
+}
+

@@ -1,5 +1,7 @@
-// Copies the shared JS layer (this folder's modules and index.d.ts) into a
-// package, at build and pack time: `node ../js/copy.mjs <dir>`. npm packs
+// Copies the shared JS layer into a package, at build and pack time:
+// `node ../js/copy.mjs <modules dir> <d.ts file>` puts this folder's
+// modules in the modules dir (beside the package's backend.js) and
+// index.d.ts at the d.ts path (beside the package's bytes.d.ts). npm packs
 // only what lies inside a package, so each package carries a copy (never
 // committed: the copies are in .gitignore).
 
@@ -8,13 +10,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const target = path.resolve(process.argv[2] ?? '');
-if (process.argv[2] === undefined) throw new Error('usage: node js/copy.mjs <target dir>');
-fs.rmSync(target, { recursive: true, force: true });
-fs.mkdirSync(target, { recursive: true });
+const [modules, dts] = process.argv.slice(2).map((p) => path.resolve(p));
+if (modules === undefined || dts === undefined) throw new Error('usage: node js/copy.mjs <modules dir> <d.ts file>');
+const note = '// Copied from js/ in the logpond repository at build time: edit it there.\n';
+fs.rmSync(modules, { recursive: true, force: true });
+fs.mkdirSync(modules, { recursive: true });
 for (const name of fs.readdirSync(here)) {
-  if (!/\.(js|d\.ts)$/.test(name)) continue;
-  const text = fs.readFileSync(path.join(here, name), 'utf8');
-  const note = name.endsWith('.js') || name.endsWith('.ts') ? '// Copied from js/ in the logpond repository at build time: edit it there.\n' : '';
-  fs.writeFileSync(path.join(target, name), note + text);
+  if (name.endsWith('.js')) fs.writeFileSync(path.join(modules, name), note + fs.readFileSync(path.join(here, name), 'utf8'));
 }
+fs.writeFileSync(dts, note + fs.readFileSync(path.join(here, 'index.d.ts'), 'utf8'));

@@ -23,6 +23,7 @@ import { Subscription, subscribeOptions } from './subscription.js';
  * @property {() => number} inFlight
  * @property {() => Array<{ partition: number, fromOffset: number, toOffset: number }>} skipDamaged
  * @property {() => Array<{ partition: number, offset: number, deliveryCount: number, reason: string }>} parked
+ * @property {() => void} wake runs waiting receives' checks now (a subscription stopped)
  * @property {() => void} close
  */
 
@@ -298,9 +299,10 @@ export class Queue {
   subscribe(handler, options) {
     const o = subscribeOptions(handler, options);
     if (this.#closed) throw errorOf('CLOSED', 'this queue consumer is closed');
-    return new Subscription(kCreate, this, handler, o, (/** @type {number} */ max, /** @type {() => boolean} */ stopped) =>
-      this.#fetch(max, Infinity, stopped),
-    );
+    return new Subscription(kCreate, this, handler, o, {
+      fetch: (/** @type {number} */ max, /** @type {() => boolean} */ stopped) => this.#fetch(max, Infinity, stopped),
+      wake: () => this.#q.wake(),
+    });
   }
 
   /** Unsettled records of the subscription (in flight and parked included). */

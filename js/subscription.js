@@ -47,6 +47,7 @@ export class Subscription {
   #nackDelayMs;
   #onError;
   #fetch;
+  #wake;
   #stopping = false;
   /** @type {Set<Promise<void>>} */
   #running = new Set();
@@ -59,16 +60,18 @@ export class Subscription {
    * @private Use `queue.subscribe(handler, options)`.
    * @param {symbol} token @param {import('./queue.js').Queue} queue @param {Function} handler
    * @param {ReturnType<typeof subscribeOptions>} options
-   * @param {(max: number, stopped: () => boolean) => Promise<import('./queue.js').Delivery[]>} fetch
+   * @param {{ fetch: (max: number, stopped: () => boolean) => Promise<import('./queue.js').Delivery[]>, wake: () => void }} receiving
+   *   how it receives, and how a stop ends a waiting receive
    */
-  constructor(token, queue, handler, options, fetch) {
+  constructor(token, queue, handler, options, receiving) {
     if (token !== kCreate) throw new TypeError('use queue.subscribe(handler) to get a Subscription');
     this.#queue = queue;
     this.#handler = handler;
     this.#concurrency = options.concurrency;
     this.#nackDelayMs = options.nackDelayMs;
     this.#onError = options.onError;
-    this.#fetch = fetch;
+    this.#fetch = receiving.fetch;
+    this.#wake = receiving.wake;
     /** Deliveries whose handler resolved. */
     this.handled = 0;
     /** Deliveries whose handler rejected (or threw). */
@@ -100,6 +103,7 @@ export class Subscription {
   stop() {
     this.#stopping = true;
     this.#slotFreed?.();
+    this.#wake();
     return this.#done;
   }
 

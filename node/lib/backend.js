@@ -194,6 +194,7 @@ function queueBackend(q) {
       native.queueSkipDamaged(q).map((/** @type {any} */ r) => ({ partition: r.partition, fromOffset: r.fromOffset, toOffset: r.toOffset })),
     parked: () =>
       native.queueParked(q).map((/** @type {any} */ p) => ({ partition: p.partition, offset: p.offset, deliveryCount: p.deliveryCount, reason: p.reason })),
+    wake() {}, // a waiting receive notices a stop between slices
     close: () => native.queueClose(q),
   };
 }

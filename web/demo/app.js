@@ -251,7 +251,7 @@ function renderMembers() {
       const state = m.paused ? 'paused' : m.current ? 'busy' : 'idle';
       let memberId = '–';
       try {
-        memberId = String(m.consumer.memberId());
+        memberId = String(m.consumer.memberId);
       } catch {
         // closed
       }

@@ -1,4 +1,5 @@
-// Builds the wasm module and its JS glue into web/pkg/ (gitignored):
+// Copies the shared JS layer (../js/) into src/shared/ and builds the wasm
+// module and its JS glue into web/pkg/ (both gitignored):
 // cargo (release, wasm32-unknown-unknown) then wasm-bindgen 0.2.130
 // (`--target web`: an ES module that loads the .wasm by URL).
 // No wasm-pack (see TOOLCHAIN.md).
@@ -12,6 +13,7 @@ const root = path.dirname(web);
 const run = (/** @type {string} */ cmd, /** @type {string[]} */ args) =>
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
+run('node', [path.join(root, 'js/copy.mjs'), path.join(web, 'src/shared'), path.join(web, 'shared.d.ts')]);
 const version = execFileSync('wasm-bindgen', ['--version'], { encoding: 'utf8' }).trim();
 if (!version.includes('0.2.130')) {
   throw new Error(`wasm-bindgen CLI 0.2.130 is needed (the crate is pinned to it), found: ${version}`);

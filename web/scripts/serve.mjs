@@ -22,6 +22,8 @@ const TYPES = {
 };
 
 export const WEB_ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+/** The API suite shared with the Node package (../js/test/), served under /js-test/. */
+const SHARED_TESTS = path.join(path.dirname(WEB_ROOT), 'js', 'test');
 
 /**
  * Serves `root` on 127.0.0.1 (port 0: any free port).
@@ -32,8 +34,11 @@ export async function startServer(root = WEB_ROOT, port = 0) {
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      let file = path.normalize(path.join(root, decodeURIComponent(url.pathname)));
-      if (!file.startsWith(root)) {
+      const shared = url.pathname.startsWith('/js-test/');
+      const base = shared ? SHARED_TESTS : root;
+      const rel = shared ? url.pathname.slice('/js-test'.length) : url.pathname;
+      let file = path.normalize(path.join(base, decodeURIComponent(rel)));
+      if (!file.startsWith(base)) {
         res.writeHead(403).end();
         return;
       }

@@ -1,35 +1,18 @@
-// Pond: the log side (topics, send, read), its storage (memory, or a
-// mirror written back to IndexedDB), and the factories of consumers and
-// queues.
+// Pond for browsers: the shared Pond (src/shared/pond.js) over memory or a
+// mirror written back to IndexedDB (idb.js), with the browser's waits
+// (waiters.js), its asynchronous flush and close, export and import.
 
 import { WasmPond, WasmLoader, pageSize } from './wasm.js';
-import { translate, errorOf } from './errors.js';
-import { clockOption } from './clock.js';
-import {
-  typeName,
-  checkString,
-  checkData,
-  checkOptData,
-  checkNumber,
-  checkOptNumber,
-  checkTime,
-  checkOptions,
-  checkKeys,
-  checkOptBoolean,
-  checkWait,
-  Packer,
-  packNumber,
-  unpackRecords,
-} from './convert.js';
+import { pondBackend } from './backend.js';
+import { Pond as SharedPond } from './shared/pond.js';
+import { kCreate, disposable } from './shared/internal.js';
+import { translate, errorOf, call } from './shared/errors.js';
+import { clockOption } from './shared/clock.js';
+import { typeName, checkString, checkData, checkOptions, checkKeys, checkOptBoolean, checkTimeout } from './shared/check.js';
 import * as idb from './idb.js';
 import { Hub } from './waiters.js';
-import { Consumer, consumerArgs } from './consumer.js';
-import { Queue, queueArgs } from './queue.js';
-import { kConsumer, kQueue } from './internal.js';
 
 const PAGE_SIZE = pageSize();
-const DEFAULT_MAX_RECORDS = 500;
-const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
 const DEFAULT_FLUSH_INTERVAL_MS = 50;
 const DEFAULT_LOCK_TIMEOUT_MS = 1000;
 /** After a failed automatic flush, the next try waits at least this long. */
@@ -37,43 +20,8 @@ const RETRY_FLUSH_MS = 1000;
 const DURABILITIES = new Set(['default', 'strict', 'relaxed']);
 
 const MEMORY_KEYS = new Set(['clock']);
-const SEND_MANY_KEYS = new Set(['timeoutMs']);
 const IDB_KEYS = new Set(['clock', 'flushIntervalMs', 'durability', 'lockTimeoutMs', 'onFlushError']);
 const IMPORT_KEYS = new Set([...IDB_KEYS, 'indexedDb', 'replace']);
-const TOPIC_NUMBER_KEYS = [
-  'partitions',
-  'retentionMs',
-  'retentionBytes',
-  'retentionRecords',
-  'deleteRetentionMs',
-  'maxRecordBytes',
-  'maxBacklog',
-  'segmentBytes',
-  'segmentMs',
-];
-const TOPIC_KEYS = new Set([...TOPIC_NUMBER_KEYS, 'compact', 'retainUntilAcked']);
-
-/** Packs every send: calls are synchronous, so one packer is enough unless user code run while packing sends again. */
-const PACKER = new Packer();
-let packerBusy = false;
-
-function acquirePacker() {
-  const packer = packerBusy ? new Packer() : PACKER;
-  packerBusy = true;
-  packer.reset();
-  return packer;
-}
-
-/** @param {Packer} packer */
-function releasePacker(packer) {
-  if (packer === PACKER) {
-    packerBusy = false;
-    packer.shrink();
-  }
-}
-
-const kCreate = Symbol('logpond.create');
-
 /**
  * @typedef {object} IdbState
  * @property {string} name
@@ -86,13 +34,13 @@ const kCreate = Symbol('logpond.create');
 
 /** Options shared by openIndexedDb and importFiles. @param {Record<string, any>} o */
 function idbOptions(o) {
-  const intervalMs = checkWait(o.flushIntervalMs, 'flushIntervalMs', DEFAULT_FLUSH_INTERVAL_MS);
+  const intervalMs = checkTimeout(o.flushIntervalMs, 'flushIntervalMs', DEFAULT_FLUSH_INTERVAL_MS);
   const durability = o.durability ?? 'default';
   checkString(durability, 'durability');
   if (!DURABILITIES.has(durability)) {
     throw errorOf('INVALID_ARGUMENT', `durability must be 'default', 'strict' or 'relaxed', got '${durability}'`);
   }
-  const lockTimeoutMs = checkWait(o.lockTimeoutMs, 'lockTimeoutMs', DEFAULT_LOCK_TIMEOUT_MS);
+  const lockTimeoutMs = checkTimeout(o.lockTimeoutMs, 'lockTimeoutMs', DEFAULT_LOCK_TIMEOUT_MS);
   if (o.onFlushError != null && typeof o.onFlushError !== 'function') {
     throw new TypeError(`onFlushError must be a function, got ${typeName(o.onFlushError)}`);
   }
@@ -111,29 +59,17 @@ function checkPondName(name) {
 }
 
 /**
- * `{ topic, partition, offset, timestampMs }` of `n` sent records, from the
- * numbers the core wrote (three per record).
- * @param {string} topic @param {ArrayLike<number>} meta @param {number} n
- */
-function metadata(topic, meta, n) {
-  const out = new Array(n);
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
-    out[i] = { topic, partition: meta[j], offset: meta[j + 1], timestampMs: meta[j + 2] };
-  }
-  return out;
-}
-
-/**
  * An embeddable event broker in a tab or worker. Get one with
  * `Pond.memory()`, `await Pond.openIndexedDb(name)` or
  * `await Pond.importFiles(files)`. Every method is synchronous except
  * `flush`, `close` and the waits of consumers and queues.
  */
-export class Pond {
+export class Pond extends SharedPond {
   /** @type {WasmPond} */
   #w;
   /** @type {IdbState | null} */
   #idb;
+  /** @type {Hub} */
   #hub;
   /** @type {() => void} */
   #unsubscribeClock = () => {};
@@ -153,10 +89,12 @@ export class Pond {
     if (token !== kCreate) {
       throw new TypeError('use Pond.memory(), Pond.openIndexedDb(name) or Pond.importFiles(files) to get a Pond');
     }
+    const hub = new Hub(() => w.nowMs(), clock !== undefined);
+    super(token, pondBackend(w, hub, (wake) => this.#touched(wake)));
     this.#w = w;
     this.#idb = state;
-    this.#hub = new Hub(() => w.nowMs(), clock !== undefined);
-    if (clock !== undefined) this.#unsubscribeClock = clock.subscribe(() => this.#hub.wakeNow());
+    this.#hub = hub;
+    if (clock !== undefined) this.#unsubscribeClock = clock.subscribe(() => hub.wakeNow());
     if (state !== null) {
       // Leaving the page (or hiding it: mobile browsers may then kill it
       // without a pagehide) writes back what is pending.
@@ -174,14 +112,14 @@ export class Pond {
   /**
    * A pond in memory: nothing is kept after the tab goes (export it with
    * `exportFiles()`).
-   * @param {{ clock?: import('./clock.js').ManualClock }} [options]
+   * @param {{ clock?: import('./shared/clock.js').ManualClock }} [options]
    */
   static memory(options) {
     const o = checkOptions(options, 'Pond.memory options');
     checkKeys(o, MEMORY_KEYS, 'Pond.memory');
     const clock = clockOption(o.clock, 'clock');
     try {
-      return new Pond(kCreate, WasmPond.memory(undefined, clock?.handle()), null, clock);
+      return new Pond(kCreate, WasmPond.memory(undefined, clock?.native.share()), null, clock);
     } catch (e) {
       throw translate(e);
     }
@@ -219,7 +157,7 @@ export class Pond {
       const loader = await fill(db);
       let w;
       try {
-        w = WasmPond.mirrored(loader, clock?.handle());
+        w = WasmPond.mirrored(loader, clock?.native.share());
       } catch (e) {
         throw translate(e);
       }
@@ -268,7 +206,7 @@ export class Pond {
     if (o.indexedDb == null) {
       checkKeys(o, new Set(['clock', 'indexedDb']), 'Pond.importFiles (in memory)');
       try {
-        return new Pond(kCreate, WasmPond.memory(fill(), clock?.handle()), null, clock);
+        return new Pond(kCreate, WasmPond.memory(fill(), clock?.native.share()), null, clock);
       } catch (e) {
         throw translate(e);
       }
@@ -293,33 +231,13 @@ export class Pond {
     checkPondName(name);
     const o = checkOptions(options, 'Pond.deleteIndexedDb options');
     checkKeys(o, new Set(['lockTimeoutMs']), 'Pond.deleteIndexedDb');
-    const release = await idb.acquireLock(name, checkWait(o.lockTimeoutMs, 'lockTimeoutMs', DEFAULT_LOCK_TIMEOUT_MS));
+    const release = await idb.acquireLock(name, checkTimeout(o.lockTimeoutMs, 'lockTimeoutMs', DEFAULT_LOCK_TIMEOUT_MS));
     try {
       await idb.deleteDb(name);
     } catch (e) {
       throw errorOf('IO', `cannot delete IndexedDB pond ${JSON.stringify(name)}: ${String(/** @type {any} */ (e)?.message ?? e)}`, { cause: e });
     } finally {
       release();
-    }
-  }
-
-  /** Runs `f` on the wasm pond, mapping errors. @template T @param {(w: WasmPond) => T} f @returns {T} */
-  #read(f) {
-    try {
-      return f(this.#w);
-    } catch (e) {
-      throw translate(e);
-    }
-  }
-
-  /** Like #read, for calls that change the pond: schedules a flush and wakes waiters. @template T @param {(w: WasmPond) => T} f @returns {T} */
-  #write(f) {
-    try {
-      return f(this.#w);
-    } catch (e) {
-      throw translate(e);
-    } finally {
-      this.#touched(true);
     }
   }
 
@@ -388,7 +306,7 @@ export class Pond {
    */
   async flush() {
     if (this.#closing !== null) throw errorOf('CLOSED', 'pond is closed');
-    this.#read((w) => w.flush());
+    call(() => this.#w.flush());
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     await this.#enqueueFlush();
@@ -434,11 +352,6 @@ export class Pond {
     return this.#closing;
   }
 
-  /** Whether `close()` was called. */
-  get closed() {
-    return this.#w.isClosed();
-  }
-
   /** The IndexedDB pond's name (null for a memory pond). */
   get name() {
     return this.#idb?.name ?? null;
@@ -451,7 +364,7 @@ export class Pond {
 
   /** Bytes the pond holds in memory (an IndexedDB pond mirrors all of its files; retention bounds them). */
   memoryBytes() {
-    return this.#read((w) => w.memoryBytes());
+    return call(() => this.#w.memoryBytes());
   }
 
   /**
@@ -461,279 +374,10 @@ export class Pond {
    * @returns {Array<{ name: string, bytes: Uint8Array }>}
    */
   exportFiles() {
-    const flat = this.#read((w) => w.exportFiles());
+    const flat = call(() => this.#w.exportFiles());
     const out = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ name: flat[i], bytes: flat[i + 1] });
     return out;
-  }
-
-  /** Creates a topic; `TopicExists` if it exists. @param {string} name @param {Record<string, any>} [options] */
-  createTopic(name, options) {
-    checkString(name, 'topic name');
-    const o = checkOptions(options, 'createTopic options');
-    checkKeys(o, TOPIC_KEYS, 'createTopic');
-    /** @type {Record<string, number | undefined>} */
-    const n = {};
-    for (const k of TOPIC_NUMBER_KEYS) n[k] = checkOptNumber(o[k], k);
-    const compact = checkOptBoolean(o.compact, 'compact') ?? false;
-    const retain = checkOptBoolean(o.retainUntilAcked, 'retainUntilAcked') ?? false;
-    this.#write((w) =>
-      w.createTopic(
-        name,
-        n.partitions,
-        n.retentionMs,
-        n.retentionBytes,
-        n.retentionRecords,
-        compact,
-        n.deleteRetentionMs,
-        n.maxRecordBytes,
-        n.maxBacklog,
-        n.segmentBytes,
-        n.segmentMs,
-        retain,
-      ),
-    );
-  }
-
-  /** User topics, sorted. @returns {string[]} */
-  topics() {
-    return this.#read((w) => w.topics());
-  }
-
-  /** @param {string} name */
-  hasTopic(name) {
-    checkString(name, 'topic name');
-    return this.#read((w) => w.hasTopic(name));
-  }
-
-  /** A topic's partitions (offsets, bytes) and configuration. @param {string} name */
-  describe(name) {
-    checkString(name, 'topic name');
-    return this.#read((w) => w.describe(name));
-  }
-
-  /** Deletes a topic and its records. @param {string} name */
-  deleteTopic(name) {
-    checkString(name, 'topic name');
-    this.#write((w) => w.deleteTopic(name));
-  }
-
-  /**
-   * Appends one record; returns where it landed.
-   * @param {string} topic @param {string | Uint8Array | null} value @param {Record<string, any>} [options]
-   */
-  send(topic, value, options) {
-    if (typeof topic !== 'string') checkString(topic, 'topic');
-    const v = value === null ? null : checkData(value, 'value');
-    const packer = acquirePacker();
-    try {
-      if (options == null) {
-        packer.record(v, null, null, NaN, NaN, 'send');
-      } else {
-        const o = checkOptions(options, 'send options');
-        const key = o.key == null ? null : checkData(o.key, 'key');
-        packer.record(v, key, o.headers, packNumber(o.partition, 'partition'), packNumber(o.timestampMs, 'timestampMs'), 'headers');
-      }
-      if (options != null && options.timeoutMs != null) {
-        return this.#sendWaiting(packer, topic, 1, options.timeoutMs).then((meta) => metadata(topic, meta, 1)[0]);
-      }
-      const meta = this.#sendPacked(packer, topic, 1);
-      return { topic, partition: meta[0], offset: meta[1], timestampMs: meta[2] };
-    } finally {
-      releasePacker(packer);
-    }
-  }
-
-  /**
-   * Appends records (each a value, or `{ key, value, headers, partition,
-   * timestampMs }`): those bound for one partition go in one atomic batch,
-   * in order; all are checked before any is written.
-   * @param {string} topic @param {Array<any>} records
-   */
-  sendMany(topic, records, options) {
-    checkString(topic, 'topic');
-    if (!Array.isArray(records)) throw new TypeError(`sendMany records must be an array, got ${typeName(records)}`);
-    let timeoutMs;
-    if (options != null) {
-      const o = checkOptions(options, 'sendMany options');
-      checkKeys(o, SEND_MANY_KEYS, 'sendMany');
-      timeoutMs = o.timeoutMs ?? undefined;
-    }
-    const packer = acquirePacker();
-    try {
-      const n = records.length;
-      for (let i = 0; i < n; i++) {
-        const r = records[i];
-        if (typeof r === 'string' || r instanceof Uint8Array) {
-          packer.record(r, null, null, NaN, NaN, '');
-          continue;
-        }
-        if (r === null || typeof r !== 'object' || Array.isArray(r)) {
-          throw new TypeError(
-            `sendMany record ${i} must be a Uint8Array, string or { key, value, headers, partition, timestampMs } object, got ${typeName(r)}`,
-          );
-        }
-        packer.record(
-          checkOptData(r.value, `record ${i} value`),
-          r.key == null ? null : checkData(r.key, `record ${i} key`),
-          r.headers,
-          packNumber(r.partition, `record ${i} partition`),
-          packNumber(r.timestampMs, `record ${i} timestampMs`),
-          `record ${i} headers`,
-        );
-      }
-      if (timeoutMs !== undefined) {
-        return this.#sendWaiting(packer, topic, n, timeoutMs).then((meta) => metadata(topic, meta, n));
-      }
-      return metadata(topic, this.#sendPacked(packer, topic, n), n);
-    } finally {
-      releasePacker(packer);
-    }
-  }
-
-  /**
-   * Sends what `packer` holds, waiting up to `timeoutMs` while it meets
-   * `Backpressure`: an ack (or anything else that changes the pond) runs
-   * the attempt again. The packed records are copied first: the packer goes
-   * back to the pool when the calling method returns.
-   * @param {Packer} packer @param {string} topic @param {number} count @param {unknown} timeoutMs
-   * @returns {Promise<Float64Array>}
-   */
-  #sendWaiting(packer, topic, count, timeoutMs) {
-    const limit = checkWait(timeoutMs, 'timeoutMs', 0);
-    const meta = packer.meta.slice(0, packer.m);
-    const data = packer.data.slice(0, packer.pos);
-    /** @type {unknown} */
-    let refused;
-    // A refused attempt changes nothing: it must not wake the waiters (itself included).
-    const attempt = () => {
-      let sent;
-      try {
-        sent = this.#w.sendPacked(topic, meta, data, count);
-      } catch (e) {
-        const err = translate(e);
-        if (/** @type {any} */ (err).code !== 'BACKPRESSURE') throw err;
-        refused = err;
-        return [];
-      }
-      this.#touched(true);
-      return [sent];
-    };
-    try {
-      const first = attempt();
-      if (first.length > 0 || limit === 0) return first.length > 0 ? Promise.resolve(first[0]) : Promise.reject(refused);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.#hub.wait(attempt, () => this.closed, limit).then((got) => {
-      if (got.length > 0) return got[0];
-      throw this.closed ? errorOf('CLOSED', 'pond is closed') : refused;
-    });
-  }
-
-  /** @param {Packer} packer @param {string} topic @param {number} count @returns {Float64Array} */
-  #sendPacked(packer, topic, count) {
-    return this.#write((w) => w.sendPacked(topic, packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos), count));
-  }
-
-  /**
-   * Reads records of one partition from `offset` (default: its start), at
-   * most `maxRecords` (default 500) and about `maxBytes` (default 50 MiB).
-   * @param {string} topic @param {number} [partition] @param {Record<string, any>} [options]
-   */
-  read(topic, partition = 0, options) {
-    checkString(topic, 'topic');
-    const p = checkNumber(partition, 'partition');
-    let offset;
-    let maxRecords = DEFAULT_MAX_RECORDS;
-    let maxBytes = DEFAULT_MAX_BYTES;
-    if (options != null) {
-      const o = checkOptions(options, 'read options');
-      checkKeys(o, new Set(['offset', 'maxRecords', 'maxBytes']), 'read');
-      offset = checkOptNumber(o.offset, 'offset');
-      if (o.maxRecords != null) maxRecords = checkNumber(o.maxRecords, 'maxRecords');
-      if (o.maxBytes != null) maxBytes = checkNumber(o.maxBytes, 'maxBytes');
-    }
-    return unpackRecords(this.#read((w) => w.read(topic, p, offset, maxRecords, maxBytes)));
-  }
-
-  /** `{ startOffset, endOffset }` of a partition. @param {string} topic @param {number} [partition] */
-  offsets(topic, partition = 0) {
-    checkString(topic, 'topic');
-    const p = checkNumber(partition, 'partition');
-    const o = this.#read((w) => w.offsets(topic, p));
-    return { startOffset: o[0], endOffset: o[1] };
-  }
-
-  /** The first offset whose timestamp is >= `timestampMs`, or null. @param {string} topic @param {number} partition @param {number | Date} timestampMs */
-  offsetForTime(topic, partition, timestampMs) {
-    checkString(topic, 'topic');
-    const p = checkNumber(partition, 'partition');
-    const ts = checkTime(timestampMs, 'timestampMs');
-    return this.#read((w) => w.offsetForTime(topic, p, ts)) ?? null;
-  }
-
-  /** Makes every offset below `beforeOffset` unreadable. @param {string} topic @param {number} partition @param {number} beforeOffset */
-  deleteRecords(topic, partition, beforeOffset) {
-    checkString(topic, 'topic');
-    const p = checkNumber(partition, 'partition');
-    const before = checkNumber(beforeOffset, 'beforeOffset');
-    this.#write((w) => w.deleteRecords(topic, p, before));
-  }
-
-  /** Runs retention and compaction now (sends run them as they go). */
-  maintain() {
-    this.#write((w) => w.maintain());
-  }
-
-  /**
-   * A member of consumer group `group` reading `topics`.
-   * @param {Record<string, any>} options
-   */
-  consumer(options) {
-    const a = consumerArgs(options);
-    const c = this.#write((w) =>
-      w.consumer(a.group, a.topics, a.autoOffsetReset, a.autoCommit, a.autoCommitIntervalMs, a.sessionTimeoutMs, a.assignor),
-    );
-    return new Consumer(kConsumer, c, this.#context(), a);
-  }
-
-  /**
-   * A consumer of subscription `options.subscription` of `topic`
-   * (created at the topic's start if missing).
-   * @param {string} topic @param {Record<string, any>} options
-   */
-  queue(topic, options) {
-    checkString(topic, 'topic');
-    const a = queueArgs(options);
-    const q = this.#write((w) =>
-      w.queue(topic, a.subscription, a.ackTimeoutMs, a.maxDeliveries, a.deadLetterTopic, a.maxInFlight, a.startAtEnd),
-    );
-    return new Queue(kQueue, q, this.#context(), topic, a.subscription);
-  }
-
-  /** Subscriptions of a topic, sorted. @param {string} topic @returns {string[]} */
-  subscriptions(topic) {
-    checkString(topic, 'topic');
-    return this.#read((w) => w.subscriptions(topic));
-  }
-
-  /** Deletes a subscription and its delivery state. @param {string} topic @param {string} subscription */
-  deleteSubscription(topic, subscription) {
-    checkString(topic, 'topic');
-    checkString(subscription, 'subscription');
-    this.#write((w) => w.deleteSubscription(topic, subscription));
-  }
-
-  /** What consumers and queues need from their pond. */
-  #context() {
-    return {
-      hub: this.#hub,
-      /** @param {boolean} wake */
-      touched: (wake) => this.#touched(wake),
-      closed: () => this.#closing !== null,
-      now: () => this.#w.nowMs(),
-    };
   }
 
   toString() {
@@ -741,12 +385,4 @@ export class Pond {
   }
 }
 
-if (typeof Symbol.asyncDispose === 'symbol') {
-  Object.defineProperty(Pond.prototype, Symbol.asyncDispose, {
-    value: function asyncDispose() {
-      return this.close();
-    },
-    writable: true,
-    configurable: true,
-  });
-}
+disposable(Pond);

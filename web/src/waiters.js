@@ -1,29 +1,31 @@
-// Waiting for records without a busy loop. A pond has one hub; `poll` and
-// `receive` that find nothing park an attempt here. The hub runs the
-// attempts again when something may have changed: after a send, ack, nack,
-// group change or close in this pond (the JS layer calls `wake`), when the
-// manual clock moves, when a queue lease or nack delay falls due (a timer
-// for the earliest known due time), on a consumer's heartbeat interval (so a
-// waiting member stays in its group), and once more at the timeout.
+// Waiting for records without a busy loop. A pond has one hub; a `poll`,
+// `receive` or waiting `send` that finds nothing parks its attempt here.
+// The hub runs the attempts again when something may have changed: after
+// a send, ack, nack, group change or close in this pond (`wake`), when the
+// manual clock moves, when a queue record falls due (one timer, for the
+// earliest time the core's `nextDueMs` gives among the pond's queues), on
+// a consumer's heartbeat interval (so a waiting member stays in its
+// group), and once more at the timeout.
 
 /**
  * @typedef {object} Waiter
- * @property {() => any[]} attempt returns what was found (empty: nothing yet); may throw
+ * @property {() => any} attempt returns what was found, or null; may throw
  * @property {() => boolean} done true when the wait should end with nothing (closed, stopped)
- * @property {(v: any[]) => void} resolve
+ * @property {(v: any) => void} resolve
  * @property {(e: unknown) => void} reject
  * @property {ReturnType<typeof setTimeout> | undefined} timer
  * @property {ReturnType<typeof setInterval> | undefined} beat
  */
 
+/** How long a due time already past waits before it is looked at again (ms). */
+const PAST_DUE_RETRY_MS = 100;
+
 export class Hub {
   /** @type {Set<Waiter>} */
   #waiters = new Set();
   #scheduled = false;
-  /** Clock times (ms) at which a queue record may become deliverable again. */
-  #dues = new MinHeap();
-  /** The last due time noted (dues are rounded up to DUE_GRAIN_MS and deduplicated). */
-  #lastDue = -Infinity;
+  /** When each of the pond's queues has a record falling due (the core says; undefined: never). @type {Set<() => number | undefined>} */
+  #dues = new Set();
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #dueTimer;
   #dueTimerAt = Infinity;
@@ -37,25 +39,30 @@ export class Hub {
   }
 
   /**
-   * Waits until `attempt` finds something, `done()` says stop, or
-   * `timeoutMs` passes (then `attempt` runs a last time).
-   * @param {() => any[]} attempt @param {() => boolean} done
+   * Runs `attempt` now; when it finds nothing (null), waits until it finds
+   * something, `done()` says stop, or `timeoutMs` passes (then `attempt`
+   * runs a last time). Resolves what it found, or null.
+   * @template T
+   * @param {() => T | null} attempt @param {() => boolean} done
    * @param {number} timeoutMs may be Infinity @param {number} [heartbeatMs] real-time re-attempt interval
-   * @returns {Promise<any[]>}
+   * @returns {Promise<T | null>}
    */
   wait(attempt, done, timeoutMs, heartbeatMs) {
+    let first;
+    try {
+      first = attempt();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (first !== null || timeoutMs === 0 || done()) return Promise.resolve(first);
     return new Promise((resolve, reject) => {
       /** @type {Waiter} */
       const w = { attempt, done, resolve, reject, timer: undefined, beat: undefined };
       if (Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.#run(w, true), timeoutMs);
       if (heartbeatMs !== undefined && !this.#manual) w.beat = setInterval(() => this.#run(w, false), heartbeatMs);
       this.#waiters.add(w);
-      this.#arm();
+      this.dueChanged();
     });
-  }
-
-  get waiting() {
-    return this.#waiters.size;
   }
 
   /** @param {Waiter} w @param {boolean} last */
@@ -63,13 +70,13 @@ export class Hub {
     if (!this.#waiters.has(w)) return;
     let found;
     try {
-      found = w.done() ? [] : w.attempt();
+      found = w.done() ? null : w.attempt();
     } catch (e) {
       this.#finish(w);
       w.reject(e);
       return;
     }
-    if (found.length > 0 || last || w.done()) {
+    if (found !== null || last || w.done()) {
       this.#finish(w);
       w.resolve(found);
     }
@@ -94,48 +101,45 @@ export class Hub {
 
   /** Runs the waiting attempts again now. */
   wakeNow() {
-    const now = this.#now();
     // Waiters that find records leave and, if they wait again, queue up
     // behind the others: competing consumers take turns.
     for (const w of [...this.#waiters]) this.#run(w, false);
-    while (this.#dues.size > 0 && this.#dues.peek() <= now) this.#dues.pop();
-    this.#arm();
+    this.dueChanged();
   }
 
-  /** Notes a clock time at which a queue record becomes deliverable again. @param {number} atMs */
-  due(atMs) {
-    const t = Math.ceil(atMs / DUE_GRAIN_MS) * DUE_GRAIN_MS;
-    if (t !== this.#lastDue) {
-      this.#lastDue = t;
-      this.#dues.push(t);
+  /** Adds a queue's due time to those the hub wakes at; returns the function that removes it. @param {() => number | undefined} f */
+  dueFrom(f) {
+    this.#dues.add(f);
+    return () => this.#dues.delete(f);
+  }
+
+  /** A due time may have changed (a receive, a nack): keeps one timer, for the earliest, while anyone waits. */
+  dueChanged() {
+    let earliest = Infinity;
+    if (this.#waiters.size > 0 && !this.#manual) {
+      for (const f of this.#dues) {
+        let due;
+        try {
+          due = f();
+        } catch {
+          // a queue closed meanwhile: nothing falls due there
+        }
+        if (due !== undefined && due < earliest) earliest = due;
+      }
     }
-    this.#arm();
-  }
-
-  /** Keeps one timer, for the earliest due time, while anyone waits. */
-  #arm() {
-    // Due times that passed: the waiters' attempts see their records now.
+    // A due time already past that no waiter could take (a consumer at its
+    // maxInFlight) is looked at again a slice later, not in a busy loop.
     const now = this.#now();
-    let passed = false;
-    while (this.#dues.size > 0 && this.#dues.peek() <= now) {
-      this.#dues.pop();
-      passed = true;
-    }
-    if (passed) this.wake();
-    if (this.#waiters.size === 0 || this.#dues.size === 0 || this.#manual) {
-      this.#disarm();
-      return;
-    }
-    const earliest = this.#dues.peek();
+    if (earliest <= now) earliest = this.#dueTimerAt > now && this.#dueTimerAt < Infinity ? this.#dueTimerAt : now + PAST_DUE_RETRY_MS;
     if (earliest === this.#dueTimerAt) return;
     this.#disarm();
+    if (earliest === Infinity) return;
     this.#dueTimerAt = earliest;
-    const delay = Math.max(0, earliest - this.#now()) + 1;
     this.#dueTimer = setTimeout(() => {
       this.#dueTimer = undefined;
       this.#dueTimerAt = Infinity;
       this.wakeNow();
-    }, delay);
+    }, earliest - now + 1);
   }
 
   #disarm() {
@@ -148,55 +152,6 @@ export class Hub {
   closeAll() {
     for (const w of [...this.#waiters]) this.#run(w, true);
     this.#disarm();
-    this.#dues = new MinHeap();
-  }
-}
-
-/** Due times are kept at this granularity (ms), so a busy queue notes few. */
-const DUE_GRAIN_MS = 10;
-
-/** A binary min-heap of numbers. */
-class MinHeap {
-  /** @type {number[]} */
-  #a = [];
-
-  get size() {
-    return this.#a.length;
-  }
-
-  peek() {
-    return this.#a[0];
-  }
-
-  /** @param {number} v */
-  push(v) {
-    const a = this.#a;
-    let i = a.push(v) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (a[parent] <= v) break;
-      a[i] = a[parent];
-      i = parent;
-    }
-    a[i] = v;
-  }
-
-  pop() {
-    const a = this.#a;
-    const top = a[0];
-    const last = /** @type {number} */ (a.pop());
-    if (a.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= a.length) break;
-        const c = l + 1 < a.length && a[l + 1] < a[l] ? l + 1 : l;
-        if (a[c] >= last) break;
-        a[i] = a[c];
-        i = c;
-      }
-      a[i] = last;
-    }
-    return top;
+    this.#dues.clear();
   }
 }

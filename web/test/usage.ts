@@ -60,6 +60,8 @@ export async function usage(): Promise<void> {
   c.seekToTime(Date.now());
   const assigned: Array<{ topic: string; partition: number }> = c.assignment();
   const lag: number = c.lag().reduce((n, l) => n + l.lag, 0);
+  const member: number = c.memberId + c.generation; // properties, as in Node
+  void member;
   c.close();
 
   const q = pond.queue('orders', { subscription: 'workers', ackTimeoutMs: 30_000, maxDeliveries: 5, deadLetterTopic: 'orders.dlq', maxInFlight: 100 });
@@ -76,6 +78,7 @@ export async function usage(): Promise<void> {
     delivery.ack();
     break;
   }
+  q.ackMany(await pond.queue('orders', 'shorthand').receive({ maxMessages: 10 }));
   const sub = q.subscribe(async (delivery) => {
     await Promise.resolve(delivery.record.value);
   }, { concurrency: 4, onError: (e) => console.error(e) });

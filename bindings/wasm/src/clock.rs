@@ -39,7 +39,8 @@ impl WasmClock {
         Ok(())
     }
 
-    pub fn now(&self) -> f64 {
+    #[wasm_bindgen(js_name = nowMs)]
+    pub fn now_ms(&self) -> f64 {
         self.0.now_ms() as f64
     }
 

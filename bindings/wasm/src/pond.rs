@@ -364,23 +364,24 @@ impl WasmPond {
         &self,
         group: String,
         topics: Vec<String>,
-        auto_offset_reset: &str,
-        auto_commit: bool,
+        auto_offset_reset: Option<String>,
+        auto_commit: Option<bool>,
         auto_commit_interval_ms: Option<f64>,
         session_timeout_ms: Option<f64>,
-        assignor: &str,
+        assignor: Option<String>,
     ) -> JsResult<WasmConsumer> {
         // Missing options take the core's defaults.
         let defaults = ConsumerConfig::new(group.clone(), &[]);
         let config = ConsumerConfig {
             group,
             topics,
-            auto_offset_reset: OffsetReset::parse(auto_offset_reset).ok_or_else(|| {
-                invalid(format!(
-                    "autoOffsetReset must be 'earliest', 'latest' or 'none', got {auto_offset_reset:?}"
-                ))
-            })?,
-            auto_commit,
+            auto_offset_reset: match auto_offset_reset {
+                Some(r) => OffsetReset::parse(&r).ok_or_else(|| {
+                    invalid(format!("autoOffsetReset must be 'latest', 'earliest' or 'none', got '{r}'"))
+                })?,
+                None => defaults.auto_offset_reset,
+            },
+            auto_commit: auto_commit.unwrap_or(defaults.auto_commit),
             auto_commit_interval_ms: match auto_commit_interval_ms {
                 Some(ms) => to_i64("autoCommitIntervalMs", ms)?,
                 None => defaults.auto_commit_interval_ms,
@@ -389,11 +390,14 @@ impl WasmPond {
                 Some(ms) => to_i64("sessionTimeoutMs", ms)?,
                 None => defaults.session_timeout_ms,
             },
-            assignor: Assignor::parse(assignor).ok_or_else(|| {
-                invalid(format!(
-                    "assignor must be 'cooperative-sticky', 'range' or 'round-robin', got {assignor:?}"
-                ))
-            })?,
+            assignor: match assignor {
+                Some(a) => Assignor::parse(&a).ok_or_else(|| {
+                    invalid(format!(
+                        "assignor must be 'cooperative-sticky', 'range' or 'round-robin', got '{a}'"
+                    ))
+                })?,
+                None => defaults.assignor,
+            },
         };
         let topics = config.topics.clone();
         Ok(WasmConsumer::new(core(self.pond.consumer(config))?, topics))
@@ -408,7 +412,7 @@ impl WasmPond {
         max_deliveries: Option<f64>,
         dead_letter_topic: Option<String>,
         max_in_flight: Option<f64>,
-        start_at_end: bool,
+        start_at_end: Option<bool>,
     ) -> JsResult<WasmQueue> {
         // Missing options take the core's defaults.
         let defaults = QueueConfig::new(subscription.clone());
@@ -424,7 +428,7 @@ impl WasmPond {
                 Some(n) => to_usize("maxInFlight", n)?,
                 None => defaults.max_in_flight,
             },
-            start_at_end,
+            start_at_end: start_at_end.unwrap_or(defaults.start_at_end),
         };
         Ok(WasmQueue::new(core(self.pond.queue(topic, config))?))
     }

@@ -1,0 +1,212 @@
+// What the shared JS layer (src/shared/, copied from the repository's js/)
+// needs from the browser: the wasm module, record bytes as Uint8Arrays,
+// and waiting on the pond's hub (waiters.js) instead of threads. Every
+// wasm call is synchronous; a wait re-runs its attempt when the hub says
+// something may have changed.
+
+import { WasmClock, errorKinds as kinds } from './wasm.js';
+
+/** Record bytes: views of what a wasm call returned. */
+export const Bytes = Uint8Array;
+
+/** What values and keys may be, for messages. */
+export const BYTES = 'Uint8Array, ArrayBuffer, typed array';
+
+/** Other views of bytes a browser page holds: ArrayBuffers and typed arrays. @param {unknown} v */
+export function asBytes(v) {
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return undefined;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes `s` as utf-8 into `buf` at `at` (room checked); returns the length. */
+export function utf8Write(/** @type {Uint8Array} */ buf, /** @type {string} */ s, /** @type {number} */ at) {
+  return encoder.encodeInto(s, buf.subarray(at)).written;
+}
+
+export const NativeClock = WasmClock;
+export const errorKinds = () => /** @type {Array<[string, string]>} */ (kinds());
+
+/** Lets the event loop turn. */
+export function turn() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Reports a failure nobody awaits (a subscription's, without onError). @param {unknown} e */
+export function report(e) {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
+  else console.error(e);
+}
+
+/** An error carrying a core code (the shared layer maps it to its class). @param {string} code @param {string} message */
+function coded(code, message) {
+  return Object.assign(new Error(message), { code });
+}
+
+/** What a wait that found nothing resolves with: no records. @type {[Uint8Array, Float64Array]} */
+const NOTHING = [new Uint8Array(0), new Float64Array(0)];
+
+/** @param {[Uint8Array, Float64Array]} packed */
+const found = (packed) => (packed[1].length > 0 ? packed : null);
+
+/**
+ * The backend of one pond (see the shared pond.js) over its wasm pond, its
+ * wait hub and the `touched` of its Pond (which schedules the flush).
+ * @param {any} w @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
+ */
+export function pondBackend(w, hub, touched) {
+  return {
+    changed: touched,
+    isClosed: () => w.isClosed(),
+    createTopic: (/** @type {string} */ name, /** @type {Record<string, any>} */ c) =>
+      w.createTopic(name, c.partitions, c.retentionMs, c.retentionBytes, c.retentionRecords, c.compact ?? false,
+        c.deleteRetentionMs, c.maxRecordBytes, c.maxBacklog, c.segmentBytes, c.segmentMs, c.retainUntilAcked ?? false),
+    topics: () => w.topics(),
+    hasTopic: (/** @type {string} */ name) => w.hasTopic(name),
+    describe: (/** @type {string} */ name) => w.describe(name),
+    deleteTopic: (/** @type {string} */ name) => w.deleteTopic(name),
+    send: (/** @type {any} */ packer) => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)),
+    /** Re-attempted whenever the pond changes (an ack makes room); a refused attempt changes nothing, so wakes nobody. */
+    sendWait(/** @type {any} */ packer, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) {
+      const meta = packer.meta.slice(0, packer.m);
+      const data = packer.data.slice(0, packer.pos);
+      /** @type {unknown} */
+      let refused;
+      const attempt = () => {
+        let sent;
+        try {
+          sent = w.sendPacked(meta, data);
+        } catch (e) {
+          if (/** @type {any} */ (e)?.code !== 'BACKPRESSURE') throw e;
+          refused = e;
+          return null;
+        }
+        touched(true);
+        return sent;
+      };
+      return hub.wait(attempt, stopped, timeoutMs).then((sent) => {
+        if (sent !== null) return sent;
+        throw w.isClosed() ? coded('CLOSED', 'pond is closed') : refused;
+      });
+    },
+    read: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number | undefined} */ offset, /** @type {number} */ max, /** @type {number} */ maxBytes) =>
+      w.read(t, p, offset, max, maxBytes),
+    offsets: (/** @type {string} */ t, /** @type {number} */ p) => w.offsets(t, p),
+    offsetForTime: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ ts) => w.offsetForTime(t, p, ts),
+    deleteRecords: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ before) => w.deleteRecords(t, p, before),
+    maintain: () => w.maintain(),
+    subscriptions: (/** @type {string} */ t) => w.subscriptions(t),
+    deleteSubscription: (/** @type {string} */ t, /** @type {string} */ name) => w.deleteSubscription(t, name),
+    consumer: (/** @type {any} */ o) =>
+      consumerBackend(
+        w.consumer(o.group, o.topics, o.autoOffsetReset, o.autoCommit, o.autoCommitIntervalMs, o.sessionTimeoutMs, o.assignor),
+        hub,
+        touched,
+      ),
+    queue: (/** @type {string} */ topic, /** @type {any} */ o) =>
+      queueBackend(
+        w.queue(topic, o.subscription, o.ackTimeoutMs, o.maxDeliveries, o.deadLetterTopic, o.maxInFlight, o.startAtEnd),
+        hub,
+        touched,
+      ),
+  };
+}
+
+/**
+ * The backend of one consumer. A waiting poll is re-attempted on the
+ * hub's wakes and on the consumer's heartbeat interval (so a waiting
+ * member stays in its group: the core says how often).
+ * @param {any} c @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
+ */
+function consumerBackend(c, hub, touched) {
+  const heartbeatMs = Math.max(10, c.heartbeatIntervalMs());
+  /** The group generation last seen: a change means a rebalance, which may give other members work. */
+  let generation = -1;
+  /** Runs a fetch; positions moved (flush soon), and a new generation wakes the other waiters. @param {() => any} f */
+  const fetch = (f) => {
+    let packed;
+    try {
+      packed = f();
+    } finally {
+      touched(false);
+    }
+    let g = generation;
+    try {
+      g = c.generation();
+    } catch {
+      // closed meanwhile
+    }
+    if (g !== generation) {
+      generation = g;
+      hub.wake();
+    }
+    return found(packed);
+  };
+  const next = () => fetch(() => c.nextRecord());
+  /** @param {[string[], Uint32Array, Float64Array]} a */
+  const rows = ([topics, partitions, values]) =>
+    topics.map((topic, i) => ({ topic, partition: partitions[i], value: values[i] }));
+  return {
+    poll: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
+      hub.wait(() => fetch(() => c.poll(max)), stopped, timeoutMs, heartbeatMs).then((r) => r ?? NOTHING),
+    next,
+    nextWait: (/** @type {() => boolean} */ stopped) => hub.wait(next, stopped, Infinity, heartbeatMs).then((r) => r ?? NOTHING),
+    commit: () => c.commit(),
+    commitOffsets: (/** @type {string[]} */ t, /** @type {number[]} */ p, /** @type {number[]} */ o) =>
+      c.commitOffsets(t, Float64Array.from(p), Float64Array.from(o)),
+    committed: (/** @type {string} */ t, /** @type {number} */ p) => c.committed(t, p),
+    position: (/** @type {string} */ t, /** @type {number} */ p) => c.position(t, p),
+    seek: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ o) => c.seek(t, p, o),
+    seekToBeginning: () => c.seekToBeginning(),
+    seekToEnd: () => c.seekToEnd(),
+    seekToTime: (/** @type {number} */ ts) => c.seekToTime(ts),
+    assignment: () => rows(c.assignment()).map(({ topic, partition }) => ({ topic, partition })),
+    lag: () => rows(c.lag()).map(({ topic, partition, value }) => ({ topic, partition, lag: value })),
+    skipDamaged: () => c.skipDamaged(),
+    member: () => [c.memberId(), c.generation()],
+    close: () => c.close(),
+  };
+}
+
+/**
+ * The backend of one queue consumer. The hub wakes waiting receives when a
+ * record of the subscription falls due (a lease expiring, a nack delay or
+ * backoff ending): it asks the core when (`nextDueMs`).
+ * @param {any} q @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
+ */
+function queueBackend(q, hub, touched) {
+  const unregister = hub.dueFrom(() => q.nextDueMs());
+  /** @param {number} max */
+  const attempt = (max) => {
+    try {
+      return found(q.receive(max));
+    } finally {
+      touched(false);
+      hub.dueChanged();
+    }
+  };
+  return {
+    receive: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
+      hub.wait(() => attempt(max), stopped, timeoutMs).then((r) => r ?? NOTHING),
+    ack: (/** @type {Float64Array} */ tokens) => q.ack(tokens),
+    nack(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {number} */ delay, /** @type {string | undefined} */ reason) {
+      q.nack(p, o, l, delay, reason);
+      hub.dueChanged();
+    },
+    nackFailed(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {string} */ reason) {
+      q.nackFailed(p, o, l, reason);
+      hub.dueChanged();
+    },
+    backlog: () => q.backlog(),
+    inFlight: () => q.inFlight(),
+    skipDamaged: () => q.skipDamaged(),
+    parked: () => q.parked(),
+    wake: () => hub.wakeNow(),
+    close() {
+      unregister();
+      q.close();
+    },
+  };
+}

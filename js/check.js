@@ -2,7 +2,7 @@
 // call; value ranges are checked natively (the JS number rules of the
 // bindings' shared crate) and throw InvalidArgument.
 
-import { errorOf } from './errors.js';
+import { errorOf } from './internal.js';
 import { asBytes, BYTES } from '../backend.js';
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
@@ -40,11 +40,6 @@ export function checkData(v, what) {
   const bytes = asBytes(v);
   if (bytes !== undefined) return bytes;
   throw new TypeError(`${what} must be a ${BYTES} or string, got ${typeName(v)}`);
-}
-
-/** Bytes, a string or null (absent). @param {unknown} v @param {string} what */
-export function checkOptData(v, what) {
-  return v == null ? null : checkData(v, what);
 }
 
 /**

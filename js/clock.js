@@ -1,7 +1,7 @@
 // ManualClock: time that moves only when told to, for tests.
 
 import { NativeClock } from '../backend.js';
-import { call } from './errors.js';
+import { call } from './internal.js';
 import { checkTime, checkNumber } from './check.js';
 
 /** @type {(clock: ManualClock) => { native: any, listeners: Set<() => void> }} */

@@ -10,7 +10,7 @@
 // waits); when none is, the backend waits for one.
 
 import { turn } from '../backend.js';
-import { errorOf, translate, call } from './errors.js';
+import { errorOf, translate, call, write, kCreate, disposable } from './internal.js';
 import {
   typeName,
   checkString,
@@ -22,7 +22,6 @@ import {
   pickOptions,
 } from './check.js';
 import { unpack } from './records.js';
-import { write, kCreate, disposable } from './internal.js';
 
 /**
  * What a package gives for one consumer. Waits resolve packed records

@@ -8,19 +8,4 @@ export { ManualClock } from './clock.js';
 export { Consumer } from './consumer.js';
 export { Queue, Delivery } from './queue.js';
 export { Subscription } from './subscription.js';
-export {
-  LogpondError,
-  TopicExists,
-  TopicNotFound,
-  InvalidName,
-  InvalidArgument,
-  RecordTooLarge,
-  Backpressure,
-  OffsetOutOfRange,
-  Corruption,
-  PondLocked,
-  Closed,
-  CommitFailed,
-  LeaseExpired,
-  IoError,
-} from './errors.js';
+export * from './errors.js';

@@ -5,9 +5,8 @@
 // IndexedDB). The packages' `Pond` subclasses add how a pond is opened,
 // flushed and closed.
 
-import { BYTES } from '../backend.js';
-import { translate, call } from './errors.js';
-import { write, kCreate } from './internal.js';
+import { BYTES, topicOptions } from '../backend.js';
+import { translate, errorOf, call, write, kCreate } from './internal.js';
 import {
   typeName,
   checkString,
@@ -18,7 +17,7 @@ import {
   checkOptions,
   checkKeys,
   checkTimeout,
-  pickOptions,
+  checkOptBoolean,
 } from './check.js';
 import { Packer, packNumber, metadata, unpack } from './records.js';
 import { Consumer } from './consumer.js';
@@ -33,10 +32,10 @@ import { Queue } from './queue.js';
  * @typedef {object} PondBackend
  * @property {(wake: boolean) => void} changed the pond changed (wake: waiting polls and receives may find something)
  * @property {() => boolean} isClosed
- * @property {(name: string, config: Record<string, number | boolean>) => void} createTopic
+ * @property {(name: string, options: Float64Array) => void} createTopic options' numbers in the order of `topicOptions()`
  * @property {() => string[]} topics
  * @property {(name: string) => boolean} hasTopic
- * @property {(name: string) => any} describe
+ * @property {(name: string) => ArrayLike<number>} describe the configuration's numbers (that order), then four per partition
  * @property {(name: string) => void} deleteTopic
  * @property {(packer: Packer) => ArrayLike<number>} send sends a sealed packer; `partition, offset, timestampMs` per record
  * @property {(packer: Packer, timeoutMs: number, stopped: () => boolean) => Promise<ArrayLike<number>>} sendWait the same, waiting out Backpressure (copies the packer before it returns)
@@ -56,19 +55,26 @@ const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
 
 const SEND_MANY_KEYS = new Set(['timeoutMs']);
 const READ_KEYS = new Set(['offset', 'maxRecords', 'maxBytes']);
-const TOPIC_NUMBER_KEYS = [
-  'partitions',
-  'retentionMs',
-  'retentionBytes',
-  'retentionRecords',
-  'deleteRetentionMs',
-  'maxRecordBytes',
-  'maxBacklog',
-  'segmentBytes',
-  'segmentMs',
-];
-const TOPIC_BOOLEAN_KEYS = ['compact', 'retainUntilAcked'];
-const TOPIC_KEYS = new Set([...TOPIC_NUMBER_KEYS, ...TOPIC_BOOLEAN_KEYS]);
+/** The options of `createTopic`, in the order the native side takes their numbers (it declares them). */
+const TOPIC_OPTIONS = topicOptions();
+const TOPIC_KEYS = new Set(TOPIC_OPTIONS);
+const TOPIC_BOOLEANS = new Set(['compact', 'retainUntilAcked']);
+
+/**
+ * One `createTopic` option as its number crosses: NaN when absent,
+ * booleans as 1 or 0.
+ * @param {unknown} v @param {string} name
+ */
+function topicNumber(v, name) {
+  if (TOPIC_BOOLEANS.has(name)) {
+    const flag = checkOptBoolean(v, name);
+    return flag === undefined ? NaN : Number(flag);
+  }
+  const n = checkOptNumber(v, name);
+  if (n === undefined) return NaN;
+  if (Number.isNaN(n)) throw errorOf('INVALID_ARGUMENT', `${name} must be an integer, got NaN`);
+  return n;
+}
 
 /**
  * Packs the records of every send: calls are synchronous, so one is
@@ -109,8 +115,8 @@ export class Pond {
     checkString(name, 'topic name');
     const o = checkOptions(options, 'createTopic options');
     checkKeys(o, TOPIC_KEYS, 'createTopic');
-    const config = pickOptions(o, TOPIC_NUMBER_KEYS, TOPIC_BOOLEAN_KEYS);
-    write(this.#b, true, () => this.#b.createTopic(name, config));
+    const numbers = Float64Array.from(TOPIC_OPTIONS, (k) => topicNumber(o[k], k));
+    write(this.#b, true, () => this.#b.createTopic(name, numbers));
   }
 
   /** User topics, sorted. @returns {string[]} */
@@ -127,30 +133,17 @@ export class Pond {
   /** A topic's partitions (offsets, bytes) and configuration. @param {string} name */
   describe(name) {
     checkString(name, 'topic name');
-    const info = call(() => this.#b.describe(name));
-    const c = info.config;
-    return {
-      name: info.name,
-      partitions: info.partitions.map((/** @type {any} */ p) => ({
-        partition: p.partition,
-        startOffset: p.startOffset,
-        endOffset: p.endOffset,
-        bytes: p.bytes,
-      })),
-      config: {
-        partitions: c.partitions,
-        retentionMs: c.retentionMs ?? null,
-        retentionBytes: c.retentionBytes ?? null,
-        retentionRecords: c.retentionRecords ?? null,
-        compact: c.compact,
-        deleteRetentionMs: c.deleteRetentionMs,
-        maxRecordBytes: c.maxRecordBytes,
-        maxBacklog: c.maxBacklog ?? null,
-        segmentBytes: c.segmentBytes,
-        segmentMs: c.segmentMs,
-        retainUntilAcked: c.retainUntilAcked,
-      },
-    };
+    const n = call(() => this.#b.describe(name));
+    /** @type {Record<string, number | boolean | null>} */
+    const config = {};
+    TOPIC_OPTIONS.forEach((k, i) => {
+      config[k] = TOPIC_BOOLEANS.has(k) ? n[i] === 1 : Number.isNaN(n[i]) ? null : n[i];
+    });
+    const partitions = [];
+    for (let i = TOPIC_OPTIONS.length; i < n.length; i += 4) {
+      partitions.push({ partition: n[i], startOffset: n[i + 1], endOffset: n[i + 2], bytes: n[i + 3] });
+    }
+    return { name, partitions, config };
   }
 
   /** Deletes a topic and its records. @param {string} name */

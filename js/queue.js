@@ -3,10 +3,9 @@
 // redelivery, dead letters. `receive` and `for await` wait through the
 // backend; `subscribe` (subscription.js) pushes deliveries to a handler.
 
-import { errorOf, translate, call } from './errors.js';
+import { errorOf, translate, call, write, kCreate, disposable } from './internal.js';
 import { typeName, checkString, checkNumber, checkOptions, checkKeys, waitOptions, pickOptions } from './check.js';
 import { unpack } from './records.js';
-import { write, kCreate, disposable } from './internal.js';
 import { Subscription, subscribeOptions } from './subscription.js';
 
 /**

@@ -6,7 +6,7 @@
 
 import { Bytes, utf8Write } from '../backend.js';
 import { checkData, checkNumber, typeName } from './check.js';
-import { errorOf } from './errors.js';
+import { errorOf } from './internal.js';
 
 const INITIAL_BYTES = 64 * 1024;
 const INITIAL_SLOTS = 8 * 1024;

@@ -5,28 +5,7 @@
 
 /// <reference types="node" />
 
-import {
-  Pond as SharedPond,
-  ManualClock,
-  Consumer,
-  Queue,
-  Delivery,
-  Subscription,
-  LogpondError,
-  TopicExists,
-  TopicNotFound,
-  InvalidName,
-  InvalidArgument,
-  RecordTooLarge,
-  Backpressure,
-  OffsetOutOfRange,
-  Corruption,
-  PondLocked,
-  Closed,
-  CommitFailed,
-  LeaseExpired,
-  IoError,
-} from './shared';
+import { Pond as SharedPond, ManualClock } from './shared';
 
 export * from './shared';
 
@@ -74,27 +53,6 @@ export declare class Pond extends SharedPond {
   close(): void;
 }
 
-declare const logpond: {
-  Pond: typeof Pond;
-  ManualClock: typeof ManualClock;
-  Consumer: typeof Consumer;
-  Queue: typeof Queue;
-  Delivery: typeof Delivery;
-  Subscription: typeof Subscription;
-  LogpondError: typeof LogpondError;
-  TopicExists: typeof TopicExists;
-  TopicNotFound: typeof TopicNotFound;
-  InvalidName: typeof InvalidName;
-  InvalidArgument: typeof InvalidArgument;
-  RecordTooLarge: typeof RecordTooLarge;
-  Backpressure: typeof Backpressure;
-  OffsetOutOfRange: typeof OffsetOutOfRange;
-  Corruption: typeof Corruption;
-  PondLocked: typeof PondLocked;
-  Closed: typeof Closed;
-  CommitFailed: typeof CommitFailed;
-  LeaseExpired: typeof LeaseExpired;
-  IoError: typeof IoError;
-};
+/** The default export (`import logpond from 'logpond'`): every export above, as `require('logpond')` gives them. */
+declare const logpond: Omit<typeof import('./index'), 'default'>;
 export default logpond;
-

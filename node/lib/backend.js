@@ -37,6 +37,7 @@ export function utf8Write(/** @type {any} */ buf, /** @type {string} */ s, /** @
 
 export const NativeClock = native.NativeManualClock;
 export const errorKinds = native.errorKinds;
+export const topicOptions = native.topicOptions;
 
 /** Lets the event loop turn. */
 export function turn() {
@@ -91,18 +92,26 @@ const ITER_SLOTS = 3 + 7 + 2 * 16;
 const ITER_BYTES = 4096;
 
 /**
+ * The native functions named `prefix + Name` for each name, as methods
+ * `name` over the handle `h` (the napi surface is free functions over
+ * handles: `native.consumerSeek(c, ...)` becomes `seek(...)`).
+ * @param {any} h @param {string} prefix @param {string[]} names
+ * @returns {Record<string, (...args: any[]) => any>}
+ */
+function bound(h, prefix, names) {
+  const name = (/** @type {string} */ n) => (prefix === '' ? n : prefix + n[0].toUpperCase() + n.slice(1));
+  return Object.fromEntries(names.map((n) => [n, (/** @type {any[]} */ ...args) => native[name(n)](h, ...args)]));
+}
+
+/**
  * The backend of one pond over its napi handle (see the shared pond.js).
  * @param {any} h
  */
 export function pondBackend(h) {
   return {
+    ...bound(h, '', ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'offsets']),
+    ...bound(h, '', ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
     changed() {},
-    isClosed: () => native.isClosed(h),
-    createTopic: (/** @type {string} */ name, /** @type {any} */ config) => native.createTopic(h, name, config),
-    topics: () => native.topics(h),
-    hasTopic: (/** @type {string} */ name) => native.hasTopic(h, name),
-    describe: (/** @type {string} */ name) => native.describe(h, name),
-    deleteTopic: (/** @type {string} */ name) => native.deleteTopic(h, name),
     /** The whole scratch goes: the native side reads only what its numbers describe. */
     send(/** @type {any} */ packer) {
       native.sendPacked(h, packer.whole);
@@ -128,12 +137,6 @@ export function pondBackend(h) {
       }
       return Array.isArray(r) ? r : [r, scratch, 1, 1 + scratch[0]];
     },
-    offsets: (/** @type {string} */ topic, /** @type {number} */ p) => native.offsets(h, topic, p),
-    offsetForTime: (/** @type {string} */ topic, /** @type {number} */ p, /** @type {number} */ ts) => native.offsetForTime(h, topic, p, ts),
-    deleteRecords: (/** @type {string} */ topic, /** @type {number} */ p, /** @type {number} */ before) => native.deleteRecords(h, topic, p, before),
-    maintain: () => native.maintain(h),
-    subscriptions: (/** @type {string} */ topic) => native.subscriptions(h, topic),
-    deleteSubscription: (/** @type {string} */ topic, /** @type {string} */ name) => native.deleteSubscription(h, topic, name),
     consumer: (/** @type {any} */ options) => consumerBackend(native.consumerCreate(h, options)),
     queue: (/** @type {string} */ topic, /** @type {any} */ options) => queueBackend(native.queueCreate(h, topic, options)),
   };
@@ -161,20 +164,12 @@ function consumerBackend(c) {
     },
     nextWait: (/** @type {() => boolean} */ stopped) =>
       waitSliced((ms) => native.consumerNextRecordWait(c, ms), Infinity, stopped),
-    commit: () => native.consumerCommit(c),
-    commitOffsets: (/** @type {string[]} */ t, /** @type {number[]} */ p, /** @type {number[]} */ o) => native.consumerCommitOffsets(c, t, p, o),
-    committed: (/** @type {string} */ t, /** @type {number} */ p) => native.consumerCommitted(c, t, p),
-    position: (/** @type {string} */ t, /** @type {number} */ p) => native.consumerPosition(c, t, p),
-    seek: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ o) => native.consumerSeek(c, t, p, o),
-    seekToBeginning: () => native.consumerSeekToBeginning(c),
-    seekToEnd: () => native.consumerSeekToEnd(c),
-    seekToTime: (/** @type {number} */ ts) => native.consumerSeekToTime(c, ts),
+    ...bound(c, 'consumer', ['commit', 'commitOffsets', 'committed', 'position', 'seek', 'seekToBeginning']),
+    ...bound(c, 'consumer', ['seekToEnd', 'seekToTime', 'member', 'close']),
     assignment: () => native.consumerAssignment(c).map((/** @type {any} */ a) => ({ topic: a.topic, partition: a.partition })),
     lag: () => native.consumerLag(c).map((/** @type {any} */ l) => ({ topic: l.topic, partition: l.partition, lag: l.lag })),
     skipDamaged: () =>
       native.consumerSkipDamaged(c).map((/** @type {any} */ r) => ({ topic: r.topic, partition: r.partition, fromOffset: r.fromOffset, toOffset: r.toOffset })),
-    member: () => native.consumerMember(c),
-    close: () => native.consumerClose(c),
   };
 }
 
@@ -183,18 +178,11 @@ function queueBackend(q) {
   return {
     receive: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       waitSliced((ms) => native.queueReceive(q, max, ms), timeoutMs, stopped),
-    ack: (/** @type {Float64Array} */ tokens) => native.queueAck(q, tokens),
-    nack: (/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {number} */ delay, /** @type {string | undefined} */ reason) =>
-      native.queueNack(q, p, o, l, delay, reason),
-    nackFailed: (/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {string} */ reason) =>
-      native.queueNackFailed(q, p, o, l, reason),
-    backlog: () => native.queueBacklog(q),
-    inFlight: () => native.queueInFlight(q),
+    ...bound(q, 'queue', ['ack', 'nack', 'nackFailed', 'backlog', 'inFlight', 'close']),
     skipDamaged: () =>
       native.queueSkipDamaged(q).map((/** @type {any} */ r) => ({ partition: r.partition, fromOffset: r.fromOffset, toOffset: r.toOffset })),
     parked: () =>
       native.queueParked(q).map((/** @type {any} */ p) => ({ partition: p.partition, offset: p.offset, deliveryCount: p.deliveryCount, reason: p.reason })),
     wake() {}, // a waiting receive notices a stop between slices
-    close: () => native.queueClose(q),
   };
 }

@@ -5,8 +5,7 @@ import { fileURLToPath } from 'node:url';
 import native from './native.js';
 import { pondBackend } from './backend.js';
 import { Pond as SharedPond } from './shared/pond.js';
-import { kCreate, disposable } from './shared/internal.js';
-import { errorOf, call } from './shared/errors.js';
+import { kCreate, disposable, errorOf, call } from './shared/internal.js';
 import { clockOption } from './shared/clock.js';
 import { checkString, checkOptions, checkKeys, checkOptBoolean } from './shared/check.js';
 

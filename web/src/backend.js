@@ -4,7 +4,7 @@
 // wasm call is synchronous; a wait re-runs its attempt when the hub says
 // something may have changed.
 
-import { WasmClock, errorKinds as kinds } from './wasm.js';
+import { WasmClock, errorKinds as kinds, topicOptions } from './wasm.js';
 
 /** Record bytes: views of what a wasm call returned. */
 export const Bytes = Uint8Array;
@@ -27,6 +27,7 @@ export function utf8Write(/** @type {Uint8Array} */ buf, /** @type {string} */ s
 }
 
 export const NativeClock = WasmClock;
+export { topicOptions };
 export const errorKinds = () => /** @type {Array<[string, string]>} */ (kinds());
 
 /** Lets the event loop turn. */
@@ -52,21 +53,21 @@ const NOTHING = [new Uint8Array(0), new Float64Array(0)];
 const found = (packed) => (packed[1].length > 0 ? packed : null);
 
 /**
+ * The methods `names` of a wasm object, called on it.
+ * @param {any} w @param {string[]} names @returns {Record<string, (...args: any[]) => any>}
+ */
+const methods = (w, names) => Object.fromEntries(names.map((n) => [n, (/** @type {any[]} */ ...args) => w[n](...args)]));
+
+/**
  * The backend of one pond (see the shared pond.js) over its wasm pond, its
  * wait hub and the `touched` of its Pond (which schedules the flush).
  * @param {any} w @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
  */
 export function pondBackend(w, hub, touched) {
   return {
+    ...methods(w, ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'read', 'offsets']),
+    ...methods(w, ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
     changed: touched,
-    isClosed: () => w.isClosed(),
-    createTopic: (/** @type {string} */ name, /** @type {Record<string, any>} */ c) =>
-      w.createTopic(name, c.partitions, c.retentionMs, c.retentionBytes, c.retentionRecords, c.compact ?? false,
-        c.deleteRetentionMs, c.maxRecordBytes, c.maxBacklog, c.segmentBytes, c.segmentMs, c.retainUntilAcked ?? false),
-    topics: () => w.topics(),
-    hasTopic: (/** @type {string} */ name) => w.hasTopic(name),
-    describe: (/** @type {string} */ name) => w.describe(name),
-    deleteTopic: (/** @type {string} */ name) => w.deleteTopic(name),
     send: (/** @type {any} */ packer) => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)),
     /** Re-attempted whenever the pond changes (an ack makes room); a refused attempt changes nothing, so wakes nobody. */
     sendWait(/** @type {any} */ packer, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) {
@@ -91,14 +92,6 @@ export function pondBackend(w, hub, touched) {
         throw w.isClosed() ? coded('CLOSED', 'pond is closed') : refused;
       });
     },
-    read: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number | undefined} */ offset, /** @type {number} */ max, /** @type {number} */ maxBytes) =>
-      w.read(t, p, offset, max, maxBytes),
-    offsets: (/** @type {string} */ t, /** @type {number} */ p) => w.offsets(t, p),
-    offsetForTime: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ ts) => w.offsetForTime(t, p, ts),
-    deleteRecords: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ before) => w.deleteRecords(t, p, before),
-    maintain: () => w.maintain(),
-    subscriptions: (/** @type {string} */ t) => w.subscriptions(t),
-    deleteSubscription: (/** @type {string} */ t, /** @type {string} */ name) => w.deleteSubscription(t, name),
     consumer: (/** @type {any} */ o) =>
       consumerBackend(
         w.consumer(o.group, o.topics, o.autoOffsetReset, o.autoCommit, o.autoCommitIntervalMs, o.sessionTimeoutMs, o.assignor),
@@ -153,20 +146,12 @@ function consumerBackend(c, hub, touched) {
       hub.wait(() => fetch(() => c.poll(max)), stopped, timeoutMs, heartbeatMs).then((r) => r ?? NOTHING),
     next,
     nextWait: (/** @type {() => boolean} */ stopped) => hub.wait(next, stopped, Infinity, heartbeatMs).then((r) => r ?? NOTHING),
-    commit: () => c.commit(),
+    ...methods(c, ['commit', 'committed', 'position', 'seek', 'seekToBeginning', 'seekToEnd', 'seekToTime', 'skipDamaged', 'close']),
     commitOffsets: (/** @type {string[]} */ t, /** @type {number[]} */ p, /** @type {number[]} */ o) =>
       c.commitOffsets(t, Float64Array.from(p), Float64Array.from(o)),
-    committed: (/** @type {string} */ t, /** @type {number} */ p) => c.committed(t, p),
-    position: (/** @type {string} */ t, /** @type {number} */ p) => c.position(t, p),
-    seek: (/** @type {string} */ t, /** @type {number} */ p, /** @type {number} */ o) => c.seek(t, p, o),
-    seekToBeginning: () => c.seekToBeginning(),
-    seekToEnd: () => c.seekToEnd(),
-    seekToTime: (/** @type {number} */ ts) => c.seekToTime(ts),
     assignment: () => rows(c.assignment()).map(({ topic, partition }) => ({ topic, partition })),
     lag: () => rows(c.lag()).map(({ topic, partition, value }) => ({ topic, partition, lag: value })),
-    skipDamaged: () => c.skipDamaged(),
     member: () => [c.memberId(), c.generation()],
-    close: () => c.close(),
   };
 }
 
@@ -190,7 +175,7 @@ function queueBackend(q, hub, touched) {
   return {
     receive: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       hub.wait(() => attempt(max), stopped, timeoutMs).then((r) => r ?? NOTHING),
-    ack: (/** @type {Float64Array} */ tokens) => q.ack(tokens),
+    ...methods(q, ['ack', 'backlog', 'inFlight', 'skipDamaged', 'parked']),
     nack(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {number} */ delay, /** @type {string | undefined} */ reason) {
       q.nack(p, o, l, delay, reason);
       hub.dueChanged();
@@ -199,10 +184,6 @@ function queueBackend(q, hub, touched) {
       q.nackFailed(p, o, l, reason);
       hub.dueChanged();
     },
-    backlog: () => q.backlog(),
-    inFlight: () => q.inFlight(),
-    skipDamaged: () => q.skipDamaged(),
-    parked: () => q.parked(),
     wake: () => hub.wakeNow(),
     close() {
       unregister();

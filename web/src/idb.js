@@ -10,7 +10,7 @@
 // operations: all of a flush, or none of it. A Web Lock (`logpond:<name>`)
 // keeps a second tab or worker from opening the same pond.
 
-import { errorOf } from './shared/errors.js';
+import { errorOf } from './shared/internal.js';
 
 const DB_PREFIX = 'logpond:';
 const LOCK_PREFIX = 'logpond:';

@@ -5,8 +5,7 @@
 import { WasmPond, WasmLoader, pageSize } from './wasm.js';
 import { pondBackend } from './backend.js';
 import { Pond as SharedPond } from './shared/pond.js';
-import { kCreate, disposable } from './shared/internal.js';
-import { translate, errorOf, call } from './shared/errors.js';
+import { kCreate, disposable, translate, errorOf, call } from './shared/internal.js';
 import { clockOption } from './shared/clock.js';
 import { typeName, checkString, checkData, checkOptions, checkKeys, checkOptBoolean, checkTimeout } from './shared/check.js';
 import * as idb from './idb.js';

@@ -6,7 +6,10 @@
 //! live at the language's edge, not in the language-neutral core.
 #![forbid(unsafe_code)]
 
-use logpond::{Error, NewRecord, Record, RecordMetadata, Result};
+use logpond::{
+    Assignor, Cleanup, ConsumerConfig, Error, NewRecord, OffsetReset, QueueConfig, Record, RecordMetadata,
+    Result, TopicConfig, TopicInfo,
+};
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
@@ -75,6 +78,142 @@ pub fn from_u64(v: u64) -> Result<f64> {
         )));
     }
     Ok(v as f64)
+}
+
+/// The options of `createTopic` (and the configuration `describe` gives),
+/// in the order their numbers cross: booleans as 1 or 0, NaN for an absent
+/// option (a default) or a limit that is none. The JS layer asks for this
+/// list, so the names and their order are declared here only.
+pub const TOPIC_OPTIONS: [&str; 11] = [
+    "partitions",
+    "retentionMs",
+    "retentionBytes",
+    "retentionRecords",
+    "compact",
+    "deleteRetentionMs",
+    "maxRecordBytes",
+    "maxBacklog",
+    "segmentBytes",
+    "segmentMs",
+    "retainUntilAcked",
+];
+
+/// A topic's configuration from the numbers of [`TOPIC_OPTIONS`] (absent
+/// ones take the core's defaults).
+pub fn topic_config(numbers: &[f64]) -> Result<TopicConfig> {
+    let get = |i: usize| numbers.get(i).copied().filter(|v| !v.is_nan());
+    let mut c = TopicConfig::default();
+    if let Some(v) = get(0) {
+        c.partitions = to_u32(TOPIC_OPTIONS[0], v)?;
+    }
+    c.retention_ms = get(1).map(|v| to_i64(TOPIC_OPTIONS[1], v)).transpose()?;
+    c.retention_bytes = get(2).map(|v| to_u64(TOPIC_OPTIONS[2], v)).transpose()?;
+    c.retention_records = get(3).map(|v| to_u64(TOPIC_OPTIONS[3], v)).transpose()?;
+    if get(4) == Some(1.0) {
+        c.cleanup = Cleanup::Compact;
+    }
+    if let Some(v) = get(5) {
+        c.delete_retention_ms = to_i64(TOPIC_OPTIONS[5], v)?;
+    }
+    if let Some(v) = get(6) {
+        c.max_record_bytes = to_u32(TOPIC_OPTIONS[6], v)?;
+    }
+    c.max_backlog = get(7).map(|v| to_u64(TOPIC_OPTIONS[7], v)).transpose()?;
+    if let Some(v) = get(8) {
+        c.segment_bytes = to_u64(TOPIC_OPTIONS[8], v)?;
+    }
+    if let Some(v) = get(9) {
+        c.segment_ms = to_i64(TOPIC_OPTIONS[9], v)?;
+    }
+    c.retain_until_acked = get(10) == Some(1.0);
+    Ok(c)
+}
+
+/// A topic described, as numbers: its configuration in the order of
+/// [`TOPIC_OPTIONS`], then `partition, startOffset, endOffset, bytes` per
+/// partition.
+pub fn topic_numbers(info: &TopicInfo) -> Result<Vec<f64>> {
+    let c = &info.config;
+    let opt = |v: Option<u64>| v.map_or(Ok(f64::NAN), from_u64);
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let mut out = vec![
+        f64::from(c.partitions),
+        c.retention_ms.map_or(f64::NAN, |v| v as f64),
+        opt(c.retention_bytes)?,
+        opt(c.retention_records)?,
+        flag(c.cleanup == Cleanup::Compact),
+        c.delete_retention_ms as f64,
+        f64::from(c.max_record_bytes),
+        opt(c.max_backlog)?,
+        from_u64(c.segment_bytes)?,
+        c.segment_ms as f64,
+        flag(c.retain_until_acked),
+    ];
+    for p in &info.partitions {
+        out.extend([
+            f64::from(p.partition),
+            from_u64(p.start_offset)?,
+            from_u64(p.end_offset)?,
+            from_u64(p.bytes)?,
+        ]);
+    }
+    Ok(out)
+}
+
+/// A consumer's configuration from the options JS gives (`pond.consumer`):
+/// absent ones take the core's defaults.
+pub fn consumer_config(
+    group: String,
+    topics: Vec<String>,
+    auto_offset_reset: Option<&str>,
+    auto_commit: Option<bool>,
+    auto_commit_interval_ms: Option<f64>,
+    session_timeout_ms: Option<f64>,
+    assignor: Option<&str>,
+) -> Result<ConsumerConfig> {
+    let mut c = ConsumerConfig::new(group, &[]);
+    c.topics = topics;
+    if let Some(r) = auto_offset_reset {
+        c.auto_offset_reset = OffsetReset::parse(r).ok_or_else(|| {
+            invalid(format!("autoOffsetReset must be 'latest', 'earliest' or 'none', got '{r}'"))
+        })?;
+    }
+    c.auto_commit = auto_commit.unwrap_or(c.auto_commit);
+    if let Some(ms) = auto_commit_interval_ms {
+        c.auto_commit_interval_ms = to_i64("autoCommitIntervalMs", ms)?;
+    }
+    if let Some(ms) = session_timeout_ms {
+        c.session_timeout_ms = to_i64("sessionTimeoutMs", ms)?;
+    }
+    if let Some(a) = assignor {
+        c.assignor = Assignor::parse(a).ok_or_else(|| {
+            invalid(format!("assignor must be 'cooperative-sticky', 'range' or 'round-robin', got '{a}'"))
+        })?;
+    }
+    Ok(c)
+}
+
+/// A queue consumer's configuration from the options JS gives
+/// (`pond.queue`): absent ones take the core's defaults.
+pub fn queue_config(
+    subscription: String,
+    ack_timeout_ms: Option<f64>,
+    max_deliveries: Option<f64>,
+    dead_letter_topic: Option<String>,
+    max_in_flight: Option<f64>,
+    start_at_end: Option<bool>,
+) -> Result<QueueConfig> {
+    let mut c = QueueConfig::new(subscription);
+    if let Some(ms) = ack_timeout_ms {
+        c.ack_timeout_ms = to_i64("ackTimeoutMs", ms)?;
+    }
+    c.max_deliveries = max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?;
+    c.dead_letter_topic = dead_letter_topic;
+    if let Some(m) = max_in_flight {
+        c.max_in_flight = to_usize("maxInFlight", m)?;
+    }
+    c.start_at_end = start_at_end.unwrap_or(c.start_at_end);
+    Ok(c)
 }
 
 /// Numbers per record in a packed send, before its headers:

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use logpond::{Assignor, ConsumerConfig, OffsetReset, Record};
+use logpond::{ConsumerConfig, Record};
 use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice, Either, External, Float64Array};
 use napi_derive::napi;
 
@@ -28,28 +28,16 @@ pub struct ConsumerOptions {
 
 impl ConsumerOptions {
     fn to_config(&self) -> Result<ConsumerConfig> {
-        let mut c = ConsumerConfig::new(self.group.clone(), &[]);
-        c.topics = self.topics.clone();
-        if let Some(r) = &self.auto_offset_reset {
-            c.auto_offset_reset = OffsetReset::parse(r).ok_or_else(|| {
-                invalid(format!("autoOffsetReset must be 'latest', 'earliest' or 'none', got '{r}'"))
-            })?;
-        }
-        if let Some(a) = self.auto_commit {
-            c.auto_commit = a;
-        }
-        if let Some(ms) = self.auto_commit_interval_ms {
-            c.auto_commit_interval_ms = to_i64("autoCommitIntervalMs", ms)?;
-        }
-        if let Some(ms) = self.session_timeout_ms {
-            c.session_timeout_ms = to_i64("sessionTimeoutMs", ms)?;
-        }
-        if let Some(a) = &self.assignor {
-            c.assignor = Assignor::parse(a).ok_or_else(|| {
-                invalid(format!("assignor must be 'cooperative-sticky', 'range' or 'round-robin', got '{a}'"))
-            })?;
-        }
-        Ok(c)
+        logpond_js::consumer_config(
+            self.group.clone(),
+            self.topics.clone(),
+            self.auto_offset_reset.as_deref(),
+            self.auto_commit,
+            self.auto_commit_interval_ms,
+            self.session_timeout_ms,
+            self.assignor.as_deref(),
+        )
+        .map_err(core_err)
     }
 }
 
@@ -344,6 +332,7 @@ pub fn consumer_close(c: &CHandle) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use logpond::{Assignor, OffsetReset};
 
     fn options() -> ConsumerOptions {
         ConsumerOptions {

@@ -2,92 +2,12 @@
 
 use std::sync::Arc;
 
-use logpond::{Cleanup, Durability, FileMode, NewRecord, Pond, PondOptions, ReadLimits, TopicConfig};
+use logpond::{Durability, FileMode, NewRecord, Pond, PondOptions, ReadLimits};
 use napi::bindgen_prelude::{Buffer, BufferSlice, Either, External, Float64Array};
 use napi_derive::napi;
 
 use crate::clock::NativeManualClock;
 use crate::convert::{core_err, from_u64, guard, to_i64, to_u32, to_u64, to_usize, Result};
-
-/// A topic's configuration as JS passes and gets it (camelCase fields).
-/// Absent (or null) fields take the core's defaults on create.
-#[napi(object)]
-pub struct TopicOptions {
-    pub partitions: Option<f64>,
-    pub retention_ms: Option<f64>,
-    pub retention_bytes: Option<f64>,
-    pub retention_records: Option<f64>,
-    pub compact: Option<bool>,
-    pub delete_retention_ms: Option<f64>,
-    pub max_record_bytes: Option<f64>,
-    pub max_backlog: Option<f64>,
-    pub segment_bytes: Option<f64>,
-    pub segment_ms: Option<f64>,
-    pub retain_until_acked: Option<bool>,
-}
-
-impl TopicOptions {
-    fn to_config(&self) -> Result<TopicConfig> {
-        let mut c = TopicConfig::default();
-        let opt_u64 = |name, v: Option<f64>| v.map(|v| to_u64(name, v)).transpose();
-        if let Some(p) = self.partitions {
-            c.partitions = to_u32("partitions", p)?;
-        }
-        c.retention_ms = self.retention_ms.map(|v| to_i64("retentionMs", v)).transpose()?;
-        c.retention_bytes = opt_u64("retentionBytes", self.retention_bytes)?;
-        c.retention_records = opt_u64("retentionRecords", self.retention_records)?;
-        if self.compact == Some(true) {
-            c.cleanup = Cleanup::Compact;
-        }
-        if let Some(v) = self.delete_retention_ms {
-            c.delete_retention_ms = to_i64("deleteRetentionMs", v)?;
-        }
-        if let Some(v) = self.max_record_bytes {
-            c.max_record_bytes = to_u32("maxRecordBytes", v)?;
-        }
-        c.max_backlog = opt_u64("maxBacklog", self.max_backlog)?;
-        if let Some(v) = self.segment_bytes {
-            c.segment_bytes = to_u64("segmentBytes", v)?;
-        }
-        if let Some(v) = self.segment_ms {
-            c.segment_ms = to_i64("segmentMs", v)?;
-        }
-        c.retain_until_acked = self.retain_until_acked == Some(true);
-        Ok(c)
-    }
-
-    fn from_config(c: &TopicConfig) -> Result<TopicOptions> {
-        let opt = |v: Option<u64>| v.map(from_u64).transpose();
-        Ok(TopicOptions {
-            partitions: Some(f64::from(c.partitions)),
-            retention_ms: c.retention_ms.map(|v| v as f64),
-            retention_bytes: opt(c.retention_bytes)?,
-            retention_records: opt(c.retention_records)?,
-            compact: Some(c.cleanup == Cleanup::Compact),
-            delete_retention_ms: Some(c.delete_retention_ms as f64),
-            max_record_bytes: Some(f64::from(c.max_record_bytes)),
-            max_backlog: opt(c.max_backlog)?,
-            segment_bytes: Some(from_u64(c.segment_bytes)?),
-            segment_ms: Some(c.segment_ms as f64),
-            retain_until_acked: Some(c.retain_until_acked),
-        })
-    }
-}
-
-#[napi(object)]
-pub struct PartitionInfo {
-    pub partition: u32,
-    pub start_offset: f64,
-    pub end_offset: f64,
-    pub bytes: f64,
-}
-
-#[napi(object)]
-pub struct TopicInfo {
-    pub name: String,
-    pub partitions: Vec<PartitionInfo>,
-    pub config: TopicOptions,
-}
 
 /// Reads the i-th f64 of `buf` (native byte order, as a Float64Array holds it).
 pub fn number_at(buf: &[u8], i: usize) -> Option<f64> {
@@ -134,9 +54,19 @@ pub fn pond_memory(clock: Option<&NativeManualClock>) -> Result<Handle> {
     guard(|| Ok(External::new(NativePond { pond: Arc::new(Pond::memory_with(options(clock))) })))
 }
 
+/// The option names of `createTopic`, in the order its numbers take
+/// (see `logpond_js::TOPIC_OPTIONS`).
 #[napi]
-pub fn create_topic(h: &Handle, name: String, options: TopicOptions) -> Result<()> {
-    guard(|| h.pond.create_topic(&name, options.to_config()?).map_err(core_err))
+pub fn topic_options() -> Vec<&'static str> {
+    logpond_js::TOPIC_OPTIONS.to_vec()
+}
+
+/// Creates a topic; `options` are numbers in the order of [`topic_options`].
+#[napi]
+pub fn create_topic(h: &Handle, name: String, options: Float64Array) -> Result<()> {
+    guard(|| {
+        h.pond.create_topic(&name, logpond_js::topic_config(&options).map_err(core_err)?).map_err(core_err)
+    })
 }
 
 #[napi]
@@ -149,23 +79,13 @@ pub fn has_topic(h: &Handle, name: String) -> Result<bool> {
     guard(|| h.pond.has_topic(&name).map_err(core_err))
 }
 
+/// A topic's configuration and partitions, as numbers (see
+/// `logpond_js::topic_numbers`).
 #[napi]
-pub fn describe(h: &Handle, name: String) -> Result<TopicInfo> {
+pub fn describe(h: &Handle, name: String) -> Result<Float64Array> {
     guard(|| {
         let info = h.pond.describe(&name).map_err(core_err)?;
-        let partitions = info
-            .partitions
-            .iter()
-            .map(|p| {
-                Ok(PartitionInfo {
-                    partition: p.partition,
-                    start_offset: from_u64(p.start_offset)?,
-                    end_offset: from_u64(p.end_offset)?,
-                    bytes: from_u64(p.bytes)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(TopicInfo { name: info.name, partitions, config: TopicOptions::from_config(&info.config)? })
+        Ok(Float64Array::new(logpond_js::topic_numbers(&info).map_err(core_err)?))
     })
 }
 

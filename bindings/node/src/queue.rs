@@ -33,17 +33,15 @@ pub struct QueueOptions {
 
 impl QueueOptions {
     fn to_config(&self) -> Result<QueueConfig> {
-        let mut c = QueueConfig::new(self.subscription.clone());
-        if let Some(ms) = self.ack_timeout_ms {
-            c.ack_timeout_ms = to_i64("ackTimeoutMs", ms)?;
-        }
-        c.max_deliveries = self.max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?;
-        c.dead_letter_topic = self.dead_letter_topic.clone();
-        if let Some(m) = self.max_in_flight {
-            c.max_in_flight = to_usize("maxInFlight", m)?;
-        }
-        c.start_at_end = self.start_at_end == Some(true);
-        Ok(c)
+        let o = self;
+        let c = (
+            o.ack_timeout_ms,
+            o.max_deliveries,
+            o.dead_letter_topic.clone(),
+            o.max_in_flight,
+            o.start_at_end,
+        );
+        logpond_js::queue_config(o.subscription.clone(), c.0, c.1, c.2, c.3, c.4).map_err(core_err)
     }
 }
 

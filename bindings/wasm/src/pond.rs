@@ -7,10 +7,7 @@ use std::sync::Arc;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use logpond::storage::{Changes, PAGE_SIZE};
-use logpond::{
-    Assignor, Cleanup, ConsumerConfig, MemoryStorage, MirrorStorage, OffsetReset, Pond, PondOptions,
-    QueueConfig, ReadLimits, Storage, TopicConfig,
-};
+use logpond::{MemoryStorage, MirrorStorage, Pond, PondOptions, ReadLimits, Storage};
 use wasm_bindgen::prelude::*;
 
 use crate::clock::{pond_clock, WasmClock};
@@ -88,13 +85,6 @@ fn open(storage: Arc<dyn Storage>, clock: Option<WasmClock>) -> JsResult<Arc<Pon
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a plain new object cannot fail.
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
-}
-
-fn opt_number(v: Option<u64>) -> JsResult<JsValue> {
-    Ok(match v {
-        Some(n) => JsValue::from_f64(from_u64(n)?),
-        None => JsValue::NULL,
-    })
 }
 
 #[wasm_bindgen]
@@ -191,49 +181,11 @@ impl WasmPond {
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Creates a topic; `options` are numbers in the order of
+    /// `logpond_js::TOPIC_OPTIONS` (`topicOptions()`).
     #[wasm_bindgen(js_name = createTopic)]
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: Option<f64>,
-        retention_ms: Option<f64>,
-        retention_bytes: Option<f64>,
-        retention_records: Option<f64>,
-        compact: bool,
-        delete_retention_ms: Option<f64>,
-        max_record_bytes: Option<f64>,
-        max_backlog: Option<f64>,
-        segment_bytes: Option<f64>,
-        segment_ms: Option<f64>,
-        retain_until_acked: bool,
-    ) -> JsResult<()> {
-        let mut c = TopicConfig::default();
-        let opt_u64 = |what, v: Option<f64>| v.map(|v| to_u64(what, v)).transpose();
-        if let Some(p) = partitions {
-            c.partitions = to_u32("partitions", p)?;
-        }
-        c.retention_ms = retention_ms.map(|v| to_i64("retentionMs", v)).transpose()?;
-        c.retention_bytes = opt_u64("retentionBytes", retention_bytes)?;
-        c.retention_records = opt_u64("retentionRecords", retention_records)?;
-        if compact {
-            c.cleanup = Cleanup::Compact;
-        }
-        if let Some(v) = delete_retention_ms {
-            c.delete_retention_ms = to_i64("deleteRetentionMs", v)?;
-        }
-        if let Some(v) = max_record_bytes {
-            c.max_record_bytes = to_u32("maxRecordBytes", v)?;
-        }
-        c.max_backlog = opt_u64("maxBacklog", max_backlog)?;
-        if let Some(v) = segment_bytes {
-            c.segment_bytes = to_u64("segmentBytes", v)?;
-        }
-        if let Some(v) = segment_ms {
-            c.segment_ms = to_i64("segmentMs", v)?;
-        }
-        c.retain_until_acked = retain_until_acked;
-        core(self.pond.create_topic(name, c))
+    pub fn create_topic(&self, name: &str, options: &[f64]) -> JsResult<()> {
+        core(self.pond.create_topic(name, core(logpond_js::topic_config(options))?))
     }
 
     pub fn topics(&self) -> JsResult<Vec<String>> {
@@ -245,36 +197,10 @@ impl WasmPond {
         core(self.pond.has_topic(name))
     }
 
-    /// `{ name, partitions: [{ partition, startOffset, endOffset, bytes }], config }`.
-    pub fn describe(&self, name: &str) -> JsResult<Object> {
-        let info = core(self.pond.describe(name))?;
-        let parts = Array::new();
-        for p in &info.partitions {
-            let o = Object::new();
-            set(&o, "partition", p.partition);
-            set(&o, "startOffset", from_u64(p.start_offset)?);
-            set(&o, "endOffset", from_u64(p.end_offset)?);
-            set(&o, "bytes", from_u64(p.bytes)?);
-            parts.push(&o);
-        }
-        let c = &info.config;
-        let config = Object::new();
-        set(&config, "partitions", c.partitions);
-        set(&config, "retentionMs", c.retention_ms.map_or(JsValue::NULL, |v| JsValue::from_f64(v as f64)));
-        set(&config, "retentionBytes", opt_number(c.retention_bytes)?);
-        set(&config, "retentionRecords", opt_number(c.retention_records)?);
-        set(&config, "compact", c.cleanup == Cleanup::Compact);
-        set(&config, "deleteRetentionMs", c.delete_retention_ms as f64);
-        set(&config, "maxRecordBytes", c.max_record_bytes);
-        set(&config, "maxBacklog", opt_number(c.max_backlog)?);
-        set(&config, "retainUntilAcked", c.retain_until_acked);
-        set(&config, "segmentBytes", from_u64(c.segment_bytes)?);
-        set(&config, "segmentMs", c.segment_ms as f64);
-        let out = Object::new();
-        set(&out, "name", info.name.as_str());
-        set(&out, "partitions", parts);
-        set(&out, "config", config);
-        Ok(out)
+    /// A topic's configuration and partitions, as numbers (see
+    /// `logpond_js::topic_numbers`).
+    pub fn describe(&self, name: &str) -> JsResult<Vec<f64>> {
+        core(logpond_js::topic_numbers(&core(self.pond.describe(name))?))
     }
 
     #[wasm_bindgen(js_name = deleteTopic)]
@@ -370,35 +296,17 @@ impl WasmPond {
         session_timeout_ms: Option<f64>,
         assignor: Option<String>,
     ) -> JsResult<WasmConsumer> {
-        // Missing options take the core's defaults.
-        let defaults = ConsumerConfig::new(group.clone(), &[]);
-        let config = ConsumerConfig {
+        let (reset, assignor) = (auto_offset_reset.as_deref(), assignor.as_deref());
+        let (interval, session) = (auto_commit_interval_ms, session_timeout_ms);
+        let config = core(logpond_js::consumer_config(
             group,
             topics,
-            auto_offset_reset: match auto_offset_reset {
-                Some(r) => OffsetReset::parse(&r).ok_or_else(|| {
-                    invalid(format!("autoOffsetReset must be 'latest', 'earliest' or 'none', got '{r}'"))
-                })?,
-                None => defaults.auto_offset_reset,
-            },
-            auto_commit: auto_commit.unwrap_or(defaults.auto_commit),
-            auto_commit_interval_ms: match auto_commit_interval_ms {
-                Some(ms) => to_i64("autoCommitIntervalMs", ms)?,
-                None => defaults.auto_commit_interval_ms,
-            },
-            session_timeout_ms: match session_timeout_ms {
-                Some(ms) => to_i64("sessionTimeoutMs", ms)?,
-                None => defaults.session_timeout_ms,
-            },
-            assignor: match assignor {
-                Some(a) => Assignor::parse(&a).ok_or_else(|| {
-                    invalid(format!(
-                        "assignor must be 'cooperative-sticky', 'range' or 'round-robin', got '{a}'"
-                    ))
-                })?,
-                None => defaults.assignor,
-            },
-        };
+            reset,
+            auto_commit,
+            interval,
+            session,
+            assignor,
+        ))?;
         let topics = config.topics.clone();
         Ok(WasmConsumer::new(core(self.pond.consumer(config))?, topics))
     }
@@ -414,22 +322,15 @@ impl WasmPond {
         max_in_flight: Option<f64>,
         start_at_end: Option<bool>,
     ) -> JsResult<WasmQueue> {
-        // Missing options take the core's defaults.
-        let defaults = QueueConfig::new(subscription.clone());
-        let config = QueueConfig {
+        let (dead_letter, in_flight) = (dead_letter_topic, max_in_flight);
+        let config = core(logpond_js::queue_config(
             subscription,
-            ack_timeout_ms: match ack_timeout_ms {
-                Some(ms) => to_i64("ackTimeoutMs", ms)?,
-                None => defaults.ack_timeout_ms,
-            },
-            max_deliveries: max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?,
-            dead_letter_topic,
-            max_in_flight: match max_in_flight {
-                Some(n) => to_usize("maxInFlight", n)?,
-                None => defaults.max_in_flight,
-            },
-            start_at_end: start_at_end.unwrap_or(defaults.start_at_end),
-        };
+            ack_timeout_ms,
+            max_deliveries,
+            dead_letter,
+            in_flight,
+            start_at_end,
+        ))?;
         Ok(WasmQueue::new(core(self.pond.queue(topic, config))?))
     }
 

@@ -42,8 +42,7 @@ fn send(pond: &WasmPond, topic: &str, values: &[&str]) -> Vec<f64> {
 }
 
 fn create(pond: &WasmPond, topic: &str, partitions: f64) {
-    pond.create_topic(topic, Some(partitions), None, None, None, false, None, None, None, None, None, false)
-        .unwrap();
+    pond.create_topic(topic, &[partitions]).unwrap();
 }
 
 /// The values of packed records (a read's: no prefix numbers).
@@ -86,7 +85,7 @@ fn sends_and_reads_in_memory_with_a_manual_clock() {
 fn errors_carry_the_core_codes() {
     let pond = WasmPond::memory(None, None).unwrap();
     create(&pond, "t", 1.0);
-    let dup = pond.create_topic("t", None, None, None, None, false, None, None, None, None, None, false);
+    let dup = pond.create_topic("t", &[]);
     assert_eq!(code(dup.unwrap_err()), "TOPIC_EXISTS");
     let (meta, data) = packed(&["x"]);
     assert_eq!(code(send_packed(&pond, "nope", &meta, &data, 1).unwrap_err()), "TOPIC_NOT_FOUND");

@@ -1,8 +1,9 @@
 //! The bindings' surfaces against what the core declares once: every error
 //! kind (`ErrorCode`: class name and code) and every option of
 //! `create_topic`, `consumer` and `queue` (`logpond::surface`: Python and
-//! JS names, Python defaults) must appear in the Python stubs, both
-//! `.d.ts` files and the JS option checks. A binding that drifts fails here.
+//! JS names, Python defaults) must appear in the Python stubs, the one
+//! `.d.ts` of the JS layer (`js/`, shared by the Node and browser packages)
+//! and its option checks. A binding that drifts fails here.
 
 use std::path::Path;
 
@@ -27,31 +28,17 @@ fn block<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 fn every_error_kind_has_its_class_in_every_binding() {
     let pyi = read("python/logpond/_native.pyi");
     let init = read("python/logpond/__init__.py");
-    let node_dts = read("node/index.d.ts");
-    let web_dts = read("web/index.d.ts");
-    let node_mjs = read("node/index.mjs");
-    let web_errors = read("web/src/errors.js");
+    let dts = read("js/index.d.ts");
+    let errors = read("js/errors.js");
     let mut missing = Vec::new();
     for code in ErrorCode::ALL {
         let (name, c) = (code.class_name(), code.as_str());
         let checks = [
             ("_native.pyi", pyi.contains(&format!("class {name}(LogpondError"))),
             ("__init__.py", init.contains(&format!("\"{name}\""))),
-            (
-                "node/index.d.ts",
-                node_dts.contains(&format!("export declare class {name} extends LogpondError")),
-            ),
-            ("node/index.d.ts code", node_dts.contains(&format!("'{c}'"))),
-            (
-                "web/index.d.ts",
-                web_dts.contains(&format!("export declare class {name} extends LogpondError")),
-            ),
-            ("web/index.d.ts code", web_dts.contains(&format!("'{c}'"))),
-            ("node/index.mjs", node_mjs.contains(&format!("  {name},"))),
-            (
-                "web/src/errors.js",
-                web_errors.contains(&format!("export const {name} = define('{name}', '{c}')")),
-            ),
+            ("js/index.d.ts", dts.contains(&format!("export declare class {name} extends LogpondError"))),
+            ("js/index.d.ts code", dts.contains(&format!("'{c}'"))),
+            ("js/errors.js", errors.contains(&format!("  {name},"))),
         ];
         for (file, ok) in checks {
             if !ok {
@@ -105,42 +92,28 @@ fn check_options(
 #[test]
 fn every_option_has_its_name_and_default_in_every_binding() {
     let pyi = read("python/logpond/_native.pyi");
-    let node_dts = read("node/index.d.ts");
-    let web_dts = read("web/index.d.ts");
-    let node_pond = read("node/lib/pond.js");
-    let web_pond = read("web/src/pond.js");
+    let dts = read("js/index.d.ts");
     check_options(
         "create_topic",
         TOPIC_OPTIONS,
         block(&pyi, "def create_topic(", ") -> None"),
-        &[
-            ("node/index.d.ts", block(&node_dts, "export interface TopicOptions {", "\n}")),
-            ("web/index.d.ts", block(&web_dts, "export interface TopicOptions {", "\n}")),
-        ],
-        &[("node/lib/pond.js", &node_pond), ("web/src/pond.js", &web_pond)],
+        &[("js/index.d.ts", block(&dts, "export interface TopicOptions {", "\n}"))],
+        // The JS layer takes these names from the bindings, which take them from the core.
+        &[],
     );
     check_options(
         "consumer",
         CONSUMER_OPTIONS,
         block(&pyi, "class Consumer:", ") -> None"),
-        &[
-            ("node/index.d.ts", block(&node_dts, "export interface ConsumerOptions {", "\n}")),
-            ("web/index.d.ts", block(&web_dts, "export interface ConsumerOptions {", "\n}")),
-        ],
-        &[
-            ("node/lib/consumer.js", &read("node/lib/consumer.js")),
-            ("web/src/consumer.js", &read("web/src/consumer.js")),
-        ],
+        &[("js/index.d.ts", block(&dts, "export interface ConsumerOptions {", "\n}"))],
+        &[("js/consumer.js", &read("js/consumer.js"))],
     );
     check_options(
         "queue",
         QUEUE_OPTIONS,
         block(&pyi, "class Queue:", ") -> None"),
-        &[
-            ("node/index.d.ts", block(&node_dts, "export interface QueueOptions {", "\n}")),
-            ("web/index.d.ts", block(&web_dts, "export interface QueueOptions {", "\n}")),
-        ],
-        &[("node/lib/queue.js", &read("node/lib/queue.js")), ("web/src/queue.js", &read("web/src/queue.js"))],
+        &[("js/index.d.ts", block(&dts, "export interface QueueOptions {", "\n}"))],
+        &[("js/queue.js", &read("js/queue.js"))],
     );
     // The Pythonic layer restates the signatures of `Pond.consumer` and
     // `Pond.queue`: their defaults must match too.

@@ -6,6 +6,7 @@
 //! live at the language's edge, not in the language-neutral core.
 #![forbid(unsafe_code)]
 
+use logpond::surface::TOPIC_OPTIONS;
 use logpond::{
     Assignor, Cleanup, ConsumerConfig, Error, NewRecord, OffsetReset, QueueConfig, Record, RecordMetadata,
     Result, TopicConfig, TopicInfo,
@@ -80,75 +81,61 @@ pub fn from_u64(v: u64) -> Result<f64> {
     Ok(v as f64)
 }
 
-/// The options of `createTopic` (and the configuration `describe` gives),
-/// in the order their numbers cross: booleans as 1 or 0, NaN for an absent
-/// option (a default) or a limit that is none. The JS layer asks for this
-/// list, so the names and their order are declared here only.
-pub const TOPIC_OPTIONS: [&str; 11] = [
-    "partitions",
-    "retentionMs",
-    "retentionBytes",
-    "retentionRecords",
-    "compact",
-    "deleteRetentionMs",
-    "maxRecordBytes",
-    "maxBacklog",
-    "segmentBytes",
-    "segmentMs",
-    "retainUntilAcked",
-];
+/// The names of `createTopic`'s options (and of the configuration
+/// `describe` gives), in the order their numbers cross: the core's
+/// `surface::TOPIC_OPTIONS`, where they are declared once. Booleans cross
+/// as 1 or 0; NaN is an absent option (its default) or a limit that is none.
+pub fn topic_options() -> impl Iterator<Item = &'static str> {
+    TOPIC_OPTIONS.iter().map(|o| o.js)
+}
 
-/// A topic's configuration from the numbers of [`TOPIC_OPTIONS`] (absent
+/// A topic's configuration from the numbers of [`topic_options`] (absent
 /// ones take the core's defaults).
 pub fn topic_config(numbers: &[f64]) -> Result<TopicConfig> {
-    let get = |i: usize| numbers.get(i).copied().filter(|v| !v.is_nan());
     let mut c = TopicConfig::default();
-    if let Some(v) = get(0) {
-        c.partitions = to_u32(TOPIC_OPTIONS[0], v)?;
+    for (name, &v) in topic_options().zip(numbers).filter(|(_, v)| !v.is_nan()) {
+        match name {
+            "partitions" => c.partitions = to_u32(name, v)?,
+            "retentionMs" => c.retention_ms = Some(to_i64(name, v)?),
+            "retentionBytes" => c.retention_bytes = Some(to_u64(name, v)?),
+            "retentionRecords" => c.retention_records = Some(to_u64(name, v)?),
+            "compact" if v == 1.0 => c.cleanup = Cleanup::Compact,
+            "deleteRetentionMs" => c.delete_retention_ms = to_i64(name, v)?,
+            "maxRecordBytes" => c.max_record_bytes = to_u32(name, v)?,
+            "maxBacklog" => c.max_backlog = Some(to_u64(name, v)?),
+            "segmentBytes" => c.segment_bytes = to_u64(name, v)?,
+            "segmentMs" => c.segment_ms = to_i64(name, v)?,
+            "retainUntilAcked" => c.retain_until_acked = v == 1.0,
+            _ => {}
+        }
     }
-    c.retention_ms = get(1).map(|v| to_i64(TOPIC_OPTIONS[1], v)).transpose()?;
-    c.retention_bytes = get(2).map(|v| to_u64(TOPIC_OPTIONS[2], v)).transpose()?;
-    c.retention_records = get(3).map(|v| to_u64(TOPIC_OPTIONS[3], v)).transpose()?;
-    if get(4) == Some(1.0) {
-        c.cleanup = Cleanup::Compact;
-    }
-    if let Some(v) = get(5) {
-        c.delete_retention_ms = to_i64(TOPIC_OPTIONS[5], v)?;
-    }
-    if let Some(v) = get(6) {
-        c.max_record_bytes = to_u32(TOPIC_OPTIONS[6], v)?;
-    }
-    c.max_backlog = get(7).map(|v| to_u64(TOPIC_OPTIONS[7], v)).transpose()?;
-    if let Some(v) = get(8) {
-        c.segment_bytes = to_u64(TOPIC_OPTIONS[8], v)?;
-    }
-    if let Some(v) = get(9) {
-        c.segment_ms = to_i64(TOPIC_OPTIONS[9], v)?;
-    }
-    c.retain_until_acked = get(10) == Some(1.0);
     Ok(c)
 }
 
 /// A topic described, as numbers: its configuration in the order of
-/// [`TOPIC_OPTIONS`], then `partition, startOffset, endOffset, bytes` per
+/// [`topic_options`], then `partition, startOffset, endOffset, bytes` per
 /// partition.
 pub fn topic_numbers(info: &TopicInfo) -> Result<Vec<f64>> {
     let c = &info.config;
     let opt = |v: Option<u64>| v.map_or(Ok(f64::NAN), from_u64);
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
-    let mut out = vec![
-        f64::from(c.partitions),
-        c.retention_ms.map_or(f64::NAN, |v| v as f64),
-        opt(c.retention_bytes)?,
-        opt(c.retention_records)?,
-        flag(c.cleanup == Cleanup::Compact),
-        c.delete_retention_ms as f64,
-        f64::from(c.max_record_bytes),
-        opt(c.max_backlog)?,
-        from_u64(c.segment_bytes)?,
-        c.segment_ms as f64,
-        flag(c.retain_until_acked),
-    ];
+    let mut out = Vec::with_capacity(TOPIC_OPTIONS.len() + 4 * info.partitions.len());
+    for name in topic_options() {
+        out.push(match name {
+            "partitions" => f64::from(c.partitions),
+            "retentionMs" => c.retention_ms.map_or(f64::NAN, |v| v as f64),
+            "retentionBytes" => opt(c.retention_bytes)?,
+            "retentionRecords" => opt(c.retention_records)?,
+            "compact" => flag(c.cleanup == Cleanup::Compact),
+            "deleteRetentionMs" => c.delete_retention_ms as f64,
+            "maxRecordBytes" => f64::from(c.max_record_bytes),
+            "maxBacklog" => opt(c.max_backlog)?,
+            "segmentBytes" => from_u64(c.segment_bytes)?,
+            "segmentMs" => c.segment_ms as f64,
+            "retainUntilAcked" => flag(c.retain_until_acked),
+            _ => f64::NAN,
+        });
+    }
     for p in &info.partitions {
         out.extend([
             f64::from(p.partition),

@@ -1,6 +1,7 @@
 //! Node.js binding of logpond (napi-rs). Thin: argument conversion and
 //! error mapping only; the idiomatic API (classes, option objects, `Error`
-//! subclasses) is the JS layer in `node/lib/`, which is the only caller of
+//! subclasses) is the one JS layer of both JS packages (`js/`, over
+//! `node/lib/backend.js`), which is the only caller of
 //! these functions and hands them values it has already type-checked.
 //!
 //! Conventions of this native surface:

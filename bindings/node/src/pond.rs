@@ -55,10 +55,10 @@ pub fn pond_memory(clock: Option<&NativeManualClock>) -> Result<Handle> {
 }
 
 /// The option names of `createTopic`, in the order its numbers take
-/// (see `logpond_js::TOPIC_OPTIONS`).
+/// (see `logpond_js::topic_options`).
 #[napi]
 pub fn topic_options() -> Vec<&'static str> {
-    logpond_js::TOPIC_OPTIONS.to_vec()
+    logpond_js::topic_options().collect()
 }
 
 /// Creates a topic; `options` are numbers in the order of [`topic_options`].

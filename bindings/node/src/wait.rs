@@ -4,7 +4,7 @@
 //! read's are (see `logpond_js::Packed`).
 //!
 //! A task waits at most the time the JS layer gives it (a slice of the
-//! caller's timeout, see `lib/wait.js`), so that a waiting consumer holds
+//! caller's timeout, see `node/lib/backend.js`), so that a waiting consumer holds
 //! a pool thread only a slice at a time and notices a close in between.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -32,7 +32,7 @@ pub fn error_kinds() -> js_sys::Array {
 /// The option names of `createTopic`, in the order its numbers take.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = topicOptions)]
 pub fn topic_options() -> Vec<String> {
-    logpond_js::TOPIC_OPTIONS.iter().map(|s| s.to_string()).collect()
+    logpond_js::topic_options().map(String::from).collect()
 }
 
 /// Bytes per IndexedDB page (the core's mirror page size).

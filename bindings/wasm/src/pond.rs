@@ -182,7 +182,7 @@ impl WasmPond {
     }
 
     /// Creates a topic; `options` are numbers in the order of
-    /// `logpond_js::TOPIC_OPTIONS` (`topicOptions()`).
+    /// `logpond_js::topic_options` (`topicOptions()`).
     #[wasm_bindgen(js_name = createTopic)]
     pub fn create_topic(&self, name: &str, options: &[f64]) -> JsResult<()> {
         core(self.pond.create_topic(name, core(logpond_js::topic_config(options))?))

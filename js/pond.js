@@ -301,7 +301,13 @@ export class Pond {
       if (o.maxRecords != null) maxRecords = checkNumber(o.maxRecords, 'maxRecords');
       if (o.maxBytes != null) maxBytes = checkNumber(o.maxBytes, 'maxBytes');
     }
-    return unpack(call(() => this.#b.read(topic, p, offset, maxRecords, maxBytes)), 0, topic, null);
+    let packed;
+    try {
+      packed = this.#b.read(topic, p, offset, maxRecords, maxBytes);
+    } catch (e) {
+      throw translate(e);
+    }
+    return unpack(packed, 0, topic, null);
   }
 
   /** `{ startOffset, endOffset }` of a partition: the first readable offset and the next to be written. */

@@ -99,8 +99,8 @@ const ITER_BYTES = 4096;
  * @returns {Record<string, (...args: any[]) => any>}
  */
 function bound(h, prefix, names) {
-  const name = (/** @type {string} */ n) => (prefix === '' ? n : prefix + n[0].toUpperCase() + n.slice(1));
-  return Object.fromEntries(names.map((n) => [n, (/** @type {any[]} */ ...args) => native[name(n)](h, ...args)]));
+  const fn = (/** @type {string} */ n) => native[prefix === '' ? n : prefix + n[0].toUpperCase() + n.slice(1)];
+  return Object.fromEntries(names.map((n) => [n, fn(n).bind(null, h)]));
 }
 
 /**

@@ -407,3 +407,34 @@ fn a_memory_pond_reopened_redelivers_what_was_in_flight_at_once() {
     let got = q.receive(1).unwrap();
     assert_eq!((got.len(), got[0].delivery_count), (1, 2));
 }
+
+#[test]
+fn a_live_lease_outlasts_another_handles_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(Pond::open(dir.path()).unwrap());
+    let b = Arc::new(Pond::open(dir.path()).unwrap());
+    a.create_topic("jobs", TopicConfig::default()).unwrap();
+    let jobs: Vec<Vec<u8>> = (0..6000u32).map(|i| i.to_le_bytes().to_vec()).collect();
+    a.send_many("jobs", &jobs.iter().map(|j| NewRecord::value(j)).collect::<Vec<_>>()).unwrap();
+    let qa = a.queue("jobs", queue_config(600_000)).unwrap();
+    let qb = b.queue("jobs", queue_config(600_000)).unwrap();
+    let held = qa.receive(1).unwrap().remove(0);
+    // b settles thousands (its state log is snapshotted and freed meanwhile);
+    // a, looking now and then, never gets its own held record again.
+    for step in 0..1000 {
+        for d in qb.receive(5).unwrap() {
+            assert_ne!(d.record.offset, held.record.offset, "b got a's live lease");
+            qb.ack(d.token).unwrap();
+        }
+        if step % 50 == 0 {
+            for d in qa.receive(1).unwrap() {
+                assert_ne!(
+                    d.record.offset, held.record.offset,
+                    "step {step}: a got its own live lease again"
+                );
+                qa.ack(d.token).unwrap();
+            }
+        }
+    }
+    qa.ack(held.token).unwrap();
+}

@@ -226,9 +226,20 @@ impl QueueState {
         for key in keys {
             let Some(sub) = self.subs.get_mut(&key) else { continue };
             if !sub.store.catch_up(env.storage, env.chunks, &mut sub.parts, names_changed)? {
+                // Snapshotted past this handle's replay: read it again. The
+                // snapshot lists this handle's own leases as any holder's;
+                // they stay with the consumers that hold them.
                 let fresh = open_subscription(env, topics, &key)?;
+                let old = std::mem::replace(&mut sub.parts, fresh.parts);
                 sub.store = fresh.store;
-                sub.parts = fresh.parts;
+                for (s, before) in sub.parts.iter_mut().zip(old) {
+                    for (offset, mine) in before.leases.into_iter().filter(|(_, l)| l.consumer != FOREIGN) {
+                        if let Some(lease) = s.leases.get_mut(&offset).filter(|l| l.lease_id == mine.lease_id)
+                        {
+                            lease.consumer = mine.consumer;
+                        }
+                    }
+                }
             }
             sub.recount();
         }
@@ -567,7 +578,7 @@ fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Re
     let mut dead = Vec::new();
     let me = queues.holder.current();
     for holder in holders {
-        // A lease with this handle's own id that this handle did not make
+        // A lease with this handle's own id that no consumer of it holds
         // is an earlier handle's, of a pond nothing shares (ids are 1 there).
         if holder == me || !queues.holder.is_alive(env.storage, holder, now)? {
             dead.push(holder);

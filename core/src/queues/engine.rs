@@ -10,7 +10,7 @@ use crate::log::record::{NewRecord, Record};
 use crate::log::topic::{is_internal, validate_name, TopicConfig};
 use crate::log::topics::{create_topic, Env, Topic, Topics};
 use crate::queues::subscription::{
-    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore, FOREIGN,
+    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore, FOREIGN, REOPENED,
 };
 use crate::{Error, Result};
 
@@ -185,8 +185,11 @@ impl QueueState {
                 }
                 continue;
             };
-            let (store, parts) =
+            let (store, mut parts) =
                 SubscriptionStore::open(storage, &topic, &sub, t.partitions.len() as u32, chunks, durable)?;
+            if !storage.is_shared() {
+                return_earlier_leases(&mut parts);
+            }
             let mut subscription = Subscription::new(store, parts);
             subscription.recount();
             state.subs.insert((topic, sub), subscription);
@@ -264,11 +267,32 @@ fn subscription_dirs(storage: &dyn crate::storage::Storage) -> Result<std::colle
 fn open_subscription(env: &Env<'_>, topics: &Topics, key: &SubKey) -> Result<Subscription> {
     let (topic, name) = key;
     let partitions = topics.get(topic).map_or(0, |t| t.partitions.len() as u32);
-    let (store, parts) =
+    let (store, mut parts) =
         SubscriptionStore::open(env.storage, topic, name, partitions, env.chunks, env.fsync)?;
+    if !env.storage.is_shared() {
+        return_earlier_leases(&mut parts);
+    }
     let mut sub = Subscription::new(store, parts);
     sub.recount();
     Ok(sub)
+}
+
+/// Where nothing is shared (memory, a browser tab), every lease a pond
+/// loads is an earlier handle's, now closed: what was in flight is
+/// deliverable again at once, its count kept.
+fn return_earlier_leases(parts: &mut [PartitionState]) {
+    for s in parts {
+        for (offset, lease) in std::mem::take(&mut s.leases) {
+            let back = Pending {
+                available_at_ms: i64::MIN,
+                count: lease.count,
+                reason: REOPENED.into(),
+                last_lease: 0,
+                behind: 0,
+            };
+            s.pending.insert(offset, back);
+        }
+    }
 }
 
 fn lease_expired(what: &str) -> Error {

@@ -239,7 +239,7 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
 }
 
 /// The reason a record pending at reopen carries (reasons are not logged).
-const REOPENED: &str = "pending when the pond was reopened";
+pub(crate) const REOPENED: &str = "pending when the pond was reopened";
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"LPQS";
 /// Version 2 adds leases and when pending records are due; version 1

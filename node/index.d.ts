@@ -23,6 +23,12 @@ export interface OpenOptions {
    * the umask; `true` makes them 0660/0770 for a pond shared by a group.
    */
   groupAccess?: boolean;
+  /**
+   * A handle that never writes: it opens an existing pond (beside writers,
+   * or on a read-only mount) and every call that would change it throws
+   * `IoError`.
+   */
+  readOnly?: boolean;
 }
 
 export interface MemoryOptions {

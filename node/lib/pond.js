@@ -9,7 +9,7 @@ import { kCreate, disposable, errorOf, call } from './shared/internal.js';
 import { clockOption } from './shared/clock.js';
 import { checkString, checkOptions, checkKeys, checkOptBoolean } from './shared/check.js';
 
-const OPEN_KEYS = new Set(['durability', 'clock', 'groupAccess']);
+const OPEN_KEYS = new Set(['durability', 'clock', 'groupAccess', 'readOnly']);
 const MEMORY_KEYS = new Set(['clock']);
 
 /** An embeddable event broker over one directory (or memory). */
@@ -26,9 +26,10 @@ export class Pond extends SharedPond {
   }
 
   /**
-   * Opens (creating if needed) the pond in directory `path`. Only one open
-   * handle per directory at a time (else `PondLocked`).
-   * @param {string | URL} path @param {{ durability?: 'os' | 'fsync', clock?: any, groupAccess?: boolean }} [options]
+   * Opens (creating if needed) the pond in directory `path`. Any number of
+   * handles, in this process and others, may have it open at once; they
+   * share it live. `readOnly: true`: a handle that never writes.
+   * @param {string | URL} path @param {{ durability?: 'os' | 'fsync', clock?: any, groupAccess?: boolean, readOnly?: boolean }} [options]
    */
   static open(path, options) {
     if (path instanceof URL) path = fileURLToPath(path);
@@ -43,8 +44,9 @@ export class Pond extends SharedPond {
     }
     const clock = clockOption(o.clock, 'clock')?.native;
     const groupAccess = checkOptBoolean(o.groupAccess, 'groupAccess') ?? false;
+    const readOnly = checkOptBoolean(o.readOnly, 'readOnly') ?? false;
     const p = /** @type {string} */ (path);
-    return new Pond(kCreate, call(() => native.pondOpen(p, durability === 'fsync', clock, groupAccess)), p);
+    return new Pond(kCreate, call(() => native.pondOpen(p, durability === 'fsync', clock, groupAccess, readOnly)), p);
   }
 
   /** A pond in memory: nothing is kept after close. @param {{ clock?: any }} [options] */

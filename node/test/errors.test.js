@@ -146,6 +146,22 @@ test('handles share a directory and its groups (no PondLocked)', async (t) => {
   second.close();
 });
 
+test('a readOnly handle reads beside a writer and never writes', (t) => {
+  const dir = tempDir(t);
+  const writer = Pond.open(dir);
+  writer.createTopic('t');
+  writer.send('t', 'one');
+  const reader = Pond.open(dir, { readOnly: true });
+  assert.deepEqual(reader.read('t').map((r) => r.value.toString()), ['one']);
+  writer.send('t', 'two');
+  assert.deepEqual(reader.read('t').map((r) => r.value.toString()), ['one', 'two']);
+  throwsLogpond(() => reader.send('t', 'no'), 'IoError');
+  throwsLogpond(() => reader.consumer({ group: 'g', topics: ['t'] }), 'IoError');
+  reader.close();
+  writer.close();
+  throwsLogpond(() => Pond.open(require('node:path').join(dir, 'missing'), { readOnly: true }), 'IoError');
+});
+
 test('an operating-system failure is IoError', (t) => {
   const fs = require('node:fs');
   const path = require('node:path');

@@ -196,6 +196,7 @@ await sub.stop();
 const backlog: number = q.backlog() + q.inFlight() + mem.queue('orders', 'workers').backlog();
 const queueSkipped: number = q.skipDamaged().map((r) => r.partition + r.toOffset - r.fromOffset).length;
 Pond.open('p', { groupAccess: true });
+Pond.open('p', { readOnly: true });
 const waited: Promise<RecordMetadata> = mem.send('orders', 'v', { key: 'k', timeoutMs: 1000 });
 const waitedMany: Promise<RecordMetadata[]> = mem.sendMany('orders', ['a'], { timeoutMs: 1000 });
 const notWaited: RecordMetadata = mem.send('orders', 'v', { key: 'k' });

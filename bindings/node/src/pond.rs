@@ -40,11 +40,13 @@ pub fn pond_open(
     fsync: bool,
     clock: Option<&NativeManualClock>,
     group_access: bool,
+    read_only: bool,
 ) -> Result<Handle> {
     guard(|| {
         let mut opts = options(clock);
         opts.durability = if fsync { Durability::Fsync } else { Durability::Os };
         opts.file_mode = if group_access { FileMode::Group } else { FileMode::Private };
+        opts.read_only = read_only;
         Ok(External::new(NativePond { pond: Arc::new(Pond::open_with(path, opts).map_err(core_err)?) }))
     })
 }

@@ -1150,7 +1150,7 @@ class Shared(Family):
             if age < QUEUE_SETTINGS["ack_timeout"]:
                 again = {(p, o): {m: who for m, who in self.deliveries.get((p, o), {}).items() if m > n}
                          for p, o, n in items}
-                self.known("lease", "other", f"{w}, alive, lost its leases of {items} at most {age * 1000:.0f} ms after "
+                self.bad("other", f"{w}, alive, lost its leases of {items} at most {age * 1000:.0f} ms after "
                                   f"they began (ack_timeout {QUEUE_SETTINGS['ack_timeout']} s): "
                                   f"{' '.join(x[x.index('--') + 1:])[:200]}; delivered again (so far): {again}")
         elif op == "ORDER":
@@ -1397,16 +1397,6 @@ class Shared(Family):
             if self.drv.args.stop:
                 self.broken = True
 
-    def known(self, tag: str, kind: str, msg: str) -> None:
-        """A problem of a kind --shared-known names (an open bug with its own
-        reproduction): printed and counted, but the run does not fail on it."""
-        if tag not in self.drv.args.shared_known:
-            self.bad(kind, msg)
-            return
-        self.stats[f"known problems ({tag}; not failing the run)"] += 1
-        if self.stats[f"known problems ({tag}; not failing the run)"] <= 20:
-            print(f"KNOWN [{kind}] ({tag}) family=shared epoch={self.epoch}: {msg}", flush=True)
-
     def handle(self, line: str) -> int:
         raise NotImplementedError  # lines come through worker_line
 
@@ -1463,9 +1453,6 @@ def main() -> int:
     ap.add_argument("--shared-no-rolls", action="store_true",
                     help="shared: segments too big to roll (the default segment size), as make test-crash runs "
                          "until a writer killed mid-roll is survived (tests/crash/repro_stale_sync.py)")
-    ap.add_argument("--shared-known", action="append", default=[], choices=["lease"],
-                    help="shared: report problems of this kind without failing (an open bug): lease = a live "
-                         "process's queue lease ended before ack_timeout")
     ap.add_argument("--shared-epoch", type=int, default=50, help="shared: kills per pond (then a fresh pond)")
     ap.add_argument("--shared-check-every", type=int, default=10,
                     help="shared: check the pond with a fresh handle every this many kills")

@@ -21,11 +21,9 @@ crash: python-install build-node
 
 # At most ~4 minutes: no round starts after 150 s (the queue drain follows),
 # the shared family kills for at most 45 s (its checks follow).
-# --shared-no-rolls: segments never roll, until a writer killed between its
-# roll and its LOCK.sync bump no longer breaks the partition
-# (tests/crash/repro_stale_sync.py, docs/CRASH.md "Found"): with rolls the
-# short run would fail now and then. Drop it once fixed; `make crash` rolls.
-CRASH_SHORT_SHARED_FLAGS ?= --shared-no-rolls
+# CRASH_SHORT_SHARED_FLAGS: extra flags of the family (e.g.
+# --shared-no-rolls, so segments never roll).
+CRASH_SHORT_SHARED_FLAGS ?=
 test-crash: python-install build-node
 	$(CRASH_DRIVER) --kills $(CRASH_SHORT_KILLS) --max-seconds 150 \
 		--shared-kills $(CRASH_SHORT_SHARED_KILLS) --shared-seconds 45 $(CRASH_SHORT_SHARED_FLAGS)

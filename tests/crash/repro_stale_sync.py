@@ -1,6 +1,15 @@
 #!/usr/bin/env python3
 """A writer killed after its append but before it bumps LOCK.sync: the other
-handles never learn of what it wrote (docs/CRASH.md, "Found").
+handles never learn of what it wrote (docs/CRASH.md, "Found"; fixed: the
+counters are now bumped *before* an operation's first write, so a writer
+killed at any instant leaves nothing the counters do not cover).
+
+The emulated cases below reproduce the old protocol's failure by putting
+LOCK.sync back after the writer's change; since the fix, that state (a
+change whose bump never happened) cannot arise from a kill, so they show
+what the protocol guards against rather than a live bug. `--kill` (real
+SIGKILLs of a writer that rolls at every send) is the regression check:
+it must find nothing.
 
 Each operation of a shared pond writes its files, then bumps the counters in
 `<pond>/LOCK.sync`; a handle catches up only when those counters differ from

@@ -17,7 +17,7 @@ use crate::log::chunk_cache::ChunkCache;
 use crate::log::state_log::{Replicated, StateLog};
 use crate::log::wire::{put_bytes, put_varint, put_zigzag, Wire};
 use crate::storage::Storage;
-use crate::{Error, Result};
+use crate::Result;
 
 /// A member as every handle sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,13 +358,9 @@ impl GroupStore {
             )?;
             return Ok((GroupStore { state }, empty));
         }
-        let (state, snapshot) = StateLog::open(storage, dir, Self::origin(group), durable)?;
-        let (replay_from, mut membership) = decode_snapshot(&snapshot)
-            .ok_or_else(|| Error::corrupt(format!("{}/snapshot is damaged", state.dir())))?;
-        let mut store = GroupStore { state };
-        store.state.replay_from(replay_from);
-        store.state.replay_into(chunks, &mut membership)?;
-        Ok((store, membership))
+        let place = (dir, Self::origin(group));
+        let (state, membership) = StateLog::open(storage, place, chunks, durable, decode_snapshot, |_| ())?;
+        Ok((GroupStore { state }, membership))
     }
 
     /// Takes in the events other handles logged. `Ok(false)`: snapshotted

@@ -65,27 +65,26 @@ impl StateLog {
         Ok(state)
     }
 
-    /// Opens the files under `dir`; returns the snapshot's bytes. The
-    /// caller decodes them and says where replay starts
-    /// ([`StateLog::replay_from`]).
-    pub fn open(
+    /// Opens the files under `dir`: decodes the snapshot (`decode` gives
+    /// the state and the offset replay starts from; `shape` adjusts the
+    /// state before replay) and replays the events logged after it.
+    pub fn open<S: Replicated>(
         storage: &dyn Storage,
-        dir: String,
-        origin: Origin,
+        (dir, origin): (String, Origin),
+        chunks: &ChunkCache,
         durable: bool,
-    ) -> Result<(StateLog, Vec<u8>)> {
+        decode: impl FnOnce(&[u8]) -> Option<(u64, S)>,
+        shape: impl FnOnce(&mut S),
+    ) -> Result<(StateLog, S)> {
         let log = Partition::open(storage, format!("{dir}/log"), origin, durable)?;
         let snapshot = read_all(&*storage.open(&format!("{dir}/snapshot"), false)?)?;
-        Ok((StateLog { dir, log, records_since_snapshot: 0, replayed: 0 }, snapshot))
-    }
-
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-
-    /// Replay starts at `offset` (the snapshot's), or the log's start.
-    pub fn replay_from(&mut self, offset: u64) {
-        self.replayed = offset.max(self.log.start_offset());
+        let (replay_from, mut state) =
+            decode(&snapshot).ok_or_else(|| Error::corrupt(format!("{dir}/snapshot is damaged")))?;
+        shape(&mut state);
+        let replayed = replay_from.max(log.start_offset());
+        let mut log = StateLog { dir, log, records_since_snapshot: 0, replayed };
+        log.replay_into(chunks, &mut state)?;
+        Ok((log, state))
     }
 
     /// Calls `apply` with each record's offset and value from `replayed`

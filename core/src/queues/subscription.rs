@@ -14,7 +14,7 @@ use crate::log::state_log::{Replicated, StateLog};
 use crate::log::wire::{put_bytes, put_varint, put_zigzag, Wire};
 use crate::queues::range_set::RangeSet;
 use crate::storage::Storage;
-use crate::{Error, Result};
+use crate::Result;
 
 /// A record delivered before and waiting to be delivered again.
 #[derive(Debug, Clone)]
@@ -286,14 +286,11 @@ impl SubscriptionStore {
         durable: bool,
     ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
         let dir = SubscriptionStore::dir_for(topic, subscription);
-        let (state, snapshot) = StateLog::open(storage, dir, Self::origin(topic, subscription), durable)?;
-        let (replay_from, mut parts) = decode_snapshot(&snapshot)
-            .ok_or_else(|| Error::corrupt(format!("{}/snapshot is damaged", state.dir())))?;
-        parts.resize_with(partitions as usize, PartitionState::default);
-        let mut store = SubscriptionStore { state };
-        store.state.replay_from(replay_from);
-        store.state.replay_into(chunks, &mut parts)?;
-        Ok((store, parts))
+        let place = (dir, Self::origin(topic, subscription));
+        let fit =
+            |parts: &mut Vec<PartitionState>| parts.resize_with(partitions as usize, PartitionState::default);
+        let (state, parts) = StateLog::open(storage, place, chunks, durable, decode_snapshot, fit)?;
+        Ok((SubscriptionStore { state }, parts))
     }
 
     /// Takes in the events other handles logged since this one last looked

@@ -10,6 +10,12 @@ use std::sync::Arc;
 /// A source of wall-clock time in Unix epoch milliseconds.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;
+
+    /// Whether it moves only when told (a [`ManualClock`]): such time is one
+    /// process's, so a pond read through it cannot be shared with others.
+    fn is_manual(&self) -> bool {
+        false
+    }
 }
 
 /// The system's wall clock. Not available on `wasm32-unknown-unknown`, where
@@ -54,6 +60,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.now.load(Ordering::SeqCst)
+    }
+
+    fn is_manual(&self) -> bool {
+        true
     }
 }
 

@@ -293,3 +293,33 @@ def test_backlog_limit_and_dead_letters_across_processes(pond_dir: pathlib.Path)
         assert letter.value == b"poison"
         assert dict(letter.headers)["logpond.dlq.delivery_count"] == b"2"
         pond.send("jobs", "room again")
+
+
+def test_a_manual_clock_pond_is_not_shared_with_another_process(pond_dir: pathlib.Path) -> None:
+    child = textwrap.dedent(
+        """
+        import sys, logpond
+        manual = sys.argv[2] == "manual"
+        try:
+            logpond.open(sys.argv[1], clock=logpond.ManualClock(0) if manual else None).close()
+        except logpond.PondLocked as e:
+            print(e)
+            sys.exit(3)
+        """
+    )
+
+    def other(kind: str) -> "subprocess.CompletedProcess[str]":
+        args = [sys.executable, "-c", child, str(pond_dir), kind]
+        return subprocess.run(args, cwd=pond_dir.parent, capture_output=True, text=True, timeout=60)
+
+    clock = logpond.ManualClock(1_000)
+    with logpond.open(pond_dir, clock=clock) as pond:
+        with logpond.open(pond_dir, clock=clock):  # the same process may share its clock
+            pass
+        refused = other("system")
+        assert refused.returncode == 3 and "ManualClock" in refused.stdout, refused
+        pond.create_topic("t")
+    assert other("system").returncode == 0, "once closed, the pond is anyone's"
+    with logpond.open(pond_dir):
+        assert other("manual").returncode == 3
+        assert other("system").returncode == 0

@@ -191,6 +191,8 @@ impl Pond {
         let storage: Arc<dyn Storage> =
             if read_only { Arc::new(ReadOnlyView::new(storage)) } else { storage };
         let (storage, shared) = if storage.is_shared() {
+            #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+            sync::check_clocks(&*storage, options.clock.is_manual(), read_only)?;
             let tracked = Arc::new(Tracked::new(storage.clone()));
             let shared = Shared::new(tracked.clone(), &*storage, read_only)?;
             (tracked as Arc<dyn Storage>, Some(shared))

@@ -201,6 +201,33 @@ fn announcer(file: Arc<dyn StorageFile>, current: Arc<Mutex<Option<Counters>>>) 
     })
 }
 
+/// Refuses to share a pond between processes whose clocks disagree: a
+/// handle with a manual clock and a handle of another process (either
+/// way round). Each handle claims `clock.<manual|system>.<pid>.<n>` while it
+/// is open (a read-only one only looks). Handles of one process may share
+/// one manual clock.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub(crate) fn check_clocks(storage: &dyn Storage, manual: bool, read_only: bool) -> Result<()> {
+    let pid = std::process::id();
+    if !read_only {
+        let kind = if manual { "manual" } else { "system" };
+        storage.try_claim(&format!("clock.{kind}.{pid}.{:x}", crate::holder::nonce()))?;
+    }
+    for what in storage.live_claims("clock.")? {
+        let mut parts = what.split('.').skip(1);
+        let (kind, other) = (parts.next(), parts.next().and_then(|p| p.parse::<u32>().ok()));
+        let Some(other) = other.filter(|p| *p != pid) else { continue };
+        if manual || kind == Some("manual") {
+            return Err(crate::Error::PondLocked(format!(
+                "process {other} has this pond open{}: a pond read through a ManualClock \
+                 cannot be shared with another process (their times would disagree)",
+                if kind == Some("manual") { " with a ManualClock" } else { "" }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Brings `state` up to the counters `now` (see the module comment).
 fn catch_up_to(state: &mut State, env: &Env<'_>, now: Option<Counters>) -> Result<()> {
     if now.is_some() && now == state.seen {

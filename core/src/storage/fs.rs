@@ -21,9 +21,14 @@ use crate::{Error, Result};
 
 /// The name of the lock file in a pond directory.
 pub const LOCK_FILE: &str = "LOCK";
-/// Claims named so belong to one handle each (queue lease holders): their
-/// files are removed when the handle closes, or found abandoned.
-const HOLDER_CLAIM: &str = "holder.";
+/// Claims named so belong to one handle each (queue lease and group
+/// member holders, clocks): their files are removed when the handle
+/// closes, or found abandoned.
+const OWN_CLAIMS: [&str; 2] = ["holder.", "clock."];
+
+fn is_own_claim(what: &str) -> bool {
+    OWN_CLAIMS.iter().any(|p| what.starts_with(p))
+}
 
 #[cfg(unix)]
 fn dir_mode(mode: FileMode) -> u32 {
@@ -221,9 +226,10 @@ impl FileStorage {
 /// locked by the sweep, so a claimant racing it sees its name gone.
 fn sweep_abandoned_claims(root: &Path) -> Result<()> {
     let entries = fs::read_dir(root).map_err(|e| io_at(root, e))?;
-    let prefix = format!("{LOCK_FILE}.{HOLDER_CLAIM}");
+    let prefix = format!("{LOCK_FILE}.");
     for entry in entries.flatten() {
-        if !entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+        let name = entry.file_name();
+        if !name.to_str().and_then(|n| n.strip_prefix(&prefix)).is_some_and(is_own_claim) {
             continue;
         }
         let path = entry.path();
@@ -431,7 +437,7 @@ impl Storage for FileStorage {
         self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
         for (what, _file) in self.claims.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
             // A lease holder's claim is its own (a unique name): gone with it.
-            if what.starts_with(HOLDER_CLAIM) {
+            if is_own_claim(&what) {
                 let _ = fs::remove_file(self.root.join(format!("{LOCK_FILE}.{what}")));
             }
         }
@@ -494,6 +500,21 @@ impl Storage for FileStorage {
             Err(TryLockError::WouldBlock) => Ok(true),
             Err(TryLockError::Error(e)) => Err(io_at(&path, e)),
         }
+    }
+
+    fn live_claims(&self, prefix: &str) -> Result<Vec<String>> {
+        let entries = fs::read_dir(&self.root).map_err(|e| io_at(&self.root, e))?;
+        let start = format!("{LOCK_FILE}.{prefix}");
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(what) = name.to_str().and_then(|n| n.strip_prefix(&start)) else { continue };
+            let what = format!("{prefix}{what}");
+            if self.is_claimed(&what)? {
+                out.push(what);
+            }
+        }
+        Ok(out)
     }
 
     fn try_claim(&self, what: &str) -> Result<bool> {

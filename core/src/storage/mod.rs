@@ -32,6 +32,10 @@ macro_rules! forward_sharing {
             self.inner.is_claimed(what)
         }
 
+        fn live_claims(&self, prefix: &str) -> crate::Result<Vec<String>> {
+            self.inner.live_claims(prefix)
+        }
+
         fn watch(&self, name: &str, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) -> bool {
             self.inner.watch(name, on_change)
         }
@@ -118,6 +122,11 @@ pub trait Storage: Send + Sync + Debug {
     /// [`Storage::try_claim`]). Never, where nothing is shared.
     fn is_claimed(&self, _what: &str) -> Result<bool> {
         Ok(false)
+    }
+
+    /// The claims beginning with `prefix` that open handles hold.
+    fn live_claims(&self, _prefix: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
     }
 
     /// Calls `on_change` (on a thread of the storage's own) whenever the

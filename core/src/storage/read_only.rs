@@ -65,6 +65,10 @@ impl Storage for ReadOnlyView {
         self.inner.is_claimed(what)
     }
 
+    fn live_claims(&self, prefix: &str) -> Result<Vec<String>> {
+        self.inner.live_claims(prefix)
+    }
+
     fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
         self.inner.watch(name, on_change)
     }

@@ -142,25 +142,25 @@ impl Partition {
     /// Takes in what other handles appended to the active segment since
     /// this one last looked (see [`Segment::catch_up`]). Rolls, retention
     /// and rewrites by others show as changed names: [`Partition::reload`].
-    pub fn catch_up(&mut self, storage: &dyn Storage, repair: bool) -> Result<()> {
-        if self.active_mut().catch_up(repair)? {
+    pub fn catch_up(&mut self, storage: &dyn Storage) -> Result<()> {
+        if self.active_mut().catch_up()? {
             return Ok(());
         }
-        self.reload(storage, repair)
+        self.reload(storage)
     }
 
     /// Lists the partition's files again after other handles changed them
     /// (a roll, retention, `delete_records`, compaction): segments that
     /// are gone are dropped, new ones opened, and one rewritten (its length
     /// changed) opened again; the active segment, if still there, is kept
-    /// and caught up. With `repair` (under the pond's write lock) what a
-    /// dead writer left half done is finished or cleared, as on open.
-    pub fn reload(&mut self, storage: &dyn Storage, repair: bool) -> Result<()> {
+    /// and caught up. Under the pond's lock, what a dead writer left half
+    /// done is finished or cleared, as on open.
+    pub fn reload(&mut self, storage: &dyn Storage) -> Result<()> {
         let prefix = format!("{}/", self.dir);
         let mut names = storage.list(&prefix)?;
         let swaps: Vec<(u64, u64)> =
             names.iter().filter_map(|n| crate::log::compaction::parse_swap(&n[prefix.len()..])).collect();
-        if repair && !swaps.is_empty() {
+        if !swaps.is_empty() {
             for (base, end) in swaps {
                 crate::log::compaction::finish_swap(storage, &self.dir, base, end)?;
             }
@@ -182,22 +182,17 @@ impl Partition {
         for (i, &base) in bases.iter().enumerate() {
             let sealed = i < last;
             let kept = match old.remove(&base) {
-                Some(mut seg) if !seg.is_replaced(storage, &self.dir)? => {
-                    seg.catch_up(repair)?.then_some(seg)
-                }
+                Some(mut seg) if !seg.is_replaced(storage, &self.dir)? => seg.catch_up()?.then_some(seg),
                 _ => None,
             };
             let segment = match kept {
                 Some(seg) => seg,
-                None => Segment::open_as(storage, &self.dir, base, sealed, repair)?,
+                None => Segment::open(storage, &self.dir, base, sealed)?,
             };
             self.segments.insert(base, segment);
         }
         self.log_start = log_start;
         if self.segments.is_empty() {
-            if !repair {
-                return Err(Error::corrupt(format!("{} has no segment", self.dir)));
-            }
             let segment = Segment::create(storage, &self.dir, log_start, false)?;
             self.segments.insert(log_start, segment);
         }

@@ -143,36 +143,6 @@ impl Segment {
         Ok(segment)
     }
 
-    /// Opens a segment for [`Partition::reload`](crate::log::partition::Partition::reload):
-    /// as [`Segment::open`] with `repair`; without it (beside a live
-    /// writer) nothing is written and a torn tail is only left unread.
-    pub fn open_as(
-        storage: &dyn Storage,
-        dir: &str,
-        base: u64,
-        sealed: bool,
-        repair: bool,
-    ) -> Result<Segment> {
-        if repair {
-            return Segment::open(storage, dir, base, sealed);
-        }
-        let file = storage.open(&log_name(dir, base), false)?;
-        let len = file.len()?;
-        let mut segment = Segment::empty(base, file);
-        if len < SEGMENT_HEADER_LEN {
-            return Ok(segment);
-        }
-        if sealed {
-            if let Some(index) = load_index(storage, dir, base, len) {
-                segment.len = len;
-                segment.adopt_index(index);
-                return Ok(segment);
-            }
-        }
-        segment.scan_to(len, false)?;
-        Ok(segment)
-    }
-
     /// Whether the file under this segment's name is no longer the one this
     /// handle opened: compaction replaced it (a rename over the name).
     pub fn is_replaced(&self, storage: &dyn Storage, dir: &str) -> Result<bool> {
@@ -197,19 +167,18 @@ impl Segment {
     }
 
     /// Takes in the batches another handle appended since this one last
-    /// looked (its length read again). With `repair` (the caller holds the
-    /// pond's write lock, so no writer is mid-append), bytes after the last
-    /// whole, intact batch are a dead writer's torn tail and are cut off;
-    /// without it they are left for their writer to finish. `Ok(false)`
-    /// when the file is shorter than this handle knew: it was rewritten,
-    /// and must be opened again.
-    pub fn catch_up(&mut self, repair: bool) -> Result<bool> {
+    /// looked (its length read again). The caller holds the pond's lock, so
+    /// no writer is mid-append: bytes after the last whole batch are a dead
+    /// writer's torn tail and are cut off (a read-only handle's storage
+    /// leaves the file as it is). `Ok(false)` when the file is shorter than
+    /// this handle knew: it was rewritten, and must be opened again.
+    pub fn catch_up(&mut self) -> Result<bool> {
         let file_len = self.file.refresh_len()?;
         if file_len < self.len {
             return Ok(false);
         }
         if file_len > self.len {
-            self.walk_headers_to(file_len, repair)?;
+            self.walk_headers_to(file_len)?;
         }
         Ok(true)
     }
@@ -219,8 +188,8 @@ impl Segment {
     /// only their headers are read (offsets in order, lengths within the
     /// file) and their CRCs are left to the reads that deliver them. What a
     /// writer killed mid-append left is shorter than its header says, and
-    /// is cut with `truncate`.
-    fn walk_headers_to(&mut self, file_len: u64, truncate: bool) -> Result<()> {
+    /// is cut.
+    fn walk_headers_to(&mut self, file_len: u64) -> Result<()> {
         let mut header = [0u8; FRAME_HEADER_LEN];
         let mut expected = self.next_offset;
         while self.len + FRAME_HEADER_LEN as u64 <= file_len {
@@ -238,7 +207,7 @@ impl Segment {
             let summary = header_summary(&h);
             self.note_batch(pos, &summary, h.base_timestamp, h.frame_len() as u64);
         }
-        if truncate && self.len < file_len {
+        if self.len < file_len {
             self.file.set_len(self.len)?;
         }
         Ok(())

@@ -163,9 +163,9 @@ impl StateLog {
     /// replayed them: the caller opens the state again.
     fn catch_up(&mut self, storage: &dyn Storage, names_changed: bool) -> Result<bool> {
         if names_changed {
-            self.log.reload(storage, true)?;
+            self.log.reload(storage)?;
         } else {
-            self.log.catch_up(storage, true)?;
+            self.log.catch_up(storage)?;
         }
         Ok(self.replayed >= self.log.start_offset())
     }

@@ -238,7 +238,7 @@ pub(crate) fn reload_topics(
         match topics.get_mut(&name) {
             Some(topic) if topic.meta == meta => {
                 for p in &mut topic.partitions {
-                    p.reload(storage, true)?;
+                    p.reload(storage)?;
                 }
             }
             known => {

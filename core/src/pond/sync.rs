@@ -242,7 +242,7 @@ fn catch_up_to(state: &mut State, env: &Env<'_>, now: Option<Counters>) -> Resul
     } else {
         for topic in state.topics.values_mut() {
             for p in &mut topic.partitions {
-                p.catch_up(env.storage, true)?;
+                p.catch_up(env.storage)?;
             }
         }
         Vec::new()

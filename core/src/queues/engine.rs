@@ -600,11 +600,8 @@ fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Re
         .map(|l| l.holder)
         .collect();
     let mut dead = Vec::new();
-    let me = queues.holder.current();
     for holder in holders {
-        // A lease with this handle's own id that no consumer of it holds
-        // is an earlier handle's, of a pond nothing shares (ids are 1 there).
-        if holder == me || !queues.holder.is_alive(env.storage, holder, now)? {
+        if !queues.holder.is_alive(env.storage, holder, now)? {
             dead.push(holder);
         }
     }

@@ -42,6 +42,28 @@ macro_rules! forward_sharing {
     };
 }
 
+/// In a `StorageFile` impl of a wrapper with an `inner` file: the reading
+/// methods, forwarded unchanged.
+macro_rules! forward_reads {
+    () => {
+        fn len(&self) -> crate::Result<u64> {
+            self.inner.len()
+        }
+
+        fn refresh_len(&self) -> crate::Result<u64> {
+            self.inner.refresh_len()
+        }
+
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> crate::Result<()> {
+            self.inner.read_at(offset, buf)
+        }
+
+        fn identity(&self) -> crate::Result<Option<u64>> {
+            self.inner.identity()
+        }
+    };
+}
+
 mod bounded;
 mod memory;
 mod mirror;

@@ -85,17 +85,7 @@ impl fmt::Debug for ReadOnlyFile {
 }
 
 impl StorageFile for ReadOnlyFile {
-    fn len(&self) -> Result<u64> {
-        self.inner.len()
-    }
-
-    fn refresh_len(&self) -> Result<u64> {
-        self.inner.refresh_len()
-    }
-
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.inner.read_at(offset, buf)
-    }
+    forward_reads!();
 
     fn write_at(&self, _offset: u64, _data: &[u8]) -> Result<()> {
         Ok(())
@@ -107,9 +97,5 @@ impl StorageFile for ReadOnlyFile {
 
     fn sync(&self) -> Result<()> {
         Ok(())
-    }
-
-    fn identity(&self) -> Result<Option<u64>> {
-        self.inner.identity()
     }
 }

@@ -132,17 +132,7 @@ impl fmt::Debug for TrackedFile {
 }
 
 impl StorageFile for TrackedFile {
-    fn len(&self) -> Result<u64> {
-        self.inner.len()
-    }
-
-    fn refresh_len(&self) -> Result<u64> {
-        self.inner.refresh_len()
-    }
-
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.inner.read_at(offset, buf)
-    }
+    forward_reads!();
 
     fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
         self.flags.before(false)?;
@@ -156,10 +146,6 @@ impl StorageFile for TrackedFile {
 
     fn sync(&self) -> Result<()> {
         self.inner.sync()
-    }
-
-    fn identity(&self) -> Result<Option<u64>> {
-        self.inner.identity()
     }
 }
 

@@ -106,7 +106,6 @@ impl Shared {
     /// handle has seen, when its state is current (otherwise it catches up
     /// again next time).
     fn finish(&self, state: &mut State, caught_up: bool) {
-        self.tracked.take();
         if caught_up {
             state.seen = *lock(&self.current);
         }

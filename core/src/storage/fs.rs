@@ -681,6 +681,24 @@ mod tests {
     }
 
     #[test]
+    fn abandoned_claims_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = FileStorage::open(dir.path()).unwrap();
+        assert!(live.try_claim("holder.0000000a").unwrap());
+        // A killed process's claim: its file, no lock on it.
+        fs::write(dir.path().join("LOCK.holder.0000000b"), b"").unwrap();
+        fs::write(dir.path().join("LOCK.coordinator"), b"").unwrap();
+        let other = FileStorage::open(dir.path()).unwrap();
+        assert!(other.is_claimed("holder.0000000a").unwrap());
+        assert!(!dir.path().join("LOCK.holder.0000000b").exists(), "swept");
+        assert!(dir.path().join("LOCK.coordinator").exists(), "only claims of one handle are swept");
+        assert_eq!(other.live_claims("holder.").unwrap(), vec!["holder.0000000a".to_string()]);
+        live.close().unwrap();
+        assert!(!dir.path().join("LOCK.holder.0000000a").exists(), "removed by its holder on close");
+        assert!(!other.is_claimed("holder.0000000a").unwrap());
+    }
+
+    #[test]
     fn an_empty_path_is_refused() {
         assert!(matches!(FileStorage::open(""), Err(Error::InvalidArgument(_))));
     }

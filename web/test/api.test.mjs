@@ -2,23 +2,14 @@
 // driven by a manual clock, waiting polls and receives, iteration and
 // push subscriptions.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup } from './browser.mjs';
+import { harnessPage } from './browser.mjs';
 
-/** @type {Awaited<ReturnType<typeof setup>>} */
-let env;
 /** @type {import('playwright-core').Page} */
 let page;
-
-before(async () => {
-  env = await setup();
-  page = await env.page();
-});
-
-after(async () => {
-  assert.deepEqual(/** @type {any} */ (page)?.errors ?? [], []);
-  await env?.close();
+harnessPage((p) => {
+  page = p;
 });
 
 test('errors are Error subclasses with codes, never strings or RuntimeErrors', async () => {

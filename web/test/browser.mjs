@@ -1,6 +1,8 @@
 // Test helpers: headless Chromium (apt's /usr/bin/chromium driven by
 // playwright-core) on a persistent profile, and the static server.
 
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +27,28 @@ export function launch(profile) {
     headless: true,
     args: ARGS,
     viewport: { width: 1280, height: 860 },
+  });
+}
+
+/**
+ * For a test file whose tests all run in one harness page: opens it before
+ * them (handing it to `onPage`) and, after them, checks that it logged no
+ * errors and closes everything.
+ * @param {(page: import('playwright-core').Page) => void} onPage
+ */
+export function harnessPage(onPage) {
+  /** @type {Awaited<ReturnType<typeof setup>> | undefined} */
+  let env;
+  /** @type {import('playwright-core').Page | undefined} */
+  let page;
+  before(async () => {
+    env = await setup();
+    page = await env.page();
+    onPage(page);
+  });
+  after(async () => {
+    assert.deepEqual(/** @type {any} */ (page)?.errors ?? [], []);
+    await env?.close();
   });
 }
 

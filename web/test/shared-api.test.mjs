@@ -2,24 +2,15 @@
 // /js-test/api.mjs), run in the test harness page: each test runs in the
 // page against the package there.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup } from './browser.mjs';
+import { harnessPage } from './browser.mjs';
 import { tests } from '../../js/test/api.mjs';
 
-/** @type {Awaited<ReturnType<typeof setup>>} */
-let env;
 /** @type {import('playwright-core').Page} */
 let page;
-
-before(async () => {
-  env = await setup();
-  page = await env.page();
-});
-
-after(async () => {
-  assert.deepEqual(/** @type {any} */ (page)?.errors ?? [], []);
-  await env?.close();
+harnessPage((p) => {
+  page = p;
 });
 
 for (const [name] of tests) {

@@ -22,6 +22,10 @@ static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// hook in the child.
 pub fn note_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+    // The parent's presence locks are its own: the child closes its copies,
+    // so they end with the parent.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    crate::storage::forget_inherited();
 }
 
 /// The process and fork generation a handle was opened in.

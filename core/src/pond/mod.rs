@@ -545,6 +545,13 @@ impl Pond {
         finished.and(released)
     }
 
+    /// Whether this handle holds its pond alone at the moment (sole
+    /// tenure, see `docs/SEMANTICS.md`): for tests and diagnostics.
+    #[doc(hidden)]
+    pub fn is_sole(&self) -> bool {
+        self.shared.as_ref().is_some_and(Shared::is_sole)
+    }
+
     pub fn is_closed(&self) -> bool {
         lock(&self.state).is_none()
     }

@@ -21,12 +21,23 @@
 //! never leaves a change other handles do not know of. A single handle
 //! pays one uncontended lock, a read of `LOCK.sync`, and a write of it per
 //! writing operation (two when names change).
+//!
+//! **Sole tenure** takes even that away from a handle that is alone. Every
+//! handle holds `LOCK.handles` shared while open (`storage::presence`); a
+//! writing handle that saw no other's change for a while tries to take it
+//! exclusively, and while it holds it no other handle can open or lock the
+//! pond, so its operations skip the lock and the counters. Its first act
+//! alone bumps both counters, so a handle that comes back later (one that
+//! stepped out to try the same) catches up on everything, even if the sole
+//! holder is killed before it lets go. A handle that wants in knocks; the
+//! holder's watcher (`Storage::watch_knocks`) lets it in after the current
+//! operation. Tenure is only tried where such a watcher runs.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::log::topics::{reload_topics, Env};
 use crate::pond::State;
-use std::sync::Mutex;
 
 use crate::storage::{Announcer, Storage, StorageFile, Tracked};
 use crate::Result;
@@ -77,6 +88,24 @@ pub(crate) struct Shared {
     /// The counters as this handle last read or wrote them, under the lock
     /// (shared with the announcer, which bumps them before changes).
     current: Arc<Mutex<Option<Counters>>>,
+    /// Held by every operation from start to end, and by the knock
+    /// handler: a sole holder lets another in only between operations.
+    gate: Arc<Mutex<Tenure>>,
+    /// Whether this handle holds the pond alone (see the module comment).
+    sole: Arc<AtomicBool>,
+    /// Whether the storage tells this handle of knocks (set on first try).
+    knocks: OnceLock<bool>,
+}
+
+/// Operations in a row that saw no other handle's change before a handle
+/// tries sole tenure; doubled after each failed try, up to the maximum.
+const QUIET_BEFORE_TRYING: u32 = 64;
+const MOST_QUIET_BEFORE_TRYING: u32 = 1 << 14;
+
+/// When to try sole tenure next.
+struct Tenure {
+    quiet: u32,
+    threshold: u32,
 }
 
 impl Shared {
@@ -88,10 +117,17 @@ impl Shared {
             Err(e) => return Err(e),
         };
         let current = Arc::new(Mutex::new(None));
+        let sole = Arc::new(AtomicBool::new(false));
         if let (Some(file), false) = (&file, read_only) {
-            tracked.set_announcer(announcer(file.clone(), current.clone()));
+            tracked.set_announcer(announcer(file.clone(), current.clone(), sole.clone()));
         }
-        Ok(Shared { tracked, file, read_only, current })
+        let gate = Arc::new(Mutex::new(Tenure { quiet: 0, threshold: QUIET_BEFORE_TRYING }));
+        Ok(Shared { tracked, file, read_only, current, gate, sole, knocks: OnceLock::new() })
+    }
+
+    /// Whether this handle holds the pond alone now.
+    pub fn is_sole(&self) -> bool {
+        self.sole.load(Ordering::SeqCst)
     }
 
     /// Reads the counters under the lock, for the operation about to run.
@@ -134,6 +170,9 @@ impl Shared {
     /// without the lock: a writer may be mid-operation, and what it has not
     /// yet published is as if it came after).
     pub fn unchanged(&self, state: &State) -> Result<bool> {
+        if self.is_sole() {
+            return Ok(true);
+        }
         Ok(state.seen.is_some() && self.read()? == state.seen)
     }
 
@@ -153,14 +192,21 @@ impl Shared {
     }
 
     /// Runs `f` under the lock, caught up first; publishes what it wrote.
+    /// A sole holder just runs it.
     pub fn run<T>(
         &self,
         state: &mut State,
         env: &Env<'_>,
         f: impl FnOnce(&mut State) -> Result<T>,
     ) -> Result<T> {
+        let mut tenure = lock(&self.gate);
+        if self.is_sole() {
+            return f(state);
+        }
         env.storage.lock(!self.read_only)?;
+        let mut quiet = false;
         let result = self.begin().and_then(|now| {
+            quiet = now.is_some() && now == state.seen;
             catch_up_to(state, env, now)?;
             f(state)
         });
@@ -168,7 +214,65 @@ impl Shared {
         let unlocked = env.storage.unlock();
         let value = result?;
         unlocked?;
+        if !self.read_only {
+            self.consider_sole(&mut tenure, quiet, state, env);
+        }
         Ok(value)
+    }
+
+    /// After an operation: tries sole tenure when enough operations in a
+    /// row saw no other handle's change.
+    fn consider_sole(&self, tenure: &mut Tenure, quiet: bool, state: &mut State, env: &Env<'_>) {
+        if !quiet {
+            tenure.quiet = 0;
+            return;
+        }
+        tenure.quiet += 1;
+        if tenure.quiet < tenure.threshold {
+            return;
+        }
+        tenure.quiet = 0;
+        if !*self.knocks.get_or_init(|| env.storage.watch_knocks(self.knock_handler())) {
+            tenure.threshold = u32::MAX; // nobody could get in: never alone
+            return;
+        }
+        if !env.storage.try_sole().unwrap_or(false) {
+            tenure.threshold = tenure.threshold.saturating_mul(2).min(MOST_QUIET_BEFORE_TRYING);
+            return;
+        }
+        // Alone: catch up on what others did before they left, then mark
+        // the tenure before anything is written in it.
+        let entered = self.begin().and_then(|now| {
+            catch_up_to(state, env, now)?;
+            bump(self.file.as_deref(), &self.current, true)
+        });
+        self.finish(state, entered.is_ok());
+        if entered.is_ok() {
+            self.sole.store(true, Ordering::SeqCst);
+            tenure.threshold = QUIET_BEFORE_TRYING;
+        } else {
+            let _ = env.storage.leave_sole();
+        }
+    }
+
+    /// What a knock runs (on the storage's watcher thread): a sole holder
+    /// shares the pond again, between two operations.
+    fn knock_handler(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let gate = self.gate.clone();
+        let sole = self.sole.clone();
+        let storage = Arc::downgrade(&self.tracked);
+        Arc::new(move || {
+            let mut tenure = lock(&gate);
+            if !sole.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Some(storage) = storage.upgrade() {
+                // On failure the handle is out, and its next lock comes in.
+                let _ = storage.leave_sole();
+            }
+            sole.store(false, Ordering::SeqCst);
+            *tenure = Tenure { quiet: 0, threshold: QUIET_BEFORE_TRYING };
+        })
     }
 }
 
@@ -179,25 +283,38 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Bumps the counters in `file` before a change (`names`: a change of
 /// names): `writes` always, `names` too for a change of names. When the
 /// file held none (new or garbled), the new counters start at a random
-/// number, so they match nothing any handle saw.
-fn announcer(file: Arc<dyn StorageFile>, current: Arc<Mutex<Option<Counters>>>) -> Announcer {
+/// number, so they match nothing any handle saw. A sole holder announces
+/// nothing: no other handle is there to tell.
+fn announcer(
+    file: Arc<dyn StorageFile>,
+    current: Arc<Mutex<Option<Counters>>>,
+    sole: Arc<AtomicBool>,
+) -> Announcer {
     Box::new(move |names| {
-        let mut current = lock(&current);
-        let (base, fresh) = match *current {
-            Some(c) => (c, false),
-            None => {
-                let nonce = crate::holder::nonce();
-                (Counters { writes: nonce, names: nonce }, true)
-            }
-        };
-        let next = Counters {
-            writes: base.writes.wrapping_add(1),
-            names: base.names.wrapping_add(u64::from(names || fresh)),
-        };
-        file.write_at(0, &next.encode())?;
-        *current = Some(next);
-        Ok(())
+        if sole.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        bump(Some(&*file), &current, names)
     })
+}
+
+fn bump(file: Option<&dyn StorageFile>, current: &Mutex<Option<Counters>>, names: bool) -> Result<()> {
+    let Some(file) = file else { return Ok(()) };
+    let mut current = lock(current);
+    let (base, fresh) = match *current {
+        Some(c) => (c, false),
+        None => {
+            let nonce = crate::holder::nonce();
+            (Counters { writes: nonce, names: nonce }, true)
+        }
+    };
+    let next = Counters {
+        writes: base.writes.wrapping_add(1),
+        names: base.names.wrapping_add(u64::from(names || fresh)),
+    };
+    file.write_at(0, &next.encode())?;
+    *current = Some(next);
+    Ok(())
 }
 
 /// Refuses to share a pond between processes whose clocks disagree: a

@@ -16,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::presence::{Presence, PRESENCE_FILE};
 use super::{FileMode, Storage, StorageFile};
 use crate::{Error, Result};
 
@@ -55,6 +56,8 @@ pub struct FileStorage {
     lock: Mutex<Option<File>>,
     /// Claims held until close (`LOCK.<what>`, locked), by name.
     claims: Mutex<Vec<(String, File)>>,
+    /// This handle's hold on `LOCK.handles` (see `storage::presence`).
+    presence: Presence,
     /// File watchers started by [`Storage::watch`], stopped on close.
     watchers: Mutex<Vec<notify::RecommendedWatcher>>,
     /// Opened with [`FileStorage::open_read_only`]: files are opened for
@@ -114,11 +117,14 @@ impl FileStorage {
             return Err(io_at(&root, io::Error::new(io::ErrorKind::NotADirectory, "not a directory")));
         }
         let lock = open_file(&root.join(LOCK_FILE), mode, true)?;
+        let presence_path = root.join(PRESENCE_FILE);
+        let presence = Presence::new(presence_path.clone(), Some(open_file(&presence_path, mode, true)?));
         sweep_abandoned_claims(&root)?;
         Ok(FileStorage {
             root,
             mode,
             lock: Mutex::new(Some(lock)),
+            presence,
             claims: Mutex::new(Vec::new()),
             watchers: Mutex::new(Vec::new()),
             read_only: false,
@@ -143,10 +149,17 @@ impl FileStorage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_at(&root.join(LOCK_FILE), e)),
         };
+        let presence_path = root.join(PRESENCE_FILE);
+        let presence_file = match open_for_reading(&presence_path) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_at(&presence_path, e)),
+        };
         Ok(FileStorage {
             root,
             mode: FileMode::default(),
             lock: Mutex::new(lock),
+            presence: Presence::new(presence_path, presence_file),
             claims: Mutex::new(Vec::new()),
             watchers: Mutex::new(Vec::new()),
             read_only: true,
@@ -162,6 +175,31 @@ impl FileStorage {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Calls `on_event` (on the watcher's own thread: inotify on Linux)
+    /// for every event on the named file that `wanted` picks, until the
+    /// storage closes. A failure to start (no inotify instances left) is
+    /// not an error: the caller then does without.
+    fn start_watcher(
+        &self,
+        name: &str,
+        wanted: fn(&notify::EventKind) -> bool,
+        on_event: Arc<dyn Fn() + Send + Sync>,
+    ) -> bool {
+        use notify::{RecursiveMode, Watcher};
+        let Ok(path) = self.path(name) else { return false };
+        let handler = move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| wanted(&e.kind)) {
+                on_event();
+            }
+        };
+        let Ok(mut watcher) = notify::recommended_watcher(handler) else { return false };
+        if watcher.watch(&path, RecursiveMode::NonRecursive).is_err() {
+            return false;
+        }
+        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).push(watcher);
+        true
     }
 
     /// The path of a storage name. Names are `/`-separated parts, none empty,
@@ -259,6 +297,11 @@ fn same_file(file: &File, path: &Path) -> bool {
 }
 
 /// Read-only options that never follow a symlink.
+/// Opens an existing file for reading, refusing a symlink.
+pub(super) fn open_for_reading(path: &Path) -> io::Result<File> {
+    no_follow_read().open(path)
+}
+
 fn no_follow_read() -> OpenOptions {
     let mut options = OpenOptions::new();
     options.read(true);
@@ -435,6 +478,7 @@ impl Storage for FileStorage {
     fn close(&self) -> Result<()> {
         // Dropping the files releases their locks.
         self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.presence.release();
         for (what, _file) in self.claims.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
             // A lease holder's claim is its own (a unique name): gone with it.
             if is_own_claim(&what) {
@@ -446,22 +490,32 @@ impl Storage for FileStorage {
     }
 
     fn watch(&self, name: &str, on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
-        use notify::{EventKind, RecursiveMode, Watcher};
-        let Ok(path) = self.path(name) else { return false };
-        // The watcher runs its own thread (inotify on Linux) and calls back
-        // on it; a failure to start (no inotify instances left) is not an
-        // error: waiters then look at the file themselves.
-        let handler = move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| matches!(e.kind, EventKind::Modify(_) | EventKind::Create(_))) {
-                on_change();
-            }
-        };
-        let Ok(mut watcher) = notify::recommended_watcher(handler) else { return false };
-        if watcher.watch(&path, RecursiveMode::NonRecursive).is_err() {
-            return false;
+        use notify::EventKind;
+        self.start_watcher(
+            name,
+            |kind| matches!(kind, EventKind::Modify(_) | EventKind::Create(_)),
+            on_change,
+        )
+    }
+
+    fn watch_knocks(&self, on_knock: Arc<dyn Fn() + Send + Sync>) -> bool {
+        use notify::event::{AccessKind, EventKind};
+        self.start_watcher(
+            PRESENCE_FILE,
+            |kind| matches!(kind, EventKind::Access(AccessKind::Open(_))),
+            on_knock,
+        )
+    }
+
+    fn try_sole(&self) -> Result<bool> {
+        if self.read_only {
+            return Ok(false);
         }
-        self.watchers.lock().unwrap_or_else(PoisonError::into_inner).push(watcher);
-        true
+        self.presence.try_sole()
+    }
+
+    fn leave_sole(&self) -> Result<()> {
+        self.presence.leave_sole()
     }
 
     fn is_shared(&self) -> bool {
@@ -469,6 +523,9 @@ impl Storage for FileStorage {
     }
 
     fn lock(&self, exclusive: bool) -> Result<()> {
+        // Present first: a sole holder lets this handle in after its
+        // current operation.
+        self.presence.enter()?;
         let guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(file) = guard.as_ref() else {
             // A read-only pond without a LOCK file: no writer ever had it

@@ -39,6 +39,18 @@ macro_rules! forward_sharing {
         fn watch(&self, name: &str, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) -> bool {
             self.inner.watch(name, on_change)
         }
+
+        fn watch_knocks(&self, on_knock: std::sync::Arc<dyn Fn() + Send + Sync>) -> bool {
+            self.inner.watch_knocks(on_knock)
+        }
+
+        fn try_sole(&self) -> crate::Result<bool> {
+            self.inner.try_sole()
+        }
+
+        fn leave_sole(&self) -> crate::Result<()> {
+            self.inner.leave_sole()
+        }
     };
 }
 
@@ -78,7 +90,11 @@ pub(crate) use tracked::{Announcer, Tracked};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod fs;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod presence;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use fs::{os_error, FileStorage, PathError};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub(crate) use presence::forget_inherited;
 
 /// Who may read and write the files a file pond creates (set exactly,
 /// whatever the process umask).
@@ -156,6 +172,27 @@ pub trait Storage: Send + Sync + Debug {
     /// Returns whether it watches; where it cannot, waiters look for
     /// changes themselves.
     fn watch(&self, _name: &str, _on_change: Arc<dyn Fn() + Send + Sync>) -> bool {
+        false
+    }
+
+    /// Takes these files for this handle alone, when no other handle has
+    /// them open: until [`Storage::leave_sole`], no other handle can open
+    /// or lock them, so [`Storage::lock`] is not needed. Where nothing is
+    /// shared, never (there is nothing to gain).
+    fn try_sole(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Shares the files again after [`Storage::try_sole`].
+    fn leave_sole(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Calls `on_knock` (on a thread of the storage's own) when another
+    /// handle wants to open or lock these files, until the storage closes:
+    /// a sole holder then leaves. Returns whether it watches; a handle only
+    /// tries sole tenure when it does.
+    fn watch_knocks(&self, _on_knock: Arc<dyn Fn() + Send + Sync>) -> bool {
         false
     }
 

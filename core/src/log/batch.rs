@@ -115,6 +115,32 @@ pub struct EncodedBatch {
 /// Appends one framed batch to `out`. Offsets must be strictly increasing;
 /// `entries` must not be empty.
 pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<EncodedBatch> {
+    let start = out.len();
+    let unplaced = encode_unplaced(entries, out)?;
+    let base_offset = entries.first().map_or(0, |e| e.offset);
+    Ok(place(&mut out[start..], &unplaced, base_offset))
+}
+
+/// A frame encoded before its base offset is known: everything but the
+/// base offset and the CRC (see [`place`]).
+#[derive(Clone)]
+pub struct Unplaced {
+    last_offset_delta: u32,
+    max_timestamp: i64,
+    /// CRC state of the bytes after the base offset, for frames large
+    /// enough that combining beats hashing them again under the lock.
+    tail: Option<crc32fast::Hasher>,
+}
+
+/// Frames from this size on keep the CRC of their tail for [`place`]:
+/// combining costs about as much as hashing a few KiB.
+const COMBINE_FROM: usize = 16 * 1024;
+
+/// Appends one frame to `out` whose base offset is left 0 and CRC unset:
+/// the offsets of `entries` count from the first (only their deltas are
+/// stored). [`place`] finishes it once the base offset is known, which a
+/// shared pond learns only under its lock.
+pub fn encode_unplaced(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<Unplaced> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Err(Error::invalid("empty batch"));
     };
@@ -145,14 +171,41 @@ pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<
     let h = &mut out[start..start + FRAME_HEADER_LEN];
     h[0..4].copy_from_slice(&(length as u32).to_le_bytes());
     h[8] = BATCH_VERSION;
-    h[9..17].copy_from_slice(&base_offset.to_le_bytes());
     h[17..21].copy_from_slice(&last_offset_delta.to_le_bytes());
     h[21..29].copy_from_slice(&base_timestamp.to_le_bytes());
     h[29..37].copy_from_slice(&max_timestamp.to_le_bytes());
     h[37..41].copy_from_slice(&record_count.to_le_bytes());
-    let crc = crc32fast::hash(&out[start + 8..]);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    Ok(EncodedBatch { base_offset, last_offset: base_offset + u64::from(last_offset_delta), max_timestamp })
+    let tail = (out.len() - start >= COMBINE_FROM).then(|| {
+        let mut tail = crc32fast::Hasher::new();
+        tail.update(&out[start + BASE_OFFSET_END..]);
+        tail
+    });
+    Ok(Unplaced { last_offset_delta, max_timestamp, tail })
+}
+
+/// Where the base offset ends in a frame header: the CRC covers the
+/// version and base offset (8..17), then the rest.
+const BASE_OFFSET_END: usize = 17;
+
+/// Finishes a frame [`encode_unplaced`] wrote (`frame` is exactly it):
+/// sets its base offset and CRC.
+pub fn place(frame: &mut [u8], unplaced: &Unplaced, base_offset: u64) -> EncodedBatch {
+    frame[9..BASE_OFFSET_END].copy_from_slice(&base_offset.to_le_bytes());
+    let crc = match &unplaced.tail {
+        Some(tail) => {
+            let mut head = crc32fast::Hasher::new();
+            head.update(&frame[8..BASE_OFFSET_END]);
+            head.combine(tail);
+            head.finalize()
+        }
+        None => crc32fast::hash(&frame[8..]),
+    };
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    EncodedBatch {
+        base_offset,
+        last_offset: base_offset + u64::from(unplaced.last_offset_delta),
+        max_timestamp: unplaced.max_timestamp,
+    }
 }
 
 /// One entry: `offset_delta` (varint u32), `timestamp_delta` (zigzag i64),
@@ -313,6 +366,39 @@ mod tests {
             true
         })?;
         Ok(out)
+    }
+
+    /// A frame encoded before its base offset is known, then placed, is
+    /// byte for byte the frame encoded at that offset: small frames (CRC
+    /// hashed whole) and large ones (CRC combined from the tail's).
+    #[test]
+    fn a_placed_frame_is_the_frame_encoded_in_place() {
+        for (count, size) in [(1usize, 10usize), (3, 100), (200, 100), (40, 5000)] {
+            let value = vec![0x5au8; size];
+            let records: Vec<NewRecord<'_>> = (0..count).map(|_| NewRecord::value(&value)).collect();
+            let at = |base: u64| -> Vec<EntrySpec<'_, '_>> {
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, record)| EntrySpec {
+                        offset: base + i as u64,
+                        timestamp_ms: 1000 + i as i64,
+                        record,
+                    })
+                    .collect()
+            };
+            let base = 123_456_789_u64;
+            let mut direct = Vec::new();
+            encode_batch(&at(base), &mut direct).unwrap();
+            let mut later = Vec::new();
+            let unplaced = encode_unplaced(&at(0), &mut later).unwrap();
+            assert_eq!(unplaced.tail.is_some(), later.len() >= COMBINE_FROM);
+            let summary = place(&mut later, &unplaced, base);
+            assert_eq!(later, direct, "{count} records of {size} bytes");
+            assert_eq!((summary.base_offset, summary.last_offset), (base, base + count as u64 - 1));
+            let records = decode_all(&later).unwrap();
+            assert_eq!(records.last().map(|r| r.offset), Some(base + count as u64 - 1));
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::log::batch::{decode_records, encode_batch, EntrySpec, Origin};
+use crate::log::batch::{decode_records, encode_unplaced, place, EntrySpec, Origin, Unplaced};
 use crate::log::chunk_cache::ChunkCache;
 use crate::log::record::{NewRecord, Record};
 use crate::log::segment::{index_name, log_name, Segment};
@@ -241,31 +241,52 @@ impl Partition {
 
     /// Appends the records as one batch; returns the first offset.
     pub fn append(&mut self, ctx: &AppendContext<'_>, records: &[(&NewRecord<'_>, i64)]) -> Result<u64> {
-        let base = self.end_offset();
         let entries: Vec<EntrySpec<'_, '_>> = records
             .iter()
             .enumerate()
-            .map(|(i, (record, ts))| EntrySpec { offset: base + i as u64, timestamp_ms: *ts, record })
+            .map(|(i, (record, ts))| EntrySpec { offset: i as u64, timestamp_ms: *ts, record })
             .collect();
+        let mut frame = self.take_scratch();
+        let first_ts = records.first().map_or(0, |(_, ts)| *ts);
+        let result = encode_unplaced(&entries, &mut frame)
+            .and_then(|unplaced| self.append_frame(ctx, &mut frame, &unplaced, first_ts));
+        self.scratch = frame;
+        result
+    }
+
+    /// Appends a frame encoded beforehand ([`encode_unplaced`], whose
+    /// first record has `first_ts`) at the end; returns its base offset.
+    pub fn append_frame(
+        &mut self,
+        ctx: &AppendContext<'_>,
+        frame: &mut [u8],
+        unplaced: &Unplaced,
+        first_ts: i64,
+    ) -> Result<u64> {
+        let base = self.end_offset();
+        let batch = place(frame, unplaced, base);
+        let active = self.active();
+        let too_big = active.len() + frame.len() as u64 > ctx.config.segment_bytes;
+        let too_old =
+            active.first_append_ms().is_some_and(|t| ctx.now_ms.saturating_sub(t) >= ctx.config.segment_ms);
+        let too_many = batch.last_offset - active.base_offset > u64::from(u32::MAX);
+        if !active.is_empty() && (too_big || too_old || too_many) {
+            self.roll(ctx.storage, base, ctx.fsync)?;
+        }
+        self.active_mut().append(frame, &batch, first_ts, ctx.fsync, ctx.now_ms)?;
+        Ok(base)
+    }
+
+    /// The partition's encoding buffer, emptied (given back with
+    /// [`Partition::give_scratch`]), so appends do not allocate each time.
+    pub fn take_scratch(&mut self) -> Vec<u8> {
         let mut frame = std::mem::take(&mut self.scratch);
         frame.clear();
-        let encoded = encode_batch(&entries, &mut frame);
-        let result = encoded.and_then(|batch| {
-            let active = self.active();
-            let too_big = active.len() + frame.len() as u64 > ctx.config.segment_bytes;
-            let too_old = active
-                .first_append_ms()
-                .is_some_and(|t| ctx.now_ms.saturating_sub(t) >= ctx.config.segment_ms);
-            let too_many = batch.last_offset - active.base_offset > u64::from(u32::MAX);
-            if !active.is_empty() && (too_big || too_old || too_many) {
-                self.roll(ctx.storage, base, ctx.fsync)?;
-            }
-            let first_ts = records.first().map_or(0, |(_, ts)| *ts);
-            self.active_mut().append(&frame, &batch, first_ts, ctx.fsync, ctx.now_ms)
-        });
+        frame
+    }
+
+    pub fn give_scratch(&mut self, frame: Vec<u8>) {
         self.scratch = frame;
-        result?;
-        Ok(base)
     }
 
     fn check_offset(&self, offset: u64) -> Result<()> {

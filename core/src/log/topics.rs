@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::log::batch::Origin;
+use crate::log::batch::{encode_unplaced, EntrySpec, Origin, Unplaced};
 use crate::log::chunk_cache::ChunkCache;
 use crate::log::partition::{AppendContext, Partition};
 use crate::log::partitioner::partition_for_key;
@@ -40,9 +40,71 @@ pub(crate) struct Env<'a> {
     pub fsync: bool,
 }
 
+/// A send encoded before the pond's lock is taken, so that other processes
+/// append meanwhile: a frame per partition, placed (base offset and CRC)
+/// under the lock by [`Topic::commit`]. Valid for the topic as it was when
+/// prepared: a commit checks it still is.
+pub(crate) struct PreparedSend {
+    /// The topic as this handle knew it then: a topic is never changed in
+    /// place (one deleted or created again, here or by another handle, is
+    /// a new `Topic` with a new name), so holding its name keeps it told
+    /// apart.
+    topic: Arc<str>,
+    /// Each record's partition, in the order sent.
+    targets: Vec<u32>,
+    frames: Vec<PreparedFrame>,
+}
+
+struct PreparedFrame {
+    partition: u32,
+    frame: Vec<u8>,
+    unplaced: Unplaced,
+    first_ts: i64,
+}
+
+/// Where a committed send's records went: the base offset per partition.
+pub(crate) struct PlacedSend {
+    targets: Vec<u32>,
+    bases: Vec<(u32, u64)>,
+}
+
+impl PlacedSend {
+    /// The metadata of each record, in the order sent (`now_ms`: the time
+    /// the send stamped records without one).
+    pub(crate) fn metadata(
+        &self,
+        topic: &Arc<str>,
+        records: &[NewRecord<'_>],
+        now_ms: i64,
+    ) -> Vec<RecordMetadata> {
+        let mut next: Vec<(u32, u64)> = self.bases.clone();
+        let mut out = Vec::with_capacity(records.len());
+        for (r, p) in records.iter().zip(&self.targets) {
+            let Some(slot) = next.iter_mut().find(|(q, _)| q == p) else { continue };
+            out.push(RecordMetadata {
+                topic: topic.clone(),
+                partition: *p,
+                offset: slot.1,
+                timestamp_ms: r.timestamp_ms.unwrap_or(now_ms),
+            });
+            slot.1 += 1;
+        }
+        out
+    }
+}
+
 impl Topic {
     /// Appends records (see [`Pond::send_many`]); the caller notifies waiters.
     pub(crate) fn append(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<Vec<RecordMetadata>> {
+        let prepared = self.prepare(env, records)?;
+        let placed = self.commit(env, prepared)?;
+        Ok(placed.metadata(&self.name, records, env.now_ms))
+    }
+
+    /// Checks the records, picks their partitions and encodes a frame per
+    /// partition (see [`PreparedSend`]). Changes nothing but the spread of
+    /// records without key or partition.
+    pub(crate) fn prepare(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<PreparedSend> {
         let config = &self.meta.config;
         let n = config.partitions;
         let spread = self.spread % n;
@@ -74,56 +136,52 @@ impl Topic {
                 return Err(Error::BatchTooLarge { size, limit });
             }
         }
-        if used_spread {
-            self.spread = self.spread.wrapping_add(1);
-        }
         let now = env.now_ms;
-        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: now };
-        let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
-        let mut metas = Vec::with_capacity(records.len());
-        if targets.iter().all(|p| *p == targets[0]) {
-            // One partition (the common case): no regrouping.
-            let p = targets[0];
-            let entries: Vec<(&NewRecord<'_>, i64)> = records.iter().map(|r| (r, stamped(r))).collect();
-            let partition = &mut self.partitions[p as usize];
-            let base = partition.append(&ctx, &entries)?;
-            for (k, (_, ts)) in entries.iter().enumerate() {
-                metas.push(RecordMetadata {
-                    topic: self.name.clone(),
-                    partition: p,
-                    offset: base + k as u64,
-                    timestamp_ms: *ts,
-                });
-            }
-            after_append(partition, env, config);
-            return Ok(metas);
-        }
-        let mut slots = vec![None; records.len()];
         let mut order: Vec<u32> = targets.clone();
         order.sort_unstable();
         order.dedup();
+        let mut frames = Vec::with_capacity(order.len());
         for p in order {
-            let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
+            let entries: Vec<EntrySpec<'_, '_>> = records
                 .iter()
+                .zip(&targets)
+                .filter(|(_, q)| **q == p)
                 .enumerate()
-                .filter(|(i, _)| targets[*i] == p)
-                .map(|(i, r)| (i, (r, stamped(r))))
+                .map(|(i, (record, _))| EntrySpec {
+                    offset: i as u64,
+                    timestamp_ms: record.timestamp_ms.unwrap_or(now),
+                    record,
+                })
                 .collect();
-            let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
+            let first_ts = entries.first().map_or(now, |e| e.timestamp_ms);
+            let mut frame = self.partitions[p as usize].take_scratch();
+            let unplaced = encode_unplaced(&entries, &mut frame)?;
+            frames.push(PreparedFrame { partition: p, frame, unplaced, first_ts });
+        }
+        if used_spread {
+            self.spread = self.spread.wrapping_add(1);
+        }
+        Ok(PreparedSend { topic: self.name.clone(), targets, frames })
+    }
+
+    /// Whether a send prepared earlier still fits this topic.
+    pub(crate) fn fits(&self, prepared: &PreparedSend) -> bool {
+        Arc::ptr_eq(&prepared.topic, &self.name)
+    }
+
+    /// Appends a prepared send (the caller checked it [fits](Topic::fits)).
+    pub(crate) fn commit(&mut self, env: &Env<'_>, prepared: PreparedSend) -> Result<PlacedSend> {
+        let config = &self.meta.config;
+        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: env.now_ms };
+        let mut bases = Vec::with_capacity(prepared.frames.len());
+        for PreparedFrame { partition: p, mut frame, unplaced, first_ts } in prepared.frames {
             let partition = &mut self.partitions[p as usize];
-            let base = partition.append(&ctx, &entries)?;
-            for (k, (i, (_, ts))) in batch.iter().enumerate() {
-                slots[*i] = Some(RecordMetadata {
-                    topic: self.name.clone(),
-                    partition: p,
-                    offset: base + k as u64,
-                    timestamp_ms: *ts,
-                });
-            }
+            let appended = partition.append_frame(&ctx, &mut frame, &unplaced, first_ts);
+            partition.give_scratch(frame);
+            bases.push((p, appended?));
             after_append(partition, env, config);
         }
-        metas.extend(slots.into_iter().flatten());
-        Ok(metas)
+        Ok(PlacedSend { targets: prepared.targets, bases })
     }
 
     pub(crate) fn dir(name: &str) -> String {

@@ -266,6 +266,27 @@ impl Pond {
         }
     }
 
+    /// [`Pond::with_state`] with a first step, `prepare`, that runs before
+    /// the lock on what this handle knows (perhaps not the latest): its
+    /// result goes to `f`, which checks it under the lock.
+    pub(crate) fn with_state_prepared<P, T>(
+        &self,
+        prepare: impl FnOnce(&mut State) -> P,
+        f: impl FnOnce(&mut State, P) -> Result<T>,
+    ) -> Result<T> {
+        self.birth.check()?;
+        if self.read_only {
+            return Err(read_only_refused());
+        }
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(Error::Closed)?;
+        let prepared = prepare(state);
+        match &self.shared {
+            Some(shared) => shared.run(state, &self.env(), |state| f(state, prepared)),
+            None => f(state, prepared),
+        }
+    }
+
     /// [`Pond::with_state`] for an operation that writes nothing: when no
     /// other handle changed anything since this one last caught up, it
     /// runs without the lock. Should files change under it all the same
@@ -398,14 +419,22 @@ impl Pond {
             return Ok(Vec::new());
         }
         let env = self.env();
-        let out = self.with_state(|state| {
+        // Encoded before the lock where this handle knows the topic (other
+        // processes append meanwhile); anything else is settled under it.
+        let prepare =
+            |state: &mut State| state.topics.get_mut(topic).and_then(|t| t.prepare(&env, records).ok());
+        let (placed, name) = self.with_state_prepared(prepare, |state, prepared| {
             let t = state.topics.get(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
             rules::check_backpressure(state, topic, t.meta.config.max_backlog, records.len())?;
             let t = state.topics.get_mut(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
-            t.append(&env, records)
+            let prepared = match prepared {
+                Some(prepared) if t.fits(&prepared) => prepared,
+                _ => t.prepare(&env, records)?,
+            };
+            Ok((t.commit(&env, prepared)?, t.name.clone()))
         })?;
         self.notify_append();
-        Ok(out)
+        Ok(placed.metadata(&name, records, env.now_ms))
     }
 
     /// [`Pond::send_many`], waiting up to `timeout` while it fails with

@@ -82,6 +82,31 @@ fn deletes_retention_and_recreation_reach_the_other_handle() {
     assert_eq!(values(&read_all(&b, "t", 0)), vec![b"new".to_vec(), b"newer".to_vec()]);
 }
 
+/// A handle encodes a send before it takes the lock, from what it knows of
+/// the topic; if another handle created the topic again meanwhile (here:
+/// with more partitions), the send is placed by the topic as it is now.
+#[test]
+fn a_send_prepared_for_a_topic_since_created_again_follows_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Pond::open(dir.path()).unwrap();
+    let b = Pond::open(dir.path()).unwrap();
+    a.create_topic("t", TopicConfig::default()).unwrap();
+    a.send("t", NewRecord::keyed(b"k", b"old")).unwrap();
+    b.delete_topic("t").unwrap();
+    b.create_topic("t", TopicConfig { partitions: 4, ..TopicConfig::default() }).unwrap();
+    let keys: Vec<String> = (0..16).map(|i| format!("key-{i}")).collect();
+    let mut partitions = std::collections::BTreeSet::new();
+    for key in &keys {
+        let sent = a.send("t", NewRecord::keyed(key.as_bytes(), b"v")).unwrap();
+        let again = b.send("t", NewRecord::keyed(key.as_bytes(), b"w")).unwrap();
+        assert_eq!(sent.partition, again.partition, "{key}: both handles place a key alike");
+        partitions.insert(sent.partition);
+    }
+    assert!(partitions.len() > 1, "keys spread over the new topic's partitions");
+    let total: usize = (0..4).map(|p| read_all(&b, "t", p).len()).sum();
+    assert_eq!(total, 32, "nothing of the old topic");
+}
+
 #[test]
 fn a_dead_writers_torn_tail_is_cut_by_the_next_writer() {
     let dir = tempfile::tempdir().unwrap();

@@ -50,9 +50,41 @@ pub(crate) struct PreparedSend {
     /// a new `Topic` with a new name), so holding its name keeps it told
     /// apart.
     topic: Arc<str>,
-    /// Each record's partition, in the order sent.
-    targets: Vec<u32>,
-    frames: Vec<PreparedFrame>,
+    targets: Targets,
+    /// The first partition's frame, then the others' (a send to one
+    /// partition, the common case, allocates no list).
+    first: PreparedFrame,
+    rest: Vec<PreparedFrame>,
+}
+
+/// Each record's partition, in the order sent.
+#[derive(Clone)]
+enum Targets {
+    All(u32),
+    Each(Vec<u32>),
+}
+
+impl Targets {
+    fn of(&self, record: usize) -> u32 {
+        match self {
+            Targets::All(p) => *p,
+            Targets::Each(each) => each[record],
+        }
+    }
+
+    /// The partitions written, in ascending order.
+    fn partitions(&self) -> std::vec::IntoIter<u32> {
+        match self {
+            Targets::All(p) => vec![*p],
+            Targets::Each(each) => {
+                let mut order = each.clone();
+                order.sort_unstable();
+                order.dedup();
+                order
+            }
+        }
+        .into_iter()
+    }
 }
 
 struct PreparedFrame {
@@ -64,8 +96,10 @@ struct PreparedFrame {
 
 /// Where a committed send's records went: the base offset per partition.
 pub(crate) struct PlacedSend {
-    targets: Vec<u32>,
-    bases: Vec<(u32, u64)>,
+    targets: Targets,
+    /// The first partition's, then the others' (see [`PreparedSend`]).
+    first: (u32, u64),
+    rest: Vec<(u32, u64)>,
 }
 
 impl PlacedSend {
@@ -77,41 +111,84 @@ impl PlacedSend {
         records: &[NewRecord<'_>],
         now_ms: i64,
     ) -> Vec<RecordMetadata> {
-        let mut next: Vec<(u32, u64)> = self.bases.clone();
-        let mut out = Vec::with_capacity(records.len());
-        for (r, p) in records.iter().zip(&self.targets) {
-            let Some(slot) = next.iter_mut().find(|(q, _)| q == p) else { continue };
-            out.push(RecordMetadata {
-                topic: topic.clone(),
-                partition: *p,
-                offset: slot.1,
-                timestamp_ms: r.timestamp_ms.unwrap_or(now_ms),
-            });
-            slot.1 += 1;
+        let meta = |r: &NewRecord<'_>, partition: u32, offset: u64| RecordMetadata {
+            topic: topic.clone(),
+            partition,
+            offset,
+            timestamp_ms: r.timestamp_ms.unwrap_or(now_ms),
+        };
+        match &self.targets {
+            Targets::All(p) => {
+                records.iter().zip(self.first.1..).map(|(r, offset)| meta(r, *p, offset)).collect()
+            }
+            Targets::Each(targets) => {
+                let mut next = self.rest.clone();
+                next.push(self.first);
+                let mut out = Vec::with_capacity(records.len());
+                for (r, p) in records.iter().zip(targets) {
+                    let Some(slot) = next.iter_mut().find(|(q, _)| q == p) else { continue };
+                    out.push(meta(r, *p, slot.1));
+                    slot.1 += 1;
+                }
+                out
+            }
         }
-        out
     }
 }
 
 impl Topic {
     /// Appends records (see [`Pond::send_many`]); the caller notifies waiters.
     pub(crate) fn append(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<Vec<RecordMetadata>> {
-        let prepared = self.prepare(env, records)?;
-        let placed = self.commit(env, prepared)?;
-        Ok(placed.metadata(&self.name, records, env.now_ms))
+        let targets = self.targets(records)?;
+        let now = env.now_ms;
+        let config = &self.meta.config;
+        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: now };
+        let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
+        let meta = |partition: u32, offset: u64, timestamp_ms: i64| RecordMetadata {
+            topic: self.name.clone(),
+            partition,
+            offset,
+            timestamp_ms,
+        };
+        if let Targets::All(p) = targets {
+            // One partition (the common case): no regrouping.
+            let entries: Vec<(&NewRecord<'_>, i64)> = records.iter().map(|r| (r, stamped(r))).collect();
+            let partition = &mut self.partitions[p as usize];
+            let base = partition.append(&ctx, &entries)?;
+            after_append(partition, env, config);
+            return Ok(entries.iter().zip(base..).map(|((_, ts), offset)| meta(p, offset, *ts)).collect());
+        }
+        let mut slots = vec![None; records.len()];
+        for p in targets.partitions() {
+            let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| targets.of(*i) == p)
+                .map(|(i, r)| (i, (r, stamped(r))))
+                .collect();
+            let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
+            let partition = &mut self.partitions[p as usize];
+            let base = partition.append(&ctx, &entries)?;
+            for (k, (i, (_, ts))) in batch.iter().enumerate() {
+                slots[*i] = Some(meta(p, base + k as u64, *ts));
+            }
+            after_append(partition, env, config);
+        }
+        Ok(slots.into_iter().flatten().collect())
     }
 
-    /// Checks the records, picks their partitions and encodes a frame per
-    /// partition (see [`PreparedSend`]). Changes nothing but the spread of
-    /// records without key or partition.
-    pub(crate) fn prepare(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<PreparedSend> {
+    /// Checks the records against the topic's rules and picks the
+    /// partition of each: the next in turn for records with neither key
+    /// nor partition.
+    fn targets(&mut self, records: &[NewRecord<'_>]) -> Result<Targets> {
         let config = &self.meta.config;
         let n = config.partitions;
         let spread = self.spread % n;
         let mut used_spread = false;
-        let mut targets = Vec::with_capacity(records.len());
+        let mut first = None;
+        let mut each: Vec<u32> = Vec::new(); // only once two partitions differ
         let mut total = 0usize;
-        for r in records {
+        for (i, r) in records.iter().enumerate() {
             total += check_record(r, config)?;
             let p = match (r.partition, r.key) {
                 (Some(p), _) if p < n => p,
@@ -122,33 +199,48 @@ impl Topic {
                     spread
                 }
             };
-            targets.push(p);
+            let first = *first.get_or_insert(p);
+            if !each.is_empty() || p != first {
+                if each.is_empty() {
+                    each = vec![first; i];
+                }
+                each.push(p);
+            }
         }
+        let Some(first) = first else { return Err(Error::invalid("empty batch")) };
+        let targets = if each.is_empty() { Targets::All(first) } else { Targets::Each(each) };
         // A batch that cannot fit one frame is refused before encoding it
         // (the stored size of its records is a lower bound of the frame's).
         let limit = crate::log::batch::MAX_FRAME_LEN;
         if total > limit {
             let mut per_partition = BTreeMap::<u32, usize>::new();
-            for (r, p) in records.iter().zip(&targets) {
-                *per_partition.entry(*p).or_default() += r.size();
+            for (i, r) in records.iter().enumerate() {
+                *per_partition.entry(targets.of(i)).or_default() += r.size();
             }
             if let Some(&size) = per_partition.values().find(|s| **s > limit) {
                 return Err(Error::BatchTooLarge { size, limit });
             }
         }
-        let now = env.now_ms;
-        let mut order: Vec<u32> = targets.clone();
-        order.sort_unstable();
-        order.dedup();
-        let mut frames = Vec::with_capacity(order.len());
-        for p in order {
+        if used_spread {
+            self.spread = self.spread.wrapping_add(1);
+        }
+        Ok(targets)
+    }
+
+    /// Checks the records, picks their partitions and encodes a frame per
+    /// partition (see [`PreparedSend`]). Changes nothing but the spread of
+    /// records without key or partition.
+    pub(crate) fn prepare(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<PreparedSend> {
+        let targets = self.targets(records)?;
+        let mut frame_for = |p: u32| -> Result<PreparedFrame> {
+            let now = env.now_ms;
             let entries: Vec<EntrySpec<'_, '_>> = records
                 .iter()
-                .zip(&targets)
-                .filter(|(_, q)| **q == p)
                 .enumerate()
-                .map(|(i, (record, _))| EntrySpec {
-                    offset: i as u64,
+                .filter(|(i, _)| targets.of(*i) == p)
+                .enumerate()
+                .map(|(k, (_, record))| EntrySpec {
+                    offset: k as u64,
                     timestamp_ms: record.timestamp_ms.unwrap_or(now),
                     record,
                 })
@@ -156,12 +248,12 @@ impl Topic {
             let first_ts = entries.first().map_or(now, |e| e.timestamp_ms);
             let mut frame = self.partitions[p as usize].take_scratch();
             let unplaced = encode_unplaced(&entries, &mut frame)?;
-            frames.push(PreparedFrame { partition: p, frame, unplaced, first_ts });
-        }
-        if used_spread {
-            self.spread = self.spread.wrapping_add(1);
-        }
-        Ok(PreparedSend { topic: self.name.clone(), targets, frames })
+            Ok(PreparedFrame { partition: p, frame, unplaced, first_ts })
+        };
+        let mut partitions = targets.partitions();
+        let first = frame_for(partitions.next().unwrap_or(0))?;
+        let rest = partitions.map(&mut frame_for).collect::<Result<Vec<_>>>()?;
+        Ok(PreparedSend { topic: self.name.clone(), targets, first, rest })
     }
 
     /// Whether a send prepared earlier still fits this topic.
@@ -173,15 +265,17 @@ impl Topic {
     pub(crate) fn commit(&mut self, env: &Env<'_>, prepared: PreparedSend) -> Result<PlacedSend> {
         let config = &self.meta.config;
         let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: env.now_ms };
-        let mut bases = Vec::with_capacity(prepared.frames.len());
-        for PreparedFrame { partition: p, mut frame, unplaced, first_ts } in prepared.frames {
+        let mut append = |PreparedFrame { partition: p, mut frame, unplaced, first_ts }: PreparedFrame| {
             let partition = &mut self.partitions[p as usize];
             let appended = partition.append_frame(&ctx, &mut frame, &unplaced, first_ts);
             partition.give_scratch(frame);
-            bases.push((p, appended?));
+            let base = appended?;
             after_append(partition, env, config);
-        }
-        Ok(PlacedSend { targets: prepared.targets, bases })
+            Ok((p, base))
+        };
+        let first = append(prepared.first)?;
+        let rest = prepared.rest.into_iter().map(&mut append).collect::<Result<Vec<_>>>()?;
+        Ok(PlacedSend { targets: prepared.targets, first, rest })
     }
 
     pub(crate) fn dir(name: &str) -> String {

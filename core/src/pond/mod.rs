@@ -151,6 +151,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What a send under the lock returns: its records' metadata, or (for a
+/// send prepared before the lock) where they went.
+enum Sent {
+    Metadata(Vec<RecordMetadata>),
+    Placed(crate::log::topics::PlacedSend, Arc<str>),
+}
+
 impl Pond {
     /// Opens (creating if needed) a pond in a directory, with the system clock.
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
@@ -268,11 +275,13 @@ impl Pond {
 
     /// [`Pond::with_state`] with a first step, `prepare`, that runs before
     /// the lock on what this handle knows (perhaps not the latest): its
-    /// result goes to `f`, which checks it under the lock.
+    /// result goes to `f`, which checks it under the lock. Only where other
+    /// handles may be waiting for the lock: elsewhere `f` gets `None`.
     pub(crate) fn with_state_prepared<P, T>(
         &self,
-        prepare: impl FnOnce(&mut State) -> P,
-        f: impl FnOnce(&mut State, P) -> Result<T>,
+        env: &Env<'_>,
+        prepare: impl FnOnce(&mut State) -> Option<P>,
+        f: impl FnOnce(&mut State, Option<P>) -> Result<T>,
     ) -> Result<T> {
         self.birth.check()?;
         if self.read_only {
@@ -280,9 +289,11 @@ impl Pond {
         }
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(Error::Closed)?;
-        let prepared = prepare(state);
+        // Alone (or unshared), preparing apart gains nothing.
+        let apart = self.shared.as_ref().is_some_and(|shared| !shared.is_sole());
+        let prepared = if apart { prepare(state) } else { None };
         match &self.shared {
-            Some(shared) => shared.run(state, &self.env(), |state| f(state, prepared)),
+            Some(shared) => shared.run(state, env, |state| f(state, prepared)),
             None => f(state, prepared),
         }
     }
@@ -423,18 +434,23 @@ impl Pond {
         // processes append meanwhile); anything else is settled under it.
         let prepare =
             |state: &mut State| state.topics.get_mut(topic).and_then(|t| t.prepare(&env, records).ok());
-        let (placed, name) = self.with_state_prepared(prepare, |state, prepared| {
+        let out = self.with_state_prepared(&env, prepare, |state, prepared| {
             let t = state.topics.get(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
             rules::check_backpressure(state, topic, t.meta.config.max_backlog, records.len())?;
             let t = state.topics.get_mut(topic).ok_or_else(|| Error::TopicNotFound(topic.to_string()))?;
-            let prepared = match prepared {
-                Some(prepared) if t.fits(&prepared) => prepared,
-                _ => t.prepare(&env, records)?,
-            };
-            Ok((t.commit(&env, prepared)?, t.name.clone()))
+            match prepared {
+                Some(prepared) if t.fits(&prepared) => {
+                    Ok(Sent::Placed(t.commit(&env, prepared)?, t.name.clone()))
+                }
+                _ => t.append(&env, records).map(Sent::Metadata),
+            }
         })?;
         self.notify_append();
-        Ok(placed.metadata(&name, records, env.now_ms))
+        Ok(match out {
+            Sent::Metadata(metas) => metas,
+            // Built after the lock, like the frames before it.
+            Sent::Placed(placed, name) => placed.metadata(&name, records, env.now_ms),
+        })
     }
 
     /// [`Pond::send_many`], waiting up to `timeout` while it fails with

@@ -129,7 +129,7 @@ pub struct Pond {
     clock: Arc<dyn Clock>,
     durability: Durability,
     /// `None` once closed.
-    state: Mutex<Option<State>>,
+    state: Arc<Mutex<Option<State>>>,
     /// Bumped after every append and on close; bindings wait on its change.
     signal: Arc<Signal>,
     /// Whether a shared pond's storage watches for other handles' writes
@@ -223,12 +223,15 @@ impl Pond {
             read_only,
             clock: options.clock,
             durability: options.durability,
-            state: Mutex::new(Some(state)),
+            state: Arc::new(Mutex::new(Some(state))),
             signal: Arc::default(),
             watching: Mutex::new(None),
             chunks,
             birth: Birth::now(),
         };
+        if let Some(shared) = &pond.shared {
+            shared.attach(&pond.state);
+        }
         // Committed offsets of topics that no longer exist (a delete cut
         // short by a crash) are forgotten, so a new topic of that name
         // starts afresh.
@@ -556,7 +559,10 @@ impl Pond {
             lock(&self.state).take();
             return Err(forked);
         }
-        let Some(mut state) = lock(&self.state).take() else {
+        // Held to the end: a knock must not let another handle in while
+        // this one still writes (see `sync::Shared::knock_handler`).
+        let mut guard = lock(&self.state);
+        let Some(mut state) = guard.take() else {
             return Ok(());
         };
         let env = self.env();
@@ -586,6 +592,7 @@ impl Pond {
         };
         drop(state);
         let released = self.storage.close();
+        drop(guard);
         self.notify_append(); // wake waiters so they see the pond is closed
         finished.and(released)
     }

@@ -33,8 +33,8 @@
 //! holder's watcher (`Storage::watch_knocks`) lets it in after the current
 //! operation. Tenure is only tried where such a watcher runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::log::topics::{reload_topics, Env};
 use crate::pond::State;
@@ -88,13 +88,17 @@ pub(crate) struct Shared {
     /// The counters as this handle last read or wrote them, under the lock
     /// (shared with the announcer, which bumps them before changes).
     current: Arc<Mutex<Option<Counters>>>,
-    /// Held by every operation from start to end, and by the knock
-    /// handler: a sole holder lets another in only between operations.
-    gate: Arc<Mutex<Tenure>>,
+    /// When to try sole tenure next (read and written under the pond's
+    /// state lock, by operations and by the knock handler alike).
+    tenure: Arc<Tenure>,
     /// Whether this handle holds the pond alone (see the module comment).
     sole: Arc<AtomicBool>,
     /// Whether the storage tells this handle of knocks (set on first try).
     knocks: OnceLock<bool>,
+    /// The pond's state lock, which every operation holds from start to
+    /// end: the knock handler takes it too, so a sole holder lets another
+    /// handle in only between operations.
+    pond_state: OnceLock<Weak<Mutex<Option<State>>>>,
 }
 
 /// Operations in a row that saw no other handle's change before a handle
@@ -104,8 +108,15 @@ const MOST_QUIET_BEFORE_TRYING: u32 = 1 << 14;
 
 /// When to try sole tenure next.
 struct Tenure {
-    quiet: u32,
-    threshold: u32,
+    quiet: AtomicU32,
+    threshold: AtomicU32,
+}
+
+impl Tenure {
+    fn reset(&self) {
+        self.quiet.store(0, Ordering::Relaxed);
+        self.threshold.store(QUIET_BEFORE_TRYING, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -121,8 +132,24 @@ impl Shared {
         if let (Some(file), false) = (&file, read_only) {
             tracked.set_announcer(announcer(file.clone(), current.clone(), sole.clone()));
         }
-        let gate = Arc::new(Mutex::new(Tenure { quiet: 0, threshold: QUIET_BEFORE_TRYING }));
-        Ok(Shared { tracked, file, read_only, current, gate, sole, knocks: OnceLock::new() })
+        let tenure =
+            Arc::new(Tenure { quiet: AtomicU32::new(0), threshold: AtomicU32::new(QUIET_BEFORE_TRYING) });
+        Ok(Shared {
+            tracked,
+            file,
+            read_only,
+            current,
+            tenure,
+            sole,
+            knocks: OnceLock::new(),
+            pond_state: OnceLock::new(),
+        })
+    }
+
+    /// Tells the handle its pond's state lock (see `pond_state`); without
+    /// it, a handle never tries sole tenure.
+    pub fn attach(&self, state: &Arc<Mutex<Option<State>>>) {
+        let _ = self.pond_state.set(Arc::downgrade(state));
     }
 
     /// Whether this handle holds the pond alone now.
@@ -192,14 +219,13 @@ impl Shared {
     }
 
     /// Runs `f` under the lock, caught up first; publishes what it wrote.
-    /// A sole holder just runs it.
+    /// A sole holder just runs it. The caller holds the pond's state lock.
     pub fn run<T>(
         &self,
         state: &mut State,
         env: &Env<'_>,
         f: impl FnOnce(&mut State) -> Result<T>,
     ) -> Result<T> {
-        let mut tenure = lock(&self.gate);
         if self.is_sole() {
             return f(state);
         }
@@ -215,29 +241,37 @@ impl Shared {
         let value = result?;
         unlocked?;
         if !self.read_only {
-            self.consider_sole(&mut tenure, quiet, state, env);
+            self.consider_sole(quiet, state, env);
         }
         Ok(value)
     }
 
     /// After an operation: tries sole tenure when enough operations in a
     /// row saw no other handle's change.
-    fn consider_sole(&self, tenure: &mut Tenure, quiet: bool, state: &mut State, env: &Env<'_>) {
+    fn consider_sole(&self, quiet: bool, state: &mut State, env: &Env<'_>) {
+        let tenure = &*self.tenure;
         if !quiet {
-            tenure.quiet = 0;
+            tenure.quiet.store(0, Ordering::Relaxed);
             return;
         }
-        tenure.quiet += 1;
-        if tenure.quiet < tenure.threshold {
+        let quiet = tenure.quiet.load(Ordering::Relaxed) + 1;
+        let threshold = tenure.threshold.load(Ordering::Relaxed);
+        if quiet < threshold {
+            tenure.quiet.store(quiet, Ordering::Relaxed);
             return;
         }
-        tenure.quiet = 0;
-        if !*self.knocks.get_or_init(|| env.storage.watch_knocks(self.knock_handler())) {
-            tenure.threshold = u32::MAX; // nobody could get in: never alone
+        tenure.quiet.store(0, Ordering::Relaxed);
+        let watched = *self.knocks.get_or_init(|| {
+            let handler = self.knock_handler();
+            handler.is_some_and(|handler| env.storage.watch_knocks(handler))
+        });
+        if !watched {
+            tenure.threshold.store(u32::MAX, Ordering::Relaxed); // nobody could get in: never alone
             return;
         }
         if !env.storage.try_sole().unwrap_or(false) {
-            tenure.threshold = tenure.threshold.saturating_mul(2).min(MOST_QUIET_BEFORE_TRYING);
+            let next = threshold.saturating_mul(2).min(MOST_QUIET_BEFORE_TRYING);
+            tenure.threshold.store(next, Ordering::Relaxed);
             return;
         }
         // Alone: catch up on what others did before they left, then mark
@@ -249,20 +283,23 @@ impl Shared {
         self.finish(state, entered.is_ok());
         if entered.is_ok() {
             self.sole.store(true, Ordering::SeqCst);
-            tenure.threshold = QUIET_BEFORE_TRYING;
+            tenure.reset();
         } else {
             let _ = env.storage.leave_sole();
         }
     }
 
     /// What a knock runs (on the storage's watcher thread): a sole holder
-    /// shares the pond again, between two operations.
-    fn knock_handler(&self) -> Arc<dyn Fn() + Send + Sync> {
-        let gate = self.gate.clone();
+    /// shares the pond again, between two operations (it waits for the
+    /// pond's state lock). `None` before [`Shared::attach`].
+    fn knock_handler(&self) -> Option<Arc<dyn Fn() + Send + Sync>> {
+        let pond_state = self.pond_state.get()?.clone();
+        let tenure = self.tenure.clone();
         let sole = self.sole.clone();
         let storage = Arc::downgrade(&self.tracked);
-        Arc::new(move || {
-            let mut tenure = lock(&gate);
+        Some(Arc::new(move || {
+            let Some(pond_state) = pond_state.upgrade() else { return };
+            let _between_operations = lock(&pond_state);
             if !sole.load(Ordering::SeqCst) {
                 return;
             }
@@ -271,8 +308,8 @@ impl Shared {
                 let _ = storage.leave_sole();
             }
             sole.store(false, Ordering::SeqCst);
-            *tenure = Tenure { quiet: 0, threshold: QUIET_BEFORE_TRYING };
-        })
+            tenure.reset();
+        }))
     }
 }
 

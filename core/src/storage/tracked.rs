@@ -41,6 +41,11 @@ impl Flags {
     /// first of its kind since the flags were cleared.
     fn before(&self, names: bool) -> Result<()> {
         let flag = if names { &self.names } else { &self.bytes };
+        // Set already (the common case after an operation's first write):
+        // no read-modify-write.
+        if flag.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         if !flag.swap(true, Ordering::SeqCst) {
             if let Some(announce) = self.announcer.get() {
                 if let Err(e) = announce(names) {

@@ -162,3 +162,85 @@ fn handles_coming_and_going_keep_offsets_dense_and_unique() {
         assert_eq!(sent[t as usize].iter().find(|(_, m)| *m == n).unwrap().0, r.offset);
     }
 }
+
+/// A file storage whose watchers cannot start (as when a process has no
+/// inotify instances left): waits fall back to looking at `LOCK.sync`
+/// every few milliseconds, and no handle takes a pond alone (nobody could
+/// knock it out).
+#[derive(Debug)]
+struct WithoutWatchers(logpond::FileStorage);
+
+impl logpond::Storage for WithoutWatchers {
+    fn open(&self, name: &str, create: bool) -> logpond::Result<Arc<dyn logpond::StorageFile>> {
+        self.0.open(name, create)
+    }
+    fn list(&self, prefix: &str) -> logpond::Result<Vec<String>> {
+        self.0.list(prefix)
+    }
+    fn remove(&self, name: &str) -> logpond::Result<()> {
+        self.0.remove(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> logpond::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn close(&self) -> logpond::Result<()> {
+        self.0.close()
+    }
+    fn is_shared(&self) -> bool {
+        true
+    }
+    fn lock(&self, exclusive: bool) -> logpond::Result<()> {
+        self.0.lock(exclusive)
+    }
+    fn unlock(&self) -> logpond::Result<()> {
+        self.0.unlock()
+    }
+    fn try_claim(&self, what: &str) -> logpond::Result<bool> {
+        self.0.try_claim(what)
+    }
+    fn is_claimed(&self, what: &str) -> logpond::Result<bool> {
+        self.0.is_claimed(what)
+    }
+    fn live_claims(&self, prefix: &str) -> logpond::Result<Vec<String>> {
+        self.0.live_claims(prefix)
+    }
+    fn try_sole(&self) -> logpond::Result<bool> {
+        self.0.try_sole()
+    }
+    fn leave_sole(&self) -> logpond::Result<()> {
+        self.0.leave_sole()
+    }
+    // `watch` and `watch_knocks`: the defaults, which start nothing.
+}
+
+#[test]
+fn without_watchers_waits_poll_and_no_handle_goes_sole() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let files = logpond::FileStorage::open(dir.path()).unwrap();
+        Arc::new(Pond::with_storage(Arc::new(WithoutWatchers(files)), PondOptions::default()).unwrap())
+    };
+    let (a, b) = (open(), open());
+    a.create_topic("t", TopicConfig::default()).unwrap();
+    single_sends(&a, "t", 0, 100);
+    drop(b);
+    single_sends(&a, "t", 100, 200);
+    assert!(!a.is_sole(), "alone, but nobody could knock it out");
+    let b = open();
+    let seen = b.append_count();
+    let writer = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            a.send("t", NewRecord::value(b"late")).unwrap();
+        })
+    };
+    let started = Instant::now();
+    let mut count = seen;
+    while count == seen && started.elapsed() < Duration::from_secs(5) {
+        count = b.wait_for_append(seen, Duration::from_secs(5));
+    }
+    writer.join().unwrap();
+    assert_ne!(count, seen, "woken by looking, without a watcher");
+    assert_eq!(read_all(&b, "t", 0).len(), 301);
+}

@@ -364,3 +364,51 @@ fn send_many_wait_waits_out_backpressure_until_an_ack_makes_room() {
     let md = sender.join().unwrap().unwrap();
     assert_eq!(md[0].offset, 2);
 }
+
+/// One receive leases at most 65,536 records (what one state-log record
+/// holds); the rest come with the next. Reopened, the pond knows every
+/// lease (the leases are stored as runs).
+const N_RECORDS: u32 = 70_000;
+#[test]
+fn a_receive_leases_at_most_65536_records_and_they_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Arc::new(Pond::open(dir.path()).unwrap());
+    pond.create_topic("jobs", TopicConfig::default()).unwrap();
+    let values: Vec<Vec<u8>> = (0..N_RECORDS).map(|i| i.to_le_bytes().to_vec()).collect();
+    let batch: Vec<logpond::NewRecord<'_>> = values.iter().map(|v| logpond::NewRecord::value(v)).collect();
+    pond.send_many("jobs", &batch).unwrap();
+    let config = QueueConfig { ack_timeout_ms: 600_000, max_in_flight: 1_000_000, ..QueueConfig::new("w") };
+    let queue = pond.queue("jobs", config.clone()).unwrap();
+    let first = queue.receive(100_000).unwrap();
+    assert_eq!(first.len(), (N_RECORDS as usize).min(65_536));
+    let other = Arc::new(Pond::open(dir.path()).unwrap());
+    let rest = other.queue("jobs", config).unwrap().receive(100_000).unwrap();
+    assert_eq!(rest.len(), 70_000 - 65_536, "the other handle sees the first's leases");
+    assert_eq!(rest.first().map(|d| d.record.offset), Some(65_536));
+}
+
+/// A consumer that closes holding 60,000 leases of one big batch (one
+/// frame) returns them; another handle's receive redelivers them without
+/// reading the frame once per record or keeping it alive per delivery.
+#[test]
+fn many_returned_records_of_one_big_batch_are_redelivered_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Arc::new(Pond::open(dir.path()).unwrap());
+    pond.create_topic("jobs", TopicConfig::default()).unwrap();
+    let values: Vec<Vec<u8>> =
+        (0..60_000u32).map(|i| [i.to_le_bytes().as_slice(), &[7u8; 96]].concat()).collect();
+    let batch: Vec<logpond::NewRecord<'_>> = values.iter().map(|v| logpond::NewRecord::value(v)).collect();
+    pond.send_many("jobs", &batch).unwrap();
+    let config = QueueConfig { ack_timeout_ms: 600_000, max_in_flight: 1_000_000, ..QueueConfig::new("w") };
+    let first = pond.queue("jobs", config.clone()).unwrap(); // dropped below: its leases come back
+    assert_eq!(first.receive(100_000).unwrap().len(), 60_000);
+    drop(first);
+    let other = Arc::new(Pond::open(dir.path()).unwrap());
+    let again = other.queue("jobs", config).unwrap().receive(100_000).unwrap();
+    assert_eq!(again.len(), 60_000);
+    assert!(again.iter().all(|d| d.delivery_count == 2));
+    assert_eq!(
+        again[59_999].record.value.as_deref().map(|v| v[..4].to_vec()),
+        Some(59_999u32.to_le_bytes().to_vec())
+    );
+}

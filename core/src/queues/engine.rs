@@ -10,9 +10,11 @@ use crate::log::record::{NewRecord, Record};
 use crate::log::topic::{is_internal, validate_name, TopicConfig};
 use crate::log::topics::{create_topic, Env, Topic, Topics};
 use crate::queues::subscription::{
-    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore, FOREIGN, REOPENED,
+    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore, FOREIGN,
+    MAX_LEASES_PER_RECORD, REOPENED,
 };
 use crate::{Error, Result};
+use bytes::Bytes;
 
 /// How a queue consumer attaches to its subscription.
 #[derive(Debug, Clone)]
@@ -405,7 +407,9 @@ pub(crate) fn receive(
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     expire(sub, now);
     let slot = sub.consumers.get(&consumer).ok_or(Error::HandleClosed(QUEUE_CONSUMER))?;
-    let room = max.min(slot.max_in_flight.saturating_sub(slot.in_flight));
+    // At most MAX_LEASES_PER_RECORD: what one state-log record may hold.
+    let most = usize::try_from(MAX_LEASES_PER_RECORD).unwrap_or(usize::MAX);
+    let room = max.min(most).min(slot.max_in_flight.saturating_sub(slot.in_flight));
     let mut out: Vec<Delivery> = Vec::new();
     let mut dead: Vec<(Record, u32, String)> = Vec::new();
     let n = sub.parts.len();
@@ -446,15 +450,24 @@ pub(crate) fn receive(
                 .map(|(o, _)| *o)
                 .take(want)
                 .collect();
+            // Read in windows of nearby offsets, not one frame read per
+            // record (a batch of many records is one frame).
+            let mut window: Vec<Record> = Vec::new();
             for offset in due {
                 let Some(pending) = s.pending.remove(&offset) else { continue };
-                let mut one = Vec::with_capacity(1);
-                let limits = ReadLimits { max_records: 1, max_bytes: usize::MAX };
-                if !partition.read_or_note_damage(offset, limits, env.chunks, &mut one, &mut damage)? {
-                    s.pending.insert(offset, pending);
-                    continue;
+                let covered = window.first().is_some_and(|r| r.offset <= offset)
+                    && window.last().is_some_and(|r| r.offset >= offset);
+                if !covered {
+                    window.clear();
+                    let limits = ReadLimits { max_records: REDELIVERY_WINDOW, max_bytes: usize::MAX };
+                    if !partition.read_or_note_damage(offset, limits, env.chunks, &mut window, &mut damage)? {
+                        s.pending.insert(offset, pending);
+                        continue;
+                    }
                 }
-                let Some(record) = one.pop().filter(|r| r.offset == offset) else {
+                let found =
+                    window.binary_search_by_key(&offset, |r| r.offset).ok().map(|i| detached(&window[i]));
+                let Some(record) = found else {
                     // Compacted away: nothing left to deliver.
                     s.settle_range(offset, offset + 1);
                     events.push(Event::Settled { partition: p as u32, from: offset, to: offset + 1 });
@@ -564,6 +577,26 @@ pub(crate) fn skip_damaged(
     }
     sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)?;
     Ok(skipped)
+}
+
+/// Records read at once around a redelivery: the due records that follow
+/// it are usually among them.
+const REDELIVERY_WINDOW: usize = 512;
+
+/// A record with its own copies of key, value and headers: a redelivered
+/// record must not keep alive the whole frame it was read from (a batch
+/// of a million records is one frame).
+fn detached(r: &Record) -> Record {
+    let own = |b: &Bytes| Bytes::copy_from_slice(b);
+    Record {
+        topic: r.topic.clone(),
+        partition: r.partition,
+        offset: r.offset,
+        timestamp_ms: r.timestamp_ms,
+        key: r.key.as_ref().map(own),
+        value: r.value.as_ref().map(own),
+        headers: r.headers.iter().map(|(n, v)| (n.clone(), own(v))).collect(),
+    }
 }
 
 /// Leases a record to `(consumer, holder)`: the delivery, and the event

@@ -144,9 +144,61 @@ pub(crate) enum Event {
     },
 }
 
+/// The most leases one state-log record holds in runs (kind 6): a bound on
+/// what decoding one record may expand to. A receive leases at most this
+/// many records, so its record never holds more.
+pub(crate) const MAX_LEASES_PER_RECORD: u64 = 1 << 16;
+
+/// How many events from `events[0]` (a `Leased`) form a run: offsets and
+/// lease ids one apart, the same partition, count, holder and deadline (a
+/// receive of fresh records leases them so).
+fn leased_run(events: &[Event]) -> usize {
+    let Some(Event::Leased { partition, offset, count, holder, lease_id, deadline_ms }) = events.first()
+    else {
+        return 0;
+    };
+    let mut n = 1;
+    while let Some(Event::Leased {
+        partition: p,
+        offset: o,
+        count: c,
+        holder: h,
+        lease_id: l,
+        deadline_ms: d,
+    }) = events.get(n)
+    {
+        let step = n as u64;
+        let follows = offset.checked_add(step) == Some(*o) && lease_id.checked_add(step) == Some(*l);
+        if !(follows && p == partition && c == count && h == holder && d == deadline_ms)
+            || step >= MAX_LEASES_PER_RECORD
+        {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 fn encode_events(events: &[Event]) -> Vec<u8> {
     let mut out = Vec::with_capacity(events.len() * 8);
-    for e in events {
+    let mut at = 0;
+    while let Some(e) = events.get(at) {
+        at += 1;
+        let run = leased_run(&events[at - 1..]);
+        if run > 1 {
+            if let Event::Leased { partition, offset, count, holder, lease_id, deadline_ms } = e {
+                out.push(6);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *offset);
+                put_varint(&mut out, run as u64);
+                put_varint(&mut out, u64::from(*count));
+                put_varint(&mut out, *holder);
+                put_varint(&mut out, *lease_id);
+                put_zigzag(&mut out, *deadline_ms);
+                at += run - 1;
+                continue;
+            }
+        }
         match e {
             Event::Delivered { partition, offset, count } => {
                 out.push(1);
@@ -194,13 +246,14 @@ fn encode_events(events: &[Event]) -> Vec<u8> {
 fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
     let mut wire = Wire::new(buf);
     let mut out = Vec::new();
+    let mut in_runs = 0u64;
     while let Some((&kind, rest)) = wire.rest.split_first() {
         wire.rest = rest;
         let partition = wire.u32()?;
         // Offsets name records: u64::MAX never does (its successor would
         // overflow), and a settled range never runs backwards.
         let offset = |o: u64| (o < u64::MAX).then_some(o);
-        out.push(match kind {
+        let event = match kind {
             1 => Event::Delivered { partition, offset: offset(wire.u64()?)?, count: wire.u32()? },
             2 => {
                 let (from, to) = (wire.u64()?, wire.u64()?);
@@ -232,8 +285,36 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
                 behind: wire.u64()?,
                 reason: wire.str()?.to_string(),
             },
+            6 => {
+                // `n` leases in a row, expanded (a bounded `n`; no offset or
+                // lease id past the last may overflow).
+                let (first, n, count) = (wire.u64()?, wire.u64()?, wire.u32()?);
+                let (holder, lease_id, deadline_ms) = (wire.u64()?, wire.u64()?, wire.i64()?);
+                in_runs = in_runs.saturating_add(n);
+                if n < 2 || in_runs > MAX_LEASES_PER_RECORD || offset(first.checked_add(n - 1)?).is_none() {
+                    return None;
+                }
+                lease_id.checked_add(n - 1)?;
+                out.extend((0..n - 1).map(|i| Event::Leased {
+                    partition,
+                    offset: first + i,
+                    count,
+                    holder,
+                    lease_id: lease_id + i,
+                    deadline_ms,
+                }));
+                Event::Leased {
+                    partition,
+                    offset: first + n - 1,
+                    count,
+                    holder,
+                    lease_id: lease_id + n - 1,
+                    deadline_ms,
+                }
+            }
             _ => return None,
-        });
+        };
+        out.push(event);
     }
     Some(out)
 }
@@ -539,6 +620,53 @@ mod tests {
         ];
         assert_eq!(decode_events(&encode_events(&events)), Some(events));
         assert_eq!(decode_events(&[9, 0]), None);
+    }
+
+    /// Leases of consecutive records under consecutive lease ids (what a
+    /// receive of fresh records makes) are stored as one run event, and
+    /// read back as the same events; anything that breaks the pattern
+    /// starts a new event.
+    #[test]
+    fn leases_in_a_row_are_one_event() {
+        let leased = |offset: u64, lease_id: u64, count: u32| Event::Leased {
+            partition: 1,
+            offset,
+            count,
+            holder: 5,
+            lease_id,
+            deadline_ms: 1_700_000_000_000,
+        };
+        let mut events: Vec<Event> = (0..100).map(|i| leased(40 + i, 900 + i, 1)).collect();
+        let one_by_one: usize = events.iter().map(|e| encode_events(std::slice::from_ref(e)).len()).sum();
+        let bytes = encode_events(&events);
+        assert_eq!(bytes[0], 6);
+        assert!(bytes.len() * 50 < one_by_one, "{} bytes, {one_by_one} one by one", bytes.len());
+        assert_eq!(decode_events(&bytes).as_ref(), Some(&events));
+        // Breaks: a gap in offsets, a lease id out of step, another count.
+        events.push(leased(141, 1000, 1));
+        events.push(leased(142, 1002, 1));
+        events.push(leased(143, 1003, 2));
+        events.push(Event::Settled { partition: 1, from: 1, to: 2 });
+        events.push(leased(u64::MAX - 2, 7, 1));
+        events.push(leased(u64::MAX - 1, 8, 1));
+        assert_eq!(decode_events(&encode_events(&events)), Some(events));
+        // A run may not be empty, alone, unbounded or overflow.
+        let run = |n: u64, offset: u64| {
+            let mut b = vec![6, 1];
+            for v in [offset, n, 1, 5, 9] {
+                crate::log::wire::put_varint(&mut b, v);
+            }
+            crate::log::wire::put_zigzag(&mut b, 0);
+            b
+        };
+        assert!(decode_events(&run(2, 10)).is_some());
+        for (n, offset) in [(0, 10), (1, 10), (MAX_LEASES_PER_RECORD + 1, 10), (3, u64::MAX - 2)] {
+            assert_eq!(decode_events(&run(n, offset)), None, "n {n} offset {offset}");
+        }
+        // Nor may the runs of one record add up to more than a receive leases.
+        let half = run(MAX_LEASES_PER_RECORD / 2, 10);
+        assert!(decode_events(&[half.clone(), half.clone()].concat()).is_some());
+        assert_eq!(decode_events(&[half.clone(), half.clone(), run(2, 10)].concat()), None);
     }
 
     #[test]

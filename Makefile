@@ -24,6 +24,7 @@ test-rust:
 	$(CARGO) test -p logpond --lib --tests --examples
 	$(CARGO) test -p logpond --doc
 	$(CARGO) test -p logpond-js-rules
+	$(CARGO) test -p logpond-cli
 
 # The core must build for browsers (no threads, no clock, no files there).
 check-wasm:

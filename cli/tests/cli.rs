@@ -1,0 +1,178 @@
+//! The `logpond` binary, run for real on real ponds.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use logpond::{NewRecord, Pond, TopicConfig};
+
+fn logpond(pond: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_logpond"));
+    c.arg("--pond").arg(pond).args(args).env_remove("LOGPOND_POND");
+    c
+}
+
+fn run(pond: &Path, args: &[&str]) -> Output {
+    logpond(pond, args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn ok(pond: &Path, args: &[&str]) -> String {
+    let o = run(pond, args);
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    stdout(&o)
+}
+
+fn pond_with_orders() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::open(dir.path()).unwrap();
+    pond.create_topic("orders", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
+    for i in 0..30u32 {
+        let v = format!("order-{i}");
+        let r = NewRecord::keyed(b"k", v.as_bytes()).with_header("src", b"test").with_partition(i % 2);
+        pond.send("orders", r.with_timestamp(1_000 + i64::from(i))).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn topics_and_describe_as_tables_and_json() {
+    let dir = pond_with_orders();
+    let table = ok(dir.path(), &["topics"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["TOPIC", "PARTITIONS", "RECORDS", "BYTES"]);
+    assert_eq!(lines[1].split_whitespace().take(3).collect::<Vec<_>>(), ["orders", "2", "30"]);
+    let json: serde_json::Value = serde_json::from_str(&ok(dir.path(), &["topics", "--json"])).unwrap();
+    assert_eq!(json[0]["topic"], "orders");
+    assert_eq!(json[0]["records"], 30);
+
+    let text = ok(dir.path(), &["describe", "orders"]);
+    assert!(text.starts_with("topic orders: 2 partition(s), cleanup delete"), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().take(4).eq(["1", "0", "15", "15"])), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["describe", "orders", "--json"])).unwrap();
+    assert_eq!(json["partitions"][1]["end_offset"], 15);
+    assert_eq!(json["config"]["cleanup"], "delete");
+}
+
+#[test]
+fn create_send_from_stdin_and_tail_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = dir.path().join("fresh");
+    ok(&pond, &["create-topic", "events", "--partitions", "1", "--retention", "7d"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&pond, &["describe", "events", "--json"])).unwrap();
+    assert_eq!(json["config"]["retention_ms"], 604_800_000);
+    let mut child = logpond(&pond, &["send", "events", "--key", "user-1", "--header", "via=cli", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"one\ntwo\nthree\n").unwrap();
+    let sent = child.wait_with_output().unwrap();
+    assert!(sent.status.success());
+    let offsets: Vec<u64> = stdout(&sent)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 1, 2]);
+    ok(&pond, &["send", "events", "four"]);
+    assert_eq!(ok(&pond, &["tail", "events"]), "one\ntwo\nthree\nfour\n");
+    assert_eq!(ok(&pond, &["tail", "events", "-n", "2"]), "three\nfour\n");
+    assert_eq!(
+        ok(&pond, &["tail", "events", "--offset", "1", "-n", "2", "--format", "%o:%k=%s;%h\\n"]),
+        "1:user-1=two;via=cli\n2:user-1=three;via=cli\n"
+    );
+    let line = ok(&pond, &["tail", "events", "--from-beginning", "-n", "1", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(
+        (r["value"].as_str(), r["key"].as_str(), r["offset"].as_u64()),
+        (Some("one"), Some("user-1"), Some(0))
+    );
+    assert_eq!(r["headers"][0][0], "via");
+}
+
+#[test]
+fn tail_since_a_time_and_one_partition() {
+    let dir = pond_with_orders();
+    // Records carry timestamps 1000..1030 (epoch milliseconds).
+    let got = ok(dir.path(), &["tail", "orders", "--since", "1026", "--format", "%p/%o %T\\n"]);
+    assert_eq!(got, "0/13 1026\n0/14 1028\n1/13 1027\n1/14 1029\n");
+    let got = ok(dir.path(), &["tail", "orders", "--partition", "1", "-n", "1", "--format", "%s\\n"]);
+    assert_eq!(got, "order-29\n");
+    let got = ok(dir.path(), &["tail", "orders", "--since", "1970-01-01T00:00:01.028Z", "--partition", "0"]);
+    assert_eq!(got, "order-28\n");
+}
+
+#[test]
+fn tail_follows_what_another_process_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::open(dir.path()).unwrap();
+    pond.create_topic("live", TopicConfig::default()).unwrap();
+    let mut child = logpond(dir.path(), &["tail", "live", "-f"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            match lines.next() {
+                Some(Ok(line)) => got.push(line),
+                _ => break,
+            }
+        }
+        got
+    });
+    for i in 0..3 {
+        std::thread::sleep(Duration::from_millis(100));
+        pond.send("live", NewRecord::value(format!("v{i}").as_bytes())).unwrap();
+    }
+    while !reader.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(reader.join().unwrap(), ["v0", "v1", "v2"]);
+}
+
+#[test]
+fn bad_input_gives_one_line_and_exit_2() {
+    let dir = pond_with_orders();
+    let missing = dir.path().join("nothing-here");
+    for (pond, args) in [
+        (missing.as_path(), vec!["topics"]),
+        (missing.as_path(), vec!["send", "orders", "x"]),
+        (dir.path(), vec!["describe", "nope"]),
+        (dir.path(), vec!["tail", "orders", "--partition", "9"]),
+        (dir.path(), vec!["tail", "orders", "--since", "yesterday"]),
+        (dir.path(), vec!["create-topic", "orders"]),
+    ] {
+        let o = run(pond, &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("logpond: "), "{args:?}: {err}");
+    }
+    // Usage errors (clap's) exit 2 too.
+    assert_eq!(run(dir.path(), &["tail"]).status.code(), Some(2));
+    assert_eq!(run(dir.path(), &["frobnicate"]).status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_logpond"))
+        .arg("topics")
+        .env_remove("LOGPOND_POND")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--pond"));
+}
+
+#[test]
+fn looking_runs_beside_a_live_writer_and_writes_nothing() {
+    let dir = pond_with_orders();
+    let writer = Pond::open(dir.path()).unwrap();
+    writer.send("orders", NewRecord::value(b"late").with_partition(0)).unwrap();
+    assert_eq!(ok(dir.path(), &["tail", "orders", "--partition", "0", "-n", "1"]), "late\n");
+    assert!(ok(dir.path(), &["topics"]).contains("31"));
+}

@@ -45,6 +45,9 @@ enum Command {
     /// Prints records: the last few of each partition, or from a start,
     /// and with -f new ones as they come.
     Tail(Tail),
+    /// Checks every batch's CRC in every topic; exit 1 when anything is
+    /// damaged (each damaged stretch is named).
+    Verify(JsonFlag),
 }
 
 #[derive(Args)]
@@ -177,7 +180,45 @@ fn run(dir: &std::path::Path, command: Command) -> Outcome {
             send(&Pond::open(dir)?, args, &mut out)
         }
         Command::Tail(args) => tail(&reading()?, args, &mut out),
+        Command::Verify(JsonFlag { json }) => verify(&reading()?, json, &mut out),
     }
+}
+
+fn verify(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {
+    use std::io::IsTerminal;
+    let show_progress = std::io::stderr().is_terminal();
+    let mut last_shown = std::time::Instant::now();
+    let mut checked = 0;
+    let damage = pond.verify(&mut |done, total| {
+        checked = done;
+        if show_progress && (last_shown.elapsed() >= Duration::from_millis(100) || done == total) {
+            let percent = if total == 0 { 100 } else { done * 100 / total };
+            eprint!("\rverifying: {done}/{total} records ({percent}%)");
+            last_shown = std::time::Instant::now();
+        }
+    })?;
+    if show_progress {
+        eprintln!();
+    }
+    if json {
+        let list: Vec<_> = damage
+            .iter()
+            .map(|d| json!({"topic": d.topic, "partition": d.partition, "offset": d.offset, "resume": d.resume, "reason": d.reason}))
+            .collect();
+        writeln!(out, "{}", json!({"records": checked, "damaged": list}))?;
+    } else if damage.is_empty() {
+        writeln!(out, "ok: {checked} records, every batch intact")?;
+    } else {
+        for d in &damage {
+            let until = d.resume.map_or_else(|| "the end".to_string(), |r| format!("offset {r}"));
+            writeln!(
+                out,
+                "damaged: {}/{} from offset {} to {until}: {}",
+                d.topic, d.partition, d.offset, d.reason
+            )?;
+        }
+    }
+    Ok(if damage.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn topics(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {

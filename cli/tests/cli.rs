@@ -176,3 +176,40 @@ fn looking_runs_beside_a_live_writer_and_writes_nothing() {
     assert_eq!(ok(dir.path(), &["tail", "orders", "--partition", "0", "-n", "1"]), "late\n");
     assert!(ok(dir.path(), &["topics"]).contains("31"));
 }
+
+#[test]
+fn verify_finds_a_flipped_byte_and_names_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = Pond::open(dir.path()).unwrap();
+    // Small segments: record 20 lies in a sealed one, whose index open trusts.
+    pond.create_topic("t", TopicConfig { segment_bytes: 1024, ..TopicConfig::default() }).unwrap();
+    for i in 0..50u32 {
+        pond.send("t", NewRecord::value(format!("record number {i:04}").as_bytes())).unwrap();
+    }
+    pond.close().unwrap();
+    assert_eq!(ok(dir.path(), &["verify"]), "ok: 50 records, every batch intact\n");
+    // Flip a byte inside the value of record 20 (its text is unique).
+    let log = std::fs::read_dir(dir.path().join("topics/t/0"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "log")
+                && std::fs::read(p).unwrap().windows(18).any(|w| w == b"record number 0020")
+        })
+        .unwrap();
+    let mut bytes = std::fs::read(&log).unwrap();
+    let at = bytes.windows(18).position(|w| w == b"record number 0020").unwrap() + 15;
+    bytes[at] ^= 0x01;
+    std::fs::write(&log, bytes).unwrap();
+    let o = run(dir.path(), &["verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.starts_with("damaged: t/0 from offset 20 to offset 21:"), "{text}");
+    let o = run(dir.path(), &["verify", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["records"], 50);
+    assert_eq!(
+        (json["damaged"][0]["offset"].as_u64(), json["damaged"][0]["resume"].as_u64()),
+        (Some(20), Some(21))
+    );
+}

@@ -52,7 +52,9 @@ pub use log::record::{NewRecord, Record, RecordMetadata};
 pub use log::topic::{Cleanup, TopicConfig};
 pub use pond::consumer::{Consumer, ConsumerConfig};
 pub use pond::queue::Queue;
-pub use pond::{AppendListener, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION};
+pub use pond::{
+    AppendListener, Damage, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION,
+};
 pub use queues::engine::{dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken, QueueConfig};
 pub use queues::subscription::ParkedRecord;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]

@@ -91,6 +91,18 @@ pub struct PartitionInfo {
     pub bytes: u64,
 }
 
+/// A damaged stretch of a partition, as [`Pond::verify`] finds it: from
+/// `offset` to `resume` (the next intact batch; `None`: the rest of the
+/// partition is unreadable), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub resume: Option<u64>,
+    pub reason: String,
+}
+
 /// A topic, as `describe` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicInfo {
@@ -492,6 +504,52 @@ impl Pond {
             t.partition(partition)?.read(offset, limits, &self.chunks, &mut out)?;
             Ok(out)
         })
+    }
+
+    /// Reads every record of every topic (the pond's internal ones too),
+    /// checking every batch's CRC, and returns the damaged stretches
+    /// (none: all intact). Changes nothing, and reads in steps of its own,
+    /// so writers beside it wait for no more than one step. `progress`
+    /// gets the records checked so far and the total.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<Damage>> {
+        let partitions: Vec<(String, u32, u64, u64)> = self.with_state_read(|state| {
+            Ok(state
+                .topics
+                .iter()
+                .flat_map(|(name, t)| {
+                    t.partitions.iter().enumerate().map(move |(p, part)| {
+                        (name.clone(), p as u32, part.start_offset(), part.end_offset())
+                    })
+                })
+                .collect())
+        })?;
+        let total = partitions.iter().map(|(_, _, start, end)| end - start).sum();
+        let mut checked = 0;
+        let mut found = Vec::new();
+        let limits = ReadLimits { max_records: 10_000, max_bytes: 8 << 20 };
+        for (topic, partition, start, end) in partitions {
+            let mut at = start;
+            while at < end {
+                match self.read(&topic, partition, at, limits) {
+                    Ok(records) => {
+                        let Some(last) = records.last() else { break };
+                        checked += last.offset + 1 - at;
+                        at = last.offset + 1;
+                    }
+                    Err(Error::Corruption(reason)) => {
+                        let resume =
+                            self.with_topic(&topic, |t| t.partition(partition)?.resume_after_damage(at))?;
+                        found.push(Damage { topic: topic.clone(), partition, offset: at, resume, reason });
+                        let next = resume.unwrap_or(end).max(at + 1);
+                        checked += next.min(end) - at;
+                        at = next;
+                    }
+                    Err(e) => return Err(e),
+                }
+                progress(checked, total);
+            }
+        }
+        Ok(found)
     }
 
     /// The first offset whose record has a timestamp >= `timestamp_ms`, or

@@ -192,7 +192,7 @@ fn verify(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {
     let damage = pond.verify(&mut |done, total| {
         checked = done;
         if show_progress && (last_shown.elapsed() >= Duration::from_millis(100) || done == total) {
-            let percent = if total == 0 { 100 } else { done * 100 / total };
+            let percent = (done * 100).checked_div(total).unwrap_or(100);
             eprint!("\rverifying: {done}/{total} records ({percent}%)");
             last_shown = std::time::Instant::now();
         }

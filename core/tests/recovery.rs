@@ -91,6 +91,55 @@ fn garbage_after_the_last_batch_is_dropped() {
     assert_eq!(check_prefix(dir.path(), &values), 9);
 }
 
+/// Everything readable in partition 0, going past damaged stretches (as
+/// `verify` finds them).
+fn readable(pond: &Pond) -> Vec<logpond::Record> {
+    let damage = pond.verify(&mut |_, _| {}).unwrap();
+    let (_, end) = pond.offsets("t", 0).unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < end {
+        match pond.read("t", 0, at, logpond::ReadLimits::default()) {
+            Ok(records) if records.is_empty() => break,
+            Ok(records) => {
+                at = records.last().unwrap().offset + 1;
+                out.extend(records);
+            }
+            Err(logpond::Error::Corruption(_)) => {
+                let d = damage.iter().find(|d| d.offset == at).expect("verify names every damaged stretch");
+                at = d.resume.unwrap_or(end);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    out
+}
+
+/// A flipped byte in the value of a batch in the middle: the batch is
+/// damage that reads report, and every intact batch after it stays (a torn
+/// write is only ever the last batch, so nothing after damage is cut).
+#[test]
+fn damage_in_the_middle_of_the_active_segment_cuts_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (values, _) = write_pond(dir.path(), 6);
+    let path = segment_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(16).position(|w| w == b"batch 2 record 1").unwrap() + 3;
+    bytes[at] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+    let pond = Pond::open(dir.path()).unwrap();
+    assert_eq!(pond.offsets("t", 0).unwrap(), (0, 18), "nothing cut");
+    let damage = pond.verify(&mut |_, _| {}).unwrap();
+    assert_eq!(damage.iter().map(|d| (d.offset, d.resume)).collect::<Vec<_>>(), [(6, Some(9))]);
+    let got = readable(&pond);
+    let offsets: Vec<u64> = got.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, [0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+    for r in &got {
+        assert_eq!(r.value.as_deref(), Some(&values[r.offset as usize][..]));
+    }
+    assert_eq!(pond.send("t", NewRecord::value(b"next")).unwrap().offset, 18);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -105,9 +154,22 @@ proptest! {
             bytes[(at % len) as usize] ^= mask;
         }
         std::fs::write(&path, &bytes).unwrap();
-        let survived = check_prefix(dir.path(), &values);
+        let pond = Pond::open(dir.path()).expect("reopen always succeeds");
+        let got = readable(&pond);
+        for r in &got {
+            prop_assert!((r.offset as usize) < values.len());
+            prop_assert_eq!(r.value.as_deref(), Some(&values[r.offset as usize][..]), "record {} is intact", r.offset);
+        }
         let first_flip = flips.iter().map(|(at, _)| at % len).min().unwrap();
-        let whole_batches_before = lens.iter().filter(|l| **l <= first_flip).count();
-        prop_assert_eq!(survived, whole_batches_before * 3, "everything before the first damaged batch survives");
+        let whole_batches_before = lens.iter().filter(|l| **l <= first_flip).count() as u64;
+        let before: Vec<u64> = got.iter().map(|r| r.offset).take_while(|o| *o < whole_batches_before * 3).collect();
+        prop_assert_eq!(before, (0..whole_batches_before * 3).collect::<Vec<_>>(), "everything before the first damaged batch survives");
+        // Appends continue at the end, and are there after a reopen.
+        let (_, end) = pond.offsets("t", 0).unwrap();
+        prop_assert_eq!(pond.send("t", NewRecord::value(b"after recovery")).unwrap().offset, end);
+        pond.close().unwrap();
+        let again = Pond::open(dir.path()).unwrap();
+        let last = again.read("t", 0, end, logpond::ReadLimits::default()).unwrap();
+        prop_assert_eq!(last.first().and_then(|r| r.value.as_deref()), Some(&b"after recovery"[..]));
     }
 }

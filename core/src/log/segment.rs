@@ -213,13 +213,18 @@ impl Segment {
         Ok(())
     }
 
-    /// Notes every whole, intact, in-order batch from `self.len` up to
-    /// `file_len`; with `truncate`, cuts the file after the last one.
+    /// Notes every whole, in-order batch from `self.len` up to `file_len`;
+    /// with `truncate`, cuts the file after the last one. A batch whose
+    /// CRC fails is kept, as damage that reads report, when an intact
+    /// batch follows it: a torn write is only ever the last batch, so
+    /// intact records after damage are never cut. Failing batches at the
+    /// end are a torn tail. (A damaged batch's timestamps are not trusted.)
     fn scan_to(&mut self, file_len: u64, truncate: bool) -> Result<()> {
         let mut cursor = FrameCursor::new(self, self.len, SCAN_CHUNK, None);
         cursor.end = file_len;
         cursor.bounded = false;
         let mut valid = Vec::new();
+        let mut damaged = Vec::new();
         let mut expected = self.next_offset;
         loop {
             let (pos, header, frame) = match cursor.next_frame() {
@@ -231,15 +236,25 @@ impl Segment {
             let in_order = header.base_offset >= expected
                 && header.record_count > 0
                 && header.last_offset() - self.base_offset <= u64::from(u32::MAX);
-            if !in_order || verify_frame(&header, &frame).is_err() {
+            if !in_order {
                 break;
             }
             expected = header.last_offset() + 1;
-            valid.push((pos, header));
+            if verify_frame(&header, &frame).is_err() {
+                damaged.push((pos, header, false));
+                continue;
+            }
+            valid.append(&mut damaged);
+            valid.push((pos, header, true));
         }
-        for (pos, header) in valid {
-            let summary = header_summary(&header);
-            self.note_batch(pos, &summary, header.base_timestamp, header.frame_len() as u64);
+        for (pos, header, intact) in valid {
+            let mut summary = header_summary(&header);
+            let mut base_timestamp = header.base_timestamp;
+            if !intact {
+                summary.max_timestamp = self.max_timestamp;
+                base_timestamp = self.first_timestamp.unwrap_or(self.max_timestamp);
+            }
+            self.note_batch(pos, &summary, base_timestamp, header.frame_len() as u64);
         }
         if truncate && self.len < file_len {
             self.file.set_len(self.len)?;

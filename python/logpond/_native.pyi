@@ -35,6 +35,7 @@ _Q = TypeVar("_Q", bound="Queue")
 FORMAT_VERSION: int
 
 def _after_fork_in_child() -> None: ...
+def _cli_main(args: list[str]) -> int: ...
 __version__: str
 _ERROR_CODES: List[str]
 

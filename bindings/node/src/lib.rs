@@ -23,6 +23,15 @@
 
 pub mod clock;
 pub mod consumer;
+
+/// The `logpond` command (the package's `bin`): runs `args` (without the
+/// program name) through the one Rust implementation; returns the exit
+/// code. Blocks: only the command's own process calls it.
+#[napi_derive::napi]
+pub fn cli_main(args: Vec<String>) -> u32 {
+    u32::from(logpond_cli::run(args))
+}
+
 pub mod convert;
 pub mod pond;
 pub mod queue;

@@ -27,7 +27,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(_cli_main, m)?)?;
     Ok(())
+}
+
+/// The `logpond` command (the console script): runs `args` (without the
+/// program name) through the one Rust implementation, with the
+/// interpreter released; returns the exit code.
+#[pyfunction]
+fn _cli_main(py: Python<'_>, args: Vec<String>) -> u8 {
+    py.detach(|| logpond_cli::run(args))
 }
 
 /// Registered with `os.register_at_fork`: handles opened before a fork

@@ -48,6 +48,16 @@ enum Command {
     /// Checks every batch's CRC in every topic; exit 1 when anything is
     /// damaged (each damaged stretch is named).
     Verify(JsonFlag),
+    /// The consumer groups, with their generation, members and lag.
+    Groups(JsonFlag),
+    /// Per partition of a group (or of every group): committed offset, log
+    /// end offset, lag and consumer, as `kafka-consumer-groups --describe`.
+    /// Joins nothing.
+    Lag {
+        group: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Args)]
@@ -191,7 +201,74 @@ fn run_command(dir: &std::path::Path, command: Command) -> Outcome {
         }
         Command::Tail(args) => tail(&reading()?, args, &mut out),
         Command::Verify(JsonFlag { json }) => verify(&reading()?, json, &mut out),
+        Command::Groups(JsonFlag { json }) => groups(&reading()?, json, &mut out),
+        Command::Lag { group, json } => lag(&reading()?, group, json.json, &mut out),
     }
+}
+
+fn groups(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {
+    let mut infos = Vec::new();
+    for name in pond.groups()? {
+        infos.push(pond.describe_group(&name)?);
+    }
+    let lag = |i: &logpond::GroupInfo| i.offsets.values().map(|o| o.lag).sum::<u64>();
+    if json {
+        let list: Vec<_> = infos
+            .iter()
+            .map(|i| json!({"group": i.group, "generation": i.generation, "members": i.members.len(), "lag": lag(i)}))
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(list))?;
+    } else {
+        let rows: Vec<Vec<String>> = infos
+            .iter()
+            .map(|i| {
+                vec![
+                    i.group.clone(),
+                    i.generation.to_string(),
+                    i.members.len().to_string(),
+                    lag(i).to_string(),
+                ]
+            })
+            .collect();
+        write!(out, "{}", show::table(&["GROUP", "GENERATION", "MEMBERS", "LAG"], &rows))?;
+    }
+    Ok(0)
+}
+
+fn lag(pond: &Pond, group: Option<String>, json: bool, out: &mut impl Write) -> Outcome {
+    let names = match group {
+        Some(g) => vec![g],
+        None => pond.groups()?,
+    };
+    let mut rows = Vec::new();
+    let mut list = Vec::new();
+    for name in names {
+        let info = pond.describe_group(&name)?;
+        for ((topic, partition), o) in &info.offsets {
+            let show = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+            rows.push(vec![
+                name.clone(),
+                topic.clone(),
+                partition.to_string(),
+                show(o.committed),
+                o.end.to_string(),
+                o.lag.to_string(),
+                show(o.consumer),
+            ]);
+            list.push(json!({
+                "group": name, "topic": topic, "partition": partition, "current_offset": o.committed,
+                "log_end_offset": o.end, "lag": o.lag, "consumer": o.consumer,
+            }));
+        }
+    }
+    if json {
+        writeln!(out, "{}", serde_json::Value::Array(list))?;
+    } else {
+        let header =
+            ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"];
+        write!(out, "{}", show::table(&header, &rows))?;
+    }
+    Ok(0)
 }
 
 fn verify(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {

@@ -213,3 +213,45 @@ fn verify_finds_a_flipped_byte_and_names_where() {
         (Some(20), Some(21))
     );
 }
+
+#[test]
+fn groups_and_lag_without_joining() {
+    let dir = pond_with_orders();
+    let pond = std::sync::Arc::new(Pond::open(dir.path()).unwrap());
+    let config = logpond::ConsumerConfig {
+        auto_offset_reset: logpond::OffsetReset::Earliest,
+        auto_commit: false,
+        ..logpond::ConsumerConfig::new("billing", &["orders"])
+    };
+    let consumer = pond.consumer(config).unwrap();
+    let got = consumer.poll(20).unwrap();
+    consumer.commit().unwrap();
+    let member = consumer.member_id().unwrap();
+    let table = ok(dir.path(), &["groups"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row,
+        ["billing", &consumer.generation().unwrap().to_string(), "1", &(30 - got.len()).to_string()]
+    );
+    let lag = ok(dir.path(), &["lag", "billing"]);
+    let lines: Vec<Vec<&str>> = lag.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        lines[0],
+        ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"]
+    );
+    assert_eq!(lines.len(), 3);
+    for line in &lines[1..] {
+        let (current, end, lag): (u64, u64, u64) =
+            (line[3].parse().unwrap(), line[4].parse().unwrap(), line[5].parse().unwrap());
+        assert_eq!(
+            (line[0], line[1], end, end - current, line[6]),
+            ("billing", "orders", 15, lag, &*member.to_string())
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&ok(dir.path(), &["lag", "--json"])).unwrap();
+    let total: u64 = json.as_array().unwrap().iter().map(|r| r["lag"].as_u64().unwrap()).sum();
+    assert_eq!(total, 30 - got.len() as u64);
+    // Looking did not rebalance the group.
+    assert_eq!(consumer.member_id().unwrap(), member);
+    assert_eq!(consumer.poll(100).unwrap().len(), 30 - got.len());
+}

@@ -46,6 +46,7 @@ pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorCode, Result};
 pub use groups::assignor::{Assignor, TopicPartition};
+pub use groups::describe::{GroupInfo, GroupMember, OffsetInfo};
 pub use groups::engine::OffsetReset;
 pub use log::partition::ReadLimits;
 pub use log::record::{NewRecord, Record, RecordMetadata};

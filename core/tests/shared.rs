@@ -492,3 +492,48 @@ fn compaction_by_one_handle_is_read_rightly_by_another() {
     b.send("kv", NewRecord::keyed(b"after", b"x")).unwrap();
     assert_eq!(read_all(&a, "kv", 0).last().map(|r| r.offset), Some(160));
 }
+
+/// A read-only handle lists and describes a group whose members live in
+/// two other handles — generation, members and their partitions,
+/// committed offsets and lag — without joining it: nothing rebalances.
+#[test]
+fn a_group_is_described_without_joining_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(Pond::open(dir.path()).unwrap());
+    let b = Arc::new(Pond::open(dir.path()).unwrap());
+    a.create_topic("t", TopicConfig { partitions: 2, ..TopicConfig::default() }).unwrap();
+    for i in 0..20u32 {
+        a.send("t", NewRecord::value(&i.to_le_bytes()).with_partition(i % 2)).unwrap();
+    }
+    let config = || ConsumerConfig { auto_commit: false, ..earliest("billing") };
+    let ca = a.consumer(config()).unwrap();
+    ca.poll(100).unwrap();
+    let cb = b.consumer(config()).unwrap();
+    cb.poll(100).unwrap(); // joins: a hands a partition over at its next poll
+    ca.poll(100).unwrap();
+    cb.poll(100).unwrap();
+    ca.commit().unwrap();
+    cb.commit().unwrap();
+    let looker =
+        Pond::open_with(dir.path(), logpond::PondOptions { read_only: true, ..Default::default() }).unwrap();
+    assert_eq!(looker.groups().unwrap(), vec!["billing"]);
+    let info = looker.describe_group("billing").unwrap();
+    assert_eq!(info.group, "billing");
+    assert_eq!(info.generation, ca.generation().unwrap());
+    let ids: Vec<u64> = info.members.iter().map(|m| m.member_id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&ca.member_id().unwrap()) && ids.contains(&cb.member_id().unwrap()));
+    assert!(info.members.iter().all(|m| m.assignment.len() == 1), "{info:?}");
+    let held: usize = (0..2).filter(|p| info.offsets[&("t".to_string(), *p)].consumer.is_some()).count();
+    assert_eq!(held, 2);
+    let total_lag: u64 = info.offsets.values().map(|o| o.lag).sum();
+    let committed: u64 = info.offsets.values().filter_map(|o| o.committed).sum();
+    assert_eq!(total_lag + committed, 20, "{info:?}");
+    // Looking changed nothing: the same generation, and more sends only add lag.
+    a.send("t", NewRecord::value(b"more").with_partition(0)).unwrap();
+    let again = looker.describe_group("billing").unwrap();
+    assert_eq!(again.generation, info.generation);
+    assert_eq!(again.offsets[&("t".to_string(), 0)].lag, info.offsets[&("t".to_string(), 0)].lag + 1);
+    assert_eq!(ca.generation().unwrap(), info.generation);
+    assert!(looker.describe_group("nobody").unwrap().members.is_empty());
+}

@@ -204,6 +204,25 @@ impl GroupState {
     fn group(&self, id: &str) -> Option<&Group> {
         self.groups.get(id)
     }
+
+    /// Groups with commits or with members in this handle.
+    pub(crate) fn known_groups(&self) -> impl Iterator<Item = &str> {
+        self.committed.keys().map(|(g, _, _)| g.as_str()).chain(self.groups.keys().map(String::as_str))
+    }
+
+    /// The shared state of a group this handle has loaded (it has members).
+    pub(crate) fn membership(&self, id: &str) -> Option<&Membership> {
+        self.groups.get(id).map(|g| &g.shared)
+    }
+
+    pub(crate) fn committed_offset(&self, group: &str, topic: &str, partition: u32) -> Option<u64> {
+        self.committed.get(&(group.to_string(), topic.to_string(), partition)).copied()
+    }
+
+    /// The partitions `group` committed offsets for.
+    pub(crate) fn committed_partitions(&self, group: &str) -> Vec<TopicPartition> {
+        self.committed.keys().filter(|(g, _, _)| g == group).map(|(_, t, p)| (t.clone(), *p)).collect()
+    }
 }
 
 /// What the group engine works on: the groups, and the topics they read

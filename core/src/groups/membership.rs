@@ -337,6 +337,29 @@ impl GroupStore {
         Origin { topic: format!("__group/{group}").into(), partition: 0 }
     }
 
+    /// The group whose directory is `groups/<hex>`, if `hex` is one.
+    pub fn name_of(hex: &str) -> Option<String> {
+        if hex.is_empty() || !hex.len().is_multiple_of(2) {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+        String::from_utf8(bytes?).ok()
+    }
+
+    /// The group's state as its files hold it, read without changing them
+    /// (`None`: it has none).
+    pub fn read(storage: &dyn Storage, group: &str, chunks: &ChunkCache) -> Result<Option<Membership>> {
+        let dir = GroupStore::dir(group);
+        let snapshot = format!("{dir}/snapshot");
+        if !storage.list(&snapshot)?.contains(&snapshot) {
+            return Ok(None);
+        }
+        let place = (dir, Self::origin(group));
+        let (_, membership) = StateLog::open(storage, place, chunks, false, decode_snapshot, |_| ())?;
+        Ok(Some(membership))
+    }
+
     /// The group's store and state: opened when its files exist, else
     /// created empty.
     pub fn open_or_create(

@@ -3,6 +3,7 @@
 //! lives with the pond above.
 
 pub mod assignor;
+pub mod describe;
 pub mod engine;
 pub(crate) mod membership;
 pub mod offsets;

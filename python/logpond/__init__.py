@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, List, Optional, Type, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, Union
 
 from . import _native
 from ._native import (
@@ -81,6 +81,9 @@ __all__ = [
     "TopicConfig",
     "TopicExists",
     "TopicInfo",
+    "GroupInfo",
+    "GroupMember",
+    "OffsetInfo",
     "TopicNotFound",
     "memory",
     "open",
@@ -131,6 +134,38 @@ class TopicInfo:
     config: TopicConfig
 
 
+@dataclass(frozen=True)
+class GroupMember:
+    """A member of a consumer group, in any handle or process."""
+
+    member_id: int
+    assignment: List[Tuple[str, int]]
+    """The partitions it consumes now, sorted."""
+
+
+@dataclass(frozen=True)
+class OffsetInfo:
+    """Where a group stands in one partition."""
+
+    committed: Optional[int]
+    """The committed offset (the next record to consume), if any."""
+    end: int
+    lag: int
+    """``end - committed`` (from the partition's start when nothing is committed)."""
+    consumer: Optional[int]
+    """The member consuming the partition now, if any."""
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """What ``Pond.describe_group`` reports."""
+
+    group: str
+    generation: int
+    members: List[GroupMember]
+    offsets: Dict[Tuple[str, int], OffsetInfo]
+
+
 class Pond(_native.Pond):
     """One broker over one storage (a directory, or memory).
 
@@ -171,6 +206,18 @@ class Pond(_native.Pond):
             name=topic,
             partitions=[PartitionInfo(*p) for p in parts],
             config=TopicConfig(**config),
+        )
+
+    def describe_group(self, group: str) -> GroupInfo:
+        """A consumer group's generation, members and their partitions, and
+        per partition its committed offset, end and lag — read without
+        joining the group (nothing rebalances)."""
+        name, generation, members, offsets = self._describe_group(group)
+        return GroupInfo(
+            group=name,
+            generation=generation,
+            members=[GroupMember(m, [(t, p) for t, p in a]) for m, a in members],
+            offsets={(t, p): OffsetInfo(c, e, lag, who) for t, p, c, e, lag, who in offsets},
         )
 
     def consumer(

@@ -142,6 +142,15 @@ class Pond:
     def _describe(
         self, name: str
     ) -> Tuple[str, List[Tuple[int, int, int, int]], Dict[str, Any]]: ...
+    def groups(self) -> List[str]: ...
+    def _describe_group(
+        self, group: str
+    ) -> Tuple[
+        str,
+        int,
+        List[Tuple[int, List[Tuple[str, int]]]],
+        List[Tuple[str, int, Optional[int], int, int, Optional[int]]],
+    ]: ...
     def delete_topic(self, name: str) -> None: ...
     def send(
         self,

@@ -159,6 +159,37 @@ impl Pond {
         detached(py, || pond.topics())
     }
 
+    /// The consumer groups the pond knows; joins none.
+    fn groups(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let pond = &*self.inner;
+        detached(py, || pond.groups())
+    }
+
+    /// `(group, generation, [(member_id, [(topic, partition)])],
+    /// [(topic, partition, committed, end, lag, consumer)])`; the Python
+    /// layer wraps it in `GroupInfo`. Joins nothing.
+    #[allow(clippy::type_complexity)]
+    fn _describe_group(
+        &self,
+        py: Python<'_>,
+        group: String,
+    ) -> PyResult<(
+        String,
+        u64,
+        Vec<(u64, Vec<(String, u32)>)>,
+        Vec<(String, u32, Option<u64>, u64, u64, Option<u64>)>,
+    )> {
+        let pond = &*self.inner;
+        let info = detached(py, || pond.describe_group(&group))?;
+        let members = info.members.into_iter().map(|m| (m.member_id, m.assignment)).collect();
+        let offsets = info
+            .offsets
+            .into_iter()
+            .map(|((topic, partition), o)| (topic, partition, o.committed, o.end, o.lag, o.consumer))
+            .collect();
+        Ok((info.group, info.generation, members, offsets))
+    }
+
     /// `(name, [(partition, start, end, bytes)], config dict)`; the Python
     /// layer wraps it in `TopicInfo`.
     fn _describe<'py>(&self, py: Python<'py>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyTuple>> {

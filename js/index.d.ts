@@ -87,6 +87,35 @@ export interface TopicInfo {
   config: TopicConfig;
 }
 
+/** A member of a consumer group, in any handle or process. */
+export interface GroupMember {
+  memberId: number;
+  /** The partitions it consumes now, as `[topic, partition]`, sorted. */
+  assignment: Array<[string, number]>;
+}
+
+/** Where a group stands in one partition. */
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  /** The committed offset (the next record to consume), or null. */
+  committed: number | null;
+  end: number;
+  /** `end - committed` (from the partition's start when nothing is committed). */
+  lag: number;
+  /** The member consuming the partition now, or null. */
+  consumer: number | null;
+}
+
+/** What `Pond.describeGroup` reports. */
+export interface GroupInfo {
+  group: string;
+  generation: number;
+  members: GroupMember[];
+  /** One per partition the group committed to or holds, by topic and partition. */
+  offsets: GroupOffset[];
+}
+
 export interface SendOptions {
   /** The record's key; records with one key land in one partition (Kafka's murmur2). */
   key?: Bytes | null;
@@ -148,6 +177,16 @@ export declare class Pond {
 
   /** A topic's partitions and configuration. Throws `TopicNotFound`. */
   describe(name: string): TopicInfo;
+
+  /** The consumer groups the pond knows, sorted. Joins none. */
+  groups(): string[];
+
+  /**
+   * A consumer group's generation, members and their partitions, and per
+   * partition its committed offset, end and lag — read without joining
+   * the group (nothing rebalances).
+   */
+  describeGroup(group: string): GroupInfo;
 
   /** Deletes a topic and all its records. Throws `TopicNotFound`. */
   deleteTopic(name: string): void;

@@ -34,6 +34,8 @@ import { Queue } from './queue.js';
  * @property {() => boolean} isClosed
  * @property {(name: string, options: Float64Array) => void} createTopic options' numbers in the order of `topicOptions()`
  * @property {() => string[]} topics
+ * @property {() => string[]} groups
+ * @property {(group: string) => string} describeGroup the group as JSON (`logpond_js::group_json`)
  * @property {(name: string) => boolean} hasTopic
  * @property {(name: string) => ArrayLike<number>} describe the configuration's numbers (that order), then four per partition
  * @property {(name: string) => void} deleteTopic
@@ -144,6 +146,35 @@ export class Pond {
       partitions.push({ partition: n[i], startOffset: n[i + 1], endOffset: n[i + 2], bytes: n[i + 3] });
     }
     return { name, partitions, config };
+  }
+
+  /** The consumer groups the pond knows, sorted; joins none. @returns {string[]} */
+  groups() {
+    return call(() => this.#b.groups());
+  }
+
+  /**
+   * A consumer group's generation, members and their partitions, and per
+   * partition its committed offset, end and lag — read without joining
+   * the group (nothing rebalances).
+   * @param {string} group
+   */
+  describeGroup(group) {
+    checkString(group, 'group');
+    const g = JSON.parse(call(() => this.#b.describeGroup(group)));
+    return {
+      group: g.group,
+      generation: g.generation,
+      members: g.members.map((/** @type {any} */ m) => ({ memberId: m.memberId, assignment: m.assignment })),
+      offsets: g.offsets.map((/** @type {any} */ o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        committed: o.committed,
+        end: o.end,
+        lag: o.lag,
+        consumer: o.consumer,
+      })),
+    };
   }
 
   /** Deletes a topic and its records. @param {string} name */

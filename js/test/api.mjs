@@ -160,6 +160,29 @@ export const tests = [
     await pond.close();
   }],
 
+  ['groups and describeGroup look at a group without joining it', async (lp) => {
+    const pond = lp.Pond.memory();
+    pond.createTopic('t', { partitions: 2 });
+    for (let i = 0; i < 6; i++) pond.send('t', `v${i}`, { partition: i % 2 });
+    const c = pond.consumer({ group: 'billing', topics: 't', autoOffsetReset: 'earliest', autoCommit: false });
+    await c.poll({ maxRecords: 100 });
+    c.commit([{ topic: 't', partition: 0, offset: 2 }]);
+    check.deepEqual(pond.groups(), ['billing']);
+    const info = pond.describeGroup('billing');
+    check.equal(info.group, 'billing');
+    check.equal(info.generation, c.generation);
+    check.deepEqual(info.members, [{ memberId: c.memberId, assignment: [['t', 0], ['t', 1]] }]);
+    check.deepEqual(info.offsets, [
+      { topic: 't', partition: 0, committed: 2, end: 3, lag: 1, consumer: c.memberId },
+      { topic: 't', partition: 1, committed: null, end: 3, lag: 3, consumer: c.memberId },
+    ]);
+    check.equal(c.generation, info.generation);
+    check.deepEqual(pond.describeGroup('nobody').members, []);
+    check.equal((await check.error(() => pond.describeGroup(7))).name, 'TypeError');
+    c.close();
+    await pond.close();
+  }],
+
   ['a waiting poll wakes on a send and rejects with Closed when its consumer closes', async (lp) => {
     const pond = lp.Pond.memory();
     pond.createTopic('t');

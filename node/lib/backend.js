@@ -109,7 +109,7 @@ function bound(h, prefix, names) {
  */
 export function pondBackend(h) {
   return {
-    ...bound(h, '', ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'offsets']),
+    ...bound(h, '', ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'offsets', 'groups', 'describeGroup']),
     ...bound(h, '', ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
     changed() {},
     /** The whole scratch goes: the native side reads only what its numbers describe. */

@@ -65,7 +65,7 @@ const methods = (w, names) => Object.fromEntries(names.map((n) => [n, (/** @type
  */
 export function pondBackend(w, hub, touched) {
   return {
-    ...methods(w, ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'read', 'offsets']),
+    ...methods(w, ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'read', 'offsets', 'groups', 'describeGroup']),
     ...methods(w, ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
     changed: touched,
     send: (/** @type {any} */ packer) => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)),

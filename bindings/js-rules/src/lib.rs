@@ -112,6 +112,31 @@ pub fn topic_config(numbers: &[f64]) -> Result<TopicConfig> {
     Ok(c)
 }
 
+/// A consumer group described (`Pond::describe_group`), as the JSON the
+/// JS layer parses: `{ group, generation, members: [{ memberId,
+/// assignment: [[topic, partition]] }], offsets: [{ topic, partition,
+/// committed, end, lag, consumer }] }` (`null` for none). Every number is
+/// a safe JS integer, or the call fails.
+pub fn group_json(info: &logpond::GroupInfo) -> Result<String> {
+    use serde_json::json;
+    let opt = |v: Option<u64>| v.map(from_u64).transpose();
+    let mut members = Vec::with_capacity(info.members.len());
+    for m in &info.members {
+        let assignment: Vec<_> = m.assignment.iter().map(|(t, p)| json!([t, p])).collect();
+        members.push(json!({ "memberId": from_u64(m.member_id)?, "assignment": assignment }));
+    }
+    let mut offsets = Vec::with_capacity(info.offsets.len());
+    for ((topic, partition), o) in &info.offsets {
+        offsets.push(json!({
+            "topic": topic, "partition": partition, "committed": opt(o.committed)?,
+            "end": from_u64(o.end)?, "lag": from_u64(o.lag)?, "consumer": opt(o.consumer)?,
+        }));
+    }
+    let generation = from_u64(info.generation)?;
+    Ok(json!({ "group": info.group, "generation": generation, "members": members, "offsets": offsets })
+        .to_string())
+}
+
 /// A topic described, as numbers: its configuration in the order of
 /// [`topic_options`], then `partition, startOffset, endOffset, bytes` per
 /// partition.

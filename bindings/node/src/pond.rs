@@ -91,6 +91,19 @@ pub fn describe(h: &Handle, name: String) -> Result<Float64Array> {
     })
 }
 
+/// The consumer groups the pond knows; joins none.
+#[napi]
+pub fn groups(h: &Handle) -> Result<Vec<String>> {
+    guard(|| h.pond.groups().map_err(core_err))
+}
+
+/// A consumer group described without joining it, as JSON (see
+/// `logpond_js::group_json`).
+#[napi]
+pub fn describe_group(h: &Handle, group: String) -> Result<String> {
+    guard(|| logpond_js::group_json(&h.pond.describe_group(&group).map_err(core_err)?).map_err(core_err))
+}
+
 #[napi]
 pub fn delete_topic(h: &Handle, name: String) -> Result<()> {
     guard(|| h.pond.delete_topic(&name).map_err(core_err))

@@ -203,6 +203,18 @@ impl WasmPond {
         core(logpond_js::topic_numbers(&core(self.pond.describe(name))?))
     }
 
+    /// The consumer groups the pond knows; joins none.
+    pub fn groups(&self) -> JsResult<Vec<String>> {
+        core(self.pond.groups())
+    }
+
+    /// A consumer group described without joining it, as JSON (see
+    /// `logpond_js::group_json`).
+    #[wasm_bindgen(js_name = describeGroup)]
+    pub fn describe_group(&self, group: &str) -> JsResult<String> {
+        core(logpond_js::group_json(&core(self.pond.describe_group(group))?))
+    }
+
     #[wasm_bindgen(js_name = deleteTopic)]
     pub fn delete_topic(&self, name: &str) -> JsResult<()> {
         core(self.pond.delete_topic(name))

@@ -18,6 +18,26 @@ fn single_sends(pond: &Pond, topic: &str, from: u32, n: u32) -> Vec<u64> {
         .collect()
 }
 
+/// Whether a wait in `b` ends when `a` sends to topic `t` 50 ms later
+/// (waiting 5 s at most).
+fn woken_by_a_later_send(a: &Arc<Pond>, b: &Pond) -> bool {
+    let seen = b.append_count();
+    let writer = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            a.send("t", NewRecord::value(b"late")).unwrap();
+        })
+    };
+    let started = Instant::now();
+    let mut count = seen;
+    while count == seen && started.elapsed() < Duration::from_secs(5) {
+        count = b.wait_for_append(seen, Duration::from_secs(5));
+    }
+    writer.join().unwrap();
+    count != seen
+}
+
 fn small_segments() -> TopicConfig {
     TopicConfig { segment_bytes: 600, ..TopicConfig::default() }
 }
@@ -74,21 +94,7 @@ fn a_wait_in_a_newcomer_wakes_on_a_former_sole_writers_send() {
     single_sends(&a, "t", 0, 100);
     assert!(a.is_sole());
     let b = Pond::open(dir.path()).unwrap();
-    let seen = b.append_count();
-    let writer = {
-        let a = a.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            a.send("t", NewRecord::value(b"late")).unwrap();
-        })
-    };
-    let started = Instant::now();
-    let mut count = seen;
-    while count == seen && started.elapsed() < Duration::from_secs(5) {
-        count = b.wait_for_append(seen, Duration::from_secs(5));
-    }
-    writer.join().unwrap();
-    assert_ne!(count, seen, "woken by the other handle's send");
+    assert!(woken_by_a_later_send(&a, &b), "woken by the other handle's send");
     assert_eq!(read_all(&b, "t", 0).len(), 101);
 }
 
@@ -227,20 +233,6 @@ fn without_watchers_waits_poll_and_no_handle_goes_sole() {
     single_sends(&a, "t", 100, 200);
     assert!(!a.is_sole(), "alone, but nobody could knock it out");
     let b = open();
-    let seen = b.append_count();
-    let writer = {
-        let a = a.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            a.send("t", NewRecord::value(b"late")).unwrap();
-        })
-    };
-    let started = Instant::now();
-    let mut count = seen;
-    while count == seen && started.elapsed() < Duration::from_secs(5) {
-        count = b.wait_for_append(seen, Duration::from_secs(5));
-    }
-    writer.join().unwrap();
-    assert_ne!(count, seen, "woken by looking, without a watcher");
+    assert!(woken_by_a_later_send(&a, &b), "woken by looking, without a watcher");
     assert_eq!(read_all(&b, "t", 0).len(), 301);
 }

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Iterator
+import subprocess
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -28,3 +29,16 @@ def any_pond(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator
         p = logpond.open(tmp_path / "pond")
     with p:
         yield p
+
+Children = List["subprocess.Popen[Any]"]
+
+
+@pytest.fixture
+def children() -> Iterator[Children]:
+    """Processes started by a test: every one is killed, also on failure."""
+    started: Children = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=30)

@@ -8,11 +8,12 @@ import pathlib
 import subprocess
 import sys
 import textwrap
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 
 import logpond
+from conftest import Children
 
 PRODUCER = textwrap.dedent(
     """
@@ -29,19 +30,6 @@ PRODUCER = textwrap.dedent(
 def spawn(args: List[str], cwd: pathlib.Path) -> "subprocess.Popen[Any]":
     return subprocess.Popen([sys.executable, "-c", *args], cwd=cwd)
 
-
-Children = List["subprocess.Popen[Any]"]
-
-
-@pytest.fixture
-def children() -> Iterator[Children]:
-    """Processes started by a test: every one is killed, also on failure."""
-    started: Children = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=30)
 
 
 def test_producers_in_three_processes(pond_dir: pathlib.Path, children: Children) -> None:

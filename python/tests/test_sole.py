@@ -13,26 +13,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from typing import Any, Iterator, List
+from typing import Any
 
 import pytest
 
 import logpond
+from conftest import Children
 
 pytestmark = pytest.mark.skipif(not pathlib.Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
-
-Children = List["subprocess.Popen[Any]"]
-
-
-@pytest.fixture
-def children() -> Iterator[Children]:
-    """Processes started by a test: every one is killed, also on failure."""
-    started: Children = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=30)
 
 
 def spawn(code: str, pond_dir: pathlib.Path) -> "subprocess.Popen[Any]":

@@ -207,31 +207,18 @@ fn run_command(dir: &std::path::Path, command: Command) -> Outcome {
 }
 
 fn groups(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {
-    let mut infos = Vec::new();
+    let mut items = Vec::new();
     for name in pond.groups()? {
-        infos.push(pond.describe_group(&name)?);
+        let i = pond.describe_group(&name)?;
+        let lag: u64 = i.offsets.values().map(|o| o.lag).sum();
+        let members = i.members.len();
+        let row = vec![i.group.clone(), i.generation.to_string(), members.to_string(), lag.to_string()];
+        items.push((
+            json!({"group": i.group, "generation": i.generation, "members": members, "lag": lag}),
+            row,
+        ));
     }
-    let lag = |i: &logpond::GroupInfo| i.offsets.values().map(|o| o.lag).sum::<u64>();
-    if json {
-        let list: Vec<_> = infos
-            .iter()
-            .map(|i| json!({"group": i.group, "generation": i.generation, "members": i.members.len(), "lag": lag(i)}))
-            .collect();
-        writeln!(out, "{}", serde_json::Value::Array(list))?;
-    } else {
-        let rows: Vec<Vec<String>> = infos
-            .iter()
-            .map(|i| {
-                vec![
-                    i.group.clone(),
-                    i.generation.to_string(),
-                    i.members.len().to_string(),
-                    lag(i).to_string(),
-                ]
-            })
-            .collect();
-        write!(out, "{}", show::table(&["GROUP", "GENERATION", "MEMBERS", "LAG"], &rows))?;
-    }
+    write!(out, "{}", show::listing(json, &["GROUP", "GENERATION", "MEMBERS", "LAG"], items))?;
     Ok(0)
 }
 
@@ -240,13 +227,12 @@ fn lag(pond: &Pond, group: Option<String>, json: bool, out: &mut impl Write) -> 
         Some(g) => vec![g],
         None => pond.groups()?,
     };
-    let mut rows = Vec::new();
-    let mut list = Vec::new();
+    let mut items = Vec::new();
     for name in names {
         let info = pond.describe_group(&name)?;
         for ((topic, partition), o) in &info.offsets {
             let show = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
-            rows.push(vec![
+            let row = vec![
                 name.clone(),
                 topic.clone(),
                 partition.to_string(),
@@ -254,20 +240,16 @@ fn lag(pond: &Pond, group: Option<String>, json: bool, out: &mut impl Write) -> 
                 o.end.to_string(),
                 o.lag.to_string(),
                 show(o.consumer),
-            ]);
-            list.push(json!({
+            ];
+            let value = json!({
                 "group": name, "topic": topic, "partition": partition, "current_offset": o.committed,
                 "log_end_offset": o.end, "lag": o.lag, "consumer": o.consumer,
-            }));
+            });
+            items.push((value, row));
         }
     }
-    if json {
-        writeln!(out, "{}", serde_json::Value::Array(list))?;
-    } else {
-        let header =
-            ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"];
-        write!(out, "{}", show::table(&header, &rows))?;
-    }
+    let header = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"];
+    write!(out, "{}", show::listing(json, &header, items))?;
     Ok(0)
 }
 
@@ -309,33 +291,19 @@ fn verify(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {
 }
 
 fn topics(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {
-    let mut infos = Vec::new();
+    let mut items = Vec::new();
     for name in pond.topics()? {
-        infos.push(pond.describe(&name)?);
+        let i = pond.describe(&name)?;
+        let records: u64 = i.partitions.iter().map(|p| p.end_offset - p.start_offset).sum();
+        let bytes: u64 = i.partitions.iter().map(|p| p.bytes).sum();
+        let partitions = i.partitions.len();
+        let row = vec![i.name.clone(), partitions.to_string(), records.to_string(), bytes.to_string()];
+        items.push((
+            json!({"topic": i.name, "partitions": partitions, "records": records, "bytes": bytes}),
+            row,
+        ));
     }
-    let records =
-        |i: &logpond::TopicInfo| i.partitions.iter().map(|p| p.end_offset - p.start_offset).sum::<u64>();
-    let bytes = |i: &logpond::TopicInfo| i.partitions.iter().map(|p| p.bytes).sum::<u64>();
-    if json {
-        let list: Vec<_> = infos
-            .iter()
-            .map(|i| json!({"topic": i.name, "partitions": i.partitions.len(), "records": records(i), "bytes": bytes(i)}))
-            .collect();
-        writeln!(out, "{}", serde_json::Value::Array(list))?;
-    } else {
-        let rows: Vec<Vec<String>> = infos
-            .iter()
-            .map(|i| {
-                vec![
-                    i.name.clone(),
-                    i.partitions.len().to_string(),
-                    records(i).to_string(),
-                    bytes(i).to_string(),
-                ]
-            })
-            .collect();
-        write!(out, "{}", show::table(&["TOPIC", "PARTITIONS", "RECORDS", "BYTES"], &rows))?;
-    }
+    write!(out, "{}", show::listing(json, &["TOPIC", "PARTITIONS", "RECORDS", "BYTES"], items))?;
     Ok(0)
 }
 

@@ -67,6 +67,17 @@ pub fn record_json(r: &Record) -> Value {
     })
 }
 
+/// A list of items, each a JSON object and a table row: a JSON array of
+/// the objects (one line), or the rows as a table under `header`.
+pub fn listing(json: bool, header: &[&str], items: Vec<(Value, Vec<String>)>) -> String {
+    let (values, rows): (Vec<Value>, Vec<Vec<String>>) = items.into_iter().unzip();
+    if json {
+        format!("{}\n", Value::Array(values))
+    } else {
+        table(header, &rows)
+    }
+}
+
 /// Rows under a header, columns padded to their widest cell; columns of
 /// numbers right-aligned, header included.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {

@@ -276,10 +276,18 @@ impl Pond {
     }
 
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        self.birth.check()?;
         if self.read_only {
             return Err(read_only_refused());
         }
+        self.with_state_locked(f)
+    }
+
+    /// Runs `f` on this handle's state caught up under the lock (shared
+    /// for a read-only handle): for writes, and for reads that open files
+    /// of their own (a writing handle may repair what it opens, which no
+    /// other handle may be doing meanwhile).
+    fn with_state_locked<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.birth.check()?;
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(Error::Closed)?;
         match &self.shared {
@@ -509,35 +517,22 @@ impl Pond {
     /// Every consumer group the pond knows (with commits, members or a
     /// state log), sorted. Joins nothing.
     pub fn groups(&self) -> Result<Vec<String>> {
-        self.with_files_read(|state, storage, _| crate::groups::describe::group_names(&state.groups, storage))
+        self.with_state_locked(|state| crate::groups::describe::group_names(&state.groups, &*self.storage))
     }
 
     /// One group's generation, members and their partitions, and per
     /// partition its committed offset, end and lag — read from the pond
     /// without joining the group (nothing rebalances).
     pub fn describe_group(&self, group: &str) -> Result<crate::groups::describe::GroupInfo> {
-        self.with_files_read(|state, storage, chunks| {
-            crate::groups::describe::describe(&state.groups, &state.topics, storage, chunks, group)
+        self.with_state_locked(|state| {
+            crate::groups::describe::describe(
+                &state.groups,
+                &state.topics,
+                &*self.storage,
+                &self.chunks,
+                group,
+            )
         })
-    }
-
-    /// Runs `f` on this handle's state caught up under the lock (shared
-    /// for a read-only handle), for a read that opens files of its own:
-    /// a writing handle may repair what it opens, which no other handle
-    /// may be doing meanwhile.
-    fn with_files_read<T>(
-        &self,
-        f: impl FnOnce(&mut State, &dyn Storage, &ChunkCache) -> Result<T>,
-    ) -> Result<T> {
-        self.birth.check()?;
-        let env = self.env();
-        let mut guard = lock(&self.state);
-        let state = guard.as_mut().ok_or(Error::Closed)?;
-        let run = |state: &mut State| f(state, &*self.storage, &self.chunks);
-        match &self.shared {
-            Some(shared) => shared.run(state, &env, run),
-            None => run(state),
-        }
     }
 
     /// Reads every record of every topic (the pond's internal ones too),

@@ -82,6 +82,16 @@ def run_writer(path: str, topic: str, size: int) -> int:
     return int(out.stdout.split()[0])
 
 
+def run_unannounced_writer(path: str, topic: str, size: int) -> int:
+    """run_writer, as a writer killed before it bumped LOCK.sync: the
+    counters are put back as they were."""
+    sync = os.path.join(path, "LOCK.sync")
+    saved = open(sync, "rb").read()
+    dead_at = run_writer(path, topic, size)
+    open(sync, "wb").write(saved)
+    return dead_at
+
+
 def read_all(path: str, topic: str) -> dict:
     """{(partition, offset): value} as a fresh handle reads them; {"error": text}
     when the pond does not even open."""
@@ -109,10 +119,7 @@ def roll(path: str) -> bool:
     b.create_topic("t", partitions=1, segment_bytes=1024)
     for i in range(8):
         b.send("t", f"live-{i}-" + "y" * 100)
-    sync = os.path.join(path, "LOCK.sync")
-    saved = open(sync, "rb").read()
-    dead_at = run_writer(path, "t", 900)  # segment full: the send rolls first
-    open(sync, "wb").write(saved)  # the dead writer never bumped the counters
+    dead_at = run_unannounced_writer(path, "t", 900)  # segment full: the send rolls first
     acked = {}
     for i in range(3):
         md = b.send("t", f"acked-{i}")
@@ -154,10 +161,7 @@ def truncate(path: str, how: str = "exit") -> bool:
     b.create_topic("t", partitions=1, segment_bytes=1024)
     for i in range(8):
         b.send("t", f"live-{i}-" + "y" * 100)
-    sync = os.path.join(path, "LOCK.sync")
-    saved = open(sync, "rb").read()
-    dead_at = run_writer(path, "t", 700)  # rolls: a new segment at dead_at, unannounced (room left in it)
-    open(sync, "wb").write(saved)
+    dead_at = run_unannounced_writer(path, "t", 700)  # rolls: a new segment at dead_at (room left in it)
     out = subprocess.run([sys.executable, "-c", FRESH, path, how], capture_output=True, text=True, timeout=60,
                          check=True)
     fresh_acks = [int(x) for x in out.stdout.split()]
@@ -185,10 +189,7 @@ def overwrite(path: str) -> bool:
         b.send("t", f"live-{i}")
     reader = logpond.open(path)
     reader.read("t", 0, 0)
-    sync = os.path.join(path, "LOCK.sync")
-    saved = open(sync, "rb").read()
-    dead_at = run_writer(path, "t", 200)
-    open(sync, "wb").write(saved)
+    dead_at = run_unannounced_writer(path, "t", 200)
     b.send("other", "bump")  # any write by another handle bumps the counters
     seen = reader.read("t", 0, dead_at)
     seen_value = seen[0].value if seen else None

@@ -158,23 +158,9 @@ impl Topic {
             after_append(partition, env, config);
             return Ok(entries.iter().zip(base..).map(|((_, ts), offset)| meta(p, offset, *ts)).collect());
         }
-        let mut slots = vec![None; records.len()];
-        for p in targets.partitions() {
-            let batch: Vec<(usize, (&NewRecord<'_>, i64))> = records
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| targets.of(*i) == p)
-                .map(|(i, r)| (i, (r, stamped(r))))
-                .collect();
-            let entries: Vec<(&NewRecord<'_>, i64)> = batch.iter().map(|(_, e)| *e).collect();
-            let partition = &mut self.partitions[p as usize];
-            let base = partition.append(&ctx, &entries)?;
-            for (k, (i, (_, ts))) in batch.iter().enumerate() {
-                slots[*i] = Some(meta(p, base + k as u64, *ts));
-            }
-            after_append(partition, env, config);
-        }
-        Ok(slots.into_iter().flatten().collect())
+        // Several partitions (rare): a frame each, encoded before any is written.
+        let prepared = self.encode(env, records, targets)?;
+        Ok(self.commit(env, prepared)?.metadata(&self.name, records, now))
     }
 
     /// Checks the records against the topic's rules and picks the
@@ -232,6 +218,11 @@ impl Topic {
     /// records without key or partition.
     pub(crate) fn prepare(&mut self, env: &Env<'_>, records: &[NewRecord<'_>]) -> Result<PreparedSend> {
         let targets = self.targets(records)?;
+        self.encode(env, records, targets)
+    }
+
+    /// A frame per partition of `targets` (see [`PreparedSend`]).
+    fn encode(&mut self, env: &Env<'_>, records: &[NewRecord<'_>], targets: Targets) -> Result<PreparedSend> {
         let mut frame_for = |p: u32| -> Result<PreparedFrame> {
             let now = env.now_ms;
             let entries: Vec<EntrySpec<'_, '_>> = records

@@ -12,6 +12,20 @@ const { Pond, TopicExists, TopicNotFound, CommitFailed, InvalidArgument, LeaseEx
 
 const QUEUE_SETTINGS = { subscription: 'workers', ackTimeoutMs: 5000, maxDeliveries: 3, deadLetterTopic: 'jobs.dlq', maxInFlight: 64 };
 
+/**
+ * The record's check (R.check), or null once a corrupt one is reported as
+ * `BADREC topic partition offset why` through `report`.
+ */
+function checked(r, topic, report) {
+  try {
+    return R.check(r);
+  } catch (e) {
+    if (!(e instanceof R.Corrupt)) throw e;
+    report(`BADREC ${topic} ${r.partition} ${r.offset} ${e.message}`);
+    return null;
+  }
+}
+
 /** Writes whole lines to stdout at once (synchronously, no buffering). */
 function out(...lines) {
   let buf = Buffer.from(lines.map((l) => l + '\n').join(''));
@@ -137,14 +151,8 @@ class Worker {
       const ds = await q.receive({ maxMessages: rng.int(1, 10), timeoutMs: drain ? 50 : 10 });
       for (const d of ds) {
         const r = d.record;
-        let ck;
-        try {
-          ck = R.check(r);
-        } catch (e) {
-          if (!(e instanceof R.Corrupt)) throw e;
-          out(`BADREC jobs ${r.partition} ${r.offset} ${e.message}`);
-          continue;
-        }
+        const ck = checked(r, 'jobs', out);
+        if (ck === null) continue;
         out(`DLV ${r.partition} ${r.offset} ${d.deliveryCount} ${ck}`);
         const isPoison = r.headers.some(([n]) => n === 'poison');
         const x = rng.random();
@@ -204,14 +212,8 @@ class Worker {
       const recs = await c.poll({ maxRecords: rng.int(1, 200), timeoutMs: 0 });
       const lines = [];
       for (const r of recs) {
-        let ck;
-        try {
-          ck = R.check(r);
-        } catch (e) {
-          if (!(e instanceof R.Corrupt)) throw e;
-          lines.push(`BADREC stream ${r.partition} ${r.offset} ${e.message}`);
-          continue;
-        }
+        const ck = checked(r, 'stream', (l) => lines.push(l));
+        if (ck === null) continue;
         lines.push(`R ${g} ${r.partition} ${r.offset} ${ck}`);
         nxt.set(`${g} ${r.partition}`, r.offset + 1);
       }
@@ -485,14 +487,8 @@ class SharedWorker extends Worker {
         }
         const lines = [];
         for (const r of recs) {
-          let ck;
-          try {
-            ck = R.check(r);
-          } catch (e) {
-            if (!(e instanceof R.Corrupt)) throw e;
-            lines.push(`BADREC ${r.topic} ${r.partition} ${r.offset} ${e.message}`);
-            continue;
-          }
+          const ck = checked(r, r.topic, (l) => lines.push(l));
+          if (ck === null) continue;
           lines.push(`R ${g} ${r.topic} ${r.partition} ${r.offset} ${ck}`);
           nxt.set(`${g} ${r.topic} ${r.partition}`, r.offset + 1);
         }
@@ -530,14 +526,8 @@ class SharedWorker extends Worker {
       const t = now();
       for (const d of ds) {
         const r = d.record;
-        let ck;
-        try {
-          ck = R.check(r);
-        } catch (e) {
-          if (!(e instanceof R.Corrupt)) throw e;
-          out(`BADREC jobs ${r.partition} ${r.offset} ${e.message}`);
-          continue;
-        }
+        const ck = checked(r, 'jobs', out);
+        if (ck === null) continue;
         out(`DLV ${r.partition} ${r.offset} ${d.deliveryCount} ${ck} ${t} ${t0}`);
         const x = rng.random();
         if (x < 0.55) {

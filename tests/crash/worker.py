@@ -18,7 +18,7 @@ import random
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,6 +28,16 @@ import records as R  # noqa: E402
 QUEUE_SETTINGS: Dict[str, Any] = dict(
     ack_timeout=5.0, max_deliveries=3, dead_letter_topic="jobs.dlq", max_in_flight=64
 )
+
+
+def checked(r: Any, topic: str, report: Callable[[str], Any]) -> Optional[str]:
+    """The record's check (R.check_record), or None once a corrupt one is
+    reported as `BADREC topic partition offset why` through `report`."""
+    try:
+        return R.check_record(r)
+    except R.Corrupt as e:
+        report(f"BADREC {topic} {r.partition} {r.offset} {e}")
+        return None
 
 
 def out(*lines: str) -> None:
@@ -120,10 +130,8 @@ class Worker:
             ds = q.receive(max_messages=rng.randint(1, 10), timeout=0.01 if not drain else 0.05)
             for d in ds:
                 r = d.record
-                try:
-                    ck = R.check_record(r)
-                except R.Corrupt as e:
-                    out(f"BADREC jobs {r.partition} {r.offset} {e}")
+                ck = checked(r, "jobs", out)
+                if ck is None:
                     continue
                 out(f"DLV {r.partition} {r.offset} {d.delivery_count} {ck}")
                 is_poison = any(n == "poison" for n, _ in r.headers)
@@ -175,10 +183,8 @@ class Worker:
             recs = c.poll(max_records=rng.randint(1, 200), timeout=0.0)
             lines = []
             for r in recs:
-                try:
-                    ck = R.check_record(r)
-                except R.Corrupt as e:
-                    lines.append(f"BADREC stream {r.partition} {r.offset} {e}")
+                ck = checked(r, "stream", lines.append)
+                if ck is None:
                     continue
                 lines.append(f"R {g} {r.partition} {r.offset} {ck}")
                 nxt[(g, r.partition)] = r.offset + 1
@@ -408,10 +414,8 @@ class SharedWorker(Worker):
                     out(f"ASSIGN {g} {gen} {now()} " + (",".join(f"{t}:{p}" for t, p in mine) or "-"))
                 lines = []
                 for r in recs:
-                    try:
-                        ck = R.check_record(r)
-                    except R.Corrupt as e:
-                        lines.append(f"BADREC {r.topic} {r.partition} {r.offset} {e}")
+                    ck = checked(r, r.topic, lines.append)
+                    if ck is None:
                         continue
                     lines.append(f"R {g} {r.topic} {r.partition} {r.offset} {ck}")
                     nxt[(g, r.topic, r.partition)] = r.offset + 1
@@ -439,10 +443,8 @@ class SharedWorker(Worker):
             t = now()
             for d in ds:
                 r = d.record
-                try:
-                    ck = R.check_record(r)
-                except R.Corrupt as e:
-                    out(f"BADREC jobs {r.partition} {r.offset} {e}")
+                ck = checked(r, "jobs", out)
+                if ck is None:
                     continue
                 out(f"DLV {r.partition} {r.offset} {d.delivery_count} {ck} {t} {t0}")
                 x = rng.random()

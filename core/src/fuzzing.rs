@@ -531,7 +531,8 @@ fn receive_queues(pond: &Arc<Pond>, user: &[&str], oracle: &mut Oracle<'_>) {
                     assert_eq!(d.token.partition, d.record.partition, "a delivery's token");
                     assert_eq!(d.token.offset, d.record.offset, "a delivery's token");
                     oracle.check("receive", &d.record);
-                    let _ = if (i + round) % 2 == 0 { queue.ack(d.token) } else { queue.nack(d.token, 0) };
+                    let _ =
+                        if (i + round) % 2 == 0 { queue.ack(d.token) } else { queue.nack(d.token, Some(0)) };
                 }
             }
             let _ = (queue.backlog(), queue.in_flight(), queue.parked());

@@ -49,15 +49,19 @@ pub use groups::assignor::{Assignor, TopicPartition};
 pub use groups::describe::{GroupInfo, GroupMember, OffsetInfo};
 pub use groups::engine::OffsetReset;
 pub use log::partition::ReadLimits;
-pub use log::record::{NewRecord, Record, RecordMetadata};
+pub use log::record::{schedule_headers, NewRecord, Record, RecordMetadata, Schedule};
 pub use log::topic::{Cleanup, TopicConfig};
 pub use pond::consumer::{Consumer, ConsumerConfig};
 pub use pond::queue::Queue;
 pub use pond::{
     AppendListener, Damage, Durability, PartitionInfo, Pond, PondOptions, TopicInfo, FORMAT_VERSION,
 };
-pub use queues::engine::{dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken, QueueConfig};
-pub use queues::subscription::ParkedRecord;
+pub use queues::describe::SubscriptionInfo;
+pub use queues::engine::{
+    dead_letter_headers, failure_backoff_ms, Delivery, DeliveryToken, QueueConfig, SettingsUpdate,
+    FAILURE_BACKOFF_MS,
+};
+pub use queues::subscription::{ParkedRecord, SubscriptionSettings};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use storage::FileStorage;
 pub use storage::{FileMode, MemoryStorage, MirrorStorage, Storage, StorageFile};

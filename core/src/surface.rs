@@ -78,9 +78,12 @@ pub const CONSUMER_OPTIONS: &[OptionSpec] = &[
 
 /// `queue(topic, subscription, ...)`.
 pub const QUEUE_OPTIONS: &[OptionSpec] = &[
-    opt("ack_timeout", "ackTimeoutMs", Default::Millis(DEFAULT_ACK_TIMEOUT_MS)),
+    // Stored with the subscription: unset means the stored value (on
+    // first attach, the default).
+    opt("ack_timeout", "ackTimeoutMs", Default::Unset),
     opt("max_deliveries", "maxDeliveries", Default::Unset),
     opt("dead_letter_topic", "deadLetterTopic", Default::Unset),
+    opt("retry_backoff", "retryBackoffMs", Default::Unset),
     opt("max_in_flight", "maxInFlight", Default::Int(DEFAULT_MAX_IN_FLIGHT as u64)),
     opt("start_at_end", "startAtEnd", Default::Bool(false)),
 ];

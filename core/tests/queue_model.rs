@@ -58,7 +58,7 @@ struct RecordModel {
 }
 
 fn config(sub: &str) -> QueueConfig {
-    let mut c = QueueConfig { ack_timeout_ms: ACK_TIMEOUT, max_in_flight: 6, ..QueueConfig::new(sub) };
+    let mut c = QueueConfig { ack_timeout_ms: Some(ACK_TIMEOUT), max_in_flight: 6, ..QueueConfig::new(sub) };
     if sub == "a" {
         c.max_deliveries = Some(MAX_DELIVERIES);
         c.dead_letter_topic = Some("dlq".into());
@@ -157,7 +157,7 @@ fn run(ops: Vec<Op>, handles: usize) {
             Op::Nack(slot, k, delay) => {
                 let d = w.held[slot].remove(k);
                 let expected = w.expect_settle(slot, d.token);
-                let result = w.queues[slot].nack(d.token, delay);
+                let result = w.queues[slot].nack(d.token, Some(delay));
                 assert_eq!(result.is_ok(), expected, "nack accepted exactly when current: {result:?}");
                 if result.is_ok() {
                     w.model[slot / PER_SUB].get_mut(&d.token.offset).unwrap().lease = None;

@@ -27,7 +27,7 @@ fn send(pond: &Pond, n: u32) {
 }
 
 fn q(pond: &Arc<Pond>, sub: &str) -> Queue {
-    pond.queue("jobs", QueueConfig { ack_timeout_ms: 1_000, ..QueueConfig::new(sub) }).unwrap()
+    pond.queue("jobs", QueueConfig { ack_timeout_ms: Some(1_000), ..QueueConfig::new(sub) }).unwrap()
 }
 
 fn ids(ds: &[Delivery]) -> BTreeSet<(u32, u64)> {
@@ -105,7 +105,7 @@ fn nack_redelivers_after_its_delay_keeping_the_count() {
     let (clock, pond) = setup(1, 2);
     let a = q(&pond, "w");
     let d = a.receive(1).unwrap().pop().unwrap();
-    a.nack(d.token, 5_000).unwrap();
+    a.nack(d.token, Some(5_000)).unwrap();
     let next = a.receive(5).unwrap();
     assert_eq!(next.len(), 1, "only the other record");
     assert_eq!(next[0].record.offset, 1);
@@ -116,10 +116,10 @@ fn nack_redelivers_after_its_delay_keeping_the_count() {
     let again = a.receive(5).unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].record.offset, again[0].delivery_count), (0, 2));
-    a.nack(again[0].token, 0).unwrap();
+    a.nack(again[0].token, Some(0)).unwrap();
     assert_eq!(a.receive(5).unwrap()[0].delivery_count, 3, "redelivery may come out of order, count kept");
-    assert!(matches!(a.nack(d.token, 0), Err(Error::LeaseExpired(_))));
-    assert!(matches!(a.nack(again[0].token, -1), Err(Error::InvalidArgument(_))));
+    assert!(matches!(a.nack(d.token, Some(0)), Err(Error::LeaseExpired(_))));
+    assert!(matches!(a.nack(again[0].token, Some(-1)), Err(Error::InvalidArgument(_))));
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn dead_letters_after_max_deliveries_carry_their_origin() {
     let config = QueueConfig {
         max_deliveries: Some(3),
         dead_letter_topic: Some("jobs.dlq".into()),
-        ack_timeout_ms: 1_000,
+        ack_timeout_ms: Some(1_000),
         ..QueueConfig::new("w")
     };
     let a = pond.queue("jobs", config).unwrap();
@@ -142,7 +142,7 @@ fn dead_letters_after_max_deliveries_carry_their_origin() {
                 if attempt == 3 {
                     clock.advance(1_000); // the last one times out instead
                 } else {
-                    a.nack_with_reason(d.token, 0, "cannot parse").unwrap();
+                    a.nack_with_reason(d.token, Some(0), "cannot parse").unwrap();
                 }
             } else {
                 a.ack(d.token).unwrap();
@@ -170,7 +170,7 @@ fn without_a_dead_letter_topic_records_are_parked_and_reported() {
     let (_clock, pond) = setup(1, 1);
     let a = pond.queue("jobs", QueueConfig { max_deliveries: Some(1), ..QueueConfig::new("w") }).unwrap();
     let d = a.receive(1).unwrap().pop().unwrap();
-    a.nack(d.token, 0).unwrap();
+    a.nack(d.token, Some(0)).unwrap();
     assert!(a.receive(1).unwrap().is_empty());
     let parked = a.parked().unwrap();
     assert_eq!(parked.len(), 1);
@@ -293,7 +293,7 @@ fn bad_queue_configs_and_topics_are_refused() {
     assert!(matches!(pond.queue("jobs", zero), Err(Error::InvalidArgument(_))));
     let same = QueueConfig { dead_letter_topic: Some("jobs".into()), ..QueueConfig::new("w") };
     assert!(matches!(pond.queue("jobs", same), Err(Error::InvalidArgument(_))));
-    let timeout = QueueConfig { ack_timeout_ms: 0, ..QueueConfig::new("w") };
+    let timeout = QueueConfig { ack_timeout_ms: Some(0), ..QueueConfig::new("w") };
     assert!(matches!(pond.queue("jobs", timeout), Err(Error::InvalidArgument(_))));
 }
 
@@ -377,7 +377,8 @@ fn a_receive_leases_at_most_65536_records_and_they_survive_a_reopen() {
     let values: Vec<Vec<u8>> = (0..N_RECORDS).map(|i| i.to_le_bytes().to_vec()).collect();
     let batch: Vec<logpond::NewRecord<'_>> = values.iter().map(|v| logpond::NewRecord::value(v)).collect();
     pond.send_many("jobs", &batch).unwrap();
-    let config = QueueConfig { ack_timeout_ms: 600_000, max_in_flight: 1_000_000, ..QueueConfig::new("w") };
+    let config =
+        QueueConfig { ack_timeout_ms: Some(600_000), max_in_flight: 1_000_000, ..QueueConfig::new("w") };
     let queue = pond.queue("jobs", config.clone()).unwrap();
     let first = queue.receive(100_000).unwrap();
     assert_eq!(first.len(), (N_RECORDS as usize).min(65_536));
@@ -399,7 +400,8 @@ fn many_returned_records_of_one_big_batch_are_redelivered_in_bounded_memory() {
         (0..60_000u32).map(|i| [i.to_le_bytes().as_slice(), &[7u8; 96]].concat()).collect();
     let batch: Vec<logpond::NewRecord<'_>> = values.iter().map(|v| logpond::NewRecord::value(v)).collect();
     pond.send_many("jobs", &batch).unwrap();
-    let config = QueueConfig { ack_timeout_ms: 600_000, max_in_flight: 1_000_000, ..QueueConfig::new("w") };
+    let config =
+        QueueConfig { ack_timeout_ms: Some(600_000), max_in_flight: 1_000_000, ..QueueConfig::new("w") };
     let first = pond.queue("jobs", config.clone()).unwrap(); // dropped below: its leases come back
     assert_eq!(first.receive(100_000).unwrap().len(), 60_000);
     drop(first);

@@ -133,7 +133,7 @@ fn a_nacked_record_goes_behind_the_waiting_ones() {
         let v = d.record.value.clone().unwrap().to_vec();
         order.push(v.clone());
         if v == b"m1" && d.delivery_count == 1 {
-            q.nack(d.token, 0).unwrap(); // fails once, then is acked
+            q.nack(d.token, Some(0)).unwrap(); // fails once, then is acked
         } else {
             q.ack(d.token).unwrap();
         }

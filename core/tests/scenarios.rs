@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use logpond::{
     Assignor, Cleanup, Consumer, ConsumerConfig, Delivery, Error, ManualClock, NewRecord, OffsetReset, Pond,
-    PondOptions, Queue, QueueConfig, ReadLimits, Record, TopicConfig,
+    PondOptions, Queue, QueueConfig, ReadLimits, Record, SettingsUpdate, SubscriptionSettings, TopicConfig,
 };
 use serde_json::{json, Value};
 
@@ -48,10 +48,14 @@ struct Owned {
     headers: Vec<(String, Vec<u8>)>,
     partition: Option<u32>,
     timestamp_ms: Option<i64>,
+    delay_ms: Option<i64>,
+    ttl_ms: Option<i64>,
 }
 
 impl Owned {
-    fn from(v: &Value) -> Owned {
+    /// A record of a `send` or `send_many` step (whose `delay_ms` and
+    /// `ttl_ms` apply to every record it sends).
+    fn from(v: &Value, step: &Value) -> Owned {
         let headers = v["headers"]
             .as_array()
             .map(|hs| {
@@ -66,6 +70,8 @@ impl Owned {
             headers,
             partition: v.get("partition").and_then(Value::as_u64).map(|p| p as u32),
             timestamp_ms: v.get("timestamp_ms").and_then(Value::as_i64),
+            delay_ms: step.get("delay_ms").and_then(Value::as_i64),
+            ttl_ms: step.get("ttl_ms").and_then(Value::as_i64),
         }
     }
 
@@ -76,6 +82,8 @@ impl Owned {
             headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect(),
             partition: self.partition,
             timestamp_ms: self.timestamp_ms,
+            delay_ms: self.delay_ms,
+            ttl_ms: self.ttl_ms,
         }
     }
 }
@@ -161,12 +169,13 @@ impl Runner {
                 })).collect::<Vec<_>>()})
             }
             "send" => {
-                let owned = Owned::from(step);
+                let owned = Owned::from(step, step);
                 let md = self.pond.send(s(step, "topic"), owned.as_new())?;
                 json!({"partition": md.partition, "offset": md.offset, "timestamp_ms": md.timestamp_ms})
             }
             "send_many" => {
-                let owned: Vec<Owned> = step["records"].as_array().unwrap().iter().map(Owned::from).collect();
+                let owned: Vec<Owned> =
+                    step["records"].as_array().unwrap().iter().map(|r| Owned::from(r, step)).collect();
                 let records: Vec<NewRecord<'_>> = owned.iter().map(Owned::as_new).collect();
                 let mds = self.pond.send_many(s(step, "topic"), &records)?;
                 json!(mds
@@ -294,9 +303,8 @@ impl Runner {
             }
             "queue" => {
                 let mut config = QueueConfig::new(s(step, "subscription"));
-                if let Some(ms) = step["ack_timeout_ms"].as_i64() {
-                    config.ack_timeout_ms = ms;
-                }
+                config.ack_timeout_ms = step["ack_timeout_ms"].as_i64();
+                config.retry_backoff_ms = backoff(step).flatten();
                 config.max_deliveries = opt_n(step, "max_deliveries").map(|m| m as u32);
                 config.dead_letter_topic = step["dead_letter_topic"].as_str().map(String::from);
                 if let Some(m) = opt_n(step, "max_in_flight") {
@@ -334,10 +342,49 @@ impl Runner {
                     if op == "ack" {
                         q.ack(d.token)?;
                     } else {
-                        q.nack(d.token, step["delay_ms"].as_i64().unwrap_or(0))?;
+                        q.nack(d.token, step["delay_ms"].as_i64())?;
                     }
                 }
                 Value::Null
+            }
+            "extend" => {
+                let label = s(step, "deliveries");
+                let all =
+                    self.deliveries.get(label).unwrap_or_else(|| panic!("no deliveries labelled {label}"));
+                let d = &all[opt_n(step, "index").unwrap_or(0) as usize];
+                self.queue(step).extend(d.token, step["ms"].as_i64().unwrap())?;
+                Value::Null
+            }
+            "update_subscription" => {
+                let update = SettingsUpdate {
+                    ack_timeout_ms: step["ack_timeout_ms"].as_i64(),
+                    max_deliveries: opt_n(step, "max_deliveries").map(|m| Some(m as u32).filter(|m| *m > 0)),
+                    dead_letter_topic: step["dead_letter_topic"]
+                        .as_str()
+                        .map(|t| Some(t.to_string()).filter(|t| !t.is_empty())),
+                    retry_backoff_ms: backoff(step),
+                };
+                let settings =
+                    self.pond.update_subscription(s(step, "topic"), s(step, "subscription"), &update)?;
+                settings_json(&settings)
+            }
+            "describe_subscription" => {
+                let i = self.pond.describe_subscription(s(step, "topic"), s(step, "subscription"))?;
+                json!({
+                    "topic": i.topic, "subscription": i.subscription, "backlog": i.backlog,
+                    "in_flight": i.in_flight, "dead_lettered": i.dead_lettered, "parked": i.parked,
+                    "expired": i.expired, "oldest_unacked_age_ms": i.oldest_unacked_age_ms,
+                    "settings": settings_json(&i.settings),
+                })
+            }
+            "subscriptions" => json!(self.pond.subscriptions(s(step, "topic"))?),
+            "parked" => {
+                let parked = self.queue(step).parked()?;
+                json!(parked
+                    .iter()
+                    .map(|p| json!({"partition": p.partition, "offset": p.offset,
+                        "delivery_count": p.delivery_count, "reason": p.reason}))
+                    .collect::<Vec<_>>())
             }
             "backlog" => json!(self.queue(step).backlog()?),
             "in_flight" => json!(self.queue(step).in_flight()?),
@@ -358,6 +405,21 @@ impl Runner {
         let name = s(step, "queue");
         self.queues.get(name).unwrap_or_else(|| panic!("no queue {name}"))
     }
+}
+
+/// A step's `retry_backoff_ms`: `[initial, max]`, `[0, 0]` for none.
+fn backoff(step: &Value) -> Option<Option<(i64, i64)>> {
+    let pair = step.get("retry_backoff_ms")?.as_array()?;
+    let (initial, max) = (pair[0].as_i64()?, pair[1].as_i64()?);
+    Some((initial, max)).map(|b| (b != (0, 0)).then_some(b))
+}
+
+fn settings_json(s: &SubscriptionSettings) -> Value {
+    json!({
+        "ack_timeout_ms": s.ack_timeout_ms, "max_deliveries": s.max_deliveries,
+        "dead_letter_topic": s.dead_letter_topic,
+        "retry_backoff_ms": s.retry_backoff_ms.map(|(i, m)| json!([i, m])),
+    })
 }
 
 fn run_file(path: &Path) {

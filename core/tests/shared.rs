@@ -238,7 +238,7 @@ fn a_silent_member_is_removed_after_its_session_timeout() {
 }
 
 fn queue_config(ack_timeout_ms: i64) -> QueueConfig {
-    QueueConfig { ack_timeout_ms, ..QueueConfig::new("workers") }
+    QueueConfig { ack_timeout_ms: Some(ack_timeout_ms), ..QueueConfig::new("workers") }
 }
 
 #[test]
@@ -320,7 +320,7 @@ fn a_nack_delay_holds_across_handles_sharing_a_clock() {
     let qa = a.queue("t", queue_config(60_000)).unwrap();
     let qb = b.queue("t", queue_config(60_000)).unwrap();
     let d = qa.receive(1).unwrap().remove(0);
-    qa.nack(d.token, 10_000).unwrap();
+    qa.nack(d.token, Some(10_000)).unwrap();
     assert!(qb.receive(1).unwrap().is_empty(), "not before its delay");
     clock.advance(10_000);
     let again = qb.receive(1).unwrap();

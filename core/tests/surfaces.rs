@@ -136,7 +136,10 @@ fn every_option_has_its_name_and_default_in_every_binding() {
 #[test]
 fn the_core_configs_take_the_contracted_defaults() {
     let q = logpond::QueueConfig::new("s");
-    assert_eq!(q.ack_timeout_ms, 30_000);
+    // Subscription settings default to the stored ones (`None`), and a
+    // new subscription's to these.
+    assert_eq!(q.ack_timeout_ms, None);
+    assert_eq!(logpond::SubscriptionSettings::DEFAULT.ack_timeout_ms, 30_000);
     assert_eq!(q.max_in_flight, 100);
     let c = logpond::ConsumerConfig::new("g", &["t"]);
     assert_eq!(c.session_timeout_ms, 10_000);

@@ -101,6 +101,8 @@ pub fn verify_frame(header: &FrameHeader, frame: &[u8]) -> Result<()> {
 pub struct EntrySpec<'r, 'a> {
     pub offset: u64,
     pub timestamp_ms: i64,
+    /// The pond clock's time of the append (a delay and a ttl count from it).
+    pub append_ms: i64,
     pub record: &'r NewRecord<'a>,
 }
 
@@ -156,12 +158,7 @@ pub fn encode_unplaced(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Resu
     out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
     put_varint(out, u64::from(record_count));
     for e in entries {
-        encode_entry(
-            out,
-            (e.offset - base_offset) as u32,
-            e.timestamp_ms.wrapping_sub(base_timestamp),
-            e.record,
-        );
+        encode_entry(out, (e.offset - base_offset) as u32, e.timestamp_ms.wrapping_sub(base_timestamp), e);
     }
     let length = out.len() - start - 8;
     if length > MAX_FRAME_LEN {
@@ -211,15 +208,22 @@ pub fn place(frame: &mut [u8], unplaced: &Unplaced, base_offset: u64) -> Encoded
 /// One entry: `offset_delta` (varint u32), `timestamp_delta` (zigzag i64),
 /// `key` and `value` (optional bytes), `headers` (a sequence of str and
 /// bytes pairs) — postcard's encoding of that struct.
-fn encode_entry(out: &mut Vec<u8>, offset_delta: u32, timestamp_delta: i64, r: &NewRecord<'_>) {
+/// A record sent with a delay or ttl gets its schedule headers last.
+fn encode_entry(out: &mut Vec<u8>, offset_delta: u32, timestamp_delta: i64, e: &EntrySpec<'_, '_>) {
+    let r = e.record;
     put_varint(out, u64::from(offset_delta));
     put_zigzag(out, timestamp_delta);
     put_opt_bytes(out, r.key);
     put_opt_bytes(out, r.value);
-    put_varint(out, r.headers.len() as u64);
+    let scheduled = r.delay_ms.is_some() as u64 + r.ttl_ms.is_some() as u64;
+    put_varint(out, r.headers.len() as u64 + scheduled);
     for (name, value) in &r.headers {
         put_bytes(out, name.as_bytes());
         put_bytes(out, value);
+    }
+    for (name, at) in r.schedule_headers(e.append_ms) {
+        put_bytes(out, name.as_bytes());
+        put_bytes(out, at.to_string().as_bytes());
     }
 }
 
@@ -383,6 +387,7 @@ mod tests {
                     .map(|(i, record)| EntrySpec {
                         offset: base + i as u64,
                         timestamp_ms: 1000 + i as i64,
+                        append_ms: 0,
                         record,
                     })
                     .collect()
@@ -407,9 +412,9 @@ mod tests {
         let b = NewRecord::tombstone(b"k2");
         let c = NewRecord::default();
         let entries = [
-            EntrySpec { offset: 10, timestamp_ms: 500, record: &a },
-            EntrySpec { offset: 12, timestamp_ms: 400, record: &b },
-            EntrySpec { offset: 15, timestamp_ms: 900, record: &c },
+            EntrySpec { offset: 10, timestamp_ms: 500, append_ms: 0, record: &a },
+            EntrySpec { offset: 12, timestamp_ms: 400, append_ms: 0, record: &b },
+            EntrySpec { offset: 15, timestamp_ms: 900, append_ms: 0, record: &c },
         ];
         let mut out = vec![7u8; 3];
         let summary = encode_batch(&entries, &mut out).unwrap();
@@ -472,7 +477,8 @@ mod tests {
                 ..NewRecord::default()
             };
             let mut ours = Vec::new();
-            encode_entry(&mut ours, offset_delta, timestamp_delta, &record);
+            let spec = EntrySpec { offset: 0, timestamp_ms: 0, append_ms: 0, record: &record };
+            encode_entry(&mut ours, offset_delta, timestamp_delta, &spec);
             assert_eq!(ours, expected);
             let mut wire = Wire::new(&expected);
             let back = decode_entry(&mut wire).unwrap();
@@ -491,7 +497,8 @@ mod tests {
     fn any_flipped_bit_is_caught() {
         let r = NewRecord::keyed(b"key", b"value");
         let mut frame = Vec::new();
-        encode_batch(&[EntrySpec { offset: 0, timestamp_ms: 1, record: &r }], &mut frame).unwrap();
+        encode_batch(&[EntrySpec { offset: 0, timestamp_ms: 1, append_ms: 1, record: &r }], &mut frame)
+            .unwrap();
         for i in 0..frame.len() {
             for bit in 0..8 {
                 let mut bad = frame.clone();

@@ -171,7 +171,12 @@ impl Partition {
             let entries: Vec<EntrySpec<'_, '_>> = batch
                 .iter()
                 .zip(&news)
-                .map(|(r, new)| EntrySpec { offset: r.offset, timestamp_ms: r.timestamp_ms, record: new })
+                .map(|(r, new)| EntrySpec {
+                    offset: r.offset,
+                    timestamp_ms: r.timestamp_ms,
+                    append_ms: r.timestamp_ms,
+                    record: new,
+                })
                 .collect();
             frame.clear();
             let summary = encode_batch(&entries, &mut frame)?;

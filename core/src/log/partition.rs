@@ -244,7 +244,12 @@ impl Partition {
         let entries: Vec<EntrySpec<'_, '_>> = records
             .iter()
             .enumerate()
-            .map(|(i, (record, ts))| EntrySpec { offset: i as u64, timestamp_ms: *ts, record })
+            .map(|(i, (record, ts))| EntrySpec {
+                offset: i as u64,
+                timestamp_ms: *ts,
+                append_ms: ctx.now_ms,
+                record,
+            })
             .collect();
         let mut frame = self.take_scratch();
         let first_ts = records.first().map_or(0, |(_, ts)| *ts);

@@ -17,6 +17,12 @@ pub struct NewRecord<'a> {
     pub timestamp_ms: Option<i64>,
     /// An explicit partition; `None` lets the partitioner choose.
     pub partition: Option<u32>,
+    /// Queues deliver it no earlier than this long after it is appended
+    /// (stored as the header [`schedule_headers::DELIVER_AT`]).
+    pub delay_ms: Option<i64>,
+    /// Queues never deliver it later than this long after it is appended
+    /// (stored as the header [`schedule_headers::EXPIRES_AT`]).
+    pub ttl_ms: Option<i64>,
 }
 
 impl<'a> NewRecord<'a> {
@@ -50,6 +56,23 @@ impl<'a> NewRecord<'a> {
         self
     }
 
+    pub fn with_delay(mut self, delay_ms: i64) -> NewRecord<'a> {
+        self.delay_ms = Some(delay_ms);
+        self
+    }
+
+    pub fn with_ttl(mut self, ttl_ms: i64) -> NewRecord<'a> {
+        self.ttl_ms = Some(ttl_ms);
+        self
+    }
+
+    /// The schedule headers this record is stored with, appended at `now_ms`.
+    pub(crate) fn schedule_headers(&self, now_ms: i64) -> impl Iterator<Item = (&'static str, i64)> {
+        let deliver_at = self.delay_ms.map(|d| (schedule_headers::DELIVER_AT, now_ms.saturating_add(d)));
+        let expires_at = self.ttl_ms.map(|t| (schedule_headers::EXPIRES_AT, now_ms.saturating_add(t)));
+        deliver_at.into_iter().chain(expires_at)
+    }
+
     /// The bytes this record counts against `max_record_bytes`: key and
     /// value, plus every header as stored: its name and value with their
     /// length prefixes. (Without the prefixes, millions of empty headers
@@ -58,7 +81,27 @@ impl<'a> NewRecord<'a> {
         self.key.map_or(0, <[u8]>::len)
             + self.value.map_or(0, <[u8]>::len)
             + self.headers.iter().map(|(n, v)| header_size(n.len(), v.len())).sum::<usize>()
+            + self.schedule_headers(0).map(|(n, _)| header_size(n.len(), 20)).sum::<usize>()
     }
+}
+
+/// The headers a record sent with a `delay` or `ttl` carries: the times
+/// (epoch ms of the pond's clock, decimal) from which a queue may deliver
+/// it and after which it never does. Consumer groups ignore them.
+pub mod schedule_headers {
+    pub const DELIVER_AT: &str = "logpond.deliver_at";
+    pub const EXPIRES_AT: &str = "logpond.expires_at";
+
+    pub fn is_schedule(name: &str) -> bool {
+        name == DELIVER_AT || name == EXPIRES_AT
+    }
+}
+
+/// When queues may deliver a record (see [`schedule_headers`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    pub deliver_at_ms: Option<i64>,
+    pub expires_at_ms: Option<i64>,
 }
 
 /// The stored size of one header: name and value, each with its varint
@@ -95,7 +138,26 @@ impl Record {
             headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_ref())).collect(),
             timestamp_ms: Some(self.timestamp_ms),
             partition: None,
+            delay_ms: None,
+            ttl_ms: None,
         }
+    }
+
+    /// Its schedule headers' times (a malformed one is ignored).
+    pub fn schedule(&self) -> Schedule {
+        let mut schedule = Schedule::default();
+        if self.headers.is_empty() {
+            return schedule;
+        }
+        let time = |v: &Bytes| std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok());
+        for (name, value) in &self.headers {
+            match name.as_str() {
+                schedule_headers::DELIVER_AT => schedule.deliver_at_ms = time(value),
+                schedule_headers::EXPIRES_AT => schedule.expires_at_ms = time(value),
+                _ => {}
+            }
+        }
+        schedule
     }
 }
 

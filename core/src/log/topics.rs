@@ -233,6 +233,7 @@ impl Topic {
                 .map(|(k, (_, record))| EntrySpec {
                     offset: k as u64,
                     timestamp_ms: record.timestamp_ms.unwrap_or(now),
+                    append_ms: now,
                     record,
                 })
                 .collect();
@@ -347,6 +348,12 @@ fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<usize> {
         if ts < 0 {
             return Err(Error::invalid(format!("timestamp must be >= 0, got {ts}")));
         }
+    }
+    if r.delay_ms.is_some_and(|d| d < 0) {
+        return Err(Error::invalid("a delay must be >= 0"));
+    }
+    if r.ttl_ms.is_some_and(|t| t <= 0) {
+        return Err(Error::invalid("a ttl must be positive"));
     }
     if config.cleanup == Cleanup::Compact && r.key.is_none() {
         return Err(Error::invalid("a compacted topic needs a key on every record"));

@@ -5,12 +5,13 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::pond::Pond;
+use crate::queues::describe::{describe, SubscriptionInfo};
 use crate::queues::engine::{
-    ack, attach, backlog, delete_subscription, detach, in_flight, nack, next_due, parked, receive,
-    skip_damaged, subscription_names, Delivery, DeliveryToken, NackDelay, QueueConfig, SubKey,
-    QUEUE_CONSUMER,
+    ack, attach, backlog, delete_subscription, detach, extend, in_flight, nack, next_due, parked, receive,
+    skip_damaged, subscription_names, update_settings, Delivery, DeliveryToken, NackDelay, QueueConfig,
+    SettingsUpdate, SubKey, QUEUE_CONSUMER,
 };
-use crate::queues::subscription::ParkedRecord;
+use crate::queues::subscription::{ParkedRecord, SubscriptionSettings};
 use crate::{Error, Result};
 
 /// A consumer of a queue subscription. Safe to share between threads;
@@ -44,6 +45,31 @@ impl Pond {
             }
             Ok(subscription_names(&state.queues, topic))
         })
+    }
+
+    /// A subscription's backlog, in-flight, dead-lettered and parked
+    /// counts, the age of its oldest unacked record and its settings —
+    /// read without attaching to it.
+    pub fn describe_subscription(&self, topic: &str, subscription: &str) -> Result<SubscriptionInfo> {
+        let key = (topic.to_string(), subscription.to_string());
+        let now = self.clock().now_ms();
+        self.with_state_read(|state| describe(&state.topics, &state.queues, &self.chunks, &key, now))
+    }
+
+    /// Changes a subscription's stored settings (every handle and process
+    /// uses them from its next operation); returns the settings now in force.
+    pub fn update_subscription(
+        &self,
+        topic: &str,
+        subscription: &str,
+        update: &SettingsUpdate,
+    ) -> Result<SubscriptionSettings> {
+        let env = self.env();
+        let key = (topic.to_string(), subscription.to_string());
+        let settings =
+            self.with_state(|state| update_settings(&mut state.queue_ctx(), &env, &key, update))?;
+        self.notify_append();
+        Ok(settings)
     }
 
     /// Deletes a subscription and its delivery state.
@@ -123,18 +149,30 @@ impl Queue {
     }
 
     /// Returns a delivery to the subscription, deliverable again after
-    /// `delay_ms` (its delivery count is kept).
-    pub fn nack(&self, token: DeliveryToken, delay_ms: i64) -> Result<()> {
+    /// `delay_ms`, or with none after the subscription's retry backoff (at
+    /// once when it has none); its delivery count is kept.
+    pub fn nack(&self, token: DeliveryToken, delay_ms: Option<i64>) -> Result<()> {
         self.nack_with_reason(token, delay_ms, "nacked")
     }
 
     /// As [`Queue::nack`], recording why (a dead letter carries the last reason).
-    pub fn nack_with_reason(&self, token: DeliveryToken, delay_ms: i64, reason: &str) -> Result<()> {
-        self.nack_by(token, NackDelay::Ms(delay_ms), reason).map(drop)
+    pub fn nack_with_reason(&self, token: DeliveryToken, delay_ms: Option<i64>, reason: &str) -> Result<()> {
+        let delay = delay_ms.map_or(NackDelay::Backoff, NackDelay::Ms);
+        self.nack_by(token, delay, reason).map(drop)
+    }
+
+    /// Pushes a delivery's lease deadline to now + `ms` (a long job keeps
+    /// its record). `LeaseExpired` when the lease already ended. Returns
+    /// the new deadline (epoch ms).
+    pub fn extend(&self, token: DeliveryToken, ms: i64) -> Result<i64> {
+        self.consumer()?;
+        let env = self.pond.env();
+        self.pond.with_state(|state| extend(&mut state.queue_ctx(), &env, &self.key, &token, ms))
     }
 
     /// Returns a delivery whose handler failed (a `subscribe` handler that
-    /// raised): it waits [`failure_backoff_ms`] of its delivery count.
+    /// raised): it waits the subscription's retry backoff, or with none
+    /// [`failure_backoff_ms`], of its delivery count.
     pub fn nack_failed(&self, token: DeliveryToken, reason: &str) -> Result<()> {
         self.nack_by(token, NackDelay::Failure, reason).map(drop)
     }

@@ -10,24 +10,33 @@ use crate::log::record::{NewRecord, Record};
 use crate::log::topic::{is_internal, validate_name, TopicConfig};
 use crate::log::topics::{create_topic, Env, Topic, Topics};
 use crate::queues::subscription::{
-    Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubscriptionStore, FOREIGN,
-    MAX_LEASES_PER_RECORD, REOPENED,
+    apply, Deadlines, Event, Lease, ParkedRecord, PartitionState, Pending, SubState, SubscriptionSettings,
+    SubscriptionStore, EXPIRED, FOREIGN, MAX_LEASES_PER_RECORD, REOPENED,
 };
 use crate::{Error, Result};
 use bytes::Bytes;
 
-/// How a queue consumer attaches to its subscription.
+/// How a queue consumer attaches to its subscription. The subscription's
+/// settings (`ack_timeout_ms`, `max_deliveries`, `dead_letter_topic`,
+/// `retry_backoff_ms`) are stored with it: `None` means the stored value
+/// (on first attach, the default), and a value that differs from the
+/// stored one is refused (`InvalidArgument`; see
+/// `Pond::update_subscription`).
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
     pub subscription: String,
     /// How long a delivery is leased before it is redelivered.
-    pub ack_timeout_ms: i64,
+    pub ack_timeout_ms: Option<i64>,
     /// Deliveries after which a record is dead-lettered (or parked).
     pub max_deliveries: Option<u32>,
     /// Where dead letters go (created if missing); without one they are
     /// parked in the subscription and reported by `parked()`.
     pub dead_letter_topic: Option<String>,
-    /// Unacknowledged deliveries this consumer may hold.
+    /// `(initial, max)` wait of a nack without a delay (see
+    /// [`SubscriptionSettings::retry_backoff_ms`]).
+    pub retry_backoff_ms: Option<(i64, i64)>,
+    /// Unacknowledged deliveries this consumer may hold (not stored: each
+    /// consumer's own prefetch).
     pub max_in_flight: usize,
     /// A new subscription starts at the end of the topic instead of its start.
     pub start_at_end: bool,
@@ -37,13 +46,24 @@ impl QueueConfig {
     pub fn new(subscription: impl Into<String>) -> QueueConfig {
         QueueConfig {
             subscription: subscription.into(),
-            ack_timeout_ms: crate::surface::DEFAULT_ACK_TIMEOUT_MS,
+            ack_timeout_ms: None,
             max_deliveries: None,
             dead_letter_topic: None,
+            retry_backoff_ms: None,
             max_in_flight: crate::surface::DEFAULT_MAX_IN_FLIGHT,
             start_at_end: false,
         }
     }
+}
+
+/// A change of a subscription's stored settings (`Pond::update_subscription`):
+/// `None` leaves a setting as it is; `Some(None)` removes an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsUpdate {
+    pub ack_timeout_ms: Option<i64>,
+    pub max_deliveries: Option<Option<u32>>,
+    pub dead_letter_topic: Option<Option<String>>,
+    pub retry_backoff_ms: Option<Option<(i64, i64)>>,
 }
 
 /// Identifies one delivery (one lease) for `ack` and `nack`. Bindings may
@@ -75,13 +95,6 @@ pub struct Delivery {
     pub token: DeliveryToken,
 }
 
-#[derive(Debug, Clone)]
-struct Settings {
-    ack_timeout_ms: i64,
-    max_deliveries: Option<u32>,
-    dead_letter_topic: Option<String>,
-}
-
 #[derive(Debug)]
 struct ConsumerSlot {
     max_in_flight: usize,
@@ -90,10 +103,9 @@ struct ConsumerSlot {
 
 #[derive(Debug)]
 pub(crate) struct Subscription {
-    parts: Vec<PartitionState>,
+    state: SubState,
     store: SubscriptionStore,
     deadlines: Deadlines,
-    settings: Settings,
     consumers: BTreeMap<u64, ConsumerSlot>,
     rotation: usize,
 }
@@ -102,7 +114,7 @@ impl Subscription {
     /// Ends a lease (settled, returned or released): drops it, its deadline
     /// entry and its consumer's in-flight count.
     fn end_lease(&mut self, partition: u32, offset: u64) -> Option<Lease> {
-        let lease = self.parts.get_mut(partition as usize)?.leases.remove(&offset)?;
+        let lease = self.state.parts.get_mut(partition as usize)?.leases.remove(&offset)?;
         self.deadlines.remove(&(lease.deadline_ms, partition, offset));
         if let Some(c) = self.consumers.get_mut(&lease.consumer) {
             c.in_flight = c.in_flight.saturating_sub(1);
@@ -117,7 +129,7 @@ impl Subscription {
         for c in self.consumers.values_mut() {
             c.in_flight = 0;
         }
-        for (p, s) in self.parts.iter().enumerate() {
+        for (p, s) in self.state.parts.iter().enumerate() {
             for (offset, lease) in &s.leases {
                 self.deadlines.insert((lease.deadline_ms, p as u32, *offset));
                 if let Some(c) = self.consumers.get_mut(&lease.consumer) {
@@ -127,22 +139,9 @@ impl Subscription {
         }
     }
 
-    /// A subscription with no consumers attached yet; the first to attach
-    /// sets its settings.
-    fn new(store: SubscriptionStore, parts: Vec<PartitionState>) -> Subscription {
-        let settings = Settings {
-            ack_timeout_ms: crate::surface::DEFAULT_ACK_TIMEOUT_MS,
-            max_deliveries: None,
-            dead_letter_topic: None,
-        };
-        Subscription {
-            parts,
-            store,
-            deadlines: Deadlines::new(),
-            settings,
-            consumers: BTreeMap::new(),
-            rotation: 0,
-        }
+    /// A subscription with no consumers attached yet.
+    fn new(store: SubscriptionStore, state: SubState) -> Subscription {
+        Subscription { state, store, deadlines: Deadlines::new(), consumers: BTreeMap::new(), rotation: 0 }
     }
 }
 
@@ -187,12 +186,12 @@ impl QueueState {
                 }
                 continue;
             };
-            let (store, mut parts) =
+            let (store, mut loaded) =
                 SubscriptionStore::open(storage, &topic, &sub, t.partitions.len() as u32, chunks, durable)?;
             if !storage.is_shared() {
-                return_earlier_leases(&mut parts);
+                return_earlier_leases(&mut loaded.parts);
             }
-            let mut subscription = Subscription::new(store, parts);
+            let mut subscription = Subscription::new(store, loaded);
             subscription.recount();
             state.subs.insert((topic, sub), subscription);
         }
@@ -230,14 +229,14 @@ impl QueueState {
         let keys: Vec<SubKey> = self.subs.keys().cloned().collect();
         for key in keys {
             let Some(sub) = self.subs.get_mut(&key) else { continue };
-            if !sub.store.catch_up(env.storage, env.chunks, &mut sub.parts, names_changed)? {
+            if !sub.store.catch_up(env.storage, env.chunks, &mut sub.state, names_changed)? {
                 // Snapshotted past this handle's replay: read it again. The
                 // snapshot lists this handle's own leases as any holder's;
                 // they stay with the consumers that hold them.
                 let fresh = open_subscription(env, topics, &key)?;
-                let old = std::mem::replace(&mut sub.parts, fresh.parts);
+                let old = std::mem::replace(&mut sub.state, fresh.state).parts;
                 sub.store = fresh.store;
-                for (s, before) in sub.parts.iter_mut().zip(old) {
+                for (s, before) in sub.state.parts.iter_mut().zip(old) {
                     for (offset, mine) in before.leases.into_iter().filter(|(_, l)| l.consumer != FOREIGN) {
                         if let Some(lease) = s.leases.get_mut(&offset).filter(|l| l.lease_id == mine.lease_id)
                         {
@@ -269,12 +268,12 @@ fn subscription_dirs(storage: &dyn crate::storage::Storage) -> Result<std::colle
 fn open_subscription(env: &Env<'_>, topics: &Topics, key: &SubKey) -> Result<Subscription> {
     let (topic, name) = key;
     let partitions = topics.get(topic).map_or(0, |t| t.partitions.len() as u32);
-    let (store, mut parts) =
+    let (store, mut loaded) =
         SubscriptionStore::open(env.storage, topic, name, partitions, env.chunks, env.fsync)?;
     if !env.storage.is_shared() {
-        return_earlier_leases(&mut parts);
+        return_earlier_leases(&mut loaded.parts);
     }
-    let mut sub = Subscription::new(store, parts);
+    let mut sub = Subscription::new(store, loaded);
     sub.recount();
     Ok(sub)
 }
@@ -301,7 +300,8 @@ fn lease_expired(what: &str) -> Error {
     Error::LeaseExpired(what.to_string())
 }
 
-/// Attaches a consumer to a subscription (creating it); returns the consumer id.
+/// Attaches a consumer to a subscription (creating it, with its settings
+/// stored); returns the consumer id.
 pub(crate) fn attach(
     state: &mut QueueCtx<'_>,
     env: &Env<'_>,
@@ -309,11 +309,8 @@ pub(crate) fn attach(
     config: &QueueConfig,
 ) -> Result<u64> {
     validate_name(&config.subscription)?;
-    if config.ack_timeout_ms <= 0 {
-        return Err(Error::invalid("ack timeout must be positive"));
-    }
-    if config.max_in_flight == 0 || config.max_deliveries == Some(0) {
-        return Err(Error::invalid("max_in_flight and max_deliveries must be positive"));
+    if config.max_in_flight == 0 {
+        return Err(Error::invalid("max_in_flight must be positive"));
     }
     if is_internal(topic) {
         return Err(Error::InvalidName(format!("{topic:?}: internal topics cannot have subscriptions")));
@@ -324,36 +321,146 @@ pub(crate) fn attach(
         .iter()
         .map(|p| if config.start_at_end { p.end_offset() } else { p.start_offset() })
         .collect();
-    if let Some(dlq) = &config.dead_letter_topic {
-        validate_name(dlq)?;
-        if dlq == topic {
-            return Err(Error::invalid("a dead-letter topic must differ from the topic"));
-        }
-        if !state.topics.contains_key(dlq) {
-            if is_internal(dlq) {
-                return Err(Error::InvalidName(format!("{dlq:?}: names beginning '__' are internal")));
-            }
-            create_topic(state.topics, env, dlq, TopicConfig::default())?;
-        }
+    let requested = SubscriptionSettings {
+        ack_timeout_ms: config.ack_timeout_ms.unwrap_or(SubscriptionSettings::DEFAULT.ack_timeout_ms),
+        max_deliveries: config.max_deliveries,
+        dead_letter_topic: config.dead_letter_topic.clone(),
+        retry_backoff_ms: config.retry_backoff_ms,
+    };
+    check_settings(topic, &requested)?;
+    let key = (topic.to_string(), config.subscription.clone());
+    let stored = state.queues.subs.get(&key).map(|sub| sub.state.settings.clone());
+    if let Some(Some(stored)) = &stored {
+        same_as_stored(&key, stored, config)?;
+    } else {
+        create_dead_letter_topic(state, env, &requested)?;
     }
     state.queues.holder.id(env.storage)?;
-    let key = (topic.to_string(), config.subscription.clone());
-    if !state.queues.subs.contains_key(&key) {
-        let (store, parts) =
-            SubscriptionStore::create(env.storage, topic, &config.subscription, &starts, env.fsync)?;
-        state.queues.subs.insert(key.clone(), Subscription::new(store, parts));
+    match stored {
+        None => {
+            let (store, sub) = SubscriptionStore::create(
+                env.storage,
+                topic,
+                &config.subscription,
+                &starts,
+                env.fsync,
+                requested,
+            )?;
+            state.queues.subs.insert(key.clone(), Subscription::new(store, sub));
+        }
+        // Made before settings were stored: this attach stores them.
+        Some(None) => configure(subscription(state, &key)?, env, requested)?,
+        Some(Some(_)) => {}
     }
     let id = state.queues.next_consumer;
     state.queues.next_consumer += 1;
     let sub = subscription(state, &key)?;
-    // The subscription follows the settings of the consumer that attached last.
-    sub.settings = Settings {
-        ack_timeout_ms: config.ack_timeout_ms,
-        max_deliveries: config.max_deliveries,
-        dead_letter_topic: config.dead_letter_topic.clone(),
-    };
     sub.consumers.insert(id, ConsumerSlot { max_in_flight: config.max_in_flight, in_flight: 0 });
     Ok(id)
+}
+
+/// Refuses settings no subscription of `topic` may have.
+fn check_settings(topic: &str, s: &SubscriptionSettings) -> Result<()> {
+    if s.ack_timeout_ms <= 0 {
+        return Err(Error::invalid("ack_timeout must be positive"));
+    }
+    if s.max_deliveries == Some(0) {
+        return Err(Error::invalid("max_deliveries must be positive"));
+    }
+    if let Some((initial, max)) = s.retry_backoff_ms {
+        if initial <= 0 || max < initial {
+            return Err(Error::invalid(format!(
+                "retry_backoff must be (initial, max) with 0 < initial <= max, got ({initial} ms, {max} ms)"
+            )));
+        }
+    }
+    if let Some(dlq) = &s.dead_letter_topic {
+        validate_name(dlq)?;
+        if dlq == topic {
+            return Err(Error::invalid("a dead-letter topic must differ from the topic"));
+        }
+        if is_internal(dlq) {
+            return Err(Error::InvalidName(format!("{dlq:?}: names beginning '__' are internal")));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the dead-letter topic of `settings` when it does not exist.
+fn create_dead_letter_topic(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    settings: &SubscriptionSettings,
+) -> Result<()> {
+    match &settings.dead_letter_topic {
+        Some(dlq) if !state.topics.contains_key(dlq) => {
+            create_topic(state.topics, env, dlq, TopicConfig::default())?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses an attach asking for a setting other than the stored one
+/// (RabbitMQ and SQS refuse such a redeclaration too).
+fn same_as_stored(key: &SubKey, stored: &SubscriptionSettings, config: &QueueConfig) -> Result<()> {
+    let secs = |ms: i64| format!("{} s", ms as f64 / 1000.0);
+    let count = |n: Option<u32>| n.map_or("none".to_string(), |n| n.to_string());
+    let name = |t: &Option<String>| t.as_ref().map_or("none".to_string(), |t| format!("{t:?}"));
+    let backoff =
+        |b: Option<(i64, i64)>| b.map_or("none".to_string(), |(i, m)| format!("({}, {})", secs(i), secs(m)));
+    let mut differs: Vec<(&str, String, String)> = Vec::new();
+    if let Some(ms) = config.ack_timeout_ms.filter(|ms| *ms != stored.ack_timeout_ms) {
+        differs.push(("ack_timeout", secs(stored.ack_timeout_ms), secs(ms)));
+    }
+    if let Some(n) = config.max_deliveries.filter(|n| Some(*n) != stored.max_deliveries) {
+        differs.push(("max_deliveries", count(stored.max_deliveries), n.to_string()));
+    }
+    if config.dead_letter_topic.is_some() && config.dead_letter_topic != stored.dead_letter_topic {
+        differs.push(("dead_letter_topic", name(&stored.dead_letter_topic), name(&config.dead_letter_topic)));
+    }
+    if config.retry_backoff_ms.is_some() && config.retry_backoff_ms != stored.retry_backoff_ms {
+        differs.push(("retry_backoff", backoff(stored.retry_backoff_ms), backoff(config.retry_backoff_ms)));
+    }
+    let Some((setting, was, asked)) = differs.into_iter().next() else { return Ok(()) };
+    Err(Error::invalid(format!(
+        "subscription {:?} of topic {:?} is stored with {setting} = {was}; this attach asks for {asked} \
+         (update_subscription changes stored settings)",
+        key.1, key.0
+    )))
+}
+
+/// Stores new settings for a subscription (seen by every handle).
+fn configure(sub: &mut Subscription, env: &Env<'_>, settings: SubscriptionSettings) -> Result<()> {
+    let event = Event::Configured(settings);
+    apply(&mut sub.state, event.clone(), env.now_ms);
+    sub.store.log(env.storage, &[event], &sub.state, env.fsync, env.now_ms)
+}
+
+/// Changes a subscription's stored settings; returns the settings now in force.
+pub(crate) fn update_settings(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    key: &SubKey,
+    update: &SettingsUpdate,
+) -> Result<SubscriptionSettings> {
+    let mut settings = subscription(state, key)?.state.settings().clone();
+    if let Some(ms) = update.ack_timeout_ms {
+        settings.ack_timeout_ms = ms;
+    }
+    if let Some(n) = update.max_deliveries {
+        settings.max_deliveries = n;
+    }
+    if let Some(t) = &update.dead_letter_topic {
+        settings.dead_letter_topic.clone_from(t);
+    }
+    if let Some(b) = update.retry_backoff_ms {
+        settings.retry_backoff_ms = b;
+    }
+    check_settings(&key.0, &settings)?;
+    create_dead_letter_topic(state, env, &settings)?;
+    configure(subscription(state, key)?, env, settings.clone())?;
+    Ok(settings)
 }
 
 fn subscription<'s>(state: &'s mut QueueCtx<'_>, key: &SubKey) -> Result<&'s mut Subscription> {
@@ -367,7 +474,7 @@ fn expire(sub: &mut Subscription, now: i64) {
             break;
         }
         sub.deadlines.pop_first();
-        let Some(s) = sub.parts.get_mut(p as usize) else { continue };
+        let Some(s) = sub.state.parts.get_mut(p as usize) else { continue };
         let current = s.leases.get(&offset).is_some_and(|l| l.deadline_ms == deadline);
         if !current {
             continue; // settled, nacked or re-leased since
@@ -412,8 +519,8 @@ pub(crate) fn receive(
     let room = max.min(most).min(slot.max_in_flight.saturating_sub(slot.in_flight));
     let mut out: Vec<Delivery> = Vec::new();
     let mut dead: Vec<(Record, u32, String)> = Vec::new();
-    let n = sub.parts.len();
-    for (p, s) in sub.parts.iter_mut().enumerate() {
+    let n = sub.state.parts.len();
+    for (p, s) in sub.state.parts.iter_mut().enumerate() {
         let start = topic.partition(p as u32)?.start_offset();
         let floor = s.floor;
         if s.drop_below(start) {
@@ -421,13 +528,14 @@ pub(crate) fn receive(
         }
     }
     if room == 0 || n == 0 {
-        sub.store.log(env.storage, &events, &sub.parts, env.fsync, now)?;
+        sub.store.log(env.storage, &events, &sub.state, env.fsync, now)?;
         return Ok(out);
     }
     sub.rotation = sub.rotation.wrapping_add(1);
     let order: Vec<usize> = (0..n).map(|i| (i + sub.rotation) % n).collect();
     let share = (room / n).max(1);
-    let max_deliveries = sub.settings.max_deliveries;
+    let max_deliveries = sub.state.settings().max_deliveries;
+    let ttl = sub.state.settings().ack_timeout_ms;
     // A damaged partition stalls alone (see `Partition::read`).
     let mut damage: Option<Error> = None;
     for pass in [share, room] {
@@ -437,7 +545,7 @@ pub(crate) fn receive(
                 break;
             }
             let partition = topic.partition(p as u32)?;
-            let s = &mut sub.parts[p];
+            let s = &mut sub.state.parts[p];
             let mut taken = 0;
             // Due redeliveries, in offset order; a nacked record waits for
             // the records that were waiting when it was nacked.
@@ -473,11 +581,14 @@ pub(crate) fn receive(
                     events.push(Event::Settled { partition: p as u32, from: offset, to: offset + 1 });
                     continue;
                 };
+                if record.schedule().expires_at_ms.is_some_and(|at| at <= now) {
+                    dead.push((record, pending.count, EXPIRED.into()));
+                    continue;
+                }
                 if max_deliveries.is_some_and(|m| pending.count >= m) {
                     dead.push((record, pending.count, pending.reason));
                     continue;
                 }
-                let ttl = sub.settings.ack_timeout_ms;
                 let who = (consumer, holder, queues.holder.make_id(env.storage)?);
                 let (delivery, event) =
                     lease(s, &mut sub.deadlines, record, pending.count + 1, who, now, ttl);
@@ -485,8 +596,11 @@ pub(crate) fn receive(
                 events.push(event);
                 taken += 1;
             }
-            // Then records never delivered.
-            if taken < want && s.next_fresh < partition.end_offset() {
+            // Then records never delivered: delayed ones wait as pending
+            // records (up to HELD_BACK of them per receive), expired ones
+            // are dead-lettered, the rest are leased.
+            let mut scanned = 0;
+            while taken < want && s.next_fresh < end && scanned < want + HELD_BACK {
                 let mut fresh = Vec::new();
                 let limits = ReadLimits { max_records: want - taken, max_bytes: usize::MAX };
                 if !partition.read_or_note_damage(
@@ -496,9 +610,13 @@ pub(crate) fn receive(
                     &mut fresh,
                     &mut damage,
                 )? {
-                    continue;
+                    break;
+                }
+                if fresh.is_empty() {
+                    break;
                 }
                 for record in fresh {
+                    scanned += 1;
                     if record.offset > s.next_fresh {
                         // Offsets compacted away before anyone saw them.
                         events.push(Event::Settled {
@@ -509,11 +627,28 @@ pub(crate) fn receive(
                         s.settle_range(s.next_fresh, record.offset);
                     }
                     s.next_fresh = record.offset + 1;
-                    let ttl = sub.settings.ack_timeout_ms;
+                    let schedule = record.schedule();
+                    if schedule.expires_at_ms.is_some_and(|at| at <= now) {
+                        dead.push((record, 0, EXPIRED.into()));
+                        continue;
+                    }
+                    if let Some(at) = schedule.deliver_at_ms.filter(|at| *at > now) {
+                        let back = Pending {
+                            available_at_ms: at,
+                            count: 0,
+                            reason: DELAYED.into(),
+                            last_lease: 0,
+                            behind: 0,
+                        };
+                        events.push(returned(p as u32, record.offset, &back));
+                        s.pending.insert(record.offset, back);
+                        continue;
+                    }
                     let who = (consumer, holder, queues.holder.make_id(env.storage)?);
                     let (delivery, event) = lease(s, &mut sub.deadlines, record, 1, who, now, ttl);
                     out.push(delivery);
                     events.push(event);
+                    taken += 1;
                 }
             }
         }
@@ -521,7 +656,7 @@ pub(crate) fn receive(
     if let Some(slot) = sub.consumers.get_mut(&consumer) {
         slot.in_flight += out.len();
     }
-    sub.store.log(env.storage, &events, &sub.parts, env.fsync, now)?;
+    sub.store.log(env.storage, &events, &sub.state, env.fsync, now)?;
     let nothing = out.is_empty() && dead.is_empty();
     if !dead.is_empty() {
         dead_letter(state, env, key, dead)?;
@@ -545,7 +680,7 @@ pub(crate) fn skip_damaged(
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     let mut skipped = Vec::new();
     let mut events = Vec::new();
-    for (p, s) in sub.parts.iter_mut().enumerate() {
+    for (p, s) in sub.state.parts.iter_mut().enumerate() {
         let partition = topic.partition(p as u32)?;
         let mut at: Vec<u64> = s.pending.keys().copied().collect();
         if s.next_fresh < partition.end_offset() {
@@ -575,13 +710,20 @@ pub(crate) fn skip_damaged(
             }
         }
     }
-    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)?;
+    sub.store.log(env.storage, &events, &sub.state, env.fsync, env.now_ms)?;
     Ok(skipped)
 }
 
 /// Records read at once around a redelivery: the due records that follow
 /// it are usually among them.
 const REDELIVERY_WINDOW: usize = 512;
+
+/// Delayed records one receive may pass over (making them pending) to
+/// reach deliverable ones behind them.
+const HELD_BACK: usize = 4096;
+
+/// Why a record waits that was never delivered: it was sent with a delay.
+const DELAYED: &str = "delayed";
 
 /// A record with its own copies of key, value and headers: a redelivered
 /// record must not keep alive the whole frame it was read from (a batch
@@ -626,6 +768,7 @@ fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Re
     let now = env.now_ms;
     let Some(sub) = queues.subs.get(key) else { return Ok(Vec::new()) };
     let holders: std::collections::BTreeSet<u64> = sub
+        .state
         .parts
         .iter()
         .flat_map(|s| s.leases.values())
@@ -643,7 +786,7 @@ fn reap_dead_holders(queues: &mut QueueState, env: &Env<'_>, key: &SubKey) -> Re
         return Ok(events);
     }
     let Some(sub) = queues.subs.get_mut(key) else { return Ok(events) };
-    for (p, s) in sub.parts.iter_mut().enumerate() {
+    for (p, s) in sub.state.parts.iter_mut().enumerate() {
         let gone: Vec<u64> = s
             .leases
             .iter()
@@ -701,7 +844,7 @@ fn dead_letter(
     key: &SubKey,
     dead: Vec<(Record, u32, String)>,
 ) -> Result<()> {
-    let dlq = subscription(state, key)?.settings.dead_letter_topic.clone();
+    let dlq = subscription(state, key)?.state.settings().dead_letter_topic.clone();
     let mut events = Vec::new();
     if let Some(dlq) = dlq.filter(|d| state.topics.contains_key(d)) {
         use dead_letter_headers as h;
@@ -723,6 +866,8 @@ fn dead_letter(
             .zip(&extras)
             .map(|((r, _, _), x)| {
                 let mut n = r.to_new_record();
+                // A dead letter is not delayed, and does not expire again.
+                n.headers.retain(|(name, _)| !crate::log::record::schedule_headers::is_schedule(name));
                 for (name, value) in
                     [h::TOPIC, h::PARTITION, h::OFFSET, h::SUBSCRIPTION, h::DELIVERY_COUNT, h::REASON]
                         .iter()
@@ -735,25 +880,25 @@ fn dead_letter(
             .collect();
         let topic = state.topics.get_mut(&dlq).ok_or_else(|| Error::TopicNotFound(dlq.clone()))?;
         topic.append(env, &records)?;
-        let sub = subscription(state, key)?;
-        for (r, _, _) in &dead {
-            let p = r.partition;
-            if let Some(s) = sub.parts.get_mut(p as usize) {
-                s.settle_range(r.offset, r.offset + 1);
-            }
-            events.push(Event::Settled { partition: p, from: r.offset, to: r.offset + 1 });
+        for (r, count, reason) in &dead {
+            let expired = reason == EXPIRED;
+            events.push(Event::DeadLettered {
+                partition: r.partition,
+                offset: r.offset,
+                count: *count,
+                expired,
+            });
         }
     } else {
-        let sub = subscription(state, key)?;
         for (r, count, reason) in dead {
-            if let Some(s) = sub.parts.get_mut(r.partition as usize) {
-                s.parked.insert(r.offset, (count, reason.clone()));
-            }
             events.push(Event::Parked { partition: r.partition, offset: r.offset, count, reason });
         }
     }
     let sub = subscription(state, key)?;
-    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
+    for event in &events {
+        apply(&mut sub.state, event.clone(), env.now_ms);
+    }
+    sub.store.log(env.storage, &events, &sub.state, env.fsync, env.now_ms)
 }
 
 /// Whether `token` still names a delivery that may be settled: its lease
@@ -765,7 +910,8 @@ fn owns(s: &PartitionState, token: &DeliveryToken) -> Result<()> {
         }
         return Err(lease_expired("the lease expired and the record was delivered again"));
     }
-    if s.pending.get(&token.offset).is_some_and(|p| p.last_lease == token.lease_id) {
+    // (Lease id 0 is no lease's: records pending since a reopen or a delay.)
+    if s.pending.get(&token.offset).is_some_and(|p| p.last_lease != 0 && p.last_lease == token.lease_id) {
         return Ok(());
     }
     Err(lease_expired("the delivery was already settled or delivered again"))
@@ -781,7 +927,8 @@ pub(crate) fn ack(
 ) -> Result<()> {
     let sub = subscription(state, key)?;
     for t in tokens {
-        let s = sub.parts.get(t.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
+        let s =
+            sub.state.parts.get(t.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
         owns(s, t)?;
     }
     // A delivery listed twice is settled by its first mention: the second
@@ -795,12 +942,12 @@ pub(crate) fn ack(
     let mut events = Vec::with_capacity(tokens.len());
     for t in tokens {
         sub.end_lease(t.partition, t.offset);
-        let s = &mut sub.parts[t.partition as usize];
+        let s = &mut sub.state.parts[t.partition as usize];
         s.pending.remove(&t.offset);
         s.settle_range(t.offset, t.offset + 1);
         events.push(Event::Settled { partition: t.partition, from: t.offset, to: t.offset + 1 });
     }
-    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
+    sub.store.log(env.storage, &events, &sub.state, env.fsync, env.now_ms)
 }
 
 /// A delivery listed twice, if any. Tokens of one receive come in order,
@@ -831,13 +978,17 @@ pub(crate) fn nack(
     }
     let QueueCtx { topics, queues } = state;
     let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
-    let s = sub.parts.get(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
+    let s =
+        sub.state.parts.get(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
     owns(s, token)?;
     let pending_count = s.pending.get(&token.offset).map_or(1, |p| p.count);
     let count = sub.end_lease(token.partition, token.offset).map_or(pending_count, |lease| lease.count);
-    let delay_ms = match delay {
-        NackDelay::Ms(ms) => ms,
-        NackDelay::Failure => failure_backoff_ms(count),
+    let backoff = sub.state.settings().retry_backoff_ms;
+    let delay_ms = match (delay, backoff) {
+        (NackDelay::Ms(ms), _) => ms,
+        (NackDelay::Backoff | NackDelay::Failure, Some(backoff)) => backoff_ms(backoff, count),
+        (NackDelay::Backoff, None) => 0,
+        (NackDelay::Failure, None) => backoff_ms(FAILURE_BACKOFF_MS, count),
     };
     // Behind every record that is waiting now: the partition's end.
     let behind =
@@ -850,8 +1001,8 @@ pub(crate) fn nack(
         behind,
     };
     let event = returned(token.partition, token.offset, &back);
-    sub.parts[token.partition as usize].pending.insert(token.offset, back);
-    sub.store.log(env.storage, &[event], &sub.parts, env.fsync, env.now_ms)?;
+    sub.state.parts[token.partition as usize].pending.insert(token.offset, back);
+    sub.store.log(env.storage, &[event], &sub.state, env.fsync, env.now_ms)?;
     Ok(delay_ms)
 }
 
@@ -860,7 +1011,11 @@ pub(crate) fn nack(
 pub(crate) enum NackDelay {
     /// This long (0: at once, behind the records already waiting).
     Ms(i64),
-    /// A handler failed: the failure backoff for its delivery count.
+    /// The subscription's retry backoff for its delivery count, or at once
+    /// (behind the records already waiting) when it has none.
+    Backoff,
+    /// A handler failed: the subscription's retry backoff, or when it has
+    /// none [`FAILURE_BACKOFF_MS`], for its delivery count.
     Failure,
 }
 
@@ -871,9 +1026,53 @@ pub const FAILURE_BACKOFF_MS: (i64, i64) = (1_000, 60_000);
 
 /// [`FAILURE_BACKOFF_MS`] for a record delivered `count` times.
 pub fn failure_backoff_ms(count: u32) -> i64 {
-    let (initial, max) = FAILURE_BACKOFF_MS;
+    backoff_ms(FAILURE_BACKOFF_MS, count)
+}
+
+/// `initial * 2^(count - 1)`, at most `max`.
+fn backoff_ms((initial, max): (i64, i64), count: u32) -> i64 {
     let doublings = count.saturating_sub(1).min(32);
     initial.saturating_mul(1i64 << doublings).min(max)
+}
+
+/// Pushes a delivery's lease deadline to `now + ms` (SQS's
+/// ChangeMessageVisibility): `LeaseExpired` unless its lease is current.
+pub(crate) fn extend(
+    state: &mut QueueCtx<'_>,
+    env: &Env<'_>,
+    key: &SubKey,
+    token: &DeliveryToken,
+    ms: i64,
+) -> Result<i64> {
+    if ms <= 0 {
+        return Err(Error::invalid("a lease extension must be positive"));
+    }
+    let sub = subscription(state, key)?;
+    let s = sub
+        .state
+        .parts
+        .get_mut(token.partition as usize)
+        .ok_or_else(|| Error::invalid("unknown partition"))?;
+    let now = env.now_ms;
+    let Some(lease) =
+        s.leases.get_mut(&token.offset).filter(|l| l.lease_id == token.lease_id && l.deadline_ms > now)
+    else {
+        return Err(lease_expired("the lease ended before it was extended"));
+    };
+    let old = (lease.deadline_ms, token.partition, token.offset);
+    lease.deadline_ms = now.saturating_add(ms);
+    let event = Event::Leased {
+        partition: token.partition,
+        offset: token.offset,
+        count: lease.count,
+        holder: lease.holder,
+        lease_id: lease.lease_id,
+        deadline_ms: lease.deadline_ms,
+    };
+    sub.deadlines.remove(&old);
+    sub.deadlines.insert((now.saturating_add(ms), token.partition, token.offset));
+    sub.store.log(env.storage, &[event], &sub.state, env.fsync, now)?;
+    Ok(now.saturating_add(ms))
 }
 
 /// Releases a consumer's leases (deliverable again at once, count kept),
@@ -881,6 +1080,7 @@ pub fn failure_backoff_ms(count: u32) -> i64 {
 pub(crate) fn detach(state: &mut QueueCtx<'_>, env: &Env<'_>, key: &SubKey, consumer: u64) -> Result<()> {
     let Some(sub) = state.queues.subs.get_mut(key) else { return Ok(()) };
     let mine: Vec<(u32, u64)> = sub
+        .state
         .parts
         .iter()
         .enumerate()
@@ -900,16 +1100,16 @@ pub(crate) fn detach(state: &mut QueueCtx<'_>, env: &Env<'_>, key: &SubKey, cons
                 behind: 0,
             };
             events.push(returned(p, offset, &back));
-            sub.parts[p as usize].pending.insert(offset, back);
+            sub.state.parts[p as usize].pending.insert(offset, back);
         }
     }
-    sub.store.log(env.storage, &events, &sub.parts, env.fsync, env.now_ms)
+    sub.store.log(env.storage, &events, &sub.state, env.fsync, env.now_ms)
 }
 
 pub(crate) fn backlog(topics: &Topics, queues: &QueueState, key: &SubKey) -> Result<u64> {
     let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
-    sub.parts.iter().enumerate().try_fold(0u64, |acc, (p, s)| {
+    sub.state.parts.iter().enumerate().try_fold(0u64, |acc, (p, s)| {
         let partition = topic.partition(p as u32)?;
         let start = partition.start_offset();
         let end = partition.end_offset();
@@ -925,16 +1125,26 @@ pub(crate) fn subscription_names(queues: &QueueState, topic: &str) -> Vec<String
     queues.subs.keys().filter(|(t, _)| t == topic).map(|(_, s)| s.clone()).collect()
 }
 
+/// A subscription's state (for describing it).
+pub(crate) fn subscription_state<'q>(queues: &'q QueueState, key: &SubKey) -> Result<&'q SubState> {
+    let sub = queues
+        .subs
+        .get(key)
+        .ok_or_else(|| Error::TopicNotFound(format!("no subscription {:?} on topic {:?}", key.1, key.0)))?;
+    Ok(&sub.state)
+}
+
 /// Records of a subscription currently leased to any consumer.
 pub(crate) fn in_flight(queues: &QueueState, key: &SubKey) -> Result<u64> {
     let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
-    Ok(sub.parts.iter().map(|s| s.leases.len() as u64).sum())
+    Ok(sub.state.parts.iter().map(|s| s.leases.len() as u64).sum())
 }
 
 /// Records of a subscription past their maximum deliveries, kept (parked).
 pub(crate) fn parked(queues: &QueueState, key: &SubKey) -> Result<Vec<ParkedRecord>> {
     let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     Ok(sub
+        .state
         .parts
         .iter()
         .enumerate()
@@ -968,7 +1178,7 @@ pub(crate) fn settled_floors<'s>(
         .subs
         .iter()
         .filter(move |((t, _), _)| t == topic)
-        .filter_map(move |(_, sub)| sub.parts.get(partition as usize).map(|s| s.floor))
+        .filter_map(move |(_, sub)| sub.state.parts.get(partition as usize).map(|s| s.floor))
 }
 
 /// Makes every subscription's logged state durable.
@@ -979,7 +1189,7 @@ pub(crate) fn sync_all(queues: &QueueState) -> Result<()> {
 /// Writes a snapshot of every subscription (on close: a quick reopen).
 pub(crate) fn snapshot_all(queues: &mut QueueState, env: &Env<'_>) -> Result<()> {
     for sub in queues.subs.values_mut().filter(|s| s.store.has_unsnapshotted()) {
-        sub.store.snapshot(env.storage, &sub.parts, env.fsync)?;
+        sub.store.snapshot(env.storage, &sub.state, env.fsync)?;
     }
     Ok(())
 }
@@ -1016,6 +1226,6 @@ pub(crate) fn delete_subscription(
 pub(crate) fn next_due(queues: &QueueState, key: &SubKey) -> Option<i64> {
     let sub = queues.subs.get(key)?;
     let lease = sub.deadlines.first().map(|(d, _, _)| *d);
-    let pending = sub.parts.iter().flat_map(|s| s.pending.values().map(|p| p.available_at_ms)).min();
+    let pending = sub.state.parts.iter().flat_map(|s| s.pending.values().map(|p| p.available_at_ms)).min();
     lease.into_iter().chain(pending).min()
 }

@@ -39,6 +39,11 @@ impl RangeSet {
         Some(end)
     }
 
+    /// The end of the range holding `offset`, if one does.
+    pub fn end_of(&self, offset: u64) -> Option<u64> {
+        self.ranges.range(..=offset).next_back().map(|(_, &e)| e).filter(|&e| offset < e)
+    }
+
     /// How many offsets the set holds.
     pub fn len(&self) -> u64 {
         self.ranges.iter().map(|(s, e)| e - s).sum()

@@ -55,6 +55,62 @@ pub struct ParkedRecord {
     pub reason: String,
 }
 
+/// A subscription's stored settings: written when it is first attached,
+/// changed only by `update_subscription` (and then seen by every handle).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSettings {
+    /// How long a delivery is leased before it is redelivered.
+    pub ack_timeout_ms: i64,
+    /// Deliveries after which a record is dead-lettered (or parked).
+    pub max_deliveries: Option<u32>,
+    /// Where dead letters go; without one they are parked.
+    pub dead_letter_topic: Option<String>,
+    /// `(initial, max)`: a nack without a delay waits
+    /// `initial * 2^(delivery_count - 1)`, at most `max`.
+    pub retry_backoff_ms: Option<(i64, i64)>,
+}
+
+impl SubscriptionSettings {
+    /// The settings of a subscription attached with none given.
+    pub const DEFAULT: SubscriptionSettings = SubscriptionSettings {
+        ack_timeout_ms: crate::surface::DEFAULT_ACK_TIMEOUT_MS,
+        max_deliveries: None,
+        dead_letter_topic: None,
+        retry_backoff_ms: None,
+    };
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> SubscriptionSettings {
+        SubscriptionSettings::DEFAULT
+    }
+}
+
+/// Why a record the queue never delivered was dead-lettered or parked: it
+/// outlived its `ttl`.
+pub(crate) const EXPIRED: &str = "expired";
+
+/// Everything a subscription's snapshot and state log hold.
+#[derive(Debug, Default)]
+pub(crate) struct SubState {
+    pub parts: Vec<PartitionState>,
+    /// `None` until a consumer first attaches (and for subscriptions made
+    /// before settings were stored): that attach stores them.
+    pub settings: Option<SubscriptionSettings>,
+    /// Records sent to the dead-letter topic, ever.
+    pub dead_lettered: u64,
+    /// Records that expired before delivery (dead-lettered or parked), ever.
+    pub expired: u64,
+}
+
+impl SubState {
+    /// The settings in force: the stored ones, or the defaults.
+    pub fn settings(&self) -> &SubscriptionSettings {
+        static DEFAULT: SubscriptionSettings = SubscriptionSettings::DEFAULT;
+        self.settings.as_ref().unwrap_or(&DEFAULT)
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct PartitionState {
     pub floor: u64,
@@ -142,6 +198,16 @@ pub(crate) enum Event {
         behind: u64,
         reason: String,
     },
+    /// The subscription's settings, stored or changed.
+    Configured(SubscriptionSettings),
+    /// Sent to the dead-letter topic (and so settled); `expired` when it
+    /// outlived its ttl.
+    DeadLettered {
+        partition: u32,
+        offset: u64,
+        count: u32,
+        expired: bool,
+    },
 }
 
 /// The most leases one state-log record holds in runs (kind 6): a bound on
@@ -228,6 +294,18 @@ fn encode_events(events: &[Event]) -> Vec<u8> {
                 put_varint(&mut out, *lease_id);
                 put_zigzag(&mut out, *deadline_ms);
             }
+            Event::Configured(settings) => {
+                out.push(7);
+                put_varint(&mut out, 0);
+                encode_settings(&mut out, settings);
+            }
+            Event::DeadLettered { partition, offset, count, expired } => {
+                out.push(8);
+                put_varint(&mut out, u64::from(*partition));
+                put_varint(&mut out, *offset);
+                put_varint(&mut out, u64::from(*count));
+                put_varint(&mut out, u64::from(*expired));
+            }
             Event::Returned { partition, offset, count, lease_id, available_at_ms, behind, reason } => {
                 out.push(5);
                 put_varint(&mut out, u64::from(*partition));
@@ -312,6 +390,17 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
                     deadline_ms,
                 }
             }
+            7 => Event::Configured(decode_settings(&mut wire)?),
+            8 => Event::DeadLettered {
+                partition,
+                offset: offset(wire.u64()?)?,
+                count: wire.u32()?,
+                expired: match wire.u64()? {
+                    0 => false,
+                    1 => true,
+                    _ => return None,
+                },
+            },
             _ => return None,
         };
         out.push(event);
@@ -319,13 +408,37 @@ fn decode_events(buf: &[u8]) -> Option<Vec<Event>> {
     Some(out)
 }
 
+/// Settings as varints: ack timeout (> 0), max deliveries (0: none),
+/// dead-letter topic (bytes; empty: none), retry backoff initial (0: none)
+/// and max.
+fn encode_settings(out: &mut Vec<u8>, s: &SubscriptionSettings) {
+    put_varint(out, s.ack_timeout_ms.max(1) as u64);
+    put_varint(out, u64::from(s.max_deliveries.unwrap_or(0)));
+    put_bytes(out, s.dead_letter_topic.as_deref().unwrap_or("").as_bytes());
+    let (initial, max) = s.retry_backoff_ms.unwrap_or((0, 0));
+    put_varint(out, initial.max(0) as u64);
+    put_varint(out, max.max(0) as u64);
+}
+
+fn decode_settings(wire: &mut Wire<'_>) -> Option<SubscriptionSettings> {
+    let millis = |v: u64| i64::try_from(v).ok();
+    let ack_timeout_ms = millis(wire.u64()?).filter(|&ms| ms > 0)?;
+    let max_deliveries = Some(wire.u32()?).filter(|&n| n > 0);
+    let dead_letter_topic = Some(wire.str()?.to_string()).filter(|t| !t.is_empty());
+    let (initial, max) = (millis(wire.u64()?)?, millis(wire.u64()?)?);
+    let retry_backoff_ms = (initial > 0).then_some((initial, max));
+    Some(SubscriptionSettings { ack_timeout_ms, max_deliveries, dead_letter_topic, retry_backoff_ms })
+}
+
 /// The reason a record pending at reopen carries (reasons are not logged).
 pub(crate) const REOPENED: &str = "pending when the pond was reopened";
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"LPQS";
-/// Version 2 adds leases and when pending records are due; version 1
-/// (leases as pending records, due at once) is still read.
-const SNAPSHOT_VERSION: u32 = 2;
+/// Version 3 adds pending records' reasons and places, the settings and
+/// the dead-letter counts; version 2 added leases and when pending records
+/// are due. Versions 1 (leases as pending records, due at once) and 2 are
+/// still read.
+const SNAPSHOT_VERSION: u32 = 3;
 
 /// The durable half of a subscription: its directory's state log.
 #[derive(Debug)]
@@ -349,12 +462,14 @@ impl SubscriptionStore {
         subscription: &str,
         starts: &[u64],
         durable: bool,
-    ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
+        settings: SubscriptionSettings,
+    ) -> Result<(SubscriptionStore, SubState)> {
         let dir = SubscriptionStore::dir_for(topic, subscription);
         let parts: Vec<PartitionState> = starts.iter().map(|s| PartitionState::at(*s)).collect();
+        let sub = SubState { parts, settings: Some(settings), ..SubState::default() };
         let origin = Self::origin(topic, subscription);
-        let state = StateLog::create(storage, dir, origin, |from| encode_snapshot(from, &parts), durable)?;
-        Ok((SubscriptionStore { state }, parts))
+        let state = StateLog::create(storage, dir, origin, |from| encode_snapshot(from, &sub), durable)?;
+        Ok((SubscriptionStore { state }, sub))
     }
 
     /// Loads the snapshot and replays the events logged after it.
@@ -365,11 +480,10 @@ impl SubscriptionStore {
         partitions: u32,
         chunks: &ChunkCache,
         durable: bool,
-    ) -> Result<(SubscriptionStore, Vec<PartitionState>)> {
+    ) -> Result<(SubscriptionStore, SubState)> {
         let dir = SubscriptionStore::dir_for(topic, subscription);
         let place = (dir, Self::origin(topic, subscription));
-        let fit =
-            |parts: &mut Vec<PartitionState>| parts.resize_with(partitions as usize, PartitionState::default);
+        let fit = |sub: &mut SubState| sub.parts.resize_with(partitions as usize, PartitionState::default);
         let (state, parts) = StateLog::open(storage, place, chunks, durable, decode_snapshot, fit)?;
         Ok((SubscriptionStore { state }, parts))
     }
@@ -382,22 +496,22 @@ impl SubscriptionStore {
         &mut self,
         storage: &dyn Storage,
         chunks: &ChunkCache,
-        parts: &mut Vec<PartitionState>,
+        sub: &mut SubState,
         names_changed: bool,
     ) -> Result<bool> {
-        self.state.catch_up_into(storage, chunks, parts, names_changed)
+        self.state.catch_up_into(storage, chunks, sub, names_changed)
     }
 
-    /// Appends events (already applied to `parts`) as one record of the state log.
+    /// Appends events (already applied to `sub`) as one record of the state log.
     pub fn log(
         &mut self,
         storage: &dyn Storage,
         events: &[Event],
-        parts: &Vec<PartitionState>,
+        sub: &SubState,
         fsync: bool,
         now_ms: i64,
     ) -> Result<()> {
-        self.state.log(storage, events, parts, fsync, now_ms)
+        self.state.log(storage, events, sub, fsync, now_ms)
     }
 
     /// Whether events were logged since the last snapshot.
@@ -406,8 +520,8 @@ impl SubscriptionStore {
     }
 
     /// Writes the whole state and frees the log before it.
-    pub fn snapshot(&mut self, storage: &dyn Storage, parts: &[PartitionState], durable: bool) -> Result<()> {
-        self.state.snapshot(storage, |from| encode_snapshot(from, parts), durable)
+    pub fn snapshot(&mut self, storage: &dyn Storage, sub: &SubState, durable: bool) -> Result<()> {
+        self.state.snapshot(storage, |from| encode_snapshot(from, sub), durable)
     }
 
     pub fn remove_files(&self, storage: &dyn Storage) -> Result<()> {
@@ -419,7 +533,7 @@ impl SubscriptionStore {
     }
 }
 
-impl Replicated for Vec<PartitionState> {
+impl Replicated for SubState {
     type Event = Event;
 
     fn encode_events(events: &[Event]) -> Vec<u8> {
@@ -440,8 +554,9 @@ impl Replicated for Vec<PartitionState> {
 }
 
 /// Applies an event another handle logged (or one logged before this
-/// handle opened) to the state.
-fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
+/// handle opened) to the state; the engine applies its own events of
+/// kinds that count (dead letters, parking) through here as well.
+pub(crate) fn apply(state: &mut SubState, event: Event, now_ms: i64) {
     let pending = |count, reason: &str| Pending {
         available_at_ms: now_ms,
         count,
@@ -451,7 +566,7 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
     };
     match event {
         Event::Delivered { partition, offset, count } => {
-            if let Some(s) = parts.get_mut(partition as usize) {
+            if let Some(s) = state.parts.get_mut(partition as usize) {
                 if offset >= s.floor && !s.settled.contains(offset) {
                     s.next_fresh = s.next_fresh.max(offset + 1);
                     s.leases.remove(&offset);
@@ -460,7 +575,7 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
             }
         }
         Event::Leased { partition, offset, count, holder, lease_id, deadline_ms } => {
-            if let Some(s) = parts.get_mut(partition as usize) {
+            if let Some(s) = state.parts.get_mut(partition as usize) {
                 if offset >= s.floor && !s.settled.contains(offset) {
                     s.next_fresh = s.next_fresh.max(offset + 1);
                     s.pending.remove(&offset);
@@ -470,7 +585,7 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
             }
         }
         Event::Returned { partition, offset, count, lease_id, available_at_ms, behind, reason } => {
-            if let Some(s) = parts.get_mut(partition as usize) {
+            if let Some(s) = state.parts.get_mut(partition as usize) {
                 if offset >= s.floor && !s.settled.contains(offset) {
                     s.next_fresh = s.next_fresh.max(offset + 1);
                     s.leases.remove(&offset);
@@ -480,7 +595,7 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
             }
         }
         Event::Settled { partition, from, to } => {
-            if let Some(s) = parts.get_mut(partition as usize) {
+            if let Some(s) = state.parts.get_mut(partition as usize) {
                 s.pending.retain(|o, _| !(from..to).contains(o));
                 s.parked.retain(|o, _| !(from..to).contains(o));
                 s.leases.retain(|o, _| !(from..to).contains(o));
@@ -488,17 +603,34 @@ fn apply(parts: &mut [PartitionState], event: Event, now_ms: i64) {
             }
         }
         Event::Parked { partition, offset, count, reason } => {
-            if let Some(s) = parts.get_mut(partition as usize) {
+            if let Some(s) = state.parts.get_mut(partition as usize) {
                 s.pending.remove(&offset);
                 s.leases.remove(&offset);
                 s.next_fresh = s.next_fresh.max(offset + 1);
+                if reason == EXPIRED {
+                    state.expired += 1;
+                }
                 s.parked.insert(offset, (count, reason));
             }
         }
+        Event::DeadLettered { partition, offset, expired, .. } => {
+            if let Some(s) = state.parts.get_mut(partition as usize) {
+                s.pending.remove(&offset);
+                s.leases.remove(&offset);
+                s.parked.remove(&offset);
+                s.settle_range(offset, offset + 1);
+                state.dead_lettered += 1;
+                if expired {
+                    state.expired += 1;
+                }
+            }
+        }
+        Event::Configured(settings) => state.settings = Some(settings),
     }
 }
 
-fn encode_snapshot(replay_from: u64, parts: &[PartitionState]) -> Vec<u8> {
+fn encode_snapshot(replay_from: u64, state: &SubState) -> Vec<u8> {
+    let parts = &state.parts;
     let mut out = Vec::new();
     out.extend_from_slice(SNAPSHOT_MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
@@ -518,6 +650,8 @@ fn encode_snapshot(replay_from: u64, parts: &[PartitionState]) -> Vec<u8> {
             put_varint(&mut out, *o);
             put_varint(&mut out, u64::from(p.count));
             put_zigzag(&mut out, p.available_at_ms);
+            put_varint(&mut out, p.behind);
+            put_bytes(&mut out, p.reason.as_bytes());
         }
         put_varint(&mut out, s.parked.len() as u64);
         for (o, (c, reason)) in &s.parked {
@@ -534,12 +668,21 @@ fn encode_snapshot(replay_from: u64, parts: &[PartitionState]) -> Vec<u8> {
             put_zigzag(&mut out, l.deadline_ms);
         }
     }
+    match &state.settings {
+        Some(settings) => {
+            out.push(1);
+            encode_settings(&mut out, settings);
+        }
+        None => out.push(0),
+    }
+    put_varint(&mut out, state.dead_lettered);
+    put_varint(&mut out, state.expired);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
-fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
+fn decode_snapshot(buf: &[u8]) -> Option<(u64, SubState)> {
     if buf.len() < 20 {
         return None;
     }
@@ -568,8 +711,9 @@ fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
         for _ in 0..wire.u64()? {
             let (o, c) = (wire.u64()?, wire.u32()?);
             let available_at_ms = if version >= 2 { wire.i64()? } else { i64::MIN };
-            let reason = REOPENED.into();
-            s.pending.insert(o, Pending { available_at_ms, count: c, reason, last_lease: 0, behind: 0 });
+            let (behind, reason) =
+                if version >= 3 { (wire.u64()?, wire.str()?.to_string()) } else { (0, REOPENED.into()) };
+            s.pending.insert(o, Pending { available_at_ms, count: c, reason, last_lease: 0, behind });
         }
         for _ in 0..wire.u64()? {
             let (o, c) = (wire.u64()?, wire.u32()?);
@@ -584,7 +728,17 @@ fn decode_snapshot(buf: &[u8]) -> Option<(u64, Vec<PartitionState>)> {
         }
         parts.push(s);
     }
-    wire.rest.is_empty().then_some((replay_from, parts))
+    let mut state = SubState { parts, ..SubState::default() };
+    if version >= 3 {
+        state.settings = match wire.u64()? {
+            0 => None,
+            1 => Some(decode_settings(&mut wire)?),
+            _ => return None,
+        };
+        state.dead_lettered = wire.u64()?;
+        state.expired = wire.u64()?;
+    }
+    wire.rest.is_empty().then_some((replay_from, state))
 }
 
 /// Lease deadlines in time order, for finding expired leases quickly.
@@ -617,8 +771,20 @@ mod tests {
                 behind: 12,
                 reason: "nacked".into(),
             },
+            Event::Configured(SubscriptionSettings::DEFAULT),
+            Event::Configured(SubscriptionSettings {
+                ack_timeout_ms: 1,
+                max_deliveries: Some(2),
+                dead_letter_topic: Some("d".into()),
+                retry_backoff_ms: Some((10, 20)),
+            }),
+            Event::DeadLettered { partition: 1, offset: 4, count: 0, expired: true },
+            Event::DeadLettered { partition: 0, offset: 5, count: 3, expired: false },
         ];
         assert_eq!(decode_events(&encode_events(&events)), Some(events));
+        // A dead letter's flag is 0 or 1; an ack timeout is positive.
+        assert_eq!(decode_events(&[8, 0, 1, 1, 2]), None);
+        assert_eq!(decode_events(&[7, 0, 0, 0, 0, 0, 0]), None);
         assert_eq!(decode_events(&[9, 0]), None);
     }
 
@@ -680,16 +846,41 @@ mod tests {
         );
         s.leases.insert(11, Lease { consumer: 1, lease_id: 9, deadline_ms: 5, count: 1, holder: 42 });
         s.parked.insert(15, (3, "nacked".into()));
-        let bytes = encode_snapshot(77, &[s, PartitionState::at(0)]);
-        let (from, parts) = decode_snapshot(&bytes).unwrap();
+        s.pending.insert(
+            12,
+            Pending { available_at_ms: 9, count: 1, reason: "bad input".into(), last_lease: 3, behind: 17 },
+        );
+        let settings = SubscriptionSettings {
+            ack_timeout_ms: 5_000,
+            max_deliveries: Some(3),
+            dead_letter_topic: Some("orders.dlq".into()),
+            retry_backoff_ms: Some((100, 800)),
+        };
+        let state = SubState {
+            parts: vec![s, PartitionState::at(0)],
+            settings: Some(settings.clone()),
+            dead_lettered: 4,
+            expired: 2,
+        };
+        let bytes = encode_snapshot(77, &state);
+        let (from, decoded) = decode_snapshot(&bytes).unwrap();
+        let parts = &decoded.parts;
         assert_eq!(from, 77);
         assert_eq!((parts[0].floor, parts[0].next_fresh), (10, 20));
         assert!(parts[0].settled.contains(13) && !parts[0].settled.contains(14));
-        assert_eq!(parts[0].pending.keys().copied().collect::<Vec<_>>(), vec![10]);
+        assert_eq!(parts[0].pending.keys().copied().collect::<Vec<_>>(), vec![10, 12]);
         assert_eq!(parts[0].pending[&10].available_at_ms, 0);
+        // A nack's reason and place survive (its lease does not: a late
+        // ack after a reopen is refused).
+        let nacked = &parts[0].pending[&12];
+        assert_eq!((nacked.reason.as_str(), nacked.behind, nacked.last_lease), ("bad input", 17, 0));
         let lease = &parts[0].leases[&11];
         assert_eq!((lease.consumer, lease.holder, lease.lease_id, lease.deadline_ms), (FOREIGN, 42, 9, 5));
         assert_eq!(parts[0].parked[&15], (3, "nacked".to_string()));
+        assert_eq!((decoded.settings, decoded.dead_lettered, decoded.expired), (Some(settings), 4, 2));
+        let unset =
+            encode_snapshot(1, &SubState { parts: vec![PartitionState::at(0)], ..SubState::default() });
+        assert_eq!(decode_snapshot(&unset).unwrap().1.settings, None);
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 4;

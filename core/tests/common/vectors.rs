@@ -118,7 +118,7 @@ fn write_to(name: &str, storage: Arc<MemoryStorage>) {
             let q = pond.queue("jobs", QueueConfig::new("workers")).unwrap();
             let ds = q.receive(4).unwrap();
             q.ack_many(&[ds[0].token, ds[2].token]).unwrap();
-            q.nack(ds[1].token, 0).unwrap();
+            q.nack(ds[1].token, Some(0)).unwrap();
             // ds[3] stays in flight: after a reopen it is deliverable again.
             drop(q);
         }

@@ -69,7 +69,9 @@ def story(path: str, stop: str) -> None:
     events: "queue.Queue[tuple[str, dict]]" = queue.Queue()
     with logpond.open(path) as pond:
         pond.create_topic("orders", partitions=3)
-        pond.queue("orders", "fulfilment").close()  # the subscription starts at the first order
+        # The subscription starts at the first order; its settings are stored
+        # with it, and every worker that attaches uses them.
+        pond.queue("orders", "fulfilment", max_deliveries=3, dead_letter_topic="orders.dlq").close()
     say("[1/4] Start: two Node billing members and one Python worker")
     node = lambda name: ["node", os.path.join(HERE, "billing.mjs"), path, name, stop]  # noqa: E731
     worker = lambda name, *extra: [sys.executable, os.path.join(HERE, "worker.py"), path, name, stop, *extra]  # noqa: E731
@@ -179,9 +181,7 @@ def summary(path: str, billed: dict, acked: dict, reports: Dict[str, dict], dead
         committed.update({int(p): o for p, o in report["committed"].items()})
     with logpond.open(path) as pond:
         info = pond.describe("orders")
-        fulfilment = pond.queue("orders", "fulfilment")
-        backlog = fulfilment.backlog()
-        fulfilment.close()
+        backlog = pond.describe_subscription("orders", "fulfilment").backlog  # without attaching
     say()
     say(f"      {'partition':>9} {'records':>8} {'billing committed':>18} {'billing lag':>12}")
     for p in info.partitions:

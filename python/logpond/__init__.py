@@ -84,6 +84,8 @@ __all__ = [
     "GroupInfo",
     "GroupMember",
     "OffsetInfo",
+    "SubscriptionInfo",
+    "SubscriptionSettings",
     "TopicNotFound",
     "memory",
     "open",
@@ -166,6 +168,43 @@ class GroupInfo:
     offsets: Dict[Tuple[str, int], OffsetInfo]
 
 
+@dataclass(frozen=True)
+class SubscriptionSettings:
+    """A queue subscription's stored settings (see :meth:`Pond.queue`)."""
+
+    ack_timeout: float
+    """Seconds a delivery is leased before it is redelivered."""
+    max_deliveries: Optional[int]
+    dead_letter_topic: Optional[str]
+    retry_backoff: Optional[Tuple[float, float]]
+    """``(initial, max)`` seconds a plain ``nack()`` waits, doubling per delivery."""
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    """What ``Pond.describe_subscription`` reports."""
+
+    topic: str
+    subscription: str
+    backlog: int
+    """Records not yet acked (in flight, waiting, delayed and parked included)."""
+    in_flight: int
+    """Records leased to a consumer now, in any handle or process."""
+    dead_lettered: int
+    """Records sent to the dead-letter topic, ever."""
+    parked: int
+    """Records kept after their last delivery (no dead-letter topic)."""
+    expired: int
+    """Records whose ``ttl`` ran out before delivery, ever."""
+    oldest_unacked_age: Optional[float]
+    """Seconds since the oldest record neither acked nor parked was appended."""
+    settings: SubscriptionSettings
+
+
+def _settings(t: Tuple[float, Optional[int], Optional[str], Optional[Tuple[float, float]]]) -> SubscriptionSettings:
+    return SubscriptionSettings(*t)
+
+
 class Pond(_native.Pond):
     """One broker over one storage (a directory, or memory).
 
@@ -220,6 +259,35 @@ class Pond(_native.Pond):
             offsets={(t, p): OffsetInfo(c, e, lag, who) for t, p, c, e, lag, who in offsets},
         )
 
+    def describe_subscription(self, topic: str, subscription: str) -> SubscriptionInfo:
+        """A queue subscription's backlog, in-flight, dead-lettered, parked
+        and expired counts, the age of its oldest unacked record and its
+        stored settings — read without attaching to it."""
+        t, s, backlog, in_flight, dead_lettered, parked, expired, age, settings = self._describe_subscription(
+            topic, subscription
+        )
+        return SubscriptionInfo(t, s, backlog, in_flight, dead_lettered, parked, expired, age, _settings(settings))
+
+    def update_subscription(
+        self,
+        topic: str,
+        subscription: str,
+        *,
+        ack_timeout: Optional[Seconds] = None,
+        max_deliveries: Optional[int] = None,
+        dead_letter_topic: Optional[str] = None,
+        retry_backoff: Optional[Tuple[Seconds, Seconds]] = None,
+    ) -> SubscriptionSettings:
+        """Changes a subscription's stored settings; every consumer, in any
+        process, uses them from its next call. ``None`` leaves a setting as it
+        is; ``max_deliveries=0``, ``dead_letter_topic=""`` and
+        ``retry_backoff=(0, 0)`` remove one. Returns the settings now stored."""
+        return _settings(
+            self._update_subscription(
+                topic, subscription, ack_timeout, max_deliveries, dead_letter_topic, retry_backoff
+            )
+        )
+
     def consumer(
         self,
         group: str,
@@ -256,9 +324,10 @@ class Pond(_native.Pond):
         topic: str,
         subscription: str,
         *,
-        ack_timeout: Seconds = 30.0,
+        ack_timeout: Optional[Seconds] = None,
         max_deliveries: Optional[int] = None,
         dead_letter_topic: Optional[str] = None,
+        retry_backoff: Optional[Tuple[Seconds, Seconds]] = None,
         max_in_flight: int = 100,
         start_at_end: bool = False,
     ) -> Queue:
@@ -267,8 +336,15 @@ class Pond(_native.Pond):
         ``start_at_end``). Consumers of one subscription compete for its
         records; each delivery is leased for ``ack_timeout`` seconds. After
         ``max_deliveries`` a record goes to ``dead_letter_topic`` (created if
-        missing), or is parked when there is none. A consumer holds at most
-        ``max_in_flight`` unacknowledged deliveries.
+        missing), or is parked when there is none. A plain ``nack()`` waits
+        ``retry_backoff=(initial, max)`` seconds, doubling per delivery.
+
+        These four settings are stored with the subscription when it is
+        first attached: ``None`` means the stored value (on first attach the
+        default: 30 s, none, none, none), and a value that differs from the
+        stored one raises ``InvalidArgument`` (change them with
+        :meth:`update_subscription`). A consumer holds at most
+        ``max_in_flight`` unacknowledged deliveries (its own, not stored).
         """
         return Queue(
             self,
@@ -277,6 +353,7 @@ class Pond(_native.Pond):
             ack_timeout=ack_timeout,
             max_deliveries=max_deliveries,
             dead_letter_topic=dead_letter_topic,
+            retry_backoff=retry_backoff,
             max_in_flight=max_in_flight,
             start_at_end=start_at_end,
         )
@@ -363,7 +440,9 @@ class Subscription:
 
     ``handled`` and ``failed`` count the handler's returns and exceptions.
     A handler that raises an ``Exception`` nacks its delivery, which comes
-    back after a backoff (1 s, doubling per delivery, at most 60 s). One that
+    back after the subscription's ``retry_backoff`` or, when it has none,
+    1 s doubling per delivery to at most 60 s; the exception is logged at
+    WARNING with its traceback (logger ``logpond``). One that
     raises ``SystemExit`` or ``KeyboardInterrupt`` stops the subscription:
     ``error`` holds the exception and ``stop()`` raises it once.
     ``stop()`` (or leaving a ``with`` block) waits for running handlers to
@@ -447,7 +526,13 @@ class Subscription:
                     type(e).__name__,
                 )
                 return
-            _log.debug("logpond subscription handler raised; nacked", exc_info=True)
+            _log.warning(
+                "logpond subscription %s/%s: handler raised on %s; nacked for a retry",
+                self.queue.topic,
+                self.queue.subscription,
+                delivery,
+                exc_info=True,
+            )
             return
         with self._lock:
             self.handled += 1

@@ -24,6 +24,8 @@ Seconds = Union[float, datetime.timedelta]
 """A duration: seconds (int or float) or a timedelta; kept as whole milliseconds."""
 Timeout = Optional[Seconds]
 """How long a call may wait: seconds, or ``None`` for no limit."""
+_Settings = Tuple[float, Optional[int], Optional[str], Optional[Tuple[float, float]]]
+"""A subscription's settings: ack timeout, max deliveries, dead-letter topic, retry backoff."""
 RecordItem = Union[Data, None, Mapping[str, Any]]
 """A ``send_many`` item: a value, or a dict with key/value/headers/partition/timestamp_ms."""
 CommitOffsets = Union[Mapping[Tuple[str, int], int], Iterable[Tuple[str, int, int]]]
@@ -162,9 +164,17 @@ class Pond:
         partition: Optional[int] = None,
         timestamp_ms: Optional[int] = None,
         timeout: Timeout = 0.0,
+        delay: Optional[Seconds] = None,
+        ttl: Optional[Seconds] = None,
     ) -> RecordMetadata: ...
     def send_many(
-        self, topic: str, records: Iterable[RecordItem], *, timeout: Timeout = 0.0
+        self,
+        topic: str,
+        records: Iterable[RecordItem],
+        *,
+        timeout: Timeout = 0.0,
+        delay: Optional[Seconds] = None,
+        ttl: Optional[Seconds] = None,
     ) -> List[RecordMetadata]: ...
     def read(
         self,
@@ -179,6 +189,18 @@ class Pond:
     def offsets(self, topic: str, partition: int = 0) -> Tuple[int, int]: ...
     def delete_records(self, topic: str, partition: int, before_offset: int) -> None: ...
     def subscriptions(self, topic: str) -> List[str]: ...
+    def _describe_subscription(
+        self, topic: str, subscription: str
+    ) -> Tuple[str, str, int, int, int, int, int, Optional[float], _Settings]: ...
+    def _update_subscription(
+        self,
+        topic: str,
+        subscription: str,
+        ack_timeout: Optional[Seconds],
+        max_deliveries: Optional[int],
+        dead_letter_topic: Optional[str],
+        retry_backoff: Optional[Tuple[Seconds, Seconds]],
+    ) -> _Settings: ...
     def delete_subscription(self, topic: str, name: str) -> None: ...
     def maintain(self) -> None: ...
     def flush(self) -> None: ...
@@ -232,7 +254,8 @@ class Delivery:
     @property
     def done(self) -> bool: ...
     def ack(self) -> None: ...
-    def nack(self, delay: Seconds = 0.0, reason: Optional[str] = None) -> None: ...
+    def nack(self, delay: Optional[Seconds] = None, reason: Optional[str] = None) -> None: ...
+    def extend(self, seconds: Seconds) -> None: ...
     def _nack_failed(self, reason: str) -> None: ...
 
 class Queue:
@@ -242,9 +265,10 @@ class Queue:
         topic: str,
         subscription: str,
         *,
-        ack_timeout: Seconds = 30.0,
+        ack_timeout: Optional[Seconds] = None,
         max_deliveries: Optional[int] = None,
         dead_letter_topic: Optional[str] = None,
+        retry_backoff: Optional[Tuple[Seconds, Seconds]] = None,
         max_in_flight: int = 100,
         start_at_end: bool = False,
     ) -> None: ...

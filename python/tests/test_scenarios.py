@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -35,6 +35,31 @@ def record_json(r: logpond.Record) -> Dict[str, Any]:
         "value": text(r.value),
         "timestamp_ms": r.timestamp_ms,
         "headers": [[n, v.decode("utf-8", "replace")] for n, v in r.headers],
+    }
+
+
+def millis(secs: Optional[float]) -> Optional[int]:
+    return None if secs is None else round(secs * 1000)
+
+
+def backoff(step: Dict[str, Any]) -> Optional[Tuple[float, float]]:
+    pair = step.get("retry_backoff_ms")
+    return None if pair is None else (seconds(pair[0]), seconds(pair[1]))
+
+
+def schedule_args(step: Dict[str, Any]) -> Dict[str, Any]:
+    """A send step's ``delay_ms`` and ``ttl_ms`` as ``send`` keywords."""
+    return {
+        name: seconds(step[field]) for name, field in (("delay", "delay_ms"), ("ttl", "ttl_ms")) if field in step
+    }
+
+
+def settings_json(s: logpond.SubscriptionSettings) -> Dict[str, Any]:
+    return {
+        "ack_timeout_ms": millis(s.ack_timeout),
+        "max_deliveries": s.max_deliveries,
+        "dead_letter_topic": s.dead_letter_topic,
+        "retry_backoff_ms": None if s.retry_backoff is None else [millis(t) for t in s.retry_backoff],
     }
 
 
@@ -108,11 +133,12 @@ class Runner:
                 ]
             }
         if op == "send":
-            md = pond.send(step["topic"], step.get("value"), **record_args(step))
+            md = pond.send(step["topic"], step.get("value"), **record_args(step), **schedule_args(step))
             return {"partition": md.partition, "offset": md.offset, "timestamp_ms": md.timestamp_ms}
         if op == "send_many":
             items = [{"value": r.get("value"), **record_args(r)} for r in step["records"]]
-            return [{"partition": m.partition, "offset": m.offset} for m in pond.send_many(step["topic"], items)]
+            sent = pond.send_many(step["topic"], items, **schedule_args(step))
+            return [{"partition": m.partition, "offset": m.offset} for m in sent]
         if op == "read":
             records = pond.read(
                 step["topic"], step["partition"], step["offset"], max_records=step.get("max_records", 500)
@@ -189,6 +215,8 @@ class Runner:
                 qkwargs["ack_timeout"] = seconds(step["ack_timeout_ms"])
             if "max_in_flight" in step:
                 qkwargs["max_in_flight"] = step["max_in_flight"]
+            if "retry_backoff_ms" in step:
+                qkwargs["retry_backoff"] = backoff(step)
             self.queues[step["name"]] = pond.queue(step["topic"], step["subscription"], **qkwargs)
             return None
         if op == "receive":
@@ -211,8 +239,41 @@ class Runner:
                 if op == "ack":
                     d.ack()
                 else:
-                    d.nack(delay=seconds(step.get("delay_ms", 0)))
+                    d.nack(delay=seconds(step["delay_ms"]) if "delay_ms" in step else None)
             return None
+        if op == "extend":
+            self.deliveries[step["deliveries"]][step.get("index", 0)].extend(seconds(step["ms"]))
+            return None
+        if op == "update_subscription":
+            updated = pond.update_subscription(
+                step["topic"],
+                step["subscription"],
+                ack_timeout=seconds(step["ack_timeout_ms"]) if "ack_timeout_ms" in step else None,
+                max_deliveries=step.get("max_deliveries"),
+                dead_letter_topic=step.get("dead_letter_topic"),
+                retry_backoff=backoff(step),
+            )
+            return settings_json(updated)
+        if op == "describe_subscription":
+            i = pond.describe_subscription(step["topic"], step["subscription"])
+            return {
+                "topic": i.topic,
+                "subscription": i.subscription,
+                "backlog": i.backlog,
+                "in_flight": i.in_flight,
+                "dead_lettered": i.dead_lettered,
+                "parked": i.parked,
+                "expired": i.expired,
+                "oldest_unacked_age_ms": millis(i.oldest_unacked_age),
+                "settings": settings_json(i.settings),
+            }
+        if op == "subscriptions":
+            return pond.subscriptions(step["topic"])
+        if op == "parked":
+            return [
+                {"partition": p.partition, "offset": p.offset, "delivery_count": p.delivery_count, "reason": p.reason}
+                for p in self.queue(step).parked()
+            ]
         if op == "backlog":
             return self.queue(step).backlog()
         if op == "in_flight":

@@ -107,7 +107,8 @@ def test_queue_workers_in_three_processes_and_a_killed_holder(pond_dir: pathlib.
 
     with logpond.open(pond_dir) as pond:
         pond.create_topic("jobs", partitions=2)
-        pond.queue("jobs", "workers").close()  # the subscription exists before the records
+        # The subscription (and its settings) exist before the records.
+        pond.queue("jobs", "workers", ack_timeout=600).close()
         pond.send_many("jobs", [str(i) for i in range(200)])
     victim = subprocess.Popen(
         [sys.executable, "-c", WORKER, str(pond_dir), "victim"], cwd=pond_dir.parent, stdout=subprocess.PIPE, text=True

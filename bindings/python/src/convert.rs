@@ -94,6 +94,17 @@ pub fn int(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     })
 }
 
+/// A `retry_backoff`: `(initial, max)` seconds, to milliseconds.
+pub fn backoff(obj: &Bound<'_, PyAny>) -> PyResult<(i64, i64)> {
+    let pair: Vec<Bound<'_, PyAny>> = obj
+        .try_iter()
+        .and_then(|items| items.collect::<PyResult<_>>())
+        .ok()
+        .filter(|items: &Vec<_>| items.len() == 2)
+        .ok_or_else(|| PyTypeError::new_err("retry_backoff must be a pair (initial, max) of seconds"))?;
+    Ok((seconds_to_ms("retry_backoff", &pair[0])?, seconds_to_ms("retry_backoff", &pair[1])?))
+}
+
 /// Seconds (int, float or `datetime.timedelta`) to whole milliseconds, rounded.
 pub fn seconds_to_ms(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     let py = obj.py();
@@ -135,7 +146,29 @@ impl Input<'_> {
             headers: self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect(),
             timestamp_ms: self.timestamp_ms,
             partition: self.partition,
+            delay_ms: None,
+            ttl_ms: None,
         }
+    }
+}
+
+/// A send's `delay` and `ttl` (seconds), for every record it sends.
+#[derive(Clone, Copy)]
+pub struct Schedule {
+    delay_ms: Option<i64>,
+    ttl_ms: Option<i64>,
+}
+
+impl Schedule {
+    pub fn from(delay: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Schedule> {
+        Ok(Schedule {
+            delay_ms: present(delay).map(|d| seconds_to_ms("delay", d)).transpose()?,
+            ttl_ms: present(ttl).map(|t| seconds_to_ms("ttl", t)).transpose()?,
+        })
+    }
+
+    pub fn apply<'a>(&self, record: NewRecord<'a>) -> NewRecord<'a> {
+        NewRecord { delay_ms: self.delay_ms, ttl_ms: self.ttl_ms, ..record }
     }
 }
 

@@ -55,6 +55,23 @@ fn opt_ms(what: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
     obj.filter(|o| !o.is_none()).map(|o| convert::seconds_to_ms(what, o)).transpose()
 }
 
+/// An optional argument that was given (not `None`).
+fn given<'py>(o: Option<&Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
+    o.filter(|o| !o.is_none()).cloned()
+}
+
+/// A subscription's settings as Python sees them: `(ack_timeout,
+/// max_deliveries, dead_letter_topic, retry_backoff)`, durations in seconds.
+type SettingsTuple = (f64, Option<u32>, Option<String>, Option<(f64, f64)>);
+
+/// What `_describe_subscription` returns.
+type SubscriptionTuple = (String, String, u64, u64, u64, u64, u64, Option<f64>, SettingsTuple);
+
+fn settings_tuple(s: &logpond::SubscriptionSettings) -> SettingsTuple {
+    let backoff = s.retry_backoff_ms.map(|(i, m)| (seconds(i), seconds(m)));
+    (seconds(s.ack_timeout_ms), s.max_deliveries, s.dead_letter_topic.clone(), backoff)
+}
+
 fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
@@ -190,6 +207,70 @@ impl Pond {
         Ok((info.group, info.generation, members, offsets))
     }
 
+    /// `(topic, subscription, backlog, in_flight, dead_lettered, parked,
+    /// expired, oldest_unacked_age (seconds or None), settings)`; the Python
+    /// layer wraps it in `SubscriptionInfo`.
+    fn _describe_subscription(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        subscription: String,
+    ) -> PyResult<SubscriptionTuple> {
+        let pond = &*self.inner;
+        let i = detached(py, || pond.describe_subscription(&topic, &subscription))?;
+        let age = i.oldest_unacked_age_ms.map(seconds);
+        let settings = settings_tuple(&i.settings);
+        Ok((
+            i.topic,
+            i.subscription,
+            i.backlog,
+            i.in_flight,
+            i.dead_lettered,
+            i.parked,
+            i.expired,
+            age,
+            settings,
+        ))
+    }
+
+    /// Changes a subscription's stored settings (`None`: unchanged;
+    /// `max_deliveries=0`, `dead_letter_topic=""` and `retry_backoff=(0,
+    /// 0)` remove one); returns the settings now in force, as for
+    /// `_describe_subscription`.
+    #[pyo3(signature = (topic, subscription, ack_timeout, max_deliveries, dead_letter_topic, retry_backoff))]
+    #[allow(clippy::too_many_arguments)] // the Python signature
+    fn _update_subscription(
+        &self,
+        py: Python<'_>,
+        topic: String,
+        subscription: String,
+        ack_timeout: Option<&Bound<'_, PyAny>>,
+        max_deliveries: Option<&Bound<'_, PyAny>>,
+        dead_letter_topic: Option<&Bound<'_, PyAny>>,
+        retry_backoff: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SettingsTuple> {
+        let update = logpond::SettingsUpdate {
+            ack_timeout_ms: given(ack_timeout)
+                .map(|t| convert::seconds_to_ms("ack_timeout", &t))
+                .transpose()?,
+            max_deliveries: given(max_deliveries)
+                .map(|m| convert::small("max_deliveries", &m))
+                .transpose()?
+                .map(|m| Some(m).filter(|m| *m > 0)),
+            dead_letter_topic: given(dead_letter_topic)
+                .map(|d| convert::string("dead_letter_topic", &d))
+                .transpose()?
+                .map(|d| Some(d).filter(|d| !d.is_empty())),
+            retry_backoff_ms: given(retry_backoff)
+                .map(|b| convert::backoff(&b))
+                .transpose()?
+                .map(|b| Some(b).filter(|b| *b != (0, 0))),
+        };
+        let pond = &*self.inner;
+        let settings = detached(py, || pond.update_subscription(&topic, &subscription, &update))?;
+        Ok(settings_tuple(&settings))
+    }
+
     /// `(name, [(partition, start, end, bytes)], config dict)`; the Python
     /// layer wraps it in `TopicInfo`.
     fn _describe<'py>(&self, py: Python<'py>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyTuple>> {
@@ -225,9 +306,12 @@ impl Pond {
 
     /// Appends one record; returns where it landed. A `timeout` (seconds;
     /// `None`: no limit) waits out `Backpressure`, GIL released, until acks
-    /// make room; by default `Backpressure` is raised at once.
+    /// make room; by default `Backpressure` is raised at once. Queues
+    /// deliver it no earlier than `delay` and no later than `ttl` seconds
+    /// after it is appended.
     #[pyo3(signature = (
-        topic, value, *, key=None, headers=None, partition=None, timestamp_ms=None, timeout=Timeout::NONE
+        topic, value, *, key=None, headers=None, partition=None, timestamp_ms=None, timeout=Timeout::NONE,
+        delay=None, ttl=None
     ))]
     #[allow(clippy::too_many_arguments)] // the Python signature
     fn send(
@@ -240,10 +324,13 @@ impl Pond {
         partition: Option<&Bound<'_, PyAny>>,
         timestamp_ms: Option<&Bound<'_, PyAny>>,
         timeout: Timeout,
+        delay: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<RecordMetadata> {
         let name = topic.to_cow()?;
         let input = convert::input(value, Parts { key, headers, partition, timestamp_ms })?;
-        let record = input.record();
+        let schedule = convert::Schedule::from(delay, ttl)?;
+        let record = schedule.apply(input.record());
         let pond = &*self.inner;
         let md = wait::through_backpressure(py, timeout, |slice| {
             pond.send_many_wait(&name, std::slice::from_ref(&record), slice)?
@@ -254,17 +341,20 @@ impl Pond {
     }
 
     /// Appends records (values, or dicts with key/value/headers/partition/
-    /// timestamp_ms); each partition's share is one atomic batch. `timeout`
-    /// as for `send`.
-    #[pyo3(signature = (topic, records, *, timeout=Timeout::NONE))]
+    /// timestamp_ms); each partition's share is one atomic batch. `timeout`,
+    /// `delay` and `ttl` as for `send` (for every record).
+    #[pyo3(signature = (topic, records, *, timeout=Timeout::NONE, delay=None, ttl=None))]
     fn send_many<'py>(
         &self,
         py: Python<'py>,
         topic: &Bound<'py, PyString>,
         records: &Bound<'py, PyAny>,
         timeout: Timeout,
+        delay: Option<&Bound<'py, PyAny>>,
+        ttl: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let name = topic.to_cow()?;
+        let schedule = convert::Schedule::from(delay, ttl)?;
         let inputs: Vec<convert::Input<'py>> = if let Ok(list) = records.cast::<PyList>() {
             list.iter().map(|item| convert::item(&item)).collect::<PyResult<_>>()?
         } else if records.is_instance_of::<PyString>() || records.is_instance_of::<pyo3::types::PyBytes>() {
@@ -275,7 +365,7 @@ impl Pond {
                 .map_err(|_| PyTypeError::new_err("send_many takes an iterable of records"))?;
             iter.map(|item| convert::item(&item?)).collect::<PyResult<_>>()?
         };
-        let batch: Vec<logpond::NewRecord<'_>> = inputs.iter().map(convert::Input::record).collect();
+        let batch: Vec<logpond::NewRecord<'_>> = inputs.iter().map(|i| schedule.apply(i.record())).collect();
         let pond = &*self.inner;
         let metas =
             wait::through_backpressure(py, timeout, |slice| pond.send_many_wait(&name, &batch, slice))?;

@@ -80,7 +80,7 @@ impl Queue {
     #[new]
     #[pyo3(signature = (
         pond, topic, subscription, *, ack_timeout=None, max_deliveries=None, dead_letter_topic=None,
-        max_in_flight=None, start_at_end=false
+        retry_backoff=None, max_in_flight=None, start_at_end=false
     ))]
     #[allow(clippy::too_many_arguments)] // the Python signature
     fn new(
@@ -91,13 +91,17 @@ impl Queue {
         ack_timeout: Option<&Bound<'_, PyAny>>,
         max_deliveries: Option<&Bound<'_, PyAny>>,
         dead_letter_topic: Option<&Bound<'_, PyAny>>,
+        retry_backoff: Option<&Bound<'_, PyAny>>,
         max_in_flight: Option<&Bound<'_, PyAny>>,
         start_at_end: bool,
     ) -> PyResult<Queue> {
         let topic_name = convert::string("topic", topic)?;
         let mut config = QueueConfig::new(convert::string("subscription", subscription)?);
         if let Some(t) = ack_timeout.filter(|t| !t.is_none()) {
-            config.ack_timeout_ms = convert::seconds_to_ms("ack_timeout", t)?;
+            config.ack_timeout_ms = Some(convert::seconds_to_ms("ack_timeout", t)?);
+        }
+        if let Some(b) = retry_backoff.filter(|b| !b.is_none()) {
+            config.retry_backoff_ms = Some(convert::backoff(b)?);
         }
         if let Some(m) = max_deliveries.filter(|m| !m.is_none()) {
             config.max_deliveries = Some(convert::small("max_deliveries", m)?);
@@ -291,8 +295,10 @@ impl Delivery {
         self.settle(py, |q| q.ack(token))
     }
 
-    /// Returns it, deliverable again after `delay` seconds; `reason` is
-    /// kept for a dead letter's `logpond.dlq.reason` header.
+    /// Returns it, deliverable again after `delay` seconds (with none,
+    /// after the subscription's `retry_backoff`, or at once behind the
+    /// records already waiting); `reason` is kept for a dead letter's
+    /// `logpond.dlq.reason` header.
     #[pyo3(signature = (delay=None, reason=None))]
     fn nack(
         &self,
@@ -300,16 +306,23 @@ impl Delivery {
         delay: Option<&Bound<'_, PyAny>>,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let delay_ms = match delay.filter(|d| !d.is_none()) {
-            Some(d) => convert::seconds_to_ms("delay", d)?,
-            None => 0,
-        };
+        let delay_ms =
+            delay.filter(|d| !d.is_none()).map(|d| convert::seconds_to_ms("delay", d)).transpose()?;
         let reason = match reason.filter(|r| !r.is_none()) {
             Some(r) => convert::string("reason", r)?,
             None => "nacked".to_string(),
         };
         let token = self.token;
         self.settle(py, |q| q.nack_with_reason(token, delay_ms, &reason))
+    }
+
+    /// Keeps it leased for `seconds` more from now (a long job): raises
+    /// `LeaseExpired` when the lease already ended.
+    fn extend(&self, py: Python<'_>, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ms = convert::seconds_to_ms("seconds", seconds)?;
+        let token = self.token;
+        let inner = &self.queue.get().inner;
+        detached(py, || inner.extend(token, ms)).map(drop)
     }
 
     /// Returns it after a handler failed: redelivered after the failure

@@ -165,3 +165,14 @@ export function pickOptions(o, numbers, booleans) {
   }
   return out;
 }
+
+/**
+ * A `retryBackoffMs`: `[initialMs, maxMs]` (the core checks the values).
+ * @param {unknown} v @returns {[number, number]}
+ */
+export function checkBackoff(v) {
+  if (!Array.isArray(v) || v.length !== 2) {
+    throw new TypeError(`retryBackoffMs must be [initialMs, maxMs], got ${typeName(v)}`);
+  }
+  return [checkNumber(v[0], 'retryBackoffMs[0]'), checkNumber(v[1], 'retryBackoffMs[1]')];
+}

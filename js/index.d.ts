@@ -116,7 +116,51 @@ export interface GroupInfo {
   offsets: GroupOffset[];
 }
 
-export interface SendOptions {
+/** A queue subscription's stored settings (see `QueueOptions`). */
+export interface SubscriptionSettings {
+  ackTimeoutMs: number;
+  maxDeliveries: number | null;
+  deadLetterTopic: string | null;
+  /** `[initialMs, maxMs]`: a `nack()` without `delayMs` waits `initialMs * 2^(deliveryCount - 1)`, at most `maxMs`. */
+  retryBackoffMs: [number, number] | null;
+}
+
+/** What `Pond.describeSubscription` reports. */
+export interface SubscriptionInfo {
+  topic: string;
+  subscription: string;
+  /** Records not yet acked (in flight, waiting, delayed and parked included). */
+  backlog: number;
+  /** Records leased to a consumer now, in any handle or process. */
+  inFlight: number;
+  /** Records sent to the dead-letter topic, ever. */
+  deadLettered: number;
+  /** Records kept after their last delivery (no dead-letter topic). */
+  parked: number;
+  /** Records whose `ttlMs` ran out before delivery, ever. */
+  expired: number;
+  /** Milliseconds since the oldest record neither acked nor parked was appended, or null. */
+  oldestUnackedAgeMs: number | null;
+  settings: SubscriptionSettings;
+}
+
+/** `Pond.updateSubscription`: an absent option stays; `null` removes an optional one. */
+export interface SubscriptionUpdate {
+  ackTimeoutMs?: number;
+  maxDeliveries?: number | null;
+  deadLetterTopic?: string | null;
+  retryBackoffMs?: [number, number] | null;
+}
+
+/** When queues may deliver the records of one send (consumer groups see them at once). */
+export interface ScheduleOptions {
+  /** Queues deliver it no earlier than this long (ms) after it is appended (the pond's clock). */
+  delayMs?: number | null;
+  /** Queues never deliver it later than this long (ms) after it is appended: it is dead-lettered (reason `expired`) or parked. */
+  ttlMs?: number | null;
+}
+
+export interface SendOptions extends ScheduleOptions {
   /** The record's key; records with one key land in one partition (Kafka's murmur2). */
   key?: Bytes | null;
   headers?: HeadersInput | null;
@@ -127,7 +171,7 @@ export interface SendOptions {
 }
 
 /** One record of `sendMany` given as an object. */
-export interface RecordInput extends SendOptions {
+export interface RecordInput extends Omit<SendOptions, 'delayMs' | 'ttlMs'> {
   /** The value; absent or null is a null value (a tombstone in a compacted topic). */
   value?: Bytes | null;
 }
@@ -210,9 +254,9 @@ export declare class Pond {
   sendMany(
     topic: string,
     records: ReadonlyArray<Bytes | RecordInput>,
-    options: { timeoutMs: number },
+    options: ScheduleOptions & { timeoutMs: number },
   ): Promise<RecordMetadata[]>;
-  sendMany(topic: string, records: ReadonlyArray<Bytes | RecordInput>): RecordMetadata[];
+  sendMany(topic: string, records: ReadonlyArray<Bytes | RecordInput>, options?: ScheduleOptions): RecordMetadata[];
 
   /**
    * Reads records of one partition. Throws `OffsetOutOfRange` for an
@@ -257,6 +301,20 @@ export declare class Pond {
 
   /** Deletes a subscription and its delivery state. Throws `TopicNotFound` when there is none. */
   deleteSubscription(topic: string, subscription: string): void;
+
+  /**
+   * A subscription's backlog, in-flight, dead-lettered, parked and expired
+   * counts, the age of its oldest unacked record and its stored settings —
+   * read without attaching to it. Throws `TopicNotFound`.
+   */
+  describeSubscription(topic: string, subscription: string): SubscriptionInfo;
+
+  /**
+   * Changes a subscription's stored settings; every consumer, in any
+   * process, uses them from its next call. Returns the settings now
+   * stored. Throws `TopicNotFound` or `InvalidArgument`.
+   */
+  updateSubscription(topic: string, subscription: string, options: SubscriptionUpdate): SubscriptionSettings;
 
   /** `using pond = ...` closes it at the end of the block. */
   [Symbol.dispose](): void;
@@ -411,7 +469,13 @@ export declare class Consumer implements AsyncIterable<LogRecord> {
 export interface QueueOptions {
   /** The subscription's name (rules as topic names). Consumers of one subscription compete for its records. */
   subscription: string;
-  /** How long a delivery is leased before it is delivered again (ms; default 30000). */
+  /**
+   * How long a delivery is leased before it is delivered again (ms; default
+   * 30000). This, `maxDeliveries`, `deadLetterTopic` and `retryBackoffMs`
+   * are stored with the subscription when it is first attached: absent
+   * means the stored value, and a value that differs from the stored one
+   * throws `InvalidArgument` (change them with `pond.updateSubscription`).
+   */
   ackTimeoutMs?: number | null;
   /** Deliveries after which a record that comes back is dead-lettered (or parked); default: no limit. */
   maxDeliveries?: number | null;
@@ -420,7 +484,9 @@ export interface QueueOptions {
    * `logpond.dlq.*` headers; without one they are parked (see `parked()`).
    */
   deadLetterTopic?: string | null;
-  /** Unacknowledged deliveries this consumer may hold (default 100): the prefetch window. */
+  /** `[initialMs, maxMs]`: a `nack()` without `delayMs` waits `initialMs * 2^(deliveryCount - 1)`, at most `maxMs`. */
+  retryBackoffMs?: [number, number] | null;
+  /** Unacknowledged deliveries this consumer may hold (default 100; this consumer's own, not stored): the prefetch window. */
   maxInFlight?: number | null;
   /** A new subscription starts at the topic's end instead of its start. */
   startAtEnd?: boolean | null;
@@ -439,7 +505,7 @@ export interface ReceiveOptions {
 }
 
 export interface NackOptions {
-  /** Deliverable again after this long (ms; default 0). */
+  /** Deliverable again after this long (ms; default: the subscription's `retryBackoffMs`, or at once behind the records already waiting). */
   delayMs?: number | null;
   /** Why; a dead letter carries the last reason in its `logpond.dlq.reason` header (default `'nacked'`). */
   reason?: string | null;
@@ -464,6 +530,12 @@ export declare class Delivery {
   ack(): void;
   /** Returns it to the subscription, deliverable again after `delayMs`. Throws `LeaseExpired` as `ack`. */
   nack(options?: NackOptions): void;
+  /**
+   * Keeps it leased for `ackTimeoutMs` more from now (a long job). Returns
+   * the new deadline (epoch ms). Throws `LeaseExpired` when the lease
+   * already ended.
+   */
+  extend(options: { ackTimeoutMs: number }): number;
 }
 
 /** A record past `maxDeliveries` kept in a subscription without a dead-letter topic. */
@@ -479,13 +551,15 @@ export interface SubscribeOptions {
   concurrency?: number | null;
   /**
    * A failed handler's delivery is deliverable again after this long (ms).
-   * Default: a backoff of 1 s, doubling with each delivery, at most 60 s.
+   * Default: the subscription's `retryBackoffMs`, or with none a backoff of
+   * 1 s, doubling with each delivery, at most 60 s.
    */
   nackDelayMs?: number | null;
   /**
-   * Called with failures to settle a delivery (e.g. `LeaseExpired` for a
-   * handler that outlived its ack timeout; `delivery` is set) and with a
-   * receive failure that ends the subscription (`delivery` is null).
+   * Called with a handler's failure and with failures to settle a
+   * delivery (e.g. `LeaseExpired` for a handler that outlived its ack
+   * timeout) — `delivery` is set — and with a receive failure that ends
+   * the subscription (`delivery` is null).
    * Default: a process warning (Node), `reportError` (browsers).
    */
   onError?: ((error: unknown, delivery: Delivery | null) => void) | null;

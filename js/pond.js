@@ -18,6 +18,7 @@ import {
   checkKeys,
   checkTimeout,
   checkOptBoolean,
+  checkBackoff,
 } from './check.js';
 import { Packer, packNumber, metadata, unpack } from './records.js';
 import { Consumer } from './consumer.js';
@@ -48,6 +49,9 @@ import { Queue } from './queue.js';
  * @property {() => void} maintain
  * @property {(topic: string) => string[]} subscriptions
  * @property {(topic: string, name: string) => void} deleteSubscription
+ * @property {(topic: string, name: string) => string} describeSubscription the subscription as JSON (`logpond_js::subscription_json`)
+ * @property {(topic: string, name: string, ackTimeoutMs?: number, maxDeliveries?: number, deadLetterTopic?: string, retryBackoffMs?: number[]) => string} updateSubscription
+ *   the settings now stored, as JSON (`logpond_js::settings_json`)
  * @property {(options: Record<string, unknown>) => import('./consumer.js').ConsumerBackend} consumer
  * @property {(topic: string, options: Record<string, unknown>) => import('./queue.js').QueueBackend} queue
  */
@@ -55,12 +59,37 @@ import { Queue } from './queue.js';
 const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
 
-const SEND_MANY_KEYS = new Set(['timeoutMs']);
+const SEND_MANY_KEYS = new Set(['timeoutMs', 'delayMs', 'ttlMs']);
 const READ_KEYS = new Set(['offset', 'maxRecords', 'maxBytes']);
 /** The options of `createTopic`, in the order the native side takes their numbers (it declares them). */
 const TOPIC_OPTIONS = topicOptions();
 const TOPIC_KEYS = new Set(TOPIC_OPTIONS);
 const TOPIC_BOOLEANS = new Set(['compact', 'retainUntilAcked']);
+
+/**
+ * A send's `delayMs` and `ttlMs` (queues deliver its records no earlier /
+ * no later than that long after the append), onto the packer.
+ * @param {Packer} packer @param {Record<string, unknown>} o
+ */
+function schedule(packer, o) {
+  if (o.delayMs != null) packer.delayMs = packNumber(o.delayMs, 'delayMs', -1);
+  if (o.ttlMs != null) packer.ttlMs = packNumber(o.ttlMs, 'ttlMs', -1);
+}
+
+/**
+ * The settings of a subscription as the JS API shows them.
+ * @param {any} s the parsed `logpond_js::settings_json`
+ */
+function settingsOf(s) {
+  return {
+    ackTimeoutMs: s.ackTimeoutMs,
+    maxDeliveries: s.maxDeliveries,
+    deadLetterTopic: s.deadLetterTopic,
+    retryBackoffMs: s.retryBackoffMs,
+  };
+}
+
+const UPDATE_KEYS = new Set(['ackTimeoutMs', 'maxDeliveries', 'deadLetterTopic', 'retryBackoffMs']);
 
 /**
  * One `createTopic` option as its number crosses: NaN when absent,
@@ -148,6 +177,51 @@ export class Pond {
     return { name, partitions, config };
   }
 
+  /**
+   * A queue subscription's backlog, in-flight, dead-lettered, parked and
+   * expired counts, the age of its oldest unacked record (ms) and its
+   * stored settings — read without attaching to it.
+   * @param {string} topic @param {string} subscription
+   */
+  describeSubscription(topic, subscription) {
+    checkString(topic, 'topic');
+    checkString(subscription, 'subscription');
+    const s = JSON.parse(call(() => this.#b.describeSubscription(topic, subscription)));
+    return {
+      topic: s.topic,
+      subscription: s.subscription,
+      backlog: s.backlog,
+      inFlight: s.inFlight,
+      deadLettered: s.deadLettered,
+      parked: s.parked,
+      expired: s.expired,
+      oldestUnackedAgeMs: s.oldestUnackedAgeMs,
+      settings: settingsOf(s.settings),
+    };
+  }
+
+  /**
+   * Changes a subscription's stored settings; every consumer, in any
+   * process, uses them from its next call. An absent option stays as it
+   * is; `null` removes `maxDeliveries`, `deadLetterTopic` or
+   * `retryBackoffMs`. Returns the settings now stored.
+   * @param {string} topic @param {string} subscription
+   * @param {{ ackTimeoutMs?: number, maxDeliveries?: number | null, deadLetterTopic?: string | null, retryBackoffMs?: [number, number] | null }} options
+   */
+  updateSubscription(topic, subscription, options) {
+    checkString(topic, 'topic');
+    checkString(subscription, 'subscription');
+    const o = checkOptions(options, 'updateSubscription options');
+    checkKeys(o, UPDATE_KEYS, 'updateSubscription');
+    // A null (remove) crosses as the core's "none": 0, "" or [0, 0].
+    const ack = o.ackTimeoutMs == null ? undefined : checkNumber(o.ackTimeoutMs, 'ackTimeoutMs');
+    const max = o.maxDeliveries === null ? 0 : o.maxDeliveries === undefined ? undefined : checkNumber(o.maxDeliveries, 'maxDeliveries');
+    const dlq = o.deadLetterTopic === null ? '' : o.deadLetterTopic === undefined ? undefined : checkString(o.deadLetterTopic, 'deadLetterTopic');
+    const backoff = o.retryBackoffMs === null ? [0, 0] : o.retryBackoffMs === undefined ? undefined : checkBackoff(o.retryBackoffMs);
+    const s = write(this.#b, true, () => this.#b.updateSubscription(topic, subscription, ack, max, dlq, backoff));
+    return settingsOf(JSON.parse(s));
+  }
+
   /** The consumer groups the pond knows, sorted; joins none. @returns {string[]} */
   groups() {
     return call(() => this.#b.groups());
@@ -217,6 +291,7 @@ export class Pond {
         packNumber(o.timestampMs, 'timestampMs', -1),
         -1,
       );
+      schedule(packer, o);
     }
     if (options != null && options.timeoutMs != null) {
       return this.#sendWaiting(packer, 1, options.timeoutMs).then((meta) => metadata(topic, meta, 1)[0]);
@@ -244,6 +319,7 @@ export class Pond {
     }
     const packer = acquirePacker(topic);
     try {
+      if (options != null) schedule(packer, /** @type {Record<string, unknown>} */ (options));
       const n = records.length;
       for (let i = 0; i < n; i++) {
         const r = records[i];

@@ -4,7 +4,7 @@
 // backend; `subscribe` (subscription.js) pushes deliveries to a handler.
 
 import { errorOf, translate, call, write, kCreate, disposable } from './internal.js';
-import { typeName, checkString, checkNumber, checkOptions, checkKeys, waitOptions, pickOptions } from './check.js';
+import { typeName, checkString, checkNumber, checkOptions, checkKeys, waitOptions, pickOptions, checkBackoff } from './check.js';
 import { unpack } from './records.js';
 import { Subscription, subscribeOptions } from './subscription.js';
 
@@ -16,7 +16,9 @@ import { Subscription, subscribeOptions } from './subscription.js';
  * @typedef {object} QueueBackend
  * @property {(max: number, timeoutMs: number, stopped: () => boolean) => Promise<import('./records.js').Packed>} receive
  * @property {(tokens: Float64Array) => void} ack settles all the tokens (three numbers each), or none
- * @property {(partition: number, offset: number, lease: number, delayMs: number, reason: string | undefined) => void} nack
+ * @property {(partition: number, offset: number, lease: number, delayMs: number | undefined, reason: string | undefined) => void} nack
+ *   (no `delayMs`: the subscription's retry backoff, or at once)
+ * @property {(partition: number, offset: number, lease: number, ms: number) => number} extend the new lease deadline (epoch ms)
  * @property {(partition: number, offset: number, lease: number, reason: string) => void} nackFailed
  * @property {() => number} backlog
  * @property {() => number} inFlight
@@ -31,14 +33,16 @@ const QUEUE_KEYS = new Set([
   'ackTimeoutMs',
   'maxDeliveries',
   'deadLetterTopic',
+  'retryBackoffMs',
   'maxInFlight',
   'startAtEnd',
 ]);
 const NACK_KEYS = new Set(['delayMs', 'reason']);
+const EXTEND_KEYS = new Set(['ackTimeoutMs']);
 
 /**
  * The options of `pond.queue(topic, options)`, type-checked (absent ones
- * are left out: the core's defaults apply).
+ * are left out: the stored settings, or the core's defaults, apply).
  * @param {unknown} options
  */
 function queueOptions(options) {
@@ -52,13 +56,16 @@ function queueOptions(options) {
     ...pickOptions(o, ['ackTimeoutMs', 'maxDeliveries', 'maxInFlight'], ['startAtEnd']),
   };
   if (o.deadLetterTopic != null) out.deadLetterTopic = checkString(o.deadLetterTopic, 'deadLetterTopic');
+  if (o.retryBackoffMs != null) out.retryBackoffMs = checkBackoff(o.retryBackoffMs);
   return out;
 }
 
 /** @type {(q: Queue, tokens: Float64Array) => void} */
 let ackTokens;
-/** @type {(q: Queue, token: Float64Array, delayMs: number, reason: string | undefined) => void} */
+/** @type {(q: Queue, token: Float64Array, delayMs: number | undefined, reason: string | undefined) => void} */
 let nackToken;
+/** @type {(q: Queue, token: Float64Array, ms: number) => number} */
+let extendToken;
 /** @type {(q: Queue, token: Float64Array, reason: string) => void} */
 export let nackFailedToken;
 /** @type {(d: Delivery) => { queue: Queue, token: Float64Array }} */
@@ -108,11 +115,14 @@ export class Delivery {
 
   /**
    * Returns it to the subscription, deliverable again after `delayMs`
-   * (default 0); `reason` goes into a dead letter's `logpond.dlq.reason`.
+   * (without one: after the subscription's `retryBackoffMs`, or at once
+   * behind the records already waiting); `reason` goes into a dead
+   * letter's `logpond.dlq.reason`.
    * @param {{ delayMs?: number, reason?: string }} [options]
    */
   nack(options) {
-    let delayMs = 0;
+    /** @type {number | undefined} */
+    let delayMs;
     let reason;
     if (options != null) {
       const o = checkOptions(options, 'nack options');
@@ -122,6 +132,18 @@ export class Delivery {
     }
     nackToken(this.#queue, this.#token, delayMs, reason);
     this.#done = true;
+  }
+
+  /**
+   * Keeps it leased for `ackTimeoutMs` more from now (a long job; SQS's
+   * ChangeMessageVisibility). Throws `LeaseExpired` when the lease already
+   * ended. Returns the new deadline (epoch ms of the pond's clock).
+   * @param {{ ackTimeoutMs: number }} options
+   */
+  extend(options) {
+    const o = checkOptions(options, 'extend options');
+    checkKeys(o, EXTEND_KEYS, 'extend');
+    return extendToken(this.#queue, this.#token, checkNumber(o.ackTimeoutMs, 'ackTimeoutMs'));
   }
 
   toString() {
@@ -285,11 +307,12 @@ export class Queue {
    * `concurrency` (default 1) at a time. A handler that resolves (or
    * returns) acks the delivery; one that rejects (or throws) nacks it,
    * with the error's message as reason: it comes back after `nackDelayMs`,
-   * or by default after a backoff (1 s, doubling per delivery, at most
-   * 60 s), so one failing record never spins.
-   * A handler may also ack or nack by itself. Failures to settle (and
-   * receive failures that end the subscription) go to `onError` (default:
-   * a warning). `await sub.stop()` stops receiving and waits for running
+   * or by default after the subscription's `retryBackoffMs` or, with none,
+   * a backoff (1 s, doubling per delivery, at most 60 s), so one failing
+   * record never spins.
+   * A handler may also ack or nack by itself. A handler's failure, a
+   * failure to settle and a receive failure that ends the subscription go
+   * to `onError(error, delivery)` (default: a warning). `await sub.stop()` stops receiving and waits for running
    * handlers. The subscription also ends when the queue consumer or its
    * pond is closed.
    * @param {(delivery: Delivery) => unknown} handler
@@ -353,6 +376,7 @@ export class Queue {
   static {
     ackTokens = (q, tokens) => q.#write(() => q.#q.ack(tokens));
     nackToken = (q, t, delayMs, reason) => q.#write(() => q.#q.nack(t[0], t[1], t[2], delayMs, reason));
+    extendToken = (q, t, ms) => q.#write(() => q.#q.extend(t[0], t[1], t[2], ms));
     nackFailedToken = (q, t, reason) => q.#write(() => q.#q.nackFailed(t[0], t[1], t[2], reason));
   }
 }

@@ -13,7 +13,8 @@ const INITIAL_SLOTS = 8 * 1024;
 /** Scratch kept between calls at most this big (larger batches allocate). */
 const KEEP_BYTES = 4 * 1024 * 1024;
 /** Numbers before the records' in the packed metadata: slots, topic length, count. */
-const HEADER_SLOTS = 3;
+/** `slots, topicLength, count, delayMs, ttlMs` (see `logpond_js::SEND_HEADER`). */
+const HEADER_SLOTS = 5;
 /** Topic names as utf-8, by name (bounded). */
 const topicBytes = new Map();
 const encoder = new TextEncoder();
@@ -40,6 +41,9 @@ export class Packer {
     this.topicLength = 0;
     /** @type {string | null} the topic whose name leads the bytes */
     this.topic = null;
+    /** A send's `delayMs` and `ttlMs` (NaN: none), for every record it packs. */
+    this.delayMs = NaN;
+    this.ttlMs = NaN;
   }
 
   /** @param {number} slots @param {number} bytes */
@@ -63,6 +67,8 @@ export class Packer {
   /** Starts packing records for `topic` (a checked string). @param {string} topic */
   reset(topic) {
     this.m = HEADER_SLOTS;
+    this.delayMs = NaN;
+    this.ttlMs = NaN;
     // The topic name leads the bytes; the last one packed is still there.
     if (topic !== this.topic) {
       let name = topicBytes.get(topic);
@@ -84,6 +90,8 @@ export class Packer {
     meta[0] = this.slots;
     meta[1] = this.topicLength;
     meta[2] = count;
+    meta[3] = this.delayMs;
+    meta[4] = this.ttlMs;
   }
 
   /** Drops scratch a big batch grew, once the call is done. */

@@ -164,7 +164,10 @@ export class Subscription {
       error = e;
     }
     if (ok) this.handled++;
-    else this.failed++;
+    else {
+      this.failed++;
+      this.#report(error, d); // never silently: the retry comes after a backoff
+    }
     if (d.done) return; // the handler settled it
     try {
       if (ok) d.ack();

@@ -285,7 +285,7 @@ export const tests = [
         if (text(d.record.value) === 'bad') throw new Error('no');
         done.push(text(d.record.value));
       },
-      { concurrency: 2, onError: (e) => errors.push(e) },
+      { concurrency: 2, onError: (e, d) => errors.push([/** @type {Error} */ (e).message, d && text(d.record.value)]) },
     );
     check.equal(sub.queue, q);
     check.equal(sub.running, true);
@@ -297,7 +297,8 @@ export const tests = [
     check.equal(sub.stopped, true);
     check.deepEqual(done.sort(), ['a', 'b', 'c']);
     check.equal(sub.failed, 1);
-    check.deepEqual(errors, []);
+    // A failing handler is reported, never silent (and its record backs off).
+    check.deepEqual(errors, [['no', 'bad']]);
     check.equal(q.backlog(), 1); // the failed one, not settled
     check.equal((await check.error(() => q.subscribe(42))).name, 'TypeError');
     await pond.close();
@@ -342,6 +343,62 @@ export const tests = [
     check.equal((await check.error(() => pond.read('t', 0, { ofset: 1 }))).name, 'TypeError');
     check.equal((await check.error(() => pond.consumer({ group: 'g', topics: ['t'], timeout: 1 }))).name, 'TypeError');
     check.equal((await check.error(() => pond.queue('t', { subscription: 's', ackTimeoutMs: 0 }))).code, 'INVALID_ARGUMENT');
+    check.equal((await check.error(() => pond.queue('t', { subscription: 's', retryBackoffMs: 5 }))).name, 'TypeError');
+    check.equal((await check.error(() => pond.updateSubscription('t', 's', { maxDelivery: 1 }))).name, 'TypeError');
+    await pond.close();
+  }],
+
+  ['queue settings are stored; updateSubscription changes them; null removes one', async (lp) => {
+    const pond = lp.Pond.memory();
+    pond.createTopic('jobs');
+    pond.queue('jobs', { subscription: 'w', maxDeliveries: 2, retryBackoffMs: [100, 400] }).close();
+    const bare = pond.queue('jobs', 'w'); // just to look: changes nothing
+    check.deepEqual(pond.describeSubscription('jobs', 'w').settings, {
+      ackTimeoutMs: 30000,
+      maxDeliveries: 2,
+      deadLetterTopic: null,
+      retryBackoffMs: [100, 400],
+    });
+    const e = await check.error(() => pond.queue('jobs', { subscription: 'w', maxDeliveries: 5 }));
+    check.equal(e.name, 'InvalidArgument');
+    check.ok(/max_deliveries = 2; this attach asks for 5/.test(e.message), e.message);
+    const now = pond.updateSubscription('jobs', 'w', { deadLetterTopic: 'jobs.dlq', maxDeliveries: null, retryBackoffMs: null });
+    check.deepEqual(now, { ackTimeoutMs: 30000, maxDeliveries: null, deadLetterTopic: 'jobs.dlq', retryBackoffMs: null });
+    check.ok(pond.topics().includes('jobs.dlq'));
+    check.equal((await check.error(() => pond.updateSubscription('jobs', 'nope', { maxDeliveries: 1 }))).name, 'TopicNotFound');
+    bare.close();
+    await pond.close();
+  }],
+
+  ['extend, delayMs and ttlMs, retry backoff and describeSubscription', async (lp) => {
+    const clock = new lp.ManualClock(1_000_000);
+    const pond = lp.Pond.memory({ clock });
+    pond.createTopic('jobs');
+    const q = pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 1000, retryBackoffMs: [100, 100] });
+    const later = pond.send('jobs', 'later', { delayMs: 2000 });
+    pond.send('jobs', 'job');
+    const [d, none] = await q.receive({ maxMessages: 10 });
+    check.equal(text(d.record.value), 'job', 'the delayed record waits; the one behind it does not');
+    check.equal(none, undefined);
+    pond.sendMany('jobs', ['soon gone'], { ttlMs: 500 });
+    clock.advance(900);
+    check.equal(d.extend({ ackTimeoutMs: 5000 }), clock.nowMs() + 5000);
+    clock.advance(1100);
+    const info = pond.describeSubscription('jobs', 'w');
+    check.deepEqual([info.backlog, info.inFlight, info.expired, info.parked], [3, 1, 0, 0]);
+    check.equal(info.oldestUnackedAgeMs, 2000);
+    const got = await q.receive({ maxMessages: 10 });
+    check.deepEqual(got.map((g) => text(g.record.value)), ['later'], 'due now; the expired one is never delivered');
+    check.equal(later.offset, got[0].record.offset);
+    check.deepEqual(q.parked().map((p) => p.reason), ['expired']);
+    got[0].nack(); // the retry backoff: 100 ms
+    check.deepEqual(await q.receive(), []);
+    clock.advance(100);
+    check.equal((await q.receive())[0].deliveryCount, 2);
+    d.ack();
+    clock.advance(10_000);
+    check.equal((await check.error(() => d.extend({ ackTimeoutMs: 1 }))).name, 'LeaseExpired');
+    check.equal((await check.error(() => pond.send('jobs', 'x', { ttlMs: 0 }))).code, 'INVALID_ARGUMENT');
     await pond.close();
   }],
 ];

@@ -56,6 +56,16 @@ function recordInput(v) {
   return { value: v.value ?? null, ...optionsOf({ ...v, value: null }, []) };
 }
 
+/** A subscription's settings as the scenario files write them. @param {any} s */
+function settingsJson(s) {
+  return {
+    ack_timeout_ms: s.ackTimeoutMs,
+    max_deliveries: s.maxDeliveries,
+    dead_letter_topic: s.deadLetterTopic,
+    retry_backoff_ms: s.retryBackoffMs,
+  };
+}
+
 /**
  * Runs one scenario against the package `lp`; resolves with the failures
  * (empty when it passes).
@@ -107,7 +117,7 @@ export async function runScenario(lp, scenario, storage) {
       }
       case 'send_many':
         return pond
-          .sendMany(s.topic, s.records.map(recordInput))
+          .sendMany(s.topic, s.records.map(recordInput), optionsOf(s, ['topic', 'records']))
           .map((/** @type {any} */ m) => ({ partition: m.partition, offset: m.offset, timestamp_ms: m.timestampMs }));
       case 'read':
         return pond.read(s.topic, s.partition, { offset: s.offset, maxRecords: s.max_records ?? 500 }).map(recordJson);
@@ -171,10 +181,38 @@ export async function runScenario(lp, scenario, storage) {
         queue(s); // the step names a known queue
         for (const d of s.index != null ? [all[s.index]] : all) {
           if (s.op === 'ack') d.ack();
-          else d.nack({ delayMs: s.delay_ms ?? 0 });
+          else d.nack(s.delay_ms != null ? { delayMs: s.delay_ms } : undefined);
         }
         return undefined;
       }
+      case 'extend': {
+        const all = named(deliveries, s.deliveries, 'deliveries labelled');
+        queue(s);
+        all[s.index ?? 0].extend({ ackTimeoutMs: s.ms });
+        return undefined;
+      }
+      case 'update_subscription':
+        return settingsJson(pond.updateSubscription(s.topic, s.subscription, optionsOf(s, ['topic', 'subscription'])));
+      case 'describe_subscription': {
+        const i = pond.describeSubscription(s.topic, s.subscription);
+        return {
+          topic: i.topic,
+          subscription: i.subscription,
+          backlog: i.backlog,
+          in_flight: i.inFlight,
+          dead_lettered: i.deadLettered,
+          parked: i.parked,
+          expired: i.expired,
+          oldest_unacked_age_ms: i.oldestUnackedAgeMs,
+          settings: settingsJson(i.settings),
+        };
+      }
+      case 'subscriptions':
+        return pond.subscriptions(s.topic);
+      case 'parked':
+        return queue(s)
+          .parked()
+          .map((/** @type {any} */ p) => ({ partition: p.partition, offset: p.offset, delivery_count: p.deliveryCount, reason: p.reason }));
       case 'backlog':
         return queue(s).backlog();
       case 'in_flight':

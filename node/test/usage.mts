@@ -16,6 +16,8 @@ import logpond, {
   type PartitionLag,
   type SkippedRange,
   type ParkedRecord,
+  type SubscriptionInfo,
+  type SubscriptionSettings,
   type LogRecord,
   type RecordMetadata,
   type TopicInfo,
@@ -167,8 +169,21 @@ if (d) {
   d.ack();
   d.nack({ delayMs: 1000, reason: 'busy' });
   d.nack();
-  void [rec, count, done, same];
+  const deadline: number = d.extend({ ackTimeoutMs: 60_000 });
+  void [rec, count, done, same, deadline];
 }
+mem.queue('orders', { subscription: 'retrying', retryBackoffMs: [1000, 60_000] });
+const subInfo: SubscriptionInfo = mem.describeSubscription('orders', 'workers');
+const age: number | null = subInfo.oldestUnackedAgeMs;
+const stored: SubscriptionSettings = mem.updateSubscription('orders', 'workers', { maxDeliveries: null, ackTimeoutMs: 5000 });
+const counts: number = subInfo.backlog + subInfo.inFlight + subInfo.deadLettered + subInfo.parked + subInfo.expired;
+mem.send('orders', 'later', { delayMs: 5000, ttlMs: 60_000 });
+mem.sendMany('orders', ['a', 'b'], { ttlMs: 1000 });
+void [age, stored.retryBackoffMs, counts];
+// @ts-expect-error a retry backoff is [initialMs, maxMs]
+mem.queue('orders', { subscription: 'x', retryBackoffMs: 1000 });
+// @ts-expect-error extend needs the new lease length
+d?.extend();
 const batch: Delivery[] = await q.receive({ maxMessages: 100, timeoutMs: 50 });
 q.ackMany(batch);
 for await (const delivery of q) {

@@ -67,6 +67,12 @@ export function pondBackend(w, hub, touched) {
   return {
     ...methods(w, ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'read', 'offsets', 'groups', 'describeGroup']),
     ...methods(w, ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
+    describeSubscription: (/** @type {string} */ t, /** @type {string} */ s) => w.describeSubscription(t, s),
+    updateSubscription(/** @type {any[]} */ ...args) {
+      const settings = w.updateSubscription(...args);
+      touched(true);
+      return settings;
+    },
     changed: touched,
     send: (/** @type {any} */ packer) => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)),
     /** Re-attempted whenever the pond changes (an ack makes room); a refused attempt changes nothing, so wakes nobody. */
@@ -100,7 +106,7 @@ export function pondBackend(w, hub, touched) {
       ),
     queue: (/** @type {string} */ topic, /** @type {any} */ o) =>
       queueBackend(
-        w.queue(topic, o.subscription, o.ackTimeoutMs, o.maxDeliveries, o.deadLetterTopic, o.maxInFlight, o.startAtEnd),
+        w.queue(topic, o.subscription, o.ackTimeoutMs, o.maxDeliveries, o.deadLetterTopic, o.retryBackoffMs, o.maxInFlight, o.startAtEnd),
         hub,
         touched,
       ),
@@ -176,9 +182,14 @@ function queueBackend(q, hub, touched) {
     receive: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       hub.wait(() => attempt(max), stopped, timeoutMs).then((r) => r ?? NOTHING),
     ...methods(q, ['ack', 'backlog', 'inFlight', 'skipDamaged', 'parked']),
-    nack(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {number} */ delay, /** @type {string | undefined} */ reason) {
+    nack(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {number | undefined} */ delay, /** @type {string | undefined} */ reason) {
       q.nack(p, o, l, delay, reason);
       hub.dueChanged();
+    },
+    extend(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {number} */ ms) {
+      const deadline = q.extend(p, o, l, ms);
+      hub.dueChanged();
+      return deadline;
     },
     nackFailed(/** @type {number} */ p, /** @type {number} */ o, /** @type {number} */ l, /** @type {string} */ reason) {
       q.nackFailed(p, o, l, reason);

@@ -10,6 +10,7 @@ import {
   type Delivery,
   type RecordMetadata,
   type TopicInfo,
+  type SubscriptionInfo,
   type PondFile,
 } from 'logpond-web';
 
@@ -71,9 +72,15 @@ export async function usage(): Promise<void> {
     const rec: LogRecord = d.record;
     d.ack();
     d.nack({ delayMs: 1000, reason: 'later' });
+    const deadline: number = d.extend({ ackTimeoutMs: 60_000 });
     void count;
     void rec;
+    void deadline;
   }
+  const subInfo: SubscriptionInfo = pond.describeSubscription('orders', 'workers');
+  const settings = pond.updateSubscription('orders', 'workers', { retryBackoffMs: [500, 30_000], deadLetterTopic: null });
+  pond.send('orders', 'later', { delayMs: 5000, ttlMs: 60_000 });
+  void [subInfo.oldestUnackedAgeMs, settings.maxDeliveries];
   for await (const delivery of q) {
     delivery.ack();
     break;

@@ -206,26 +206,85 @@ pub fn consumer_config(
 }
 
 /// A queue consumer's configuration from the options JS gives
-/// (`pond.queue`): absent ones take the core's defaults.
+/// (`pond.queue`): absent settings are the stored ones (on first attach,
+/// the defaults); an absent `maxInFlight` or `startAtEnd`, the default.
+#[allow(clippy::too_many_arguments)] // the options, one by one
 pub fn queue_config(
     subscription: String,
     ack_timeout_ms: Option<f64>,
     max_deliveries: Option<f64>,
     dead_letter_topic: Option<String>,
+    retry_backoff_ms: Option<&[f64]>,
     max_in_flight: Option<f64>,
     start_at_end: Option<bool>,
 ) -> Result<QueueConfig> {
     let mut c = QueueConfig::new(subscription);
-    if let Some(ms) = ack_timeout_ms {
-        c.ack_timeout_ms = to_i64("ackTimeoutMs", ms)?;
-    }
+    c.ack_timeout_ms = ack_timeout_ms.map(|ms| to_i64("ackTimeoutMs", ms)).transpose()?;
     c.max_deliveries = max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?;
     c.dead_letter_topic = dead_letter_topic;
+    c.retry_backoff_ms = retry_backoff_ms.map(backoff).transpose()?;
     if let Some(m) = max_in_flight {
         c.max_in_flight = to_usize("maxInFlight", m)?;
     }
     c.start_at_end = start_at_end.unwrap_or(c.start_at_end);
     Ok(c)
+}
+
+/// A `retryBackoffMs`: `[initial, max]` milliseconds.
+fn backoff(pair: &[f64]) -> Result<(i64, i64)> {
+    match pair {
+        [initial, max] => Ok((to_i64("retryBackoffMs", *initial)?, to_i64("retryBackoffMs", *max)?)),
+        _ => Err(invalid("retryBackoffMs must be [initialMs, maxMs]")),
+    }
+}
+
+/// A change of a subscription's settings from the options JS gives
+/// (`pond.updateSubscription`): absent ones stay; the JS layer passes a
+/// `null` (remove) as `maxDeliveries` 0, `deadLetterTopic` "" and
+/// `retryBackoffMs` [0, 0].
+pub fn settings_update(
+    ack_timeout_ms: Option<f64>,
+    max_deliveries: Option<f64>,
+    dead_letter_topic: Option<String>,
+    retry_backoff_ms: Option<&[f64]>,
+) -> Result<logpond::SettingsUpdate> {
+    Ok(logpond::SettingsUpdate {
+        ack_timeout_ms: ack_timeout_ms.map(|ms| to_i64("ackTimeoutMs", ms)).transpose()?,
+        max_deliveries: max_deliveries
+            .map(|m| to_u32("maxDeliveries", m))
+            .transpose()?
+            .map(|m| Some(m).filter(|m| *m > 0)),
+        dead_letter_topic: dead_letter_topic.map(|t| Some(t).filter(|t| !t.is_empty())),
+        retry_backoff_ms: retry_backoff_ms
+            .map(backoff)
+            .transpose()?
+            .map(|b| Some(b).filter(|b| *b != (0, 0))),
+    })
+}
+
+/// A subscription's settings as the JSON the JS layer parses: `{
+/// ackTimeoutMs, maxDeliveries, deadLetterTopic, retryBackoffMs }` (`null`
+/// for none; the backoff as `[initialMs, maxMs]`).
+pub fn settings_json(s: &logpond::SubscriptionSettings) -> serde_json::Value {
+    serde_json::json!({
+        "ackTimeoutMs": s.ack_timeout_ms, "maxDeliveries": s.max_deliveries,
+        "deadLetterTopic": s.dead_letter_topic,
+        "retryBackoffMs": s.retry_backoff_ms.map(|(i, m)| [i, m]),
+    })
+}
+
+/// A queue subscription described (`Pond::describe_subscription`), as the
+/// JSON the JS layer parses: `{ topic, subscription, backlog, inFlight,
+/// deadLettered, parked, expired, oldestUnackedAgeMs, settings }`. Every
+/// number is a safe JS integer, or the call fails.
+pub fn subscription_json(i: &logpond::SubscriptionInfo) -> Result<String> {
+    Ok(serde_json::json!({
+        "topic": i.topic, "subscription": i.subscription, "backlog": from_u64(i.backlog)?,
+        "inFlight": from_u64(i.in_flight)?, "deadLettered": from_u64(i.dead_lettered)?,
+        "parked": from_u64(i.parked)?, "expired": from_u64(i.expired)?,
+        "oldestUnackedAgeMs": i.oldest_unacked_age_ms, "settings": settings_json(&i.settings),
+    })
+    .to_string())
 }
 
 /// Numbers per record in a packed send, before its headers:
@@ -279,15 +338,18 @@ pub fn unpack_new_records<'a>(
             headers,
             partition: if partition.is_nan() { None } else { Some(to_u32("partition", partition)?) },
             timestamp_ms: if ts.is_nan() { None } else { Some(to_i64("timestampMs", ts)?) },
+            delay_ms: None,
+            ttl_ms: None,
         });
     }
     Ok(records)
 }
 
 /// Numbers before the records' in a packed send: `slots, topicLength,
-/// count` (`slots`: the capacity of the numbers' part when numbers and
-/// bytes travel in one buffer, as from Node).
-pub const SEND_HEADER: usize = 3;
+/// count, delayMs, ttlMs` (`slots`: the capacity of the numbers' part when
+/// numbers and bytes travel in one buffer, as from Node; `delayMs` and
+/// `ttlMs` apply to every record, NaN: none).
+pub const SEND_HEADER: usize = 5;
 
 /// Numbers per sent record written back: `partition, offset, timestampMs`.
 pub const NUMBERS_PER_SENT: usize = 3;
@@ -305,7 +367,22 @@ pub fn unpack_send<'a>(
     let count = to_usize("count", number(2).ok_or_else(malformed)?)?;
     let (topic, data) = bytes.split_at_checked(topic_len).ok_or_else(malformed)?;
     let topic = std::str::from_utf8(topic).map_err(|_| invalid("the topic name is not valid utf-8"))?;
-    let records = unpack_new_records(|i| number(SEND_HEADER + i), data, count)?;
+    let mut records = unpack_new_records(|i| number(SEND_HEADER + i), data, count)?;
+    let millis = |what: &str, i: usize| -> Result<Option<i64>> {
+        let v = number(i).ok_or_else(malformed)?;
+        if v.is_nan() {
+            Ok(None)
+        } else {
+            to_i64(what, v).map(Some)
+        }
+    };
+    let (delay_ms, ttl_ms) = (millis("delayMs", 3)?, millis("ttlMs", 4)?);
+    if delay_ms.is_some() || ttl_ms.is_some() {
+        for r in &mut records {
+            r.delay_ms = delay_ms;
+            r.ttl_ms = ttl_ms;
+        }
+    }
     Ok((topic, records))
 }
 
@@ -433,11 +510,19 @@ mod tests {
 
     #[test]
     fn sends_unpack_and_records_pack_for_js() {
-        let numbers = [0.0, 1.0, 1.0, 1.0, -1.0, 0.0, f64::NAN, f64::NAN];
+        let numbers = [0.0, 1.0, 1.0, f64::NAN, f64::NAN, 1.0, -1.0, 0.0, f64::NAN, f64::NAN];
         let (topic, records) = unpack_send(|i| numbers.get(i).copied(), b"tv").unwrap();
         assert_eq!((topic, records.len(), records[0].value), ("t", 1, Some(&b"v"[..])));
+        assert_eq!((records[0].delay_ms, records[0].ttl_ms), (None, None));
         assert!(unpack_send(|i| numbers.get(i).copied(), b"").is_err());
         assert!(unpack_send(|i| [0.0, 1.0, 1.0].get(i).copied(), &[0xff, b'v']).is_err());
+        // A send's delayMs and ttlMs apply to every record; a fraction is refused.
+        let mut scheduled = numbers;
+        (scheduled[3], scheduled[4]) = (500.0, 60_000.0);
+        let (_, records) = unpack_send(|i| scheduled.get(i).copied(), b"tv").unwrap();
+        assert_eq!((records[0].delay_ms, records[0].ttl_ms), (Some(500), Some(60_000)));
+        scheduled[3] = 0.5;
+        assert!(unpack_send(|i| scheduled.get(i).copied(), b"tv").is_err());
         let record = Record {
             topic: "t".into(),
             partition: 3,

@@ -104,6 +104,41 @@ pub fn describe_group(h: &Handle, group: String) -> Result<String> {
     guard(|| logpond_js::group_json(&h.pond.describe_group(&group).map_err(core_err)?).map_err(core_err))
 }
 
+/// A queue subscription described without attaching to it, as JSON (see
+/// `logpond_js::subscription_json`).
+#[napi]
+pub fn describe_subscription(h: &Handle, topic: String, subscription: String) -> Result<String> {
+    guard(|| {
+        let info = h.pond.describe_subscription(&topic, &subscription).map_err(core_err)?;
+        logpond_js::subscription_json(&info).map_err(core_err)
+    })
+}
+
+/// Changes a subscription's stored settings (see
+/// `logpond_js::settings_update`); returns the settings now stored, as JSON.
+#[napi]
+pub fn update_subscription(
+    h: &Handle,
+    topic: String,
+    subscription: String,
+    ack_timeout_ms: Option<f64>,
+    max_deliveries: Option<f64>,
+    dead_letter_topic: Option<String>,
+    retry_backoff_ms: Option<Vec<f64>>,
+) -> Result<String> {
+    guard(|| {
+        let update = logpond_js::settings_update(
+            ack_timeout_ms,
+            max_deliveries,
+            dead_letter_topic,
+            retry_backoff_ms.as_deref(),
+        )
+        .map_err(core_err)?;
+        let settings = h.pond.update_subscription(&topic, &subscription, &update).map_err(core_err)?;
+        Ok(logpond_js::settings_json(&settings).to_string())
+    })
+}
+
 #[napi]
 pub fn delete_topic(h: &Handle, name: String) -> Result<()> {
     guard(|| h.pond.delete_topic(&name).map_err(core_err))
@@ -284,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_packed_send_writes_its_metadata_back() {
-        let mut buf = bytes(&[8.0, 1.0, 1.0, 1.0, -1.0, 0.0, f64::NAN, f64::NAN]);
+        let mut buf = bytes(&[10.0, 1.0, 1.0, f64::NAN, f64::NAN, 1.0, -1.0, 0.0, f64::NAN, f64::NAN]);
         buf.extend_from_slice(b"tv");
         let sent = |topic: &str, records: &[NewRecord<'_>]| {
             assert_eq!((topic, records.len()), ("t", 1));

@@ -27,6 +27,7 @@ pub struct QueueOptions {
     pub ack_timeout_ms: Option<f64>,
     pub max_deliveries: Option<f64>,
     pub dead_letter_topic: Option<String>,
+    pub retry_backoff_ms: Option<Vec<f64>>,
     pub max_in_flight: Option<f64>,
     pub start_at_end: Option<bool>,
 }
@@ -34,14 +35,16 @@ pub struct QueueOptions {
 impl QueueOptions {
     fn to_config(&self) -> Result<QueueConfig> {
         let o = self;
-        let c = (
+        logpond_js::queue_config(
+            o.subscription.clone(),
             o.ack_timeout_ms,
             o.max_deliveries,
             o.dead_letter_topic.clone(),
+            o.retry_backoff_ms.as_deref(),
             o.max_in_flight,
             o.start_at_end,
-        );
-        logpond_js::queue_config(o.subscription.clone(), c.0, c.1, c.2, c.3, c.4).map_err(core_err)
+        )
+        .map_err(core_err)
     }
 }
 
@@ -134,20 +137,21 @@ pub fn queue_ack(q: &QHandle, tokens: Float64Array) -> Result<()> {
     })
 }
 
-/// Returns a delivery, deliverable again after `delayMs`; `reason` goes
-/// into a dead letter's `logpond.dlq.reason`.
+/// Returns a delivery, deliverable again after `delayMs` (none: after the
+/// subscription's retry backoff, or at once); `reason` goes into a dead
+/// letter's `logpond.dlq.reason`.
 #[napi]
 pub fn queue_nack(
     q: &QHandle,
     partition: f64,
     offset: f64,
     lease_id: f64,
-    delay_ms: f64,
+    delay_ms: Option<f64>,
     reason: Option<String>,
 ) -> Result<()> {
     guard(|| {
         let token = token(partition, offset, lease_id)?;
-        let delay = to_i64("delayMs", delay_ms)?;
+        let delay = delay_ms.map(|ms| to_i64("delayMs", ms)).transpose()?;
         match &reason {
             Some(reason) => q.shared.queue.nack_with_reason(token, delay, reason),
             None => q.shared.queue.nack(token, delay),
@@ -156,8 +160,20 @@ pub fn queue_nack(
     })
 }
 
+/// Pushes a delivery's lease deadline to now + `ms`; returns the new
+/// deadline (epoch ms). `LeaseExpired` when the lease already ended.
+#[napi]
+pub fn queue_extend(q: &QHandle, partition: f64, offset: f64, lease_id: f64, ms: f64) -> Result<f64> {
+    guard(|| {
+        let token = token(partition, offset, lease_id)?;
+        let deadline = q.shared.queue.extend(token, to_i64("ackTimeoutMs", ms)?).map_err(core_err)?;
+        Ok(deadline as f64)
+    })
+}
+
 /// Returns a delivery whose handler failed: deliverable again after the
-/// core's failure backoff for its delivery count.
+/// subscription's retry backoff (or the core's failure backoff) for its
+/// delivery count.
 #[napi]
 pub fn queue_nack_failed(
     q: &QHandle,
@@ -278,14 +294,19 @@ mod tests {
             ack_timeout_ms: None,
             max_deliveries: None,
             dead_letter_topic: None,
+            retry_backoff_ms: None,
             max_in_flight: None,
             start_at_end: None,
         };
-        assert!(base().to_config().is_ok_and(|c| c.ack_timeout_ms == 30_000 && c.max_in_flight == 100));
+        assert!(base().to_config().is_ok_and(|c| c.ack_timeout_ms.is_none() && c.max_in_flight == 100));
+        let backoff = QueueOptions { retry_backoff_ms: Some(vec![100.0, 800.0]), ..base() };
+        assert!(backoff.to_config().is_ok_and(|c| c.retry_backoff_ms == Some((100, 800))));
         for o in [
             QueueOptions { max_deliveries: Some(-1.0), ..base() },
             QueueOptions { max_in_flight: Some(0.5), ..base() },
             QueueOptions { ack_timeout_ms: Some(f64::INFINITY), ..base() },
+            QueueOptions { retry_backoff_ms: Some(vec![100.0]), ..base() },
+            QueueOptions { retry_backoff_ms: Some(vec![0.5, 1.0]), ..base() },
         ] {
             assert!(o.to_config().is_err());
         }

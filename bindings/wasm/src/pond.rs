@@ -331,19 +331,49 @@ impl WasmPond {
         ack_timeout_ms: Option<f64>,
         max_deliveries: Option<f64>,
         dead_letter_topic: Option<String>,
+        retry_backoff_ms: Option<Vec<f64>>,
         max_in_flight: Option<f64>,
         start_at_end: Option<bool>,
     ) -> JsResult<WasmQueue> {
-        let (dead_letter, in_flight) = (dead_letter_topic, max_in_flight);
         let config = core(logpond_js::queue_config(
             subscription,
             ack_timeout_ms,
             max_deliveries,
-            dead_letter,
-            in_flight,
+            dead_letter_topic,
+            retry_backoff_ms.as_deref(),
+            max_in_flight,
             start_at_end,
         ))?;
         Ok(WasmQueue::new(core(self.pond.queue(topic, config))?))
+    }
+
+    /// A queue subscription described without attaching to it, as JSON
+    /// (`logpond_js::subscription_json`).
+    #[wasm_bindgen(js_name = describeSubscription)]
+    pub fn describe_subscription(&self, topic: &str, subscription: &str) -> JsResult<String> {
+        core(logpond_js::subscription_json(&core(self.pond.describe_subscription(topic, subscription))?))
+    }
+
+    /// Changes a subscription's stored settings (see
+    /// `logpond_js::settings_update`); the settings now stored, as JSON.
+    #[wasm_bindgen(js_name = updateSubscription)]
+    pub fn update_subscription(
+        &self,
+        topic: &str,
+        subscription: &str,
+        ack_timeout_ms: Option<f64>,
+        max_deliveries: Option<f64>,
+        dead_letter_topic: Option<String>,
+        retry_backoff_ms: Option<Vec<f64>>,
+    ) -> JsResult<String> {
+        let update = core(logpond_js::settings_update(
+            ack_timeout_ms,
+            max_deliveries,
+            dead_letter_topic,
+            retry_backoff_ms.as_deref(),
+        ))?;
+        let settings = core(self.pond.update_subscription(topic, subscription, &update))?;
+        Ok(logpond_js::settings_json(&settings).to_string())
     }
 
     pub fn subscriptions(&self, topic: &str) -> JsResult<Vec<String>> {

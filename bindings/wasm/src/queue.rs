@@ -58,18 +58,27 @@ impl WasmQueue {
         partition: f64,
         offset: f64,
         lease: f64,
-        delay_ms: f64,
+        delay_ms: Option<f64>,
         reason: Option<String>,
     ) -> JsResult<()> {
-        let (token, delay) = (token(partition, offset, lease)?, to_i64("delayMs", delay_ms)?);
+        let token = token(partition, offset, lease)?;
+        let delay = delay_ms.map(|ms| to_i64("delayMs", ms)).transpose()?;
         match reason {
             Some(r) => core(self.inner.nack_with_reason(token, delay, &r)),
             None => core(self.inner.nack(token, delay)),
         }
     }
 
-    /// Returns a delivery whose handler failed, after the core's failure
-    /// backoff.
+    /// Pushes a delivery's lease deadline to now + `ms`; returns the new
+    /// deadline (epoch ms). `LeaseExpired` when the lease already ended.
+    pub fn extend(&self, partition: f64, offset: f64, lease: f64, ms: f64) -> JsResult<f64> {
+        let deadline =
+            core(self.inner.extend(token(partition, offset, lease)?, to_i64("ackTimeoutMs", ms)?))?;
+        Ok(deadline as f64)
+    }
+
+    /// Returns a delivery whose handler failed, after the subscription's
+    /// retry backoff (or the core's failure backoff).
     #[wasm_bindgen(js_name = nackFailed)]
     pub fn nack_failed(&self, partition: f64, offset: f64, lease: f64, reason: String) -> JsResult<()> {
         core(self.inner.nack_failed(token(partition, offset, lease)?, &reason))

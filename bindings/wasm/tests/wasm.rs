@@ -24,7 +24,8 @@ fn packed(values: &[&str]) -> (Vec<f64>, Vec<u8>) {
 }
 
 /// `sendPacked` as the JS layer calls it: the send header (`slots,
-/// topicLength, count`) before the records' numbers, the topic before their bytes.
+/// topicLength, count, delayMs, ttlMs`) before the records' numbers, the
+/// topic before their bytes.
 fn send_packed(
     pond: &WasmPond,
     topic: &str,
@@ -32,7 +33,7 @@ fn send_packed(
     data: &[u8],
     count: u32,
 ) -> Result<Vec<f64>, JsValue> {
-    let numbers = [&[0.0, topic.len() as f64, f64::from(count)], meta].concat();
+    let numbers = [&[0.0, topic.len() as f64, f64::from(count), f64::NAN, f64::NAN], meta].concat();
     pond.send_packed(&numbers, &[topic.as_bytes(), data].concat())
 }
 

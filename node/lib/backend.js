@@ -111,6 +111,7 @@ export function pondBackend(h) {
   return {
     ...bound(h, '', ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'offsets', 'groups', 'describeGroup']),
     ...bound(h, '', ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
+    ...bound(h, '', ['describeSubscription', 'updateSubscription']),
     changed() {},
     /** The whole scratch goes: the native side reads only what its numbers describe. */
     send(/** @type {any} */ packer) {
@@ -178,7 +179,7 @@ function queueBackend(q) {
   return {
     receive: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       waitSliced((ms) => native.queueReceive(q, max, ms), timeoutMs, stopped),
-    ...bound(q, 'queue', ['ack', 'nack', 'nackFailed', 'backlog', 'inFlight', 'close']),
+    ...bound(q, 'queue', ['ack', 'nack', 'extend', 'nackFailed', 'backlog', 'inFlight', 'close']),
     skipDamaged: () =>
       native.queueSkipDamaged(q).map((/** @type {any} */ r) => ({ partition: r.partition, fromOffset: r.fromOffset, toOffset: r.toOffset })),
     parked: () =>

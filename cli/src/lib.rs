@@ -8,6 +8,7 @@
 //! on stderr.
 
 mod show;
+mod stat;
 mod when;
 
 use std::io::{BufRead, Write};
@@ -58,6 +59,32 @@ enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// The queue subscriptions of a topic (or of every topic): backlog, in
+    /// flight, dead-lettered, parked, expired, the age of the oldest
+    /// unacked record, and the stored settings. Attaches to none.
+    Subscriptions {
+        topic: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// One line per interval, as `redis-cli --stat`: records appended
+    /// (in) and consumed (out: committed by groups, settled by
+    /// subscriptions) in the interval, the groups' lag and the
+    /// subscriptions' backlog, summed over the pond's topics.
+    Stat(Stat),
+}
+
+#[derive(Args)]
+struct Stat {
+    /// The time between lines (250ms, 1s, 1m).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = when::parse_duration_ms)]
+    interval: i64,
+    /// Stop after COUNT lines (default: until interrupted).
+    #[arg(short = 'n', long = "count", value_name = "COUNT")]
+    count: Option<u64>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -203,7 +230,69 @@ fn run_command(dir: &std::path::Path, command: Command) -> Outcome {
         Command::Verify(JsonFlag { json }) => verify(&reading()?, json, &mut out),
         Command::Groups(JsonFlag { json }) => groups(&reading()?, json, &mut out),
         Command::Lag { group, json } => lag(&reading()?, group, json.json, &mut out),
+        Command::Subscriptions { topic, json } => subscriptions(&reading()?, topic, json.json, &mut out),
+        Command::Stat(args) => stat::run(&reading()?, args.interval, args.count, args.json, &mut out),
     }
+}
+
+fn subscriptions(pond: &Pond, topic: Option<String>, json: bool, out: &mut impl Write) -> Outcome {
+    let topics = match topic {
+        Some(t) => vec![t],
+        None => pond.topics()?,
+    };
+    let mut items = Vec::new();
+    for topic in topics {
+        for name in pond.subscriptions(&topic)? {
+            let i = pond.describe_subscription(&topic, &name)?;
+            let s = &i.settings;
+            let none = || "-".to_string();
+            let count = |n: Option<u32>| n.map_or_else(none, |n| n.to_string());
+            let backoff = s.retry_backoff_ms.map_or_else(none, |(a, b)| {
+                format!("{}..{}", when::format_duration_ms(a), when::format_duration_ms(b))
+            });
+            let row = vec![
+                i.topic.clone(),
+                i.subscription.clone(),
+                i.backlog.to_string(),
+                i.in_flight.to_string(),
+                i.dead_lettered.to_string(),
+                i.parked.to_string(),
+                i.expired.to_string(),
+                i.oldest_unacked_age_ms.map_or_else(none, when::format_duration_ms),
+                when::format_duration_ms(s.ack_timeout_ms),
+                count(s.max_deliveries),
+                s.dead_letter_topic.clone().unwrap_or_else(none),
+                backoff,
+            ];
+            let value = json!({
+                "topic": i.topic, "subscription": i.subscription, "backlog": i.backlog,
+                "in_flight": i.in_flight, "dead_lettered": i.dead_lettered, "parked": i.parked,
+                "expired": i.expired, "oldest_unacked_age_ms": i.oldest_unacked_age_ms,
+                "settings": {
+                    "ack_timeout_ms": s.ack_timeout_ms, "max_deliveries": s.max_deliveries,
+                    "dead_letter_topic": s.dead_letter_topic,
+                    "retry_backoff_ms": s.retry_backoff_ms.map(|(a, b)| [a, b]),
+                },
+            });
+            items.push((value, row));
+        }
+    }
+    let header = [
+        "TOPIC",
+        "SUBSCRIPTION",
+        "BACKLOG",
+        "IN-FLIGHT",
+        "DEAD-LETTERED",
+        "PARKED",
+        "EXPIRED",
+        "OLDEST-UNACKED",
+        "ACK-TIMEOUT",
+        "MAX-DELIVERIES",
+        "DEAD-LETTER-TOPIC",
+        "RETRY-BACKOFF",
+    ];
+    write!(out, "{}", show::listing(json, &header, items))?;
+    Ok(0)
 }
 
 fn groups(pond: &Pond, json: bool, out: &mut impl Write) -> Outcome {

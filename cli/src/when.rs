@@ -19,6 +19,31 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
     n.checked_mul(scale).ok_or_else(|| format!("{text:?} is too long a duration"))
 }
 
+/// A duration for people: `250ms`, `1.5s`, `30s`, `2.5m`, `3h`, `7d`
+/// (at most one decimal).
+pub fn format_duration_ms(ms: i64) -> String {
+    let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+    for (scale, unit) in units {
+        if ms.abs() >= scale {
+            let tenths = (ms as f64 / scale as f64 * 10.0).round() / 10.0;
+            return format!("{tenths}{unit}");
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// The system clock's epoch milliseconds.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The UTC time of day of epoch milliseconds `ms`: `HH:MM:SS`.
+pub fn format_clock(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// Epoch milliseconds of `text`: a duration ago (`10m`), an RFC 3339 time
 /// (`2026-12-01T10:00:00Z`, `2026-12-01T11:00:00.5+01:00`), or epoch
 /// milliseconds (`1764583200000`).
@@ -109,6 +134,16 @@ mod tests {
         for bad in ["", "10", "s", "1.5s", "10 s", "-3s", "10y", "99999999999999999999d"] {
             assert!(parse_duration_ms(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(format_duration_ms(250), "250ms");
+        assert_eq!(format_duration_ms(1_500), "1.5s");
+        assert_eq!(format_duration_ms(30_000), "30s");
+        assert_eq!(format_duration_ms(150_000), "2.5m");
+        assert_eq!(format_duration_ms(604_800_000), "7d");
+        assert_eq!(format_clock(1_796_119_200_500 + 3_723_000), "11:02:03");
     }
 
     #[test]

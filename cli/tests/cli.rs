@@ -39,6 +39,35 @@ fn pond_with_orders() -> tempfile::TempDir {
     dir
 }
 
+/// Kills a child (SIGKILL, by pid) that is still running when its time
+/// is up, so that a hung child fails its test instead of hanging CI. Done
+/// once dropped: a dropped watchdog kills nothing.
+struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    fn kill_after(pid: u32, limit: Duration) -> Watchdog {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = done.clone();
+        std::thread::spawn(move || {
+            let until = Instant::now() + limit;
+            while Instant::now() < until {
+                if seen.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn topics_and_describe_as_tables_and_json() {
     let dir = pond_with_orders();
@@ -254,4 +283,83 @@ fn groups_and_lag_without_joining() {
     // Looking did not rebalance the group.
     assert_eq!(consumer.member_id().unwrap(), member);
     assert_eq!(consumer.poll(100).unwrap().len(), 30 - got.len());
+}
+
+#[test]
+fn subscriptions_show_backlog_counts_and_settings_without_attaching() {
+    let dir = pond_with_orders();
+    {
+        let pond = std::sync::Arc::new(Pond::open(dir.path()).unwrap());
+        let config = logpond::QueueConfig {
+            max_deliveries: Some(3),
+            dead_letter_topic: Some("orders.dlq".into()),
+            retry_backoff_ms: Some((1_000, 60_000)),
+            ..logpond::QueueConfig::new("billing")
+        };
+        let q = pond.queue("orders", config).unwrap();
+        let got = q.receive(4).unwrap();
+        q.ack(got[0].token).unwrap();
+        // Three stay in flight: the handle closes under them.
+        std::mem::forget(q);
+        pond.queue("orders", logpond::QueueConfig::new("audit")).unwrap().close().unwrap();
+        pond.close().unwrap();
+    }
+    let table = ok(dir.path(), &["subscriptions"]);
+    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0][..4], ["TOPIC", "SUBSCRIPTION", "BACKLOG", "IN-FLIGHT"], "{table}");
+    let audit = lines.iter().find(|l| l.get(1) == Some(&"audit")).expect("audit");
+    assert_eq!(audit[..7], ["orders", "audit", "30", "0", "0", "0", "0"], "{table}");
+    let billing = lines.iter().find(|l| l.get(1) == Some(&"billing")).expect("billing");
+    assert_eq!(billing[2], "29", "{table}");
+    assert!(table.contains("orders.dlq") && table.contains("1s..1m"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["subscriptions", "orders", "--json"])).unwrap();
+    let billing = json.as_array().unwrap().iter().find(|s| s["subscription"] == "billing").unwrap();
+    assert_eq!(billing["backlog"], 29);
+    assert_eq!(billing["settings"]["max_deliveries"], 3);
+    assert_eq!(billing["settings"]["retry_backoff_ms"], serde_json::json!([1000, 60000]));
+    assert!(billing["oldest_unacked_age_ms"].as_i64().unwrap() > 0);
+    // Looking attached nothing: the names are as they were.
+    let pond = Pond::open(dir.path()).unwrap();
+    assert_eq!(pond.subscriptions("orders").unwrap(), ["audit", "billing"]);
+    let missing = run(dir.path(), &["subscriptions", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn stat_prints_one_line_per_interval_with_what_went_in_and_out() {
+    let dir = pond_with_orders();
+    let pond = std::sync::Arc::new(Pond::open(dir.path()).unwrap());
+    let q = pond.queue("orders", logpond::QueueConfig::new("w")).unwrap();
+    let mut child = logpond(dir.path(), &["stat", "--interval", "300ms", "-n", "3", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _bound = Watchdog::kill_after(child.id(), Duration::from_secs(60));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!((first["records"].as_u64(), first["backlog"].as_u64()), (Some(30), Some(30)));
+    assert_eq!((first["in"].as_u64(), first["out"].as_u64()), (Some(0), Some(0)));
+    // Between the lines: 5 records in, 4 settled out.
+    for i in 0..5 {
+        pond.send("orders", NewRecord::value(format!("more-{i}").as_bytes())).unwrap();
+    }
+    let got = q.receive(4).unwrap();
+    q.ack_many(&got.iter().map(|d| d.token).collect::<Vec<_>>()).unwrap();
+    let rest: Vec<serde_json::Value> = lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(rest.len(), 2, "-n 3 stops after three lines");
+    let went_in: u64 = rest.iter().map(|l| l["in"].as_u64().unwrap()).sum();
+    let went_out: u64 = rest.iter().map(|l| l["out"].as_u64().unwrap()).sum();
+    assert_eq!((went_in, went_out), (5, 4));
+    assert_eq!(rest[1]["backlog"], 31);
+    // A table with a header; a zero interval is refused.
+    let table = ok(dir.path(), &["stat", "--interval", "10ms", "-n", "2"]);
+    assert_eq!(
+        table.lines().next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["time", "records", "in", "out", "lag", "backlog"]
+    );
+    assert_eq!(table.lines().count(), 3);
+    assert_eq!(run(dir.path(), &["stat", "--interval", "0s", "-n", "1"]).status.code(), Some(2));
 }

@@ -410,6 +410,7 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
     const pond = Pond.memory();
     pond.createTopic('jobs', { partitions: 2 });
     const handled = [];
+    const failures = [];
     let running = 0;
     let maxRunning = 0;
     const q = pond.queue('jobs', { subscription: 'workers', maxDeliveries: 2, deadLetterTopic: 'jobs.dlq' });
@@ -423,7 +424,8 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
         if (v.startsWith('poison')) throw new Error(`cannot handle ${v}`);
         handled.push(v);
       },
-      { concurrency: 3 },
+      // A failing handler is reported (by default through reportError).
+      { concurrency: 3, onError: (e, d) => failures.push([e.message, text(d.record.value)]) },
     );
     for (let i = 0; i < 30; i++) pond.send('jobs', i === 7 ? 'poison 7' : `job ${i}`);
     // The poison record fails twice (backoffs of 1 s and 2 s) before it is dead-lettered.
@@ -438,7 +440,7 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
       d.ack();
       if (++n === 30) q2.close();
     }
-    const out = { handled: handled.length, unique: new Set(handled).size, maxRunning, dead: dead.map(([v, why]) => [v, text(why)]), audit: n, backlog: q.backlog(), stopped: sub.stopped };
+    const out = { handled: handled.length, unique: new Set(handled).size, maxRunning, dead: dead.map(([v, why]) => [v, text(why)]), audit: n, backlog: q.backlog(), stopped: sub.stopped, failures };
     q.close();
     await pond.close();
     return out;
@@ -447,6 +449,7 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
   assert.equal(got.unique, 29);
   assert.ok(got.maxRunning > 1 && got.maxRunning <= 3, `at most 3 handlers ran at once, saw ${got.maxRunning}`);
   assert.deepEqual(got.dead, [['poison 7', 'cannot handle poison 7']]);
+  assert.deepEqual(got.failures, [['cannot handle poison 7', 'poison 7'], ['cannot handle poison 7', 'poison 7']]);
   assert.equal(got.audit, 30);
   assert.equal(got.backlog, 0);
   assert.equal(got.stopped, true);

@@ -47,8 +47,10 @@ export function harnessPage(onPage) {
     onPage(page);
   });
   after(async () => {
-    assert.deepEqual(/** @type {any} */ (page)?.errors ?? [], []);
+    // Close first: a failed check must not leave the browser (and the run) hanging.
+    const errors = /** @type {any} */ (page)?.errors ?? [];
     await env?.close();
+    assert.deepEqual(errors, []);
   });
 }
 

@@ -101,8 +101,6 @@ pub fn verify_frame(header: &FrameHeader, frame: &[u8]) -> Result<()> {
 pub struct EntrySpec<'r, 'a> {
     pub offset: u64,
     pub timestamp_ms: i64,
-    /// The pond clock's time of the append (a delay and a ttl count from it).
-    pub append_ms: i64,
     pub record: &'r NewRecord<'a>,
 }
 
@@ -116,9 +114,15 @@ pub struct EncodedBatch {
 
 /// Appends one framed batch to `out`. Offsets must be strictly increasing;
 /// `entries` must not be empty.
-pub fn encode_batch(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<EncodedBatch> {
+/// `append_ms` is the pond clock's time of the append: a record's delay
+/// and ttl count from it.
+pub fn encode_batch(
+    entries: &[EntrySpec<'_, '_>],
+    append_ms: i64,
+    out: &mut Vec<u8>,
+) -> Result<EncodedBatch> {
     let start = out.len();
-    let unplaced = encode_unplaced(entries, out)?;
+    let unplaced = encode_unplaced(entries, append_ms, out)?;
     let base_offset = entries.first().map_or(0, |e| e.offset);
     Ok(place(&mut out[start..], &unplaced, base_offset))
 }
@@ -142,7 +146,7 @@ const COMBINE_FROM: usize = 16 * 1024;
 /// the offsets of `entries` count from the first (only their deltas are
 /// stored). [`place`] finishes it once the base offset is known, which a
 /// shared pond learns only under its lock.
-pub fn encode_unplaced(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Result<Unplaced> {
+pub fn encode_unplaced(entries: &[EntrySpec<'_, '_>], append_ms: i64, out: &mut Vec<u8>) -> Result<Unplaced> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Err(Error::invalid("empty batch"));
     };
@@ -158,7 +162,13 @@ pub fn encode_unplaced(entries: &[EntrySpec<'_, '_>], out: &mut Vec<u8>) -> Resu
     out.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
     put_varint(out, u64::from(record_count));
     for e in entries {
-        encode_entry(out, (e.offset - base_offset) as u32, e.timestamp_ms.wrapping_sub(base_timestamp), e);
+        encode_entry(
+            out,
+            (e.offset - base_offset) as u32,
+            e.timestamp_ms.wrapping_sub(base_timestamp),
+            e.record,
+            append_ms,
+        );
     }
     let length = out.len() - start - 8;
     if length > MAX_FRAME_LEN {
@@ -209,19 +219,32 @@ pub fn place(frame: &mut [u8], unplaced: &Unplaced, base_offset: u64) -> Encoded
 /// `key` and `value` (optional bytes), `headers` (a sequence of str and
 /// bytes pairs) — postcard's encoding of that struct.
 /// A record sent with a delay or ttl gets its schedule headers last.
-fn encode_entry(out: &mut Vec<u8>, offset_delta: u32, timestamp_delta: i64, e: &EntrySpec<'_, '_>) {
-    let r = e.record;
+fn encode_entry(
+    out: &mut Vec<u8>,
+    offset_delta: u32,
+    timestamp_delta: i64,
+    r: &NewRecord<'_>,
+    append_ms: i64,
+) {
     put_varint(out, u64::from(offset_delta));
     put_zigzag(out, timestamp_delta);
     put_opt_bytes(out, r.key);
     put_opt_bytes(out, r.value);
-    let scheduled = r.delay_ms.is_some() as u64 + r.ttl_ms.is_some() as u64;
+    let scheduled = u64::from(r.delay_ms.is_some()) + u64::from(r.ttl_ms.is_some());
     put_varint(out, r.headers.len() as u64 + scheduled);
     for (name, value) in &r.headers {
         put_bytes(out, name.as_bytes());
         put_bytes(out, value);
     }
-    for (name, at) in r.schedule_headers(e.append_ms) {
+    if scheduled != 0 {
+        encode_schedule(out, r, append_ms);
+    }
+}
+
+/// A record's schedule headers (the rare case: kept out of the hot loop).
+#[cold]
+fn encode_schedule(out: &mut Vec<u8>, r: &NewRecord<'_>, append_ms: i64) {
+    for (name, at) in r.schedule_headers(append_ms) {
         put_bytes(out, name.as_bytes());
         put_bytes(out, at.to_string().as_bytes());
     }
@@ -387,16 +410,15 @@ mod tests {
                     .map(|(i, record)| EntrySpec {
                         offset: base + i as u64,
                         timestamp_ms: 1000 + i as i64,
-                        append_ms: 0,
                         record,
                     })
                     .collect()
             };
             let base = 123_456_789_u64;
             let mut direct = Vec::new();
-            encode_batch(&at(base), &mut direct).unwrap();
+            encode_batch(&at(base), 0, &mut direct).unwrap();
             let mut later = Vec::new();
-            let unplaced = encode_unplaced(&at(0), &mut later).unwrap();
+            let unplaced = encode_unplaced(&at(0), 0, &mut later).unwrap();
             assert_eq!(unplaced.tail.is_some(), later.len() >= COMBINE_FROM);
             let summary = place(&mut later, &unplaced, base);
             assert_eq!(later, direct, "{count} records of {size} bytes");
@@ -412,12 +434,12 @@ mod tests {
         let b = NewRecord::tombstone(b"k2");
         let c = NewRecord::default();
         let entries = [
-            EntrySpec { offset: 10, timestamp_ms: 500, append_ms: 0, record: &a },
-            EntrySpec { offset: 12, timestamp_ms: 400, append_ms: 0, record: &b },
-            EntrySpec { offset: 15, timestamp_ms: 900, append_ms: 0, record: &c },
+            EntrySpec { offset: 10, timestamp_ms: 500, record: &a },
+            EntrySpec { offset: 12, timestamp_ms: 400, record: &b },
+            EntrySpec { offset: 15, timestamp_ms: 900, record: &c },
         ];
         let mut out = vec![7u8; 3];
-        let summary = encode_batch(&entries, &mut out).unwrap();
+        let summary = encode_batch(&entries, 0, &mut out).unwrap();
         assert_eq!(summary.last_offset, 15);
         assert_eq!(summary.max_timestamp, 900);
         assert_eq!(&out[..3], &[7, 7, 7], "encode appends");
@@ -477,8 +499,7 @@ mod tests {
                 ..NewRecord::default()
             };
             let mut ours = Vec::new();
-            let spec = EntrySpec { offset: 0, timestamp_ms: 0, append_ms: 0, record: &record };
-            encode_entry(&mut ours, offset_delta, timestamp_delta, &spec);
+            encode_entry(&mut ours, offset_delta, timestamp_delta, &record, 0);
             assert_eq!(ours, expected);
             let mut wire = Wire::new(&expected);
             let back = decode_entry(&mut wire).unwrap();
@@ -497,8 +518,7 @@ mod tests {
     fn any_flipped_bit_is_caught() {
         let r = NewRecord::keyed(b"key", b"value");
         let mut frame = Vec::new();
-        encode_batch(&[EntrySpec { offset: 0, timestamp_ms: 1, append_ms: 1, record: &r }], &mut frame)
-            .unwrap();
+        encode_batch(&[EntrySpec { offset: 0, timestamp_ms: 1, record: &r }], 1, &mut frame).unwrap();
         for i in 0..frame.len() {
             for bit in 0..8 {
                 let mut bad = frame.clone();

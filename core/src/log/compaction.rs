@@ -171,15 +171,12 @@ impl Partition {
             let entries: Vec<EntrySpec<'_, '_>> = batch
                 .iter()
                 .zip(&news)
-                .map(|(r, new)| EntrySpec {
-                    offset: r.offset,
-                    timestamp_ms: r.timestamp_ms,
-                    append_ms: r.timestamp_ms,
-                    record: new,
-                })
+                .map(|(r, new)| EntrySpec { offset: r.offset, timestamp_ms: r.timestamp_ms, record: new })
                 .collect();
             frame.clear();
-            let summary = encode_batch(&entries, &mut frame)?;
+            // Kept records carry their schedule as headers already (none
+            // has a delay or ttl to turn into one): any append time does.
+            let summary = encode_batch(&entries, batch[0].timestamp_ms, &mut frame)?;
             segment.append(&frame, &summary, batch[0].timestamp_ms, false, batch[0].timestamp_ms)?;
         }
         if durable {

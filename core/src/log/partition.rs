@@ -244,16 +244,11 @@ impl Partition {
         let entries: Vec<EntrySpec<'_, '_>> = records
             .iter()
             .enumerate()
-            .map(|(i, (record, ts))| EntrySpec {
-                offset: i as u64,
-                timestamp_ms: *ts,
-                append_ms: ctx.now_ms,
-                record,
-            })
+            .map(|(i, (record, ts))| EntrySpec { offset: i as u64, timestamp_ms: *ts, record })
             .collect();
         let mut frame = self.take_scratch();
         let first_ts = records.first().map_or(0, |(_, ts)| *ts);
-        let result = encode_unplaced(&entries, &mut frame)
+        let result = encode_unplaced(&entries, ctx.now_ms, &mut frame)
             .and_then(|unplaced| self.append_frame(ctx, &mut frame, &unplaced, first_ts));
         self.scratch = frame;
         result

@@ -76,12 +76,12 @@ impl<'a> NewRecord<'a> {
     /// The bytes this record counts against `max_record_bytes`: key and
     /// value, plus every header as stored: its name and value with their
     /// length prefixes. (Without the prefixes, millions of empty headers
-    /// would count as nothing.)
+    /// would count as nothing.) The schedule headers a `delay` or `ttl`
+    /// adds (at most 82 bytes) are the pond's, and do not count.
     pub fn size(&self) -> usize {
         self.key.map_or(0, <[u8]>::len)
             + self.value.map_or(0, <[u8]>::len)
             + self.headers.iter().map(|(n, v)| header_size(n.len(), v.len())).sum::<usize>()
-            + self.schedule_headers(0).map(|(n, _)| header_size(n.len(), 20)).sum::<usize>()
     }
 }
 

@@ -233,13 +233,12 @@ impl Topic {
                 .map(|(k, (_, record))| EntrySpec {
                     offset: k as u64,
                     timestamp_ms: record.timestamp_ms.unwrap_or(now),
-                    append_ms: now,
                     record,
                 })
                 .collect();
             let first_ts = entries.first().map_or(now, |e| e.timestamp_ms);
             let mut frame = self.partitions[p as usize].take_scratch();
-            let unplaced = encode_unplaced(&entries, &mut frame)?;
+            let unplaced = encode_unplaced(&entries, now, &mut frame)?;
             Ok(PreparedFrame { partition: p, frame, unplaced, first_ts })
         };
         let mut partitions = targets.partitions();
@@ -338,6 +337,18 @@ fn after_append(partition: &mut Partition, env: &Env<'_>, config: &TopicConfig) 
     }
 }
 
+/// A record's delay and ttl (the rare case: out of the per-record path).
+#[cold]
+fn check_schedule(r: &NewRecord<'_>) -> Result<()> {
+    if r.delay_ms.is_some_and(|d| d < 0) {
+        return Err(Error::invalid("a delay must be >= 0"));
+    }
+    if r.ttl_ms.is_some_and(|t| t <= 0) {
+        return Err(Error::invalid("a ttl must be positive"));
+    }
+    Ok(())
+}
+
 /// Checks a record against its topic's rules; returns its stored size.
 fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<usize> {
     let size = r.size();
@@ -349,11 +360,8 @@ fn check_record(r: &NewRecord<'_>, config: &TopicConfig) -> Result<usize> {
             return Err(Error::invalid(format!("timestamp must be >= 0, got {ts}")));
         }
     }
-    if r.delay_ms.is_some_and(|d| d < 0) {
-        return Err(Error::invalid("a delay must be >= 0"));
-    }
-    if r.ttl_ms.is_some_and(|t| t <= 0) {
-        return Err(Error::invalid("a ttl must be positive"));
+    if r.delay_ms.is_some() || r.ttl_ms.is_some() {
+        check_schedule(r)?;
     }
     if config.cleanup == Cleanup::Compact && r.key.is_none() {
         return Err(Error::invalid("a compacted topic needs a key on every record"));

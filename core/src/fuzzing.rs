@@ -686,7 +686,7 @@ fn write_base() -> crate::Result<Vec<(String, Vec<u8>)>> {
     let ds = queue.receive(5)?;
     if let [a, b, c, ..] = &ds[..] {
         queue.ack_many(&[a.token, c.token])?;
-        queue.nack_with_reason(b.token, 0, "later")?;
+        queue.nack_with_reason(b.token, Some(0), "later")?;
     }
     queue.close()?;
     let config = ConsumerConfig { auto_commit: false, ..ConsumerConfig::new("billing", &["orders"]) };

@@ -1,8 +1,10 @@
 // Copies the shared JS layer (../js/) into src/shared/ and builds the wasm
 // module and its JS glue into web/pkg/ (both gitignored):
-// cargo (release, wasm32-unknown-unknown) then wasm-bindgen 0.2.130
-// (`--target web`: an ES module that loads the .wasm by URL).
-// No wasm-pack (see TOOLCHAIN.md).
+// cargo (the `wasm` profile: small, LTO; wasm32-unknown-unknown), then
+// wasm-bindgen 0.2.130 (`--target web`: an ES module that loads the .wasm
+// by URL), then wasm-opt -Oz (npm `binaryen`, a dev dependency; never
+// Debian's, see TOOLCHAIN.md). No wasm-pack. The gzipped module's size is
+// a budget: test/size.test.mjs.
 
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,11 +22,15 @@ if (!version.includes('0.2.130')) {
 }
 // Cargo writes to CARGO_TARGET_DIR when it is set (a shared target dir).
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
-run('cargo', ['build', '-p', 'logpond-wasm', '--target', 'wasm32-unknown-unknown', '--release']);
+run('cargo', ['build', '-p', 'logpond-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm']);
 run('wasm-bindgen', [
   '--target', 'web',
   '--weak-refs',
   '--out-dir', path.join(web, 'pkg'),
   '--out-name', 'logpond_wasm',
-  path.join(target, 'wasm32-unknown-unknown/release/logpond_wasm.wasm'),
+  path.join(target, 'wasm32-unknown-unknown/wasm/logpond_wasm.wasm'),
 ]);
+// The features wasm-opt may use are read from the module's own
+// target_features section (what rustc enabled).
+const module = path.join(web, 'pkg/logpond_wasm_bg.wasm');
+run(path.join(web, 'node_modules/.bin/wasm-opt'), ['-Oz', module, '-o', module]);

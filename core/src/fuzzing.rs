@@ -736,7 +736,7 @@ pub fn queue_events(data: &[u8]) {
     };
     let config = TopicConfig::default();
     let ctx = AppendContext { storage: &storage, config: &config, fsync: false, now_ms: CLOCK_MS };
-    if log.append(&ctx, &[(&NewRecord::value(data), CLOCK_MS)]).is_err() {
+    if log.append(&ctx, &[NewRecord::value(data)]).is_err() {
         return;
     }
     drop(log);

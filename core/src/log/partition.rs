@@ -240,15 +240,26 @@ impl Partition {
     }
 
     /// Appends the records as one batch; returns the first offset.
-    pub fn append(&mut self, ctx: &AppendContext<'_>, records: &[(&NewRecord<'_>, i64)]) -> Result<u64> {
-        let entries: Vec<EntrySpec<'_, '_>> = records
-            .iter()
-            .enumerate()
-            .map(|(i, (record, ts))| EntrySpec { offset: i as u64, timestamp_ms: *ts, record })
-            .collect();
+    pub fn append(&mut self, ctx: &AppendContext<'_>, records: &[NewRecord<'_>]) -> Result<u64> {
+        fn entry<'r, 'a>(i: usize, record: &'r NewRecord<'a>, now_ms: i64) -> EntrySpec<'r, 'a> {
+            EntrySpec { offset: i as u64, timestamp_ms: record.timestamp_ms.unwrap_or(now_ms), record }
+        }
+        // One record (a single send): its entry on the stack, no allocation.
+        let one;
+        let many: Vec<EntrySpec<'_, '_>>;
+        let entries: &[EntrySpec<'_, '_>] = match records {
+            [record] => {
+                one = [entry(0, record, ctx.now_ms)];
+                &one
+            }
+            _ => {
+                many = records.iter().enumerate().map(|(i, r)| entry(i, r, ctx.now_ms)).collect();
+                &many
+            }
+        };
         let mut frame = self.take_scratch();
-        let first_ts = records.first().map_or(0, |(_, ts)| *ts);
-        let result = encode_unplaced(&entries, ctx.now_ms, &mut frame)
+        let first_ts = entries.first().map_or(0, |e| e.timestamp_ms);
+        let result = encode_unplaced(entries, ctx.now_ms, &mut frame)
             .and_then(|unplaced| self.append_frame(ctx, &mut frame, &unplaced, first_ts));
         self.scratch = frame;
         result

@@ -177,7 +177,7 @@ impl StateLog {
         let record = NewRecord::value(value);
         let config = log_config();
         let ctx = AppendContext { storage, config: &config, fsync, now_ms };
-        self.log.append(&ctx, &[(&record, now_ms)])?;
+        self.log.append(&ctx, std::slice::from_ref(&record))?;
         self.replayed = self.log.end_offset();
         self.records_since_snapshot += 1;
         Ok(self.records_since_snapshot >= SNAPSHOT_EVERY)

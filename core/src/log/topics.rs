@@ -143,7 +143,6 @@ impl Topic {
         let now = env.now_ms;
         let config = &self.meta.config;
         let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: now };
-        let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
         let meta = |partition: u32, offset: u64, timestamp_ms: i64| RecordMetadata {
             topic: self.name.clone(),
             partition,
@@ -152,11 +151,11 @@ impl Topic {
         };
         if let Targets::All(p) = targets {
             // One partition (the common case): no regrouping.
-            let entries: Vec<(&NewRecord<'_>, i64)> = records.iter().map(|r| (r, stamped(r))).collect();
             let partition = &mut self.partitions[p as usize];
-            let base = partition.append(&ctx, &entries)?;
+            let base = partition.append(&ctx, records)?;
             after_append(partition, env, config);
-            return Ok(entries.iter().zip(base..).map(|((_, ts), offset)| meta(p, offset, *ts)).collect());
+            let stamped = |r: &NewRecord<'_>| r.timestamp_ms.unwrap_or(now);
+            return Ok(records.iter().zip(base..).map(|(r, offset)| meta(p, offset, stamped(r))).collect());
         }
         // Several partitions (rare): a frame each, encoded before any is written.
         let prepared = self.encode(env, records, targets)?;

@@ -331,7 +331,7 @@ fn stat_prints_one_line_per_interval_with_what_went_in_and_out() {
     let dir = pond_with_orders();
     let pond = std::sync::Arc::new(Pond::open(dir.path()).unwrap());
     let q = pond.queue("orders", logpond::QueueConfig::new("w")).unwrap();
-    let mut child = logpond(dir.path(), &["stat", "--interval", "300ms", "-n", "3", "--json"])
+    let mut child = logpond(dir.path(), &["stat", "--interval", "1s", "-n", "3", "--json"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -162,6 +162,25 @@ impl Topic {
         Ok(self.commit(env, prepared)?.metadata(&self.name, records, now))
     }
 
+    /// Appends one record (see [`Pond::send`]): [`Topic::append`] without a
+    /// list of metadata to allocate.
+    pub(crate) fn append_one(&mut self, env: &Env<'_>, record: &NewRecord<'_>) -> Result<RecordMetadata> {
+        let records = std::slice::from_ref(record);
+        let Targets::All(p) = self.targets(records)? else {
+            // One record has one partition; should that ever change, the
+            // general path still gives the right answer.
+            let mut all = self.append(env, records)?;
+            return all.pop().ok_or_else(|| Error::invalid("no record was appended"));
+        };
+        let config = &self.meta.config;
+        let ctx = AppendContext { storage: env.storage, config, fsync: env.fsync, now_ms: env.now_ms };
+        let partition = &mut self.partitions[p as usize];
+        let offset = partition.append(&ctx, records)?;
+        after_append(partition, env, config);
+        let timestamp_ms = record.timestamp_ms.unwrap_or(env.now_ms);
+        Ok(RecordMetadata { topic: self.name.clone(), partition: p, offset, timestamp_ms })
+    }
+
     /// Checks the records against the topic's rules and picks the
     /// partition of each: the next in turn for records with neither key
     /// nor partition.

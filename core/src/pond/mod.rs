@@ -166,6 +166,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What a send under the lock returns: its records' metadata, or (for a
 /// send prepared before the lock) where they went.
 enum Sent {
+    One(RecordMetadata),
     Metadata(Vec<RecordMetadata>),
     Placed(crate::log::topics::PlacedSend, Arc<str>),
 }
@@ -440,7 +441,13 @@ impl Pond {
 
     /// Appends one record.
     pub fn send(&self, topic: &str, record: NewRecord<'_>) -> Result<RecordMetadata> {
-        let mut out = self.send_many(topic, std::slice::from_ref(&record))?;
+        let records = std::slice::from_ref(&record);
+        let (sent, now_ms) = self.send_records(topic, records)?;
+        let mut out = match sent {
+            Sent::One(md) => return Ok(md),
+            Sent::Metadata(metas) => metas,
+            Sent::Placed(placed, name) => placed.metadata(&name, records, now_ms),
+        };
         out.pop().ok_or_else(|| Error::invalid("no record was appended"))
     }
 
@@ -452,6 +459,18 @@ impl Pond {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        let (sent, now_ms) = self.send_records(topic, records)?;
+        Ok(match sent {
+            Sent::One(md) => vec![md],
+            Sent::Metadata(metas) => metas,
+            // Built after the lock, like the frames before it.
+            Sent::Placed(placed, name) => placed.metadata(&name, records, now_ms),
+        })
+    }
+
+    /// Appends `records` (not empty) and notifies waiters; returns what was
+    /// sent and the time it was stamped.
+    fn send_records(&self, topic: &str, records: &[NewRecord<'_>]) -> Result<(Sent, i64)> {
         let env = self.env();
         // Encoded before the lock where this handle knows the topic (other
         // processes append meanwhile); anything else is settled under it.
@@ -465,15 +484,15 @@ impl Pond {
                 Some(prepared) if t.fits(&prepared) => {
                     Ok(Sent::Placed(t.commit(&env, prepared)?, t.name.clone()))
                 }
-                _ => t.append(&env, records).map(Sent::Metadata),
+                // One record: no list of metadata to allocate.
+                _ => match records {
+                    [record] => t.append_one(&env, record).map(Sent::One),
+                    _ => t.append(&env, records).map(Sent::Metadata),
+                },
             }
         })?;
         self.notify_append();
-        Ok(match out {
-            Sent::Metadata(metas) => metas,
-            // Built after the lock, like the frames before it.
-            Sent::Placed(placed, name) => placed.metadata(&name, records, env.now_ms),
-        })
+        Ok((out, env.now_ms))
     }
 
     /// [`Pond::send_many`], waiting up to `timeout` while it fails with

@@ -328,3 +328,21 @@ fn describe_subscription_reports_without_attaching() {
     assert_eq!(pond.subscriptions("two").unwrap(), vec!["w"], "describing attached nothing");
     assert!(matches!(pond.describe_subscription("two", "nope"), Err(Error::TopicNotFound(_))));
 }
+
+#[test]
+fn flat_options_remove_a_setting_with_the_values_no_subscription_can_have() {
+    let removes = SettingsUpdate::from_options(None, Some(0), Some(String::new()), Some((0, 0)));
+    let want = SettingsUpdate {
+        ack_timeout_ms: None,
+        max_deliveries: Some(None),
+        dead_letter_topic: Some(None),
+        retry_backoff_ms: Some(None),
+    };
+    assert_eq!(removes, want);
+    let sets = SettingsUpdate::from_options(Some(5), Some(3), Some("d".into()), Some((1, 2)));
+    assert_eq!(
+        (sets.ack_timeout_ms, sets.max_deliveries, sets.dead_letter_topic, sets.retry_backoff_ms),
+        (Some(5), Some(Some(3)), Some(Some("d".to_string())), Some(Some((1, 2))))
+    );
+    assert_eq!(SettingsUpdate::from_options(None, None, None, None), SettingsUpdate::default());
+}

@@ -248,18 +248,12 @@ pub fn settings_update(
     dead_letter_topic: Option<String>,
     retry_backoff_ms: Option<&[f64]>,
 ) -> Result<logpond::SettingsUpdate> {
-    Ok(logpond::SettingsUpdate {
-        ack_timeout_ms: ack_timeout_ms.map(|ms| to_i64("ackTimeoutMs", ms)).transpose()?,
-        max_deliveries: max_deliveries
-            .map(|m| to_u32("maxDeliveries", m))
-            .transpose()?
-            .map(|m| Some(m).filter(|m| *m > 0)),
-        dead_letter_topic: dead_letter_topic.map(|t| Some(t).filter(|t| !t.is_empty())),
-        retry_backoff_ms: retry_backoff_ms
-            .map(backoff)
-            .transpose()?
-            .map(|b| Some(b).filter(|b| *b != (0, 0))),
-    })
+    Ok(logpond::SettingsUpdate::from_options(
+        ack_timeout_ms.map(|ms| to_i64("ackTimeoutMs", ms)).transpose()?,
+        max_deliveries.map(|m| to_u32("maxDeliveries", m)).transpose()?,
+        dead_letter_topic,
+        retry_backoff_ms.map(backoff).transpose()?,
+    ))
 }
 
 /// A subscription's settings as the JSON the JS layer parses: `{

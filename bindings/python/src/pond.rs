@@ -249,23 +249,12 @@ impl Pond {
         dead_letter_topic: Option<&Bound<'_, PyAny>>,
         retry_backoff: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SettingsTuple> {
-        let update = logpond::SettingsUpdate {
-            ack_timeout_ms: given(ack_timeout)
-                .map(|t| convert::seconds_to_ms("ack_timeout", &t))
-                .transpose()?,
-            max_deliveries: given(max_deliveries)
-                .map(|m| convert::small("max_deliveries", &m))
-                .transpose()?
-                .map(|m| Some(m).filter(|m| *m > 0)),
-            dead_letter_topic: given(dead_letter_topic)
-                .map(|d| convert::string("dead_letter_topic", &d))
-                .transpose()?
-                .map(|d| Some(d).filter(|d| !d.is_empty())),
-            retry_backoff_ms: given(retry_backoff)
-                .map(|b| convert::backoff(&b))
-                .transpose()?
-                .map(|b| Some(b).filter(|b| *b != (0, 0))),
-        };
+        let update = logpond::SettingsUpdate::from_options(
+            given(ack_timeout).map(|t| convert::seconds_to_ms("ack_timeout", &t)).transpose()?,
+            given(max_deliveries).map(|m| convert::small("max_deliveries", &m)).transpose()?,
+            given(dead_letter_topic).map(|d| convert::string("dead_letter_topic", &d)).transpose()?,
+            given(retry_backoff).map(|b| convert::backoff(&b)).transpose()?,
+        );
         let pond = &*self.inner;
         let settings = detached(py, || pond.update_subscription(&topic, &subscription, &update))?;
         Ok(settings_tuple(&settings))

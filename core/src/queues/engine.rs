@@ -58,12 +58,32 @@ impl QueueConfig {
 
 /// A change of a subscription's stored settings (`Pond::update_subscription`):
 /// `None` leaves a setting as it is; `Some(None)` removes an optional one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingsUpdate {
     pub ack_timeout_ms: Option<i64>,
     pub max_deliveries: Option<Option<u32>>,
     pub dead_letter_topic: Option<Option<String>>,
     pub retry_backoff_ms: Option<Option<(i64, i64)>>,
+}
+
+impl SettingsUpdate {
+    /// The change the bindings' flat options describe: an absent option
+    /// stays; `max_deliveries` 0, an empty `dead_letter_topic` and a
+    /// `retry_backoff` of `(0, 0)` remove the setting (no subscription can
+    /// have those values, so they cannot mean anything else).
+    pub fn from_options(
+        ack_timeout_ms: Option<i64>,
+        max_deliveries: Option<u32>,
+        dead_letter_topic: Option<String>,
+        retry_backoff_ms: Option<(i64, i64)>,
+    ) -> SettingsUpdate {
+        SettingsUpdate {
+            ack_timeout_ms,
+            max_deliveries: max_deliveries.map(|m| Some(m).filter(|m| *m > 0)),
+            dead_letter_topic: dead_letter_topic.map(|t| Some(t).filter(|t| !t.is_empty())),
+            retry_backoff_ms: retry_backoff_ms.map(|b| Some(b).filter(|b| *b != (0, 0))),
+        }
+    }
 }
 
 /// Identifies one delivery (one lease) for `ack` and `nack`. Bindings may

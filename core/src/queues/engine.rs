@@ -316,6 +316,11 @@ fn return_earlier_leases(parts: &mut [PartitionState]) {
     }
 }
 
+/// The error for a subscription this pond does not have.
+fn no_subscription(key: &SubKey) -> Error {
+    Error::TopicNotFound(format!("no subscription {:?} on topic {:?}", key.1, key.0))
+}
+
 fn lease_expired(what: &str) -> Error {
     Error::LeaseExpired(what.to_string())
 }
@@ -484,7 +489,7 @@ pub(crate) fn update_settings(
 }
 
 fn subscription<'s>(state: &'s mut QueueCtx<'_>, key: &SubKey) -> Result<&'s mut Subscription> {
-    state.queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))
+    state.queues.subs.get_mut(key).ok_or_else(|| no_subscription(key))
 }
 
 /// Moves expired leases back to pending (deliverable now, count kept).
@@ -530,7 +535,7 @@ pub(crate) fn receive(
     let mut events = reap_dead_holders(state.queues, env, key)?;
     let QueueCtx { topics, queues } = state;
     let holder = queues.holder.current();
-    let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
+    let sub = queues.subs.get_mut(key).ok_or_else(|| no_subscription(key))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     expire(sub, now);
     let slot = sub.consumers.get(&consumer).ok_or(Error::HandleClosed(QUEUE_CONSUMER))?;
@@ -696,7 +701,7 @@ pub(crate) fn skip_damaged(
     key: &SubKey,
 ) -> Result<Vec<(u32, u64, u64)>> {
     let QueueCtx { topics, queues } = state;
-    let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
+    let sub = queues.subs.get_mut(key).ok_or_else(|| no_subscription(key))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     let mut skipped = Vec::new();
     let mut events = Vec::new();
@@ -997,7 +1002,7 @@ pub(crate) fn nack(
         }
     }
     let QueueCtx { topics, queues } = state;
-    let sub = queues.subs.get_mut(key).ok_or_else(|| Error::TopicNotFound(format!("{}/{}", key.0, key.1)))?;
+    let sub = queues.subs.get_mut(key).ok_or_else(|| no_subscription(key))?;
     let s =
         sub.state.parts.get(token.partition as usize).ok_or_else(|| Error::invalid("unknown partition"))?;
     owns(s, token)?;
@@ -1127,7 +1132,7 @@ pub(crate) fn detach(state: &mut QueueCtx<'_>, env: &Env<'_>, key: &SubKey, cons
 }
 
 pub(crate) fn backlog(topics: &Topics, queues: &QueueState, key: &SubKey) -> Result<u64> {
-    let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    let sub = queues.subs.get(key).ok_or_else(|| no_subscription(key))?;
     let topic = topics.get(&key.0).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
     sub.state.parts.iter().enumerate().try_fold(0u64, |acc, (p, s)| {
         let partition = topic.partition(p as u32)?;
@@ -1147,22 +1152,18 @@ pub(crate) fn subscription_names(queues: &QueueState, topic: &str) -> Vec<String
 
 /// A subscription's state (for describing it).
 pub(crate) fn subscription_state<'q>(queues: &'q QueueState, key: &SubKey) -> Result<&'q SubState> {
-    let sub = queues
-        .subs
-        .get(key)
-        .ok_or_else(|| Error::TopicNotFound(format!("no subscription {:?} on topic {:?}", key.1, key.0)))?;
-    Ok(&sub.state)
+    Ok(&queues.subs.get(key).ok_or_else(|| no_subscription(key))?.state)
 }
 
 /// Records of a subscription currently leased to any consumer.
 pub(crate) fn in_flight(queues: &QueueState, key: &SubKey) -> Result<u64> {
-    let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    let sub = queues.subs.get(key).ok_or_else(|| no_subscription(key))?;
     Ok(sub.state.parts.iter().map(|s| s.leases.len() as u64).sum())
 }
 
 /// Records of a subscription past their maximum deliveries, kept (parked).
 pub(crate) fn parked(queues: &QueueState, key: &SubKey) -> Result<Vec<ParkedRecord>> {
-    let sub = queues.subs.get(key).ok_or_else(|| Error::TopicNotFound(key.0.clone()))?;
+    let sub = queues.subs.get(key).ok_or_else(|| no_subscription(key))?;
     Ok(sub
         .state
         .parts
@@ -1233,11 +1234,7 @@ pub(crate) fn delete_subscription(
     name: &str,
 ) -> Result<()> {
     let key = (topic.to_string(), name.to_string());
-    let sub = state
-        .queues
-        .subs
-        .remove(&key)
-        .ok_or_else(|| Error::TopicNotFound(format!("no subscription {name:?} on topic {topic:?}")))?;
+    let sub = state.queues.subs.remove(&key).ok_or_else(|| no_subscription(&key))?;
     sub.store.remove_files(env.storage)
 }
 

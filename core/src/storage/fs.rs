@@ -657,7 +657,46 @@ impl StorageFile for DiskFile {
     }
 }
 
-#[cfg(unix)]
+/// Linux: the system calls themselves (see the `rustix` entry in
+/// Cargo.toml for why not glibc's wrappers).
+#[cfg(target_os = "linux")]
+mod positional {
+    use rustix::io::Errno;
+    use std::fs::File;
+    use std::io;
+
+    pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match rustix::io::pread(file, &mut *buf, offset) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end")),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+        while !data.is_empty() {
+            match rustix::io::pwrite(file, data, offset) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
+                Ok(n) => {
+                    data = &data[n..];
+                    offset += n as u64;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
 mod positional {
     use std::fs::File;
     use std::io;

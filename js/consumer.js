@@ -65,7 +65,7 @@ const CONSUMER_KEYS = new Set([
  * left out: the core's defaults apply).
  * @param {unknown} options
  */
-function consumerOptions(options) {
+export function consumerOptions(options) {
   if (options == null) throw new TypeError('pond.consumer needs options: { group, topics }');
   const o = checkOptions(options, 'consumer options');
   checkKeys(o, CONSUMER_KEYS, 'pond.consumer');
@@ -102,10 +102,15 @@ export class Consumer {
   #closed = false;
 
   /** @private Use `pond.consumer(options)`. */
-  constructor(/** @type {symbol} */ token, /** @type {{ readonly closed: boolean }} */ pond, /** @type {import('./pond.js').PondBackend} */ backend, /** @type {unknown} */ options) {
+  constructor(
+    /** @type {symbol} */ token,
+    /** @type {{ readonly closed: boolean }} */ pond,
+    /** @type {import('./pond.js').PondBackend} */ backend,
+    /** @type {Record<string, unknown>} */ o,
+    /** @type {ConsumerBackend} */ c,
+  ) {
     if (token !== kCreate) throw new TypeError('use pond.consumer({ group, topics }) to get a Consumer');
-    const o = consumerOptions(options);
-    this.#c = write(backend, true, () => backend.consumer(o));
+    this.#c = c;
     this.#b = backend;
     this.#pond = pond;
     this.#group = /** @type {string} */ (o.group);
@@ -266,10 +271,7 @@ export class Consumer {
    * @param {ReadonlyArray<{ topic: string, partition: number, offset: number }>} [offsets]
    */
   commit(offsets) {
-    if (offsets == null) {
-      this.#write(() => this.#c.commit());
-      return;
-    }
+    if (offsets == null) return this.#write(() => this.#c.commit());
     if (!Array.isArray(offsets)) {
       throw new TypeError(`commit offsets must be an array of { topic, partition, offset }, got ${typeName(offsets)}`);
     }
@@ -287,7 +289,7 @@ export class Consumer {
       partitions.push(checkNumber(o.partition, `offsets[${i}].partition`));
       list.push(checkNumber(o.offset, `offsets[${i}].offset`));
     });
-    this.#write(() => this.#c.commitOffsets(topics, partitions, list));
+    return this.#write(() => this.#c.commitOffsets(topics, partitions, list));
   }
 
   /** The group's committed offset of a partition (any partition), or null. */
@@ -309,23 +311,23 @@ export class Consumer {
     checkString(topic, 'topic');
     const p = checkNumber(partition, 'partition');
     const o = checkNumber(offset, 'offset');
-    this.#write(() => this.#c.seek(topic, p, o), true);
+    return this.#write(() => this.#c.seek(topic, p, o), true);
   }
 
   /** Every assigned partition to its start. */
   seekToBeginning() {
-    this.#write(() => this.#c.seekToBeginning(), true);
+    return this.#write(() => this.#c.seekToBeginning(), true);
   }
 
   /** Every assigned partition to its end: only records sent from now on. */
   seekToEnd() {
-    this.#write(() => this.#c.seekToEnd(), true);
+    return this.#write(() => this.#c.seekToEnd(), true);
   }
 
   /** Every assigned partition to its first record with a timestamp >= `timestampMs` (or its end). */
   seekToTime(/** @type {number | Date} */ timestampMs) {
     const ts = checkTime(timestampMs, 'timestampMs');
-    this.#write(() => this.#c.seekToTime(ts), true);
+    return this.#write(() => this.#c.seekToTime(ts), true);
   }
 
   /** The assigned partitions, sorted: `[{ topic, partition }]`. */
@@ -352,9 +354,9 @@ export class Consumer {
    * Ends `for await` loops and waits. Closing twice is harmless.
    */
   close() {
-    if (this.#closed) return;
+    if (this.#closed) return this.#b.write === undefined ? undefined : Promise.resolve();
     this.#closed = true;
-    write(this.#b, true, () => this.#c.close());
+    return write(this.#b, true, () => this.#c.close());
   }
 
   toString() {

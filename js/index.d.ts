@@ -2,11 +2,20 @@
 // Node.js and logpond-web): everything but how a pond is opened, flushed
 // and closed, which each package's index.d.ts adds to `Pond`. Hand-written;
 // copied into each package at build time beside its `bytes.d.ts` (the
-// package's byte types); checked by each package's `npm run typecheck`.
+// package's byte types, and `Written`); checked by each package's `npm run
+// typecheck`.
 
 /// <reference lib="esnext.disposable" />
 
-import type { BytesInput, RecordBytes } from './bytes';
+import type { BytesInput, RecordBytes, Written } from './bytes';
+
+/**
+ * What a call that changes the pond returns: in Node its result itself; in
+ * browsers a Promise of it, which resolves once the change is in
+ * IndexedDB (writes there are coordinated with the pond's other tabs).
+ * `await` works in both.
+ */
+export type { Written };
 
 /** Bytes a producer hands in: utf-8 for strings. They come back as `RecordBytes` (Buffer in Node, Uint8Array in browsers). */
 export type Bytes = BytesInput;
@@ -212,7 +221,7 @@ export declare class Pond {
   protected constructor();
 
   /** Creates a topic. Throws `TopicExists`, `InvalidName` or `InvalidArgument`. */
-  createTopic(name: string, options?: TopicOptions): void;
+  createTopic(name: string, options?: TopicOptions): Written<void>;
 
   /** The user topics, sorted. */
   topics(): string[];
@@ -233,7 +242,7 @@ export declare class Pond {
   describeGroup(group: string): GroupInfo;
 
   /** Deletes a topic and all its records. Throws `TopicNotFound`. */
-  deleteTopic(name: string): void;
+  deleteTopic(name: string): Written<void>;
 
   /**
    * Appends one record and returns where it landed. `value` may be null.
@@ -244,7 +253,7 @@ export declare class Pond {
    * `Backpressure` when the time is up.
    */
   send(topic: string, value: Bytes | null, options: SendOptions & { timeoutMs: number }): Promise<RecordMetadata>;
-  send(topic: string, value: Bytes | null, options?: SendOptions): RecordMetadata;
+  send(topic: string, value: Bytes | null, options?: SendOptions): Written<RecordMetadata>;
 
   /**
    * Appends records: those bound for one partition go in one atomic batch,
@@ -256,7 +265,7 @@ export declare class Pond {
     records: ReadonlyArray<Bytes | RecordInput>,
     options: ScheduleOptions & { timeoutMs: number },
   ): Promise<RecordMetadata[]>;
-  sendMany(topic: string, records: ReadonlyArray<Bytes | RecordInput>, options?: ScheduleOptions): RecordMetadata[];
+  sendMany(topic: string, records: ReadonlyArray<Bytes | RecordInput>, options?: ScheduleOptions): Written<RecordMetadata[]>;
 
   /**
    * Reads records of one partition. Throws `OffsetOutOfRange` for an
@@ -271,10 +280,10 @@ export declare class Pond {
   offsetForTime(topic: string, partition: Int, timestampMs: Timestamp): number | null;
 
   /** Makes every offset below `beforeOffset` unreadable (frees whole segments). */
-  deleteRecords(topic: string, partition: Int, beforeOffset: Int): void;
+  deleteRecords(topic: string, partition: Int, beforeOffset: Int): Written<void>;
 
   /** Runs time-based retention and compaction now (sends run them as they go). */
-  maintain(): void;
+  maintain(): Written<void>;
 
   /** Whether `close()` was called. */
   readonly closed: boolean;
@@ -285,7 +294,7 @@ export declare class Pond {
    * record. Throws `InvalidArgument` (an empty group, a bad option value)
    * or `InvalidName`.
    */
-  consumer(options: ConsumerOptions): Consumer;
+  consumer(options: ConsumerOptions): Written<Consumer>;
 
   /**
    * A queue consumer of a subscription on `topic`, created when missing.
@@ -294,13 +303,13 @@ export declare class Pond {
    * `InvalidName` or `InvalidArgument`. A string is the subscription's
    * name, with the default settings.
    */
-  queue(topic: string, options: QueueOptions | string): Queue;
+  queue(topic: string, options: QueueOptions | string): Written<Queue>;
 
   /** The subscriptions of a topic, sorted. */
   subscriptions(topic: string): string[];
 
   /** Deletes a subscription and its delivery state. Throws `TopicNotFound` when there is none. */
-  deleteSubscription(topic: string, subscription: string): void;
+  deleteSubscription(topic: string, subscription: string): Written<void>;
 
   /**
    * A subscription's backlog, in-flight, dead-lettered, parked and expired
@@ -314,7 +323,7 @@ export declare class Pond {
    * process, uses them from its next call. Returns the settings now
    * stored. Throws `TopicNotFound` or `InvalidArgument`.
    */
-  updateSubscription(topic: string, subscription: string, options: SubscriptionUpdate): SubscriptionSettings;
+  updateSubscription(topic: string, subscription: string, options: SubscriptionUpdate): Written<SubscriptionSettings>;
 
   /** `using pond = ...` closes it at the end of the block. */
   [Symbol.dispose](): void;
@@ -424,7 +433,7 @@ export declare class Consumer implements AsyncIterable<LogRecord> {
    * partition must be assigned to this consumer, else nothing is committed
    * (`CommitFailed`, as after a session timeout took its partitions).
    */
-  commit(offsets?: ReadonlyArray<TopicPartitionOffset>): void;
+  commit(offsets?: ReadonlyArray<TopicPartitionOffset>): Written<void>;
 
   /** The group's committed offset of a partition (assigned or not), or null. */
   committed(topic: string, partition?: Int): number | null;
@@ -433,16 +442,16 @@ export declare class Consumer implements AsyncIterable<LogRecord> {
   position(topic: string, partition?: Int): number;
 
   /** Moves an assigned partition's position; one outside the log is reset by `autoOffsetReset` on the next poll. */
-  seek(topic: string, partition: Int, offset: Int): void;
+  seek(topic: string, partition: Int, offset: Int): Written<void>;
 
   /** Every assigned partition to its start offset. */
-  seekToBeginning(): void;
+  seekToBeginning(): Written<void>;
 
   /** Every assigned partition to its end: only records sent from now on. */
-  seekToEnd(): void;
+  seekToEnd(): Written<void>;
 
   /** Every assigned partition to its first record with a timestamp >= `timestampMs` (or its end). */
-  seekToTime(timestampMs: Timestamp): void;
+  seekToTime(timestampMs: Timestamp): Written<void>;
 
   /** The assigned partitions, sorted by topic and partition. */
   assignment(): TopicPartition[];
@@ -453,13 +462,13 @@ export declare class Consumer implements AsyncIterable<LogRecord> {
    * Moves past damaged batches (after a `Corruption` error from `poll`):
    * the skipped ranges, `toOffset` exclusive; their records are not delivered.
    */
-  skipDamaged(): SkippedRange[];
+  skipDamaged(): Written<SkippedRange[]>;
 
   /**
    * Leaves the group (a rebalance), committing first with auto-commit.
    * Ends `for await` loops and pending polls. Closing twice is harmless.
    */
-  close(): void;
+  close(): Written<void>;
 
   /** `using consumer = pond.consumer(...)` closes it at the end of the block. */
   [Symbol.dispose](): void;
@@ -527,15 +536,15 @@ export declare class Delivery {
    * was delivered again (or settled) since; a late ack still settles it
    * while nobody else has taken it.
    */
-  ack(): void;
+  ack(): Written<void>;
   /** Returns it to the subscription, deliverable again after `delayMs`. Throws `LeaseExpired` as `ack`. */
-  nack(options?: NackOptions): void;
+  nack(options?: NackOptions): Written<void>;
   /**
    * Keeps it leased for `ackTimeoutMs` more from now (a long job). Returns
    * the new deadline (epoch ms). Throws `LeaseExpired` when the lease
    * already ended.
    */
-  extend(options: { ackTimeoutMs: number }): number;
+  extend(options: { ackTimeoutMs: number }): Written<number>;
 }
 
 /** A record past `maxDeliveries` kept in a subscription without a dead-letter topic. */
@@ -612,7 +621,7 @@ export declare class Queue implements AsyncIterable<Delivery> {
   [Symbol.asyncIterator](): AsyncGenerator<Delivery, void, undefined>;
 
   /** Acks deliveries of this queue consumer in one write: all, or none (`LeaseExpired`). */
-  ackMany(deliveries: Iterable<Delivery>): void;
+  ackMany(deliveries: Iterable<Delivery>): Written<void>;
 
   /**
    * Push delivery: calls `handler` for every delivery, up to `concurrency`
@@ -634,14 +643,14 @@ export declare class Queue implements AsyncIterable<Delivery> {
    * Moves the subscription past damaged batches (after a `Corruption` error
    * from `receive`): their records are settled undelivered.
    */
-  skipDamaged(): Omit<SkippedRange, 'topic'>[];
+  skipDamaged(): Written<Omit<SkippedRange, 'topic'>[]>;
 
   /**
    * Detaches this consumer: its leases become deliverable again at once
    * (their counts kept). Ends `for await` loops, pending receives and
    * subscriptions. Closing twice is harmless.
    */
-  close(): void;
+  close(): Written<void>;
 
   /** `using queue = pond.queue(...)` closes it at the end of the block. */
   [Symbol.dispose](): void;

@@ -72,12 +72,16 @@ export function call(f) {
 
 
 /**
- * Runs a call that changes the pond, mapping what it throws; tells the
- * backend afterwards (a browser pond schedules its flush and wakes its
- * waiters).
+ * Runs a call that changes the pond, mapping what it throws. A backend
+ * with a `write` of its own runs it there (the browser: in a write
+ * transaction; the result is then a Promise); otherwise it runs now and
+ * the backend is told afterwards (`changed`).
  * @template T @param {import('./pond.js').PondBackend} b @param {boolean} wake @param {() => T} f @returns {T}
  */
 export function write(b, wake, f) {
+  if (b.write !== undefined) {
+    return /** @type {T} */ (/** @type {unknown} */ (b.write(f, wake).catch((e) => Promise.reject(translate(e)))));
+  }
   try {
     return f();
   } catch (e) {
@@ -85,6 +89,18 @@ export function write(b, wake, f) {
   } finally {
     b.changed(wake);
   }
+}
+
+/**
+ * `f` of a writing call's result: at once, or when its Promise resolves
+ * (a rejection mapped to the error users get).
+ * @template T, U @param {T | Promise<T>} v @param {(v: T) => U} f @returns {U}
+ */
+export function settle(v, f) {
+  if (v instanceof Promise) {
+    return /** @type {U} */ (/** @type {unknown} */ (v.then(f, (e) => Promise.reject(translate(e)))));
+  }
+  return f(v);
 }
 
 /** Guards the constructors: ponds come from the packages' factories, consumers and queues from ponds. */

@@ -6,7 +6,7 @@
 // flushed and closed.
 
 import { BYTES, topicOptions } from '../backend.js';
-import { translate, errorOf, call, write, kCreate } from './internal.js';
+import { translate, errorOf, call, write, settle, kCreate } from './internal.js';
 import {
   typeName,
   checkString,
@@ -21,16 +21,19 @@ import {
   checkBackoff,
 } from './check.js';
 import { Packer, packNumber, metadata, unpack } from './records.js';
-import { Consumer } from './consumer.js';
-import { Queue } from './queue.js';
+import { Consumer, consumerOptions } from './consumer.js';
+import { Queue, queueOptions } from './queue.js';
 
 /**
  * What a package gives for one pond. Every method may throw what its
  * native call throws (the JS layer maps it); waits return Promises.
- * Calls that change the pond run through `write` (pond.js), which calls
- * `changed` after them: the one place where writing calls would become
- * asynchronous if a backend needed it.
+ * Calls that change the pond run through `write` (internal.js): a
+ * backend's own `write` where it has one (the browser's, which returns a
+ * Promise: every writing call of the API then does), or at once, with
+ * `changed` after.
  * @typedef {object} PondBackend
+ * @property {(f: () => any, wake: boolean) => Promise<any>} [write] runs a writing call (f, synchronous native calls) where the
+ *   package runs writes (wake: waiting polls and receives may find something after it)
  * @property {(wake: boolean) => void} changed the pond changed (wake: waiting polls and receives may find something)
  * @property {() => boolean} isClosed
  * @property {(name: string, options: Float64Array) => void} createTopic options' numbers in the order of `topicOptions()`
@@ -40,7 +43,8 @@ import { Queue } from './queue.js';
  * @property {(name: string) => boolean} hasTopic
  * @property {(name: string) => ArrayLike<number>} describe the configuration's numbers (that order), then four per partition
  * @property {(name: string) => void} deleteTopic
- * @property {(packer: Packer) => ArrayLike<number>} send sends a sealed packer; `partition, offset, timestampMs` per record
+ * @property {(packer: Packer) => ArrayLike<number> | Promise<ArrayLike<number>>} send sends a sealed packer; `partition, offset, timestampMs` per record
+ *   (a backend with `write` returns a Promise, having copied the packer)
  * @property {(packer: Packer, timeoutMs: number, stopped: () => boolean) => Promise<ArrayLike<number>>} sendWait the same, waiting out Backpressure (copies the packer before it returns)
  * @property {(topic: string, partition: number, offset: number | undefined, maxRecords: number, maxBytes: number) => import('./records.js').Packed} read
  * @property {(topic: string, partition: number) => ArrayLike<number>} offsets
@@ -147,7 +151,7 @@ export class Pond {
     const o = checkOptions(options, 'createTopic options');
     checkKeys(o, TOPIC_KEYS, 'createTopic');
     const numbers = Float64Array.from(TOPIC_OPTIONS, (k) => topicNumber(o[k], k));
-    write(this.#b, true, () => this.#b.createTopic(name, numbers));
+    return write(this.#b, true, () => this.#b.createTopic(name, numbers));
   }
 
   /** User topics, sorted. @returns {string[]} */
@@ -219,7 +223,7 @@ export class Pond {
     const dlq = o.deadLetterTopic === null ? '' : o.deadLetterTopic === undefined ? undefined : checkString(o.deadLetterTopic, 'deadLetterTopic');
     const backoff = o.retryBackoffMs === null ? [0, 0] : o.retryBackoffMs === undefined ? undefined : checkBackoff(o.retryBackoffMs);
     const s = write(this.#b, true, () => this.#b.updateSubscription(topic, subscription, ack, max, dlq, backoff));
-    return settingsOf(JSON.parse(s));
+    return settle(s, (json) => settingsOf(JSON.parse(json)));
   }
 
   /** The consumer groups the pond knows, sorted; joins none. @returns {string[]} */
@@ -254,7 +258,7 @@ export class Pond {
   /** Deletes a topic and its records. @param {string} name */
   deleteTopic(name) {
     checkString(name, 'topic name');
-    write(this.#b, true, () => this.#b.deleteTopic(name));
+    return write(this.#b, true, () => this.#b.deleteTopic(name));
   }
 
   /**
@@ -296,8 +300,7 @@ export class Pond {
     if (options != null && options.timeoutMs != null) {
       return this.#sendWaiting(packer, 1, options.timeoutMs).then((meta) => metadata(topic, meta, 1)[0]);
     }
-    const meta = this.#sendPacked(packer, 1);
-    return { topic, partition: meta[0], offset: meta[1], timestampMs: meta[2] };
+    return settle(this.#sendPacked(packer, 1), (meta) => ({ topic, partition: meta[0], offset: meta[1], timestampMs: meta[2] }));
   }
 
   /**
@@ -350,7 +353,7 @@ export class Pond {
       if (timeoutMs !== undefined) {
         return this.#sendWaiting(packer, n, timeoutMs).then((meta) => metadata(topic, meta, n));
       }
-      return metadata(topic, this.#sendPacked(packer, n), n);
+      return settle(this.#sendPacked(packer, n), (meta) => metadata(topic, meta, n));
     } finally {
       releasePacker(packer);
     }
@@ -438,12 +441,12 @@ export class Pond {
     checkString(topic, 'topic');
     const p = checkNumber(partition, 'partition');
     const before = checkNumber(beforeOffset, 'beforeOffset');
-    write(this.#b, true, () => this.#b.deleteRecords(topic, p, before));
+    return write(this.#b, true, () => this.#b.deleteRecords(topic, p, before));
   }
 
   /** Runs retention and compaction now (appends run them as they go). */
   maintain() {
-    write(this.#b, true, () => this.#b.maintain());
+    return write(this.#b, true, () => this.#b.maintain());
   }
 
   /**
@@ -458,7 +461,9 @@ export class Pond {
    * @param {Record<string, any>} options
    */
   consumer(options) {
-    return new Consumer(kCreate, this, this.#b, options);
+    const o = consumerOptions(options);
+    const b = this.#b;
+    return settle(write(b, true, () => b.consumer(o)), (c) => new Consumer(kCreate, this, b, o, c));
   }
 
   /**
@@ -471,7 +476,10 @@ export class Pond {
    * @param {string} topic @param {string | Record<string, any>} options
    */
   queue(topic, options) {
-    return new Queue(kCreate, this, this.#b, topic, options);
+    checkString(topic, 'topic');
+    const o = queueOptions(options);
+    const b = this.#b;
+    return settle(write(b, true, () => b.queue(topic, o)), (q) => new Queue(kCreate, this, b, topic, o, q));
   }
 
   /** The subscriptions of a topic, sorted. @param {string} topic @returns {string[]} */
@@ -484,7 +492,7 @@ export class Pond {
   deleteSubscription(/** @type {string} */ topic, /** @type {string} */ name) {
     checkString(topic, 'topic');
     checkString(name, 'subscription name');
-    write(this.#b, true, () => this.#b.deleteSubscription(topic, name));
+    return write(this.#b, true, () => this.#b.deleteSubscription(topic, name));
   }
 
   /** Whether `close()` was called. */

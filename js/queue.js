@@ -45,7 +45,7 @@ const EXTEND_KEYS = new Set(['ackTimeoutMs']);
  * are left out: the stored settings, or the core's defaults, apply).
  * @param {unknown} options
  */
-function queueOptions(options) {
+export function queueOptions(options) {
   if (options == null) throw new TypeError("pond.queue needs options: { subscription: 'name' }");
   if (typeof options === 'string') return { subscription: options };
   const o = checkOptions(options, 'queue options');
@@ -60,13 +60,15 @@ function queueOptions(options) {
   return out;
 }
 
-/** @type {(q: Queue, tokens: Float64Array) => void} */
+// Settling calls: their result, or (where the package's writes are
+// asynchronous) a Promise of it.
+/** @type {(q: Queue, tokens: Float64Array) => void | Promise<void>} */
 let ackTokens;
-/** @type {(q: Queue, token: Float64Array, delayMs: number | undefined, reason: string | undefined) => void} */
+/** @type {(q: Queue, token: Float64Array, delayMs: number | undefined, reason: string | undefined) => void | Promise<void>} */
 let nackToken;
-/** @type {(q: Queue, token: Float64Array, ms: number) => number} */
+/** @type {(q: Queue, token: Float64Array, ms: number) => number | Promise<number>} */
 let extendToken;
-/** @type {(q: Queue, token: Float64Array, reason: string) => void} */
+/** @type {(q: Queue, token: Float64Array, reason: string) => void | Promise<void>} */
 export let nackFailedToken;
 /** @type {(d: Delivery) => { queue: Queue, token: Float64Array }} */
 export let deliveryParts;
@@ -109,8 +111,9 @@ export class Delivery {
    * was delivered again (or settled) since.
    */
   ack() {
-    ackTokens(this.#queue, this.#token);
+    const r = ackTokens(this.#queue, this.#token);
     this.#done = true;
+    return r;
   }
 
   /**
@@ -130,8 +133,9 @@ export class Delivery {
       if (o.delayMs != null) delayMs = checkNumber(o.delayMs, 'delayMs');
       if (o.reason != null) reason = checkString(o.reason, 'reason');
     }
-    nackToken(this.#queue, this.#token, delayMs, reason);
+    const r = nackToken(this.#queue, this.#token, delayMs, reason);
     this.#done = true;
+    return r;
   }
 
   /**
@@ -179,11 +183,16 @@ export class Queue {
   #closed = false;
 
   /** @private Use `pond.queue(topic, options)`. */
-  constructor(/** @type {symbol} */ token, /** @type {{ readonly closed: boolean }} */ pond, /** @type {import('./pond.js').PondBackend} */ backend, /** @type {string} */ topic, /** @type {unknown} */ options) {
+  constructor(
+    /** @type {symbol} */ token,
+    /** @type {{ readonly closed: boolean }} */ pond,
+    /** @type {import('./pond.js').PondBackend} */ backend,
+    /** @type {string} */ topic,
+    /** @type {Record<string, unknown>} */ o,
+    /** @type {QueueBackend} */ q,
+  ) {
     if (token !== kCreate) throw new TypeError('use pond.queue(topic, { subscription }) to get a Queue');
-    checkString(topic, 'topic');
-    const o = queueOptions(options);
-    this.#q = write(backend, true, () => backend.queue(topic, o));
+    this.#q = q;
     this.#b = backend;
     this.#pond = pond;
     this.#topic = topic;
@@ -297,9 +306,10 @@ export class Queue {
       }
       tokens.set(token, 3 * i);
     });
-    if (list.length === 0) return;
-    ackTokens(this, tokens);
+    if (list.length === 0) return this.#b.write === undefined ? undefined : Promise.resolve();
+    const r = ackTokens(this, tokens);
     for (const d of list) markDone(d);
+    return r;
   }
 
   /**
@@ -360,9 +370,9 @@ export class Queue {
    * Closing twice is harmless.
    */
   close() {
-    if (this.#closed) return;
+    if (this.#closed) return this.#b.write === undefined ? undefined : Promise.resolve();
     this.#closed = true;
-    write(this.#b, true, () => this.#q.close());
+    return write(this.#b, true, () => this.#q.close());
   }
 
   toString() {

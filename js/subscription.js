@@ -170,12 +170,12 @@ export class Subscription {
     }
     if (d.done) return; // the handler settled it
     try {
-      if (ok) d.ack();
-      else if (this.#nackDelayMs !== null) d.nack({ delayMs: this.#nackDelayMs, reason: reasonOf(error) });
+      if (ok) await d.ack();
+      else if (this.#nackDelayMs !== null) await d.nack({ delayMs: this.#nackDelayMs, reason: reasonOf(error) });
       else {
         const { queue, token } = deliveryParts(d);
-        nackFailedToken(queue, token, reasonOf(error));
         markDone(d);
+        await nackFailedToken(queue, token, reasonOf(error));
       }
     } catch (e) {
       this.#report(e, d);

@@ -8,3 +8,6 @@ export type BytesInput = Buffer | Uint8Array | string;
 
 /** Bytes of a record as they come back. */
 export type RecordBytes = Buffer;
+
+/** What a call that changes the pond returns (synchronous in Node). */
+export type Written<T> = T;

@@ -6,3 +6,6 @@ export type BytesInput = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
 /** Bytes of a record as they come back. */
 export type RecordBytes = Uint8Array;
+
+/** What a call that changes the pond returns: a Promise, resolved once the change is in IndexedDB. */
+export type Written<T> = Promise<T>;

@@ -25,18 +25,25 @@ export interface MemoryOptions {
 
 export interface IndexedDbOptions {
   /**
-   * Changes are written back to IndexedDB at most this long after they are
-   * made (ms; default 50). `Infinity`: only `flush()`, `close()` and leaving
-   * the page write them.
+   * @deprecated Accepted and ignored: every write is in IndexedDB when its
+   * Promise resolves.
    */
   flushIntervalMs?: number;
-  /** IndexedDB's durability hint for flushes (default `'default'`). */
+  /** IndexedDB's durability hint for write transactions (default `'default'`). */
   durability?: Durability;
   /** Time for record timestamps, retention and timeouts; the wall clock by default. */
   clock?: ManualClock;
-  /** How long to wait for another tab or worker to close the pond before `PondLocked` (ms; default 1000). */
+  /**
+   * How long to wait before `PondLocked` for a tab or worker that holds the
+   * pond exclusively (one opened with a ManualClock) (ms; default 1000).
+   */
   lockTimeoutMs?: number;
-  /** Called when an automatic flush fails (the changes stay queued; it is retried). Default: `reportError`. */
+  /**
+   * Called when IndexedDB refuses a write (quota exceeded, the database
+   * deleted) and the pond closes because of it: also when no call of
+   * yours was waiting (a catch-up of another tab's changes). Default:
+   * `reportError`.
+   */
   onFlushError?: (error: IoError) => void;
 }
 
@@ -56,8 +63,10 @@ export interface PondFile {
 /**
  * An embeddable event broker in a tab or worker. Get one with
  * `Pond.memory()`, `await Pond.openIndexedDb(name)` or
- * `await Pond.importFiles(files)`. Every method is synchronous except
- * `flush`, `close` and the waits of consumers and queues.
+ * `await Pond.importFiles(files)`. Reads are synchronous; every call that
+ * changes the pond returns a Promise (`Written<T>`), resolved once the
+ * change is in IndexedDB (at once for a memory pond). Tabs and workers
+ * that open one IndexedDB pond share it live.
  */
 export declare class Pond extends SharedPond {
   private constructor();
@@ -67,8 +76,9 @@ export declare class Pond extends SharedPond {
 
   /**
    * Opens (creating if needed) the pond kept in IndexedDB under `name`
-   * (database `logpond:<name>`), loading it into memory. One tab or worker
-   * at a time may hold it open (else `PondLocked`).
+   * (database `logpond:<name>`), loading it into memory. Any number of
+   * tabs and workers of the origin may hold it open at once and share it
+   * live; one opened with a ManualClock holds it alone (else `PondLocked`).
    */
   static openIndexedDb(name: string, options?: IndexedDbOptions): Promise<Pond>;
 
@@ -79,21 +89,22 @@ export declare class Pond extends SharedPond {
   static deleteIndexedDb(name: string, options?: { lockTimeoutMs?: number }): Promise<void>;
 
   /**
-   * Resolves once every change so far (sends, commits, acks) is in
-   * IndexedDB, written in one transaction. Rejects with `IoError` when
-   * IndexedDB refuses (quota exceeded); the changes stay queued for the
-   * next flush. Nothing to do for a memory pond.
+   * Resolves once every change made so far (sends, commits, acks) is in
+   * IndexedDB. Rejects with the `IoError` that closed the pond when
+   * IndexedDB refused a write (quota exceeded). Nothing to do for a memory
+   * pond.
    */
   flush(): Promise<void>;
   /**
    * Closes the pond now (later calls throw `Closed`; waiting polls and
-   * receives reject with `Closed`); the promise resolves once the last
-   * changes are in IndexedDB and the pond's lock is released.
+   * receives reject with `Closed`); its group members leave and its queue
+   * leases return. The promise resolves once the last changes are in
+   * IndexedDB and the pond's lock is released.
    */
   close(): Promise<void>;
   /** The IndexedDB pond's name (null in memory). */
   readonly name: string | null;
-  /** The error of the last flush if it failed, until one succeeds. */
+  /** The error that closed the pond when IndexedDB refused a write (else null). */
   readonly lastFlushError: IoError | null;
   /** Bytes the pond holds in memory (an IndexedDB pond mirrors all of its files; retention bounds them). */
   memoryBytes(): number;

@@ -29,7 +29,7 @@ pub(crate) struct Holder {
 }
 
 /// The storage claim of holder `id`.
-fn claim(id: u64) -> String {
+pub(crate) fn claim(id: u64) -> String {
     format!("holder.{id:08x}")
 }
 
@@ -63,6 +63,12 @@ impl Holder {
         if !storage.is_shared() {
             self.id = 1;
             return Ok(1);
+        }
+        if let Some(id) = storage.own_holder() {
+            if storage.try_claim(&claim(id))? {
+                self.id = id;
+                return Ok(id);
+            }
         }
         for _ in 0..8 {
             let id = random_id();

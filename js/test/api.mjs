@@ -43,7 +43,7 @@ export const tests = [
   ['error classes share one hierarchy and carry stable codes', async (lp) => {
     const { Pond, LogpondError } = lp;
     const pond = Pond.memory();
-    pond.createTopic('t', { partitions: 2, maxRecordBytes: 8 });
+    await pond.createTopic('t', { partitions: 2, maxRecordBytes: 8 });
     const cases = [
       ['TopicExists', 'TOPIC_EXISTS', () => pond.createTopic('t')],
       ['TopicNotFound', 'TOPIC_NOT_FOUND', () => pond.send('missing', 'x')],
@@ -70,10 +70,10 @@ export const tests = [
 
   ['send, sendMany and read round-trip keys, values, headers and timestamps', async (lp) => {
     const pond = lp.Pond.memory({ clock: new lp.ManualClock(1000) });
-    pond.createTopic('t');
-    const md = pond.send('t', 'v1', { key: 'k1', headers: [['h', 'x'], ['h', new Uint8Array([1])]] });
+    await pond.createTopic('t');
+    const md = await pond.send('t', 'v1', { key: 'k1', headers: [['h', 'x'], ['h', new Uint8Array([1])]] });
     check.deepEqual(md, { topic: 't', partition: 0, offset: 0, timestampMs: 1000 });
-    const many = pond.sendMany('t', [new TextEncoder().encode('v2'), { value: null, key: 'k3', timestampMs: 5 }, { value: 'v4', headers: { a: 'b' } }]);
+    const many = await pond.sendMany('t', [new TextEncoder().encode('v2'), { value: null, key: 'k3', timestampMs: 5 }, { value: 'v4', headers: { a: 'b' } }]);
     check.deepEqual(many.map((m) => m.offset), [1, 2, 3]);
     const rs = pond.read('t', 0);
     check.deepEqual(
@@ -98,8 +98,8 @@ export const tests = [
 
   ['topics: create, describe with defaults, list, delete', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('b', { partitions: 3, retentionMs: 60_000, compact: true });
-    pond.createTopic('a');
+    await pond.createTopic('b', { partitions: 3, retentionMs: 60_000, compact: true });
+    await pond.createTopic('a');
     check.deepEqual(pond.topics(), ['a', 'b']);
     check.equal(pond.hasTopic('a'), true);
     const d = pond.describe('b');
@@ -110,7 +110,7 @@ export const tests = [
     check.equal(d.config.compact, true);
     check.equal(d.config.retentionBytes, null);
     check.equal(d.config.maxBacklog, null);
-    pond.deleteTopic('a');
+    await pond.deleteTopic('a');
     check.deepEqual(pond.topics(), ['b']);
     await pond.close();
   }],
@@ -123,17 +123,17 @@ export const tests = [
     check.equal(clock.nowMs(), 5260);
     clock.set(100);
     const pond = lp.Pond.memory({ clock });
-    pond.createTopic('t');
-    check.equal(pond.send('t', 'x').timestampMs, 100);
+    await pond.createTopic('t');
+    check.equal((await pond.send('t', 'x')).timestampMs, 100);
     check.equal((await check.error(() => lp.Pond.memory({ clock: {} }))).name, 'TypeError');
     await pond.close();
   }],
 
   ['a consumer group: poll, commit, committed, position, seek, lag, members as properties', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('t', { partitions: 2 });
-    for (let i = 0; i < 6; i++) pond.send('t', `v${i}`, { partition: i % 2 });
-    const c = pond.consumer({ group: 'g', topics: 't', autoOffsetReset: 'earliest', autoCommit: false });
+    await pond.createTopic('t', { partitions: 2 });
+    for (let i = 0; i < 6; i++) await pond.send('t', `v${i}`, { partition: i % 2 });
+    const c = await pond.consumer({ group: 'g', topics: 't', autoOffsetReset: 'earliest', autoCommit: false });
     check.equal(c.group, 'g');
     check.deepEqual([...c.topics], ['t']);
     check.equal(typeof c.memberId, 'number');
@@ -143,18 +143,18 @@ export const tests = [
     check.deepEqual(got.map((r) => text(r.value)).sort(), ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
     check.equal(got[0].topic, 't');
     check.equal(c.committed('t', 0), null);
-    c.commit();
+    await c.commit();
     check.equal(c.committed('t', 0), 3);
     check.equal(c.position('t', 1), 3);
-    c.seek('t', 0, 1);
+    await c.seek('t', 0, 1);
     check.deepEqual(c.lag(), [{ topic: 't', partition: 0, lag: 2 }, { topic: 't', partition: 1, lag: 0 }]);
-    c.commit([{ topic: 't', partition: 1, offset: 2 }]);
+    await c.commit([{ topic: 't', partition: 1, offset: 2 }]);
     check.equal(c.committed('t', 1), 2);
     check.equal((await check.error(() => c.commit([{ topic: 't', partition: 9, offset: 1 }]))).name, 'CommitFailed');
-    c.seekToEnd();
+    await c.seekToEnd();
     check.deepEqual(await c.poll(), []);
-    c.close();
-    c.close();
+    await c.close();
+    await c.close();
     check.equal(c.closed, true);
     check.equal((await check.error(() => c.poll())).name, 'Closed');
     await pond.close();
@@ -162,11 +162,11 @@ export const tests = [
 
   ['groups and describeGroup look at a group without joining it', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('t', { partitions: 2 });
-    for (let i = 0; i < 6; i++) pond.send('t', `v${i}`, { partition: i % 2 });
-    const c = pond.consumer({ group: 'billing', topics: 't', autoOffsetReset: 'earliest', autoCommit: false });
+    await pond.createTopic('t', { partitions: 2 });
+    for (let i = 0; i < 6; i++) await pond.send('t', `v${i}`, { partition: i % 2 });
+    const c = await pond.consumer({ group: 'billing', topics: 't', autoOffsetReset: 'earliest', autoCommit: false });
     await c.poll({ maxRecords: 100 });
-    c.commit([{ topic: 't', partition: 0, offset: 2 }]);
+    await c.commit([{ topic: 't', partition: 0, offset: 2 }]);
     check.deepEqual(pond.groups(), ['billing']);
     const info = pond.describeGroup('billing');
     check.equal(info.group, 'billing');
@@ -179,14 +179,14 @@ export const tests = [
     check.equal(c.generation, info.generation);
     check.deepEqual(pond.describeGroup('nobody').members, []);
     check.equal((await check.error(() => pond.describeGroup(7))).name, 'TypeError');
-    c.close();
+    await c.close();
     await pond.close();
   }],
 
   ['a waiting poll wakes on a send and rejects with Closed when its consumer closes', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('t');
-    const c = pond.consumer({ group: 'g', topics: ['t'] });
+    await pond.createTopic('t');
+    const c = await pond.consumer({ group: 'g', topics: ['t'] });
     await c.poll();
     const waiting = c.poll({ timeoutMs: 10_000 });
     setTimeout(() => pond.send('t', 'hello'), 30);
@@ -202,9 +202,9 @@ export const tests = [
 
   ['for await hands out records one by one and ends when the consumer closes', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('t');
-    pond.sendMany('t', ['a', 'b', 'c']);
-    const c = pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest' });
+    await pond.createTopic('t');
+    await pond.sendMany('t', ['a', 'b', 'c']);
+    const c = await pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest' });
     const seen = [];
     for await (const r of c) {
       seen.push(text(r.value));
@@ -222,9 +222,9 @@ export const tests = [
 
   ['queues: receive, ack, nack, ackMany, redelivery counts, backlog and inFlight', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('jobs');
-    pond.sendMany('jobs', ['a', 'b', 'c', 'd']);
-    const q = pond.queue('jobs', 'workers'); // a name alone: default settings
+    await pond.createTopic('jobs');
+    await pond.sendMany('jobs', ['a', 'b', 'c', 'd']);
+    const q = await pond.queue('jobs', 'workers'); // a name alone: default settings
     check.equal(q.topic, 'jobs');
     check.equal(q.subscription, 'workers');
     check.deepEqual(pond.subscriptions('jobs'), ['workers']);
@@ -232,23 +232,23 @@ export const tests = [
     check.equal(text(a.record.value), 'a');
     check.equal(a.deliveryCount, 1);
     check.equal(a.queue, q);
-    a.nack();
+    await a.nack();
     check.equal(a.done, true);
     const got = await q.receive({ maxMessages: 10 });
     got.sort((x, y) => x.record.offset - y.record.offset);
     check.deepEqual(got.map((d) => [text(d.record.value), d.deliveryCount]), [['a', 2], ['b', 1], ['c', 1], ['d', 1]]);
     check.equal(q.inFlight(), 4);
-    got[0].ack();
-    q.ackMany(got.slice(1, 3));
+    await got[0].ack();
+    await q.ackMany(got.slice(1, 3));
     check.ok(got[1].done && got[2].done);
     check.equal(q.backlog(), 1);
     check.equal((await check.error(() => got[0].ack())).name, 'LeaseExpired');
-    const other = pond.queue('jobs', { subscription: 'other' });
+    const other = await pond.queue('jobs', { subscription: 'other' });
     check.equal((await check.error(() => other.ackMany([got[3]]))).code, 'INVALID_ARGUMENT');
     check.equal((await check.error(() => q.ackMany([{}]))).name, 'TypeError');
-    q.ackMany([got[3]]);
+    await q.ackMany([got[3]]);
     check.equal(q.backlog(), 0);
-    q.close();
+    await q.close();
     check.equal((await check.error(() => q.receive())).name, 'Closed');
     await pond.close();
   }],
@@ -256,16 +256,16 @@ export const tests = [
   ['queues with a ManualClock: an expired lease is redelivered; dead letters after maxDeliveries', async (lp) => {
     const clock = new lp.ManualClock(0);
     const pond = lp.Pond.memory({ clock });
-    pond.createTopic('jobs');
-    const q = pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 100, maxDeliveries: 2, deadLetterTopic: 'jobs.dlq' });
-    pond.send('jobs', 'x');
+    await pond.createTopic('jobs');
+    const q = await pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 100, maxDeliveries: 2, deadLetterTopic: 'jobs.dlq' });
+    await pond.send('jobs', 'x');
     const [first] = await q.receive();
     const waiting = q.receive({ timeoutMs: 10_000 });
     clock.advance(150);
     const [again] = await waiting;
     check.equal(again.deliveryCount, 2);
     check.equal((await check.error(() => first.ack())).name, 'LeaseExpired');
-    again.nack({ reason: 'broken' });
+    await again.nack({ reason: 'broken' });
     check.deepEqual(await q.receive(), []);
     const dead = pond.read('jobs.dlq', 0);
     check.deepEqual(dead.map((r) => text(r.value)), ['x']);
@@ -275,8 +275,8 @@ export const tests = [
 
   ['subscribe: handlers ack on return, nack on failure; stop waits for them', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('jobs');
-    const q = pond.queue('jobs', { subscription: 'w', maxDeliveries: 1 });
+    await pond.createTopic('jobs');
+    const q = await pond.queue('jobs', { subscription: 'w', maxDeliveries: 1 });
     const done = [];
     const errors = [];
     const sub = q.subscribe(
@@ -289,7 +289,7 @@ export const tests = [
     );
     check.equal(sub.queue, q);
     check.equal(sub.running, true);
-    pond.sendMany('jobs', ['a', 'bad', 'b', 'c']);
+    await pond.sendMany('jobs', ['a', 'bad', 'b', 'c']);
     const deadline = Date.now() + 5000;
     while ((sub.handled < 3 || sub.failed < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await sub.stop();
@@ -306,13 +306,13 @@ export const tests = [
 
   ['for await on a queue yields deliveries and ends when the queue closes', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('jobs');
-    pond.sendMany('jobs', ['a', 'b']);
-    const q = pond.queue('jobs', { subscription: 'w' });
+    await pond.createTopic('jobs');
+    await pond.sendMany('jobs', ['a', 'b']);
+    const q = await pond.queue('jobs', { subscription: 'w' });
     const seen = [];
     for await (const d of q) {
       seen.push(text(d.record.value));
-      d.ack();
+      await d.ack();
       if (seen.length === 2) setTimeout(() => q.close(), 10);
     }
     check.deepEqual(seen, ['a', 'b']);
@@ -321,9 +321,9 @@ export const tests = [
 
   ['send with timeoutMs waits out Backpressure until an ack makes room', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('t', { maxBacklog: 1 });
-    const q = pond.queue('t', { subscription: 's' });
-    pond.send('t', 'first');
+    await pond.createTopic('t', { maxBacklog: 1 });
+    const q = await pond.queue('t', { subscription: 's' });
+    await pond.send('t', 'first');
     check.equal((await check.error(() => pond.send('t', 'second'))).name, 'Backpressure');
     const waiting = pond.send('t', 'second', { timeoutMs: 10_000 });
     check.ok(waiting instanceof Promise);
@@ -336,7 +336,7 @@ export const tests = [
 
   ['option names are checked; a typo is a TypeError that names the known options', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('t');
+    await pond.createTopic('t');
     const e = await check.error(() => pond.queue('t', { subscripton: 's' }));
     check.equal(e.name, 'TypeError');
     check.ok(/subscription/.test(e.message), e.message);
@@ -350,9 +350,9 @@ export const tests = [
 
   ['queue settings are stored; updateSubscription changes them; null removes one', async (lp) => {
     const pond = lp.Pond.memory();
-    pond.createTopic('jobs');
-    pond.queue('jobs', { subscription: 'w', maxDeliveries: 2, retryBackoffMs: [100, 400] }).close();
-    const bare = pond.queue('jobs', 'w'); // just to look: changes nothing
+    await pond.createTopic('jobs');
+    await (await pond.queue('jobs', { subscription: 'w', maxDeliveries: 2, retryBackoffMs: [100, 400] })).close();
+    const bare = await pond.queue('jobs', 'w'); // just to look: changes nothing
     check.deepEqual(pond.describeSubscription('jobs', 'w').settings, {
       ackTimeoutMs: 30000,
       maxDeliveries: 2,
@@ -362,27 +362,27 @@ export const tests = [
     const e = await check.error(() => pond.queue('jobs', { subscription: 'w', maxDeliveries: 5 }));
     check.equal(e.name, 'InvalidArgument');
     check.ok(/max_deliveries = 2; this attach asks for 5/.test(e.message), e.message);
-    const now = pond.updateSubscription('jobs', 'w', { deadLetterTopic: 'jobs.dlq', maxDeliveries: null, retryBackoffMs: null });
+    const now = await pond.updateSubscription('jobs', 'w', { deadLetterTopic: 'jobs.dlq', maxDeliveries: null, retryBackoffMs: null });
     check.deepEqual(now, { ackTimeoutMs: 30000, maxDeliveries: null, deadLetterTopic: 'jobs.dlq', retryBackoffMs: null });
     check.ok(pond.topics().includes('jobs.dlq'));
     check.equal((await check.error(() => pond.updateSubscription('jobs', 'nope', { maxDeliveries: 1 }))).name, 'TopicNotFound');
-    bare.close();
+    await bare.close();
     await pond.close();
   }],
 
   ['extend, delayMs and ttlMs, retry backoff and describeSubscription', async (lp) => {
     const clock = new lp.ManualClock(1_000_000);
     const pond = lp.Pond.memory({ clock });
-    pond.createTopic('jobs');
-    const q = pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 1000, retryBackoffMs: [100, 100] });
-    const later = pond.send('jobs', 'later', { delayMs: 2000 });
-    pond.send('jobs', 'job');
+    await pond.createTopic('jobs');
+    const q = await pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 1000, retryBackoffMs: [100, 100] });
+    const later = await pond.send('jobs', 'later', { delayMs: 2000 });
+    await pond.send('jobs', 'job');
     const [d, none] = await q.receive({ maxMessages: 10 });
     check.equal(text(d.record.value), 'job', 'the delayed record waits; the one behind it does not');
     check.equal(none, undefined);
-    pond.sendMany('jobs', ['soon gone'], { ttlMs: 500 });
+    await pond.sendMany('jobs', ['soon gone'], { ttlMs: 500 });
     clock.advance(900);
-    check.equal(d.extend({ ackTimeoutMs: 5000 }), clock.nowMs() + 5000);
+    check.equal(await d.extend({ ackTimeoutMs: 5000 }), clock.nowMs() + 5000);
     clock.advance(1100);
     const info = pond.describeSubscription('jobs', 'w');
     check.deepEqual([info.backlog, info.inFlight, info.expired, info.parked], [3, 1, 0, 0]);
@@ -391,11 +391,11 @@ export const tests = [
     check.deepEqual(got.map((g) => text(g.record.value)), ['later'], 'due now; the expired one is never delivered');
     check.equal(later.offset, got[0].record.offset);
     check.deepEqual(q.parked().map((p) => p.reason), ['expired']);
-    got[0].nack(); // the retry backoff: 100 ms
+    await got[0].nack(); // the retry backoff: 100 ms
     check.deepEqual(await q.receive(), []);
     clock.advance(100);
     check.equal((await q.receive())[0].deliveryCount, 2);
-    d.ack();
+    await d.ack();
     clock.advance(10_000);
     check.equal((await check.error(() => d.extend({ ackTimeoutMs: 1 }))).name, 'LeaseExpired');
     check.equal((await check.error(() => pond.send('jobs', 'x', { ttlMs: 0 }))).code, 'INVALID_ARGUMENT');

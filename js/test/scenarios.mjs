@@ -112,13 +112,11 @@ export async function runScenario(lp, scenario, storage) {
         };
       case 'send': {
         const { value, ...options } = recordInput(s);
-        const md = pond.send(s.topic, value, optionsOf(options, ['topic']));
+        const md = await pond.send(s.topic, value, optionsOf(options, ['topic']));
         return { partition: md.partition, offset: md.offset, timestamp_ms: md.timestampMs };
       }
       case 'send_many':
-        return pond
-          .sendMany(s.topic, s.records.map(recordInput), optionsOf(s, ['topic', 'records']))
-          .map((/** @type {any} */ m) => ({ partition: m.partition, offset: m.offset, timestamp_ms: m.timestampMs }));
+        return (await pond.sendMany(s.topic, s.records.map(recordInput), optionsOf(s, ['topic', 'records']))).map((/** @type {any} */ m) => ({ partition: m.partition, offset: m.offset, timestamp_ms: m.timestampMs }));
       case 'read':
         return pond.read(s.topic, s.partition, { offset: s.offset, maxRecords: s.max_records ?? 500 }).map(recordJson);
       case 'offset_for_time':
@@ -137,7 +135,7 @@ export async function runScenario(lp, scenario, storage) {
         pond = await storage.reopen(pond, clock);
         return undefined;
       case 'consumer':
-        consumers.set(s.name, pond.consumer({ group: s.group, topics: s.topics, ...optionsOf(s, ['name', 'group', 'topics']) }));
+        consumers.set(s.name, await pond.consumer({ group: s.group, topics: s.topics, ...optionsOf(s, ['name', 'group', 'topics']) }));
         return undefined;
       case 'poll':
         return (await consumer(s).poll({ maxRecords: s.max_records })).map(recordJson);
@@ -160,10 +158,10 @@ export async function runScenario(lp, scenario, storage) {
       case 'lag':
         return consumer(s).lag().map((/** @type {any} */ l) => [l.topic, l.partition, l.lag]);
       case 'close_consumer':
-        consumer(s).close();
+        await consumer(s).close();
         return consumers.delete(s.consumer) && undefined;
       case 'queue':
-        queues.set(s.name, pond.queue(s.topic, { subscription: s.subscription, ...optionsOf(s, ['name', 'topic', 'subscription']) }));
+        queues.set(s.name, await pond.queue(s.topic, { subscription: s.subscription, ...optionsOf(s, ['name', 'topic', 'subscription']) }));
         return undefined;
       case 'receive': {
         const got = await queue(s).receive({ maxMessages: s.max_messages });
@@ -180,19 +178,19 @@ export async function runScenario(lp, scenario, storage) {
         const all = named(deliveries, s.deliveries, 'deliveries labelled');
         queue(s); // the step names a known queue
         for (const d of s.index != null ? [all[s.index]] : all) {
-          if (s.op === 'ack') d.ack();
-          else d.nack(s.delay_ms != null ? { delayMs: s.delay_ms } : undefined);
+          if (s.op === 'ack') await d.ack();
+          else await d.nack(s.delay_ms != null ? { delayMs: s.delay_ms } : undefined);
         }
         return undefined;
       }
       case 'extend': {
         const all = named(deliveries, s.deliveries, 'deliveries labelled');
         queue(s);
-        all[s.index ?? 0].extend({ ackTimeoutMs: s.ms });
+        await all[s.index ?? 0].extend({ ackTimeoutMs: s.ms });
         return undefined;
       }
       case 'update_subscription':
-        return settingsJson(pond.updateSubscription(s.topic, s.subscription, optionsOf(s, ['topic', 'subscription'])));
+        return settingsJson(await pond.updateSubscription(s.topic, s.subscription, optionsOf(s, ['topic', 'subscription'])));
       case 'describe_subscription': {
         const i = pond.describeSubscription(s.topic, s.subscription);
         return {
@@ -218,7 +216,7 @@ export async function runScenario(lp, scenario, storage) {
       case 'in_flight':
         return queue(s).inFlight();
       case 'close_queue':
-        queue(s).close();
+        await queue(s).close();
         return queues.delete(s.queue) && undefined;
       default:
         throw new Error(`op ${s.op} is not supported by this runner`);

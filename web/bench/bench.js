@@ -42,23 +42,23 @@ export async function runAll(options = {}) {
   // yields, so no automatic flush runs before: one write-back of everything).
   await Pond.deleteIndexedDb('bench');
   let pond = await Pond.openIndexedDb('bench', { durability });
-  pond.createTopic('events');
+  await pond.createTopic('events');
   let t0 = performance.now();
-  for (let i = 0; i < n; i += BATCH) pond.sendMany('events', values);
+  for (let i = 0; i < n; i += BATCH) await pond.sendMany('events', values);
   await pond.flush();
   let ms = performance.now() - t0;
   results.web_produce_flush_100B = n / (ms / 1000);
   log(`web_produce_flush_100B: ${rate(n, ms)} (sendMany × ${BATCH}, ${Math.round(ms)} ms, ${Math.round(pond.memoryBytes() / 1e6)} MB)`);
 
   // 2. Consume them all as a consumer group.
-  const c = pond.consumer({ group: 'bench', topics: ['events'], autoOffsetReset: 'earliest' });
+  const c = await pond.consumer({ group: 'bench', topics: ['events'], autoOffsetReset: 'earliest' });
   t0 = performance.now();
   let got = 0;
   while (got < n) got += (await c.poll({ maxRecords: 5000 })).length;
   ms = performance.now() - t0;
   results.web_consume_100B = got / (ms / 1000);
   log(`web_consume_100B: ${rate(got, ms)} (consumer group, poll × 5000, ${Math.round(ms)} ms)`);
-  c.close();
+  await c.close();
   await pond.close();
 
   // 3. Reopen: load the whole pond back from IndexedDB.
@@ -73,9 +73,9 @@ export async function runAll(options = {}) {
 
   // 4. The same with IndexedDB's 'strict' durability (each flush waits for the disk).
   pond = await Pond.openIndexedDb('bench', { durability: 'strict' });
-  pond.createTopic('events');
+  await pond.createTopic('events');
   t0 = performance.now();
-  for (let i = 0; i < n; i += BATCH) pond.sendMany('events', values);
+  for (let i = 0; i < n; i += BATCH) await pond.sendMany('events', values);
   await pond.flush();
   ms = performance.now() - t0;
   results.web_produce_flush_100B_strict = n / (ms / 1000);
@@ -86,9 +86,9 @@ export async function runAll(options = {}) {
   // 5. logpond: one send per record.
   const m = n;
   pond = await Pond.openIndexedDb('bench', { durability });
-  pond.createTopic('events');
+  await pond.createTopic('events');
   t0 = performance.now();
-  for (let i = 0; i < m; i++) pond.send('events', values[i % BATCH]);
+  for (let i = 0; i < m; i++) await pond.send('events', values[i % BATCH]);
   await pond.flush();
   ms = performance.now() - t0;
   results.web_produce_flush_100B_send = m / (ms / 1000);

@@ -29,7 +29,8 @@ let lastSaved = 0;
 let running = true;
 
 const fresh = !pond.hasTopic(TOPIC);
-if (fresh) pond.createTopic(TOPIC, { partitions: PARTITIONS });
+// Another tab may create it first.
+if (fresh) await pond.createTopic(TOPIC, { partitions: PARTITIONS }).catch((e) => (e.code === 'TOPIC_EXISTS' ? undefined : Promise.reject(e)));
 
 /** @param {string} customer @param {string} item */
 function order(customer, item) {
@@ -41,7 +42,7 @@ function order(customer, item) {
 const customers = ['ada', 'grace', 'linus', 'margaret', 'alan', 'barbara'];
 const items = Object.keys(PRICES);
 const pick = (/** @type {string[]} */ xs) => xs[Math.floor(Math.random() * xs.length)];
-if (fresh) for (let i = 0; i < 12; i++) order(pick(customers), pick(items));
+if (fresh) await Promise.all(Array.from({ length: 12 }, () => order(pick(customers), pick(items))));
 
 /** @param {any} r */
 function describe(r) {
@@ -57,7 +58,12 @@ function describe(r) {
 
 class Member {
   /** @param {string} name */
-  constructor(name) {
+  static async create(name) {
+    return new Member(name, await pond.consumer({ group: 'billing', topics: [TOPIC], autoOffsetReset: 'earliest', sessionTimeoutMs: 6000 }));
+  }
+
+  /** @param {string} name @param {any} consumer */
+  constructor(name, consumer) {
     this.name = name;
     this.paused = false;
     /** @type {any[]} */
@@ -66,7 +72,7 @@ class Member {
     this.current = null;
     this.processed = 0;
     this.seeded = false;
-    this.consumer = pond.consumer({ group: 'billing', topics: [TOPIC], autoOffsetReset: 'earliest', sessionTimeoutMs: 6000 });
+    this.consumer = consumer;
     this.loop();
   }
 
@@ -94,7 +100,7 @@ class Member {
         this.recent.length = Math.min(this.recent.length, 4);
         this.processed++;
         try {
-          this.consumer.commit();
+          await this.consumer.commit();
         } catch {
           // revoked meanwhile: the new owner resumes from the last commit
         }
@@ -135,15 +141,20 @@ class Member {
   }
 }
 
-const members = [new Member('member A'), new Member('member B')];
+const members = await Promise.all(['member A', 'member B'].map((n) => Member.create(n)));
 
 // ---- the queue -----------------------------------------------------------
 
 class Worker {
   /** @param {string} name */
-  constructor(name) {
+  static async create(name) {
+    return new Worker(name, await pond.queue(TOPIC, { subscription: 'shipping', ackTimeoutMs: 8000, maxDeliveries: 3, deadLetterTopic: DLQ, maxInFlight: 1 }));
+  }
+
+  /** @param {string} name @param {any} queue */
+  constructor(name, queue) {
     this.name = name;
-    this.queue = pond.queue(TOPIC, { subscription: 'shipping', ackTimeoutMs: 8000, maxDeliveries: 3, deadLetterTopic: DLQ, maxInFlight: 1 });
+    this.queue = queue;
     /** @type {any} */
     this.delivery = null;
     this.started = 0;
@@ -175,11 +186,11 @@ class Worker {
       if (!running) return;
       try {
         if (Math.random() < 0.1) {
-          d.nack({ delayMs: 1500, reason: 'courier unavailable' });
+          await d.nack({ delayMs: 1500, reason: 'courier unavailable' });
           this.failed++;
           this.last = 'nacked';
         } else {
-          d.ack();
+          await d.ack();
           this.shipped++;
           this.last = 'shipped';
         }
@@ -191,7 +202,7 @@ class Worker {
   }
 }
 
-const workers = [new Worker('worker 1'), new Worker('worker 2'), new Worker('worker 3')];
+const workers = await Promise.all(['worker 1', 'worker 2', 'worker 3'].map((n) => Worker.create(n)));
 
 // ---- rendering -----------------------------------------------------------
 
@@ -345,20 +356,20 @@ setInterval(async () => {
 
 // ---- controls ------------------------------------------------------------
 
-$('send-form').addEventListener('submit', (e) => {
+$('send-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  order(/** @type {HTMLSelectElement} */ ($('customer')).value, /** @type {HTMLSelectElement} */ ($('item')).value);
+  await order(/** @type {HTMLSelectElement} */ ($('customer')).value, /** @type {HTMLSelectElement} */ ($('item')).value);
   render();
 });
 
-$('burst').addEventListener('click', () => {
+$('burst').addEventListener('click', async () => {
   const batch = Array.from({ length: 25 }, () => {
     const customer = pick(customers);
     const item = pick(items);
     const price = PRICES[/** @type {keyof typeof PRICES} */ (item)];
     return { key: customer, value: JSON.stringify({ customer, item, total: price.toFixed(2) }), headers: [['source', 'demo']] };
   });
-  pond.sendMany(TOPIC, batch);
+  await pond.sendMany(TOPIC, batch);
   render();
 });
 

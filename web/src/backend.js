@@ -1,8 +1,10 @@
 // What the shared JS layer (src/shared/, copied from the repository's js/)
 // needs from the browser: the wasm module, record bytes as Uint8Arrays,
-// and waiting on the pond's hub (waiters.js) instead of threads. Every
-// wasm call is synchronous; a wait re-runs its attempt when the hub says
-// something may have changed.
+// writes through the pond's Writer (writer.js: on IndexedDB, in a write
+// transaction shared with other tabs; every writing call returns a
+// Promise), and waiting on the pond's hub (waiters.js) instead of
+// threads. Every wasm call is synchronous; a wait re-runs its attempt
+// when the hub says something may have changed.
 
 import { WasmClock, errorKinds as kinds, topicOptions } from './wasm.js';
 
@@ -60,39 +62,43 @@ const methods = (w, names) => Object.fromEntries(names.map((n) => [n, (/** @type
 
 /**
  * The backend of one pond (see the shared pond.js) over its wasm pond, its
- * wait hub and the `touched` of its Pond (which schedules the flush).
- * @param {any} w @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
+ * wait hub and its writer.
+ * @param {any} w @param {import('./waiters.js').Hub} hub @param {import('./writer.js').Writer} writer
  */
-export function pondBackend(w, hub, touched) {
+export function pondBackend(w, hub, writer) {
   return {
     ...methods(w, ['isClosed', 'createTopic', 'topics', 'hasTopic', 'describe', 'deleteTopic', 'read', 'offsets', 'groups', 'describeGroup']),
     ...methods(w, ['offsetForTime', 'deleteRecords', 'maintain', 'subscriptions', 'deleteSubscription']),
     describeSubscription: (/** @type {string} */ t, /** @type {string} */ s) => w.describeSubscription(t, s),
-    updateSubscription(/** @type {any[]} */ ...args) {
-      const settings = w.updateSubscription(...args);
-      touched(true);
-      return settings;
+    updateSubscription: (/** @type {any[]} */ ...args) => w.updateSubscription(...args),
+    /** Every call that changes the pond runs here; it resolves once written. */
+    write: (/** @type {() => unknown} */ f, /** @type {boolean} */ wake) => writer.run(f, wake),
+    changed: () => {},
+    /** The packer goes back to its pool when the calling method returns: its bytes are copied first. */
+    send(/** @type {any} */ packer) {
+      if (writer.direct) return writer.run(() => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)));
+      const meta = packer.meta.slice(0, packer.m);
+      const data = packer.data.slice(0, packer.pos);
+      return writer.run(() => w.sendPacked(meta, data));
     },
-    changed: touched,
-    send: (/** @type {any} */ packer) => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)),
     /** Re-attempted whenever the pond changes (an ack makes room); a refused attempt changes nothing, so wakes nobody. */
     sendWait(/** @type {any} */ packer, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) {
       const meta = packer.meta.slice(0, packer.m);
       const data = packer.data.slice(0, packer.pos);
       /** @type {unknown} */
       let refused;
-      const attempt = () => {
-        let sent;
-        try {
-          sent = w.sendPacked(meta, data);
-        } catch (e) {
-          if (/** @type {any} */ (e)?.code !== 'BACKPRESSURE') throw e;
-          refused = e;
-          return null;
-        }
-        touched(true);
-        return sent;
-      };
+      const attempt = () =>
+        writer.run(() => {
+          try {
+            const sent = w.sendPacked(meta, data);
+            hub.wake();
+            return sent;
+          } catch (e) {
+            if (/** @type {any} */ (e)?.code !== 'BACKPRESSURE') throw e;
+            refused = e;
+            return null;
+          }
+        }, false);
       return hub.wait(attempt, stopped, timeoutMs).then((sent) => {
         if (sent !== null) return sent;
         throw w.isClosed() ? coded('CLOSED', 'pond is closed') : refused;
@@ -102,13 +108,13 @@ export function pondBackend(w, hub, touched) {
       consumerBackend(
         w.consumer(o.group, o.topics, o.autoOffsetReset, o.autoCommit, o.autoCommitIntervalMs, o.sessionTimeoutMs, o.assignor),
         hub,
-        touched,
+        writer,
       ),
     queue: (/** @type {string} */ topic, /** @type {any} */ o) =>
       queueBackend(
         w.queue(topic, o.subscription, o.ackTimeoutMs, o.maxDeliveries, o.deadLetterTopic, o.retryBackoffMs, o.maxInFlight, o.startAtEnd),
         hub,
-        touched,
+        writer,
       ),
   };
 }
@@ -116,42 +122,40 @@ export function pondBackend(w, hub, touched) {
 /**
  * The backend of one consumer. A waiting poll is re-attempted on the
  * hub's wakes and on the consumer's heartbeat interval (so a waiting
- * member stays in its group: the core says how often).
- * @param {any} c @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
+ * member stays in its group: the core says how often); each attempt is a
+ * write (a poll may join, heartbeat, commit).
+ * @param {any} c @param {import('./waiters.js').Hub} hub @param {import('./writer.js').Writer} writer
  */
-function consumerBackend(c, hub, touched) {
+function consumerBackend(c, hub, writer) {
   const heartbeatMs = Math.max(10, c.heartbeatIntervalMs());
   /** The group generation last seen: a change means a rebalance, which may give other members work. */
   let generation = -1;
-  /** Runs a fetch; positions moved (flush soon), and a new generation wakes the other waiters. @param {() => any} f */
-  const fetch = (f) => {
-    let packed;
-    try {
-      packed = f();
-    } finally {
-      touched(false);
-    }
-    let g = generation;
-    try {
-      g = c.generation();
-    } catch {
-      // closed meanwhile
-    }
-    if (g !== generation) {
-      generation = g;
-      hub.wake();
-    }
-    return found(packed);
-  };
-  const next = () => fetch(() => c.nextRecord());
+  /** Runs a fetch as a write; a new generation wakes the other waiters. @param {() => any} f */
+  const fetch = (f) =>
+    writer.run(() => {
+      const packed = f();
+      let g = generation;
+      try {
+        g = c.generation();
+      } catch {
+        // closed meanwhile
+      }
+      if (g !== generation) {
+        generation = g;
+        hub.wake();
+      }
+      return found(packed);
+    }, false);
   /** @param {[string[], Uint32Array, Float64Array]} a */
   const rows = ([topics, partitions, values]) =>
     topics.map((topic, i) => ({ topic, partition: partitions[i], value: values[i] }));
   return {
     poll: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       hub.wait(() => fetch(() => c.poll(max)), stopped, timeoutMs, heartbeatMs).then((r) => r ?? NOTHING),
-    next,
-    nextWait: (/** @type {() => boolean} */ stopped) => hub.wait(next, stopped, Infinity, heartbeatMs).then((r) => r ?? NOTHING),
+    /** The record there is now, without waiting: only where writes run at once (else null: iteration waits). */
+    next: () => (writer.direct ? found(c.nextRecord()) : null),
+    nextWait: (/** @type {() => boolean} */ stopped) =>
+      hub.wait(() => fetch(() => c.nextRecord()), stopped, Infinity, heartbeatMs).then((r) => r ?? NOTHING),
     ...methods(c, ['commit', 'committed', 'position', 'seek', 'seekToBeginning', 'seekToEnd', 'seekToTime', 'skipDamaged', 'close']),
     commitOffsets: (/** @type {string[]} */ t, /** @type {number[]} */ p, /** @type {number[]} */ o) =>
       c.commitOffsets(t, Float64Array.from(p), Float64Array.from(o)),
@@ -164,20 +168,21 @@ function consumerBackend(c, hub, touched) {
 /**
  * The backend of one queue consumer. The hub wakes waiting receives when a
  * record of the subscription falls due (a lease expiring, a nack delay or
- * backoff ending): it asks the core when (`nextDueMs`).
- * @param {any} q @param {import('./waiters.js').Hub} hub @param {(wake: boolean) => void} touched
+ * backoff ending): it asks the core when (`nextDueMs`). Each receive
+ * attempt is a write (it leases).
+ * @param {any} q @param {import('./waiters.js').Hub} hub @param {import('./writer.js').Writer} writer
  */
-function queueBackend(q, hub, touched) {
+function queueBackend(q, hub, writer) {
   const unregister = hub.dueFrom(() => q.nextDueMs());
   /** @param {number} max */
-  const attempt = (max) => {
-    try {
-      return found(q.receive(max));
-    } finally {
-      touched(false);
-      hub.dueChanged();
-    }
-  };
+  const attempt = (max) =>
+    writer.run(() => {
+      try {
+        return found(q.receive(max));
+      } finally {
+        hub.dueChanged();
+      }
+    }, false);
   return {
     receive: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       hub.wait(() => attempt(max), stopped, timeoutMs).then((r) => r ?? NOTHING),

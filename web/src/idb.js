@@ -1,22 +1,36 @@
 // The IndexedDB side of a pond: one database per pond, named
-// `logpond:<name>`, with two object stores:
+// `logpond:<name>`, with four object stores:
 //
-//   files  name -> { len }                 the length of every file
-//   pages  [name, index] -> Uint8Array     the file's bytes, PAGE_SIZE per page
-//                                          (the last page may be short)
+//   files    name -> { len, gen }           every file's length and generation
+//                                           (new when the name is created or
+//                                           replaced: see MirrorStorage)
+//   pages    [name, index] -> Uint8Array    the file's bytes, PAGE_SIZE per page
+//                                           (the last page may be short)
+//   journal  version -> { files: [[name, pages]], removed: [name] }
+//                                           what each write transaction changed
+//   meta     'version' -> number            the last write transaction's number
 //
-// A flush writes every changed page, length and removal in ONE readwrite
-// transaction, so IndexedDB always holds the pond as it was between two
-// operations: all of a flush, or none of it. A Web Lock (`logpond:<name>`)
-// keeps a second tab or worker from opening the same pond.
+// Every tab (or worker) holds all files in its mirror. A tab changes its
+// mirror only inside one of its readwrite transactions, which IndexedDB
+// runs one at a time: it first takes in what other tabs committed since
+// its last transaction (the journal says which pages; when the journal no
+// longer reaches back that far, every file is read again), then runs its
+// operations, then writes what they changed with the next version number
+// (see SHARING.md in the package).
 
 import { errorOf } from './shared/internal.js';
 
 const DB_PREFIX = 'logpond:';
 const LOCK_PREFIX = 'logpond:';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const FILES = 'files';
 const PAGES = 'pages';
+const JOURNAL = 'journal';
+const META = 'meta';
+/** The stores a write transaction covers. */
+export const STORES = [FILES, PAGES, JOURNAL, META];
+/** Journal entries kept: a tab further behind reads every file again. */
+const JOURNAL_KEEP = 1000;
 /** Pages read per request while loading (bounds the memory a load holds twice). */
 const LOAD_CHUNK = 128;
 
@@ -36,7 +50,7 @@ function request(r) {
 }
 
 /** Resolves when `tx` commits; rejects with the reason it aborted. @param {IDBTransaction} tx */
-function done(tx) {
+export function done(tx) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve(undefined);
     tx.onerror = (ev) => ev.preventDefault(); // reported once, by onabort
@@ -46,12 +60,14 @@ function done(tx) {
 
 /**
  * Takes the pond's Web Lock, waiting up to `waitMs` for another holder to
- * let go; returns the function that releases it. Without the Web Locks API
- * (very old browsers) nothing is locked.
- * @param {string} name @param {number} waitMs
+ * let go; returns the function that releases it. Every tab holds it
+ * shared while it has the pond open; a pond that cannot be shared (a
+ * ManualClock's) and a deletion take it exclusively. Without the Web
+ * Locks API (very old browsers) nothing is locked.
+ * @param {string} name @param {number} waitMs @param {LockMode} mode
  * @returns {Promise<() => void>}
  */
-export async function acquireLock(name, waitMs) {
+export async function acquireLock(name, waitMs, mode) {
   const locks = /** @type {LockManager | undefined} */ (globalThis.navigator?.locks);
   if (locks === undefined) return () => {};
   /** @type {() => void} */
@@ -61,7 +77,7 @@ export async function acquireLock(name, waitMs) {
   });
   const granted = await new Promise((resolve, reject) => {
     /** @type {LockOptions} */
-    const options = waitMs > 0 ? { signal: AbortSignal.timeout(waitMs) } : { ifAvailable: true };
+    const options = waitMs > 0 ? { mode, signal: AbortSignal.timeout(waitMs) } : { mode, ifAvailable: true };
     locks
       .request(LOCK_PREFIX + name, options, (lock) => {
         resolve(lock !== null);
@@ -73,9 +89,66 @@ export async function acquireLock(name, waitMs) {
       });
   });
   if (!granted) {
-    throw errorOf('POND_LOCKED', `IndexedDB pond ${JSON.stringify(name)} is open in another tab, window or worker`);
+    throw errorOf(
+      'POND_LOCKED',
+      mode === 'exclusive'
+        ? `IndexedDB pond ${JSON.stringify(name)} is open in another tab, window or worker`
+        : `IndexedDB pond ${JSON.stringify(name)} is open with a ManualClock (or being deleted) in another tab, window or worker`,
+    );
   }
   return release;
+}
+
+/**
+ * Takes a holder id for a tab's pond: a random number whose Web Lock
+ * (`logpond:<name>:holder.<id in hex>`) the tab holds until it closes the
+ * pond or dies. Other tabs find a holder gone when its lock is free
+ * (`isGone`). Without Web Locks: a random id, never found gone (its
+ * leases end by their timeouts).
+ * @param {string} name @returns {Promise<{ id: number, release: () => void }>}
+ */
+export async function acquireHolder(name) {
+  const locks = /** @type {LockManager | undefined} */ (globalThis.navigator?.locks);
+  for (;;) {
+    const id = 2 + Math.floor(Math.random() * (2 ** 32 - 2));
+    if (locks === undefined) return { id, release: () => {} };
+    /** @type {() => void} */
+    let release = () => {};
+    const held = new Promise((resolve) => {
+      release = () => resolve(undefined);
+    });
+    const granted = await new Promise((resolve, reject) => {
+      locks
+        .request(holderLock(name, `holder.${id.toString(16).padStart(8, '0')}`), { ifAvailable: true }, (lock) => {
+          resolve(lock !== null);
+          return lock === null ? undefined : held;
+        })
+        .catch(reject);
+    });
+    if (granted) return { id, release };
+  }
+}
+
+/** The Web Lock of claim `what` (as the core names it) in pond `name`. @param {string} name @param {string} what */
+function holderLock(name, what) {
+  return `${LOCK_PREFIX}${name}:${what}`;
+}
+
+/**
+ * Resolves true once the holder of claim `what` is gone: when its Web Lock
+ * is granted here (and let go at once). A holder's id reaches IndexedDB
+ * only after it took its lock, so a lock granted means it closed or died.
+ * Resolves false when `signal` aborts first, or without Web Locks.
+ * @param {string} name @param {string} what @param {AbortSignal} signal @returns {Promise<boolean>}
+ */
+export async function whenGone(name, what, signal) {
+  const locks = /** @type {LockManager | undefined} */ (globalThis.navigator?.locks);
+  if (locks === undefined) return false;
+  try {
+    return await locks.request(holderLock(name, what), { signal }, () => true);
+  } catch {
+    return false; // aborted: the pond closed
+  }
 }
 
 /** Opens (creating if needed) the database of pond `name`. @param {string} name @returns {Promise<IDBDatabase>} */
@@ -85,6 +158,8 @@ export async function openDb(name) {
     const db = r.result;
     if (!db.objectStoreNames.contains(FILES)) db.createObjectStore(FILES);
     if (!db.objectStoreNames.contains(PAGES)) db.createObjectStore(PAGES);
+    if (!db.objectStoreNames.contains(JOURNAL)) db.createObjectStore(JOURNAL);
+    if (!db.objectStoreNames.contains(META)) db.createObjectStore(META);
   };
   const db = await request(r);
   // Someone deletes or upgrades the database: let them (this pond's
@@ -100,20 +175,25 @@ export async function deleteDb(name) {
 }
 
 /**
- * Reads every file of the database into `loader` (a WasmLoader): lengths
- * first, then pages in chunks, all in one read transaction.
- * @param {IDBDatabase} db @param {{ file(name: string, len: number): void, page(name: string, index: number, bytes: Uint8Array): void }} loader
+ * Reads every file of the database into `loader` (a WasmLoader), inside
+ * `tx` (a readwrite transaction over STORES): lengths first, then pages in
+ * chunks. Returns the database's version.
+ * @param {IDBTransaction} tx @param {{ file(name: string, len: number, gen?: number): void, page(name: string, index: number, bytes: Uint8Array): void }} loader
+ * @returns {Promise<number>}
  */
-export async function load(db, loader) {
-  const tx = db.transaction([FILES, PAGES], 'readonly');
+export async function load(tx, loader) {
   const files = tx.objectStore(FILES);
   const pages = tx.objectStore(PAGES);
-  const [names, metas] = await Promise.all([request(files.getAllKeys()), request(files.getAll())]);
+  const [version, names, metas] = await Promise.all([
+    request(tx.objectStore(META).get('version')),
+    request(files.getAllKeys()),
+    request(files.getAll()),
+  ]);
   /** @type {Set<string>} */
   const known = new Set();
   for (let i = 0; i < names.length; i++) {
     const name = /** @type {string} */ (names[i]);
-    loader.file(name, metas[i].len);
+    loader.file(name, metas[i].len, metas[i].gen ?? 0);
     known.add(name);
   }
   /** @type {IDBKeyRange | null} */
@@ -131,7 +211,78 @@ export async function load(db, loader) {
     if (keys.length < LOAD_CHUNK) break;
     range = IDBKeyRange.lowerBound(keys[keys.length - 1], true);
   }
-  await done(tx);
+  return version ?? 0;
+}
+
+/**
+ * What a mirror needs for taking in other tabs' changes (a WasmPond).
+ * @typedef {object} Mirror
+ * @property {() => string[]} fileNames
+ * @property {(name: string) => void} applyRemoved
+ * @property {(name: string, len: number, gen: number) => void} applyFile
+ * @property {(name: string, index: number, bytes: Uint8Array) => void} applyPage
+ */
+
+/**
+ * Brings `mirror`, which holds the database as of version `mine`, up to
+ * what it holds now, inside `tx` (a readwrite transaction over STORES).
+ * Returns the database's version.
+ * @param {IDBTransaction} tx @param {Mirror} mirror @param {number} mine
+ * @returns {Promise<number>}
+ */
+export async function catchUp(tx, mirror, mine) {
+  const head = (await request(tx.objectStore(META).get('version'))) ?? 0;
+  if (head === mine) return head;
+  const files = tx.objectStore(FILES);
+  const pages = tx.objectStore(PAGES);
+  /** @type {any[]} */
+  const entries = head > mine ? await request(tx.objectStore(JOURNAL).getAll(IDBKeyRange.bound(mine + 1, head))) : [];
+  if (entries.length === head - mine) {
+    // The journal reaches back: the files and pages it names.
+    /** @type {Map<string, Set<number>>} */
+    const touched = new Map();
+    for (const e of entries) {
+      for (const name of e.removed) touched.set(name, touched.get(name) ?? new Set());
+      for (const [name, list] of e.files) {
+        const set = touched.get(name) ?? new Set();
+        for (const p of list) set.add(p);
+        touched.set(name, set);
+      }
+    }
+    const names = [...touched.keys()];
+    const metas = await Promise.all(names.map((n) => request(files.get(n))));
+    /** @type {Array<[string, number]>} */
+    const wanted = [];
+    names.forEach((name, i) => {
+      const meta = metas[i];
+      if (meta === undefined) {
+        mirror.applyRemoved(name);
+        return;
+      }
+      mirror.applyFile(name, meta.len, meta.gen ?? 0);
+      // Pages past the length are gone from the store (get finds none).
+      for (const p of /** @type {Set<number>} */ (touched.get(name))) wanted.push([name, p]);
+    });
+    const bytes = await Promise.all(wanted.map((key) => request(pages.get(key))));
+    wanted.forEach(([name, p], i) => {
+      if (bytes[i] !== undefined) mirror.applyPage(name, p, bytes[i]);
+    });
+    return head;
+  }
+  // Too far behind (or the database was replaced): every file again.
+  const [names, metas] = await Promise.all([request(files.getAllKeys()), request(files.getAll())]);
+  const present = new Set(/** @type {string[]} */ (names));
+  for (const name of mirror.fileNames()) if (!present.has(name)) mirror.applyRemoved(name);
+  for (let i = 0; i < names.length; i++) {
+    const name = /** @type {string} */ (names[i]);
+    mirror.applyFile(name, metas[i].len, metas[i].gen ?? 0);
+    const range = pagesFrom(name, 0);
+    const [keys, values] = await Promise.all([request(pages.getAllKeys(range)), request(pages.getAll(range))]);
+    for (let j = 0; j < keys.length; j++) {
+      mirror.applyPage(name, /** @type {[string, number]} */ (/** @type {unknown} */ (keys[j]))[1], values[j]);
+    }
+  }
+  return head;
 }
 
 /** @param {string} name @param {number} from */
@@ -140,41 +291,30 @@ function pagesFrom(name, from) {
 }
 
 /**
- * Writes changes taken from the mirror in one transaction: removed files
- * (their length and pages), then each changed file's length and pages,
- * dropping pages past its new length.
- * @param {IDBDatabase} db
- * @param {{ files: Array<{ name: string, len: number, pages: number[], data: Uint8Array[] }>, removed: string[] }} changes
- * @param {IDBTransactionDurability} durability
- * @param {number} pageSize
+ * Writes changes taken from the mirror as version `version`, inside `tx`
+ * (a readwrite transaction over STORES): removed files (their length and
+ * pages), then each changed file's length, generation and pages, dropping
+ * pages past its new length; the journal entry; the version.
+ * @param {IDBTransaction} tx
+ * @param {{ files: Array<{ name: string, len: number, gen: number, pages: number[], data: Uint8Array[] }>, removed: string[] }} changes
+ * @param {number} version @param {number} pageSize
  */
-export async function write(db, changes, durability, pageSize) {
-  const tx = db.transaction([FILES, PAGES], 'readwrite', { durability });
-  const finished = done(tx);
-  try {
-    const files = tx.objectStore(FILES);
-    const pages = tx.objectStore(PAGES);
-    for (const name of changes.removed) {
-      files.delete(name);
-      pages.delete(pagesFrom(name, 0));
-    }
-    for (const f of changes.files) {
-      files.put({ len: f.len }, f.name);
-      for (let i = 0; i < f.pages.length; i++) pages.put(f.data[i], [f.name, f.pages[i]]);
-      pages.delete(pagesFrom(f.name, Math.ceil(f.len / pageSize)));
-    }
-    tx.commit?.();
-  } catch (e) {
-    // A request that could not even be placed (e.g. the connection closed).
-    try {
-      tx.abort();
-    } catch {
-      // already finished
-    }
-    await finished.catch(() => {});
-    throw e;
+export function commit(tx, changes, version, pageSize) {
+  const files = tx.objectStore(FILES);
+  const pages = tx.objectStore(PAGES);
+  for (const name of changes.removed) {
+    files.delete(name);
+    pages.delete(pagesFrom(name, 0));
   }
-  await finished;
+  for (const f of changes.files) {
+    files.put({ len: f.len, gen: f.gen }, f.name);
+    for (let i = 0; i < f.pages.length; i++) pages.put(f.data[i], [f.name, f.pages[i]]);
+    pages.delete(pagesFrom(f.name, Math.ceil(f.len / pageSize)));
+  }
+  const journal = tx.objectStore(JOURNAL);
+  journal.put({ files: changes.files.map((f) => [f.name, f.pages]), removed: changes.removed }, version);
+  if (version > JOURNAL_KEEP) journal.delete(IDBKeyRange.upperBound(version - JOURNAL_KEEP));
+  tx.objectStore(META).put(version, 'version');
 }
 
 /** Whether the database holds no file. @param {IDBDatabase} db */
@@ -190,14 +330,19 @@ export async function isEmpty(db) {
  * @param {IDBTransactionDurability} durability @param {number} pageSize
  */
 export async function replaceAll(db, files, durability, pageSize) {
-  const tx = db.transaction([FILES, PAGES], 'readwrite', { durability });
+  const tx = db.transaction(STORES, 'readwrite', { durability });
   const finished = done(tx);
   const store = tx.objectStore(FILES);
   const pages = tx.objectStore(PAGES);
+  // A new version with no journal: a tab that has the pond open reads
+  // every file again; every file is new (a new generation).
+  const version = ((await request(tx.objectStore(META).get('version'))) ?? 0) + 1;
   store.clear();
   pages.clear();
+  tx.objectStore(JOURNAL).clear();
+  tx.objectStore(META).put(version, 'version');
   for (const { name, bytes } of files) {
-    store.put({ len: bytes.length }, name);
+    store.put({ len: bytes.length, gen: version }, name);
     for (let i = 0, p = 0; p < bytes.length; i++, p += pageSize) {
       pages.put(bytes.slice(p, Math.min(p + pageSize, bytes.length)), [name, i]);
     }

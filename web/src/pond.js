@@ -1,6 +1,7 @@
 // Pond for browsers: the shared Pond (src/shared/pond.js) over memory or a
-// mirror written back to IndexedDB (idb.js), with the browser's waits
-// (waiters.js), its asynchronous flush and close, export and import.
+// mirror of IndexedDB shared with the pond's other tabs and workers
+// (idb.js, writer.js), with the browser's waits (waiters.js), its
+// asynchronous open and close, export and import.
 
 import { WasmPond, WasmLoader, pageSize } from './wasm.js';
 import { pondBackend } from './backend.js';
@@ -10,12 +11,10 @@ import { clockOption } from './shared/clock.js';
 import { typeName, checkString, checkData, checkOptions, checkKeys, checkOptBoolean, checkTimeout } from './shared/check.js';
 import * as idb from './idb.js';
 import { Hub } from './waiters.js';
+import { Writer } from './writer.js';
 
 const PAGE_SIZE = pageSize();
-const DEFAULT_FLUSH_INTERVAL_MS = 50;
 const DEFAULT_LOCK_TIMEOUT_MS = 1000;
-/** After a failed automatic flush, the next try waits at least this long. */
-const RETRY_FLUSH_MS = 1000;
 const DURABILITIES = new Set(['default', 'strict', 'relaxed']);
 
 const MEMORY_KEYS = new Set(['clock']);
@@ -26,14 +25,14 @@ const IMPORT_KEYS = new Set([...IDB_KEYS, 'indexedDb', 'replace']);
  * @property {string} name
  * @property {IDBDatabase} db
  * @property {IDBTransactionDurability} durability
- * @property {() => void} release the Web Lock
- * @property {number} intervalMs
+ * @property {() => void} release the Web Locks (the pond's, and the holder's)
  * @property {((e: Error) => void) | undefined} onFlushError
  */
 
 /** Options shared by openIndexedDb and importFiles. @param {Record<string, any>} o */
 function idbOptions(o) {
-  const intervalMs = checkTimeout(o.flushIntervalMs, 'flushIntervalMs', DEFAULT_FLUSH_INTERVAL_MS);
+  // Accepted for older code; writes no longer wait for a timer.
+  checkTimeout(o.flushIntervalMs, 'flushIntervalMs', 0);
   const durability = o.durability ?? 'default';
   checkString(durability, 'durability');
   if (!DURABILITIES.has(durability)) {
@@ -44,7 +43,6 @@ function idbOptions(o) {
     throw new TypeError(`onFlushError must be a function, got ${typeName(o.onFlushError)}`);
   }
   return {
-    intervalMs,
     durability: /** @type {IDBTransactionDurability} */ (durability),
     lockTimeoutMs,
     onFlushError: o.onFlushError ?? undefined,
@@ -60,8 +58,10 @@ function checkPondName(name) {
 /**
  * An embeddable event broker in a tab or worker. Get one with
  * `Pond.memory()`, `await Pond.openIndexedDb(name)` or
- * `await Pond.importFiles(files)`. Every method is synchronous except
- * `flush`, `close` and the waits of consumers and queues.
+ * `await Pond.importFiles(files)`. Reads are synchronous; every call that
+ * changes the pond returns a Promise, which resolves once the change is
+ * in IndexedDB (for a memory pond, at once). Tabs and workers that open
+ * the same IndexedDB pond share it live.
  */
 export class Pond extends SharedPond {
   /** @type {WasmPond} */
@@ -70,41 +70,47 @@ export class Pond extends SharedPond {
   #idb;
   /** @type {Hub} */
   #hub;
+  /** @type {Writer} */
+  #writer;
   /** @type {() => void} */
   #unsubscribeClock = () => {};
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  #flushTimer;
-  /** Serializes flushes. @type {Promise<unknown>} */
-  #chain = Promise.resolve();
   /** @type {Promise<void> | null} */
   #closing = null;
   /** @type {Error | null} */
-  #lastFlushError = null;
+  #failure = null;
   /** @type {((event: Event) => void) | null} */
   #onHide = null;
 
   /** @private Use `Pond.memory()`, `Pond.openIndexedDb(name)` or `Pond.importFiles(files)`. */
-  constructor(/** @type {symbol} */ token, /** @type {WasmPond} */ w, /** @type {IdbState | null} */ state, /** @type {any} */ clock) {
+  constructor(
+    /** @type {symbol} */ token,
+    /** @type {WasmPond} */ w,
+    /** @type {IdbState | null} */ state,
+    /** @type {any} */ clock,
+    /** @type {number} */ version,
+  ) {
     if (token !== kCreate) {
       throw new TypeError('use Pond.memory(), Pond.openIndexedDb(name) or Pond.importFiles(files) to get a Pond');
     }
     const hub = new Hub(() => w.nowMs(), clock !== undefined);
-    super(token, pondBackend(w, hub, (wake) => this.#touched(wake)));
+    const target = state === null ? null : { db: state.db, durability: state.durability, name: state.name, pageSize: PAGE_SIZE };
+    const writer = new Writer(w, target, version, () => hub.wake(), (e) => this.#failed(e));
+    super(token, pondBackend(w, hub, writer));
     this.#w = w;
     this.#idb = state;
     this.#hub = hub;
+    this.#writer = writer;
     if (clock !== undefined) this.#unsubscribeClock = clock.subscribe(() => hub.wakeNow());
     if (state !== null) {
-      // Leaving the page (or hiding it: mobile browsers may then kill it
-      // without a pagehide) writes back what is pending.
+      // A page that goes away (not into the back-forward cache) closes its
+      // ponds: its group members leave and its leases return at once,
+      // instead of after their timeouts.
       const onHide = (/** @type {Event} */ event) => {
-        if (event.type === 'visibilitychange' && globalThis.document?.visibilityState !== 'hidden') return;
-        if (this.#closing !== null) return;
-        this.flush().catch((e) => this.#flushFailed(e));
+        if (/** @type {PageTransitionEvent} */ (event).persisted) return;
+        this.close().catch(() => {});
       };
       this.#onHide = onHide;
       globalThis.addEventListener?.('pagehide', onHide);
-      globalThis.document?.addEventListener?.('visibilitychange', onHide);
     }
   }
 
@@ -118,7 +124,7 @@ export class Pond extends SharedPond {
     checkKeys(o, MEMORY_KEYS, 'Pond.memory');
     const clock = clockOption(o.clock, 'clock');
     try {
-      return new Pond(kCreate, WasmPond.memory(undefined, clock?.native.share()), null, clock);
+      return new Pond(kCreate, WasmPond.memory(undefined, clock?.native.share()), null, clock, 0);
     } catch (e) {
       throw translate(e);
     }
@@ -136,35 +142,62 @@ export class Pond extends SharedPond {
     checkKeys(o, IDB_KEYS, 'Pond.openIndexedDb');
     const settings = idbOptions(o);
     const clock = clockOption(o.clock, 'clock');
-    return Pond.#openIdb(name, settings, clock, async (db) => {
-      const loader = new WasmLoader();
-      await idb.load(db, loader);
-      return loader;
-    });
+    return Pond.#openIdb(name, settings, clock, async () => {});
   }
 
   /**
+   * Opens pond `name`: loads every file and opens the wasm pond on them in
+   * one write transaction (opening may write: a new pond's files, a torn
+   * tail cut off). A pond read through a ManualClock is not shared: it
+   * holds the pond's Web Lock exclusively.
    * @param {string} name @param {ReturnType<typeof idbOptions>} settings @param {any} clock
-   * @param {(db: IDBDatabase) => Promise<WasmLoader>} fill
+   * @param {(db: IDBDatabase) => Promise<void>} prepare runs first (an import fills the database)
    */
-  static async #openIdb(name, settings, clock, fill) {
-    const release = await idb.acquireLock(name, settings.lockTimeoutMs);
+  static async #openIdb(name, settings, clock, prepare) {
+    const shared = clock === undefined;
+    const pondLock = await idb.acquireLock(name, settings.lockTimeoutMs, shared ? 'shared' : 'exclusive');
+    const holder = shared ? await idb.acquireHolder(name) : null;
+    const release = () => {
+      holder?.release();
+      pondLock();
+    };
     /** @type {IDBDatabase | undefined} */
     let db;
     try {
       db = await idb.openDb(name);
-      const loader = await fill(db);
+      await prepare(db);
+      const tx = db.transaction(idb.STORES, 'readwrite', { durability: settings.durability });
+      const finished = idb.done(tx);
       let w;
+      let version;
       try {
-        w = WasmPond.mirrored(loader, clock?.native.share());
+        const loader = new WasmLoader();
+        const head = await idb.load(tx, loader);
+        try {
+          w = WasmPond.mirrored(loader, clock?.native.share(), shared, holder?.id);
+        } catch (e) {
+          throw translate(e);
+        }
+        const changes = w.takeChanges(head + 1);
+        version = head;
+        if (changes !== null) {
+          version = head + 1;
+          idb.commit(tx, changes, version, PAGE_SIZE);
+        }
+        tx.commit?.();
+        await finished;
       } catch (e) {
-        throw translate(e);
+        try {
+          tx.abort();
+        } catch {
+          // already finished
+        }
+        await finished.catch(() => {});
+        throw e;
       }
       const state = { name, db, release, ...settings };
-      const pond = new Pond(kCreate, w, state, clock);
-      // Opening may have written (a new pond's format marker, a torn tail
-      // cut off): make that durable before anyone relies on it.
-      await pond.flush();
+      const pond = new Pond(kCreate, w, state, clock, version);
+      if (version > 0) pond.#writer.announce();
       return pond;
     } catch (e) {
       db?.close();
@@ -205,7 +238,7 @@ export class Pond extends SharedPond {
     if (o.indexedDb == null) {
       checkKeys(o, new Set(['clock', 'indexedDb']), 'Pond.importFiles (in memory)');
       try {
-        return new Pond(kCreate, WasmPond.memory(fill(), clock?.native.share()), null, clock);
+        return new Pond(kCreate, WasmPond.memory(fill(), clock?.native.share()), null, clock, 0);
       } catch (e) {
         throw translate(e);
       }
@@ -218,7 +251,6 @@ export class Pond extends SharedPond {
         throw errorOf('INVALID_ARGUMENT', `IndexedDB pond ${JSON.stringify(o.indexedDb)} is not empty (pass replace: true to overwrite it)`);
       }
       await idb.replaceAll(db, list, settings.durability, PAGE_SIZE);
-      return fill();
     });
   }
 
@@ -230,7 +262,7 @@ export class Pond extends SharedPond {
     checkPondName(name);
     const o = checkOptions(options, 'Pond.deleteIndexedDb options');
     checkKeys(o, new Set(['lockTimeoutMs']), 'Pond.deleteIndexedDb');
-    const release = await idb.acquireLock(name, checkTimeout(o.lockTimeoutMs, 'lockTimeoutMs', DEFAULT_LOCK_TIMEOUT_MS));
+    const release = await idb.acquireLock(name, checkTimeout(o.lockTimeoutMs, 'lockTimeoutMs', DEFAULT_LOCK_TIMEOUT_MS), 'exclusive');
     try {
       await idb.deleteDb(name);
     } catch (e) {
@@ -240,112 +272,80 @@ export class Pond extends SharedPond {
     }
   }
 
-  /** Something may have changed: flush soon; `wake` waiting polls and receives. @param {boolean} wake */
-  #touched(wake) {
-    if (wake) this.#hub.wake();
+  /** The writer gave up (IndexedDB refused a transaction): the pond closes. @param {Error} e */
+  #failed(e) {
+    this.#failure = e;
+    if (this.#closing !== null) return;
     const s = this.#idb;
-    if (s === null || this.#flushTimer !== undefined || this.#closing !== null) return;
-    if (!Number.isFinite(s.intervalMs)) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.flush().catch((e) => this.#flushFailed(e));
-    }, s.intervalMs);
-  }
-
-  /** An automatic flush failed: report it and try again later. @param {Error} e */
-  #flushFailed(e) {
-    const s = this.#idb;
-    if (s === null || this.#closing !== null) return;
-    if (s.onFlushError !== undefined) s.onFlushError(e);
-    else if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
-    else console.error(e);
-    if (this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(() => {
-        this.#flushTimer = undefined;
-        this.flush().catch((err) => this.#flushFailed(err));
-      }, Math.max(s.intervalMs, RETRY_FLUSH_MS));
-    }
-  }
-
-  /** One write-back of what changed since the last. */
-  async #writeBack() {
-    const s = this.#idb;
-    if (s === null) return;
-    const changes = this.#w.takeChanges();
-    if (changes === null) return;
+    this.#closing = Promise.resolve();
+    this.#unsubscribeClock();
+    if (this.#onHide !== null) globalThis.removeEventListener?.('pagehide', this.#onHide);
     try {
-      await idb.write(s.db, changes, s.durability, PAGE_SIZE);
-    } catch (e) {
-      this.#w.endFlush(false);
-      const err = errorOf(
-        'IO',
-        `flush to IndexedDB failed (the changes are kept for the next flush): ${String(/** @type {any} */ (e)?.name ?? '')} ${String(/** @type {any} */ (e)?.message ?? e)}`.trim(),
-        { cause: e },
-      );
-      this.#lastFlushError = err;
-      throw err;
+      // What the mirror holds beyond IndexedDB is dropped with it.
+      this.#w.setWritable(true);
+      this.#w.close();
+    } catch {
+      // closing what failed: nothing more to lose
     }
-    this.#w.endFlush(true);
-    this.#lastFlushError = null;
-  }
-
-  /** @returns {Promise<void>} */
-  #enqueueFlush() {
-    const p = this.#chain.then(() => this.#writeBack());
-    this.#chain = p.catch(() => {});
-    return p;
+    this.#hub.closeAll();
+    if (s !== null) {
+      s.db.close();
+      s.release();
+      if (s.onFlushError !== undefined) s.onFlushError(e);
+      else if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
+      else console.error(e);
+    }
   }
 
   /**
-   * Resolves once everything sent (and every ack and commit) so far is in
-   * IndexedDB, written in one transaction. Rejects with `IoError` when
-   * IndexedDB refuses (quota exceeded): the changes stay queued for the
-   * next flush. A memory pond has nothing to flush.
+   * Resolves once every change made so far is in IndexedDB (each writing
+   * call's own Promise says the same of its change). Rejects with the
+   * `IoError` that closed the pond when IndexedDB refused a write. A
+   * memory pond has nothing to flush.
    * @returns {Promise<void>}
    */
   async flush() {
+    if (this.#failure !== null) throw this.#failure;
     if (this.#closing !== null) throw errorOf('CLOSED', 'pond is closed');
     call(() => this.#w.flush());
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    await this.#enqueueFlush();
+    await this.#writer.idle();
+    if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Whether `close()` was called (or a failed write closed the pond). */
+  get closed() {
+    return this.#closing !== null || super.closed;
   }
 
   /**
    * Closes the pond: later calls throw `Closed`, waiting polls and
-   * receives end. For an IndexedDB pond the returned promise resolves once
-   * the last changes are written and the pond's lock is released.
+   * receives end; this tab's group members leave and its queue leases
+   * return. For an IndexedDB pond the returned promise resolves once the
+   * changes made before are written and the pond's lock is released.
    * Closing twice is harmless.
    * @returns {Promise<void>}
    */
   close() {
     if (this.#closing !== null) return this.#closing;
-    /** @type {Error | null} */
-    let error = null;
-    try {
-      this.#w.close();
-    } catch (e) {
-      error = translate(e);
-    }
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
     this.#unsubscribeClock();
-    this.#hub.closeAll();
+    if (this.#onHide !== null) globalThis.removeEventListener?.('pagehide', this.#onHide);
     const s = this.#idb;
-    if (this.#onHide !== null) {
-      globalThis.removeEventListener?.('pagehide', this.#onHide);
-      globalThis.document?.removeEventListener?.('visibilitychange', this.#onHide);
-    }
+    const w = this.#w;
+    // Queued behind every earlier write: they land first.
+    const closed = this.#writer.run(() => w.close());
+    this.#hub.closeAll();
     const finish = async () => {
-      if (s !== null) {
-        try {
-          await this.#enqueueFlush();
-        } finally {
+      try {
+        await closed;
+      } catch (e) {
+        if (this.#failure === null) throw translate(e);
+      } finally {
+        this.#writer.close();
+        if (s !== null && this.#failure === null) {
           s.db.close();
           s.release();
         }
       }
-      if (error !== null) throw error;
     };
     this.#closing = finish();
     return this.#closing;
@@ -356,9 +356,9 @@ export class Pond extends SharedPond {
     return this.#idb?.name ?? null;
   }
 
-  /** The error of the last flush when it failed (cleared by the next one that succeeds). */
+  /** The error that closed the pond when IndexedDB refused a write (null otherwise). */
   get lastFlushError() {
-    return this.#lastFlushError;
+    return this.#failure;
   }
 
   /** Bytes the pond holds in memory (an IndexedDB pond mirrors all of its files; retention bounds them). */

@@ -5,11 +5,16 @@
 // manual clock moves, when a queue record falls due (one timer, for the
 // earliest time the core's `nextDueMs` gives among the pond's queues), on
 // a consumer's heartbeat interval (so a waiting member stays in its
-// group), and once more at the timeout.
+// group), and once more at the timeout. An attempt may return a Promise
+// (on an IndexedDB pond it runs in a write transaction): a waiter runs
+// one attempt at a time, and a wake during one runs it again after.
 
 /**
  * @typedef {object} Waiter
- * @property {() => any} attempt returns what was found, or null; may throw
+ * @property {() => any} attempt returns what was found, or null (or a Promise of it); may throw
+ * @property {boolean} running an attempt is under way
+ * @property {boolean} again woken during it: attempt again after
+ * @property {boolean} last the wake during it was the timeout's
  * @property {() => boolean} done true when the wait should end with nothing (closed, stopped)
  * @property {(v: any) => void} resolve
  * @property {(e: unknown) => void} reject
@@ -43,31 +48,31 @@ export class Hub {
    * something, `done()` says stop, or `timeoutMs` passes (then `attempt`
    * runs a last time). Resolves what it found, or null.
    * @template T
-   * @param {() => T | null} attempt @param {() => boolean} done
+   * @param {() => T | null | Promise<T | null>} attempt @param {() => boolean} done
    * @param {number} timeoutMs may be Infinity @param {number} [heartbeatMs] real-time re-attempt interval
    * @returns {Promise<T | null>}
    */
   wait(attempt, done, timeoutMs, heartbeatMs) {
-    let first;
-    try {
-      first = attempt();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (first !== null || timeoutMs === 0 || done()) return Promise.resolve(first);
     return new Promise((resolve, reject) => {
       /** @type {Waiter} */
-      const w = { attempt, done, resolve, reject, timer: undefined, beat: undefined };
-      if (Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.#run(w, true), timeoutMs);
-      if (heartbeatMs !== undefined && !this.#manual) w.beat = setInterval(() => this.#run(w, false), heartbeatMs);
+      const w = { attempt, done, resolve, reject, timer: undefined, beat: undefined, running: false, again: false, last: false };
       this.#waiters.add(w);
-      this.dueChanged();
+      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.#run(w, true), timeoutMs);
+      if (timeoutMs > 0 && heartbeatMs !== undefined && !this.#manual) w.beat = setInterval(() => this.#run(w, false), heartbeatMs);
+      this.#run(w, timeoutMs === 0);
+      if (this.#waiters.has(w)) this.dueChanged();
     });
   }
 
   /** @param {Waiter} w @param {boolean} last */
   #run(w, last) {
     if (!this.#waiters.has(w)) return;
+    if (w.running) {
+      w.again = true;
+      w.last ||= last;
+      return;
+    }
+    w.running = true;
     let found;
     try {
       found = w.done() ? null : w.attempt();
@@ -76,9 +81,33 @@ export class Hub {
       w.reject(e);
       return;
     }
+    if (found instanceof Promise) {
+      found.then(
+        (f) => this.#settle(w, f, last),
+        (e) => {
+          this.#finish(w);
+          w.reject(e);
+        },
+      );
+    } else {
+      this.#settle(w, found, last);
+    }
+  }
+
+  /** @param {Waiter} w @param {unknown} found @param {boolean} last */
+  #settle(w, found, last) {
+    w.running = false;
+    if (!this.#waiters.has(w)) return;
     if (found !== null || last || w.done()) {
       this.#finish(w);
       w.resolve(found);
+      return;
+    }
+    if (w.again) {
+      const l = w.last;
+      w.again = false;
+      w.last = false;
+      this.#run(w, l);
     }
   }
 

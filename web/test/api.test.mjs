@@ -18,13 +18,13 @@ test('errors are Error subclasses with codes, never strings or RuntimeErrors', a
     const { Pond, ManualClock } = lp;
     const clock = new ManualClock(1000);
     const pond = Pond.memory({ clock });
-    pond.createTopic('t', { partitions: 2 });
-    pond.createTopic('small', { maxRecordBytes: 10 });
-    pond.createTopic('bounded', { maxBacklog: 2 });
-    pond.queue('bounded', { subscription: 's' });
-    const c = pond.consumer({ group: 'g', topics: ['t'] });
-    const q = pond.queue('t', { subscription: 'w', ackTimeoutMs: 100 });
-    pond.send('t', 'x', { partition: 0 });
+    await pond.createTopic('t', { partitions: 2 });
+    await pond.createTopic('small', { maxRecordBytes: 10 });
+    await pond.createTopic('bounded', { maxBacklog: 2 });
+    await pond.queue('bounded', { subscription: 's' });
+    const c = await pond.consumer({ group: 'g', topics: ['t'] });
+    const q = await pond.queue('t', { subscription: 'w', ackTimeoutMs: 100 });
+    await pond.send('t', 'x', { partition: 0 });
     const [d] = await q.receive();
     clock.advance(200);
     await q.receive(); // redelivered: the first lease is gone
@@ -111,7 +111,7 @@ test('garbage in gives errors, never a wasm trap', async () => {
   const traps = await page.evaluate(async () => {
     const lp = /** @type {any} */ (window).logpond;
     const pond = lp.Pond.memory();
-    pond.createTopic('t', { partitions: 3 });
+    await pond.createTopic('t', { partitions: 3 });
     const weird = [undefined, null, -1, -0, 0.5, 2 ** 53, 2 ** 64, -(2 ** 63), Number.NaN, Infinity, -Infinity, 1e308, '', 'x', {}, [], 2n ** 70n, new Uint8Array(0)];
     const calls = [
       (v) => pond.send('t', 'x', { partition: v }),
@@ -129,23 +129,23 @@ test('garbage in gives errors, never a wasm trap', async () => {
       (v) => pond.consumer({ group: 'g', topics: ['t'], sessionTimeoutMs: v }),
       (v) => pond.queue('t', { subscription: 's', ackTimeoutMs: v, maxDeliveries: v, maxInFlight: v }),
       async (v) => {
-        const c = pond.consumer({ group: 'h', topics: ['t'], autoOffsetReset: 'earliest' });
+        const c = await pond.consumer({ group: 'h', topics: ['t'], autoOffsetReset: 'earliest' });
         try {
-          c.seek('t', 0, v);
-          c.commit([{ topic: 't', partition: v, offset: v }]);
+          await c.seek('t', 0, v);
+          await c.commit([{ topic: 't', partition: v, offset: v }]);
           await c.poll({ maxRecords: v });
         } finally {
-          c.close();
+          await c.close();
         }
       },
       async (v) => {
-        const q = pond.queue('t', { subscription: 'q' });
+        const q = await pond.queue('t', { subscription: 'q' });
         try {
           const ds = await q.receive({ maxMessages: 2 });
-          for (const d of ds) d.nack({ delayMs: v });
+          for (const d of ds) await d.nack({ delayMs: v });
           await q.receive({ maxMessages: v, timeoutMs: 0 });
         } finally {
-          q.close();
+          await q.close();
         }
       },
       (v) => new lp.ManualClock(v).advance(v),
@@ -162,7 +162,7 @@ test('garbage in gives errors, never a wasm trap', async () => {
       }
     }
     // The pond still works.
-    pond.send('t', 'still fine', { partition: 0 });
+    await pond.send('t', 'still fine', { partition: 0 });
     await pond.close();
     return bad;
   });
@@ -174,11 +174,11 @@ test('a consumer group with a manual clock: split, session timeout, rebalance, l
     const { Pond, ManualClock } = /** @type {any} */ (window).logpond;
     const clock = new ManualClock(1_000_000);
     const pond = Pond.memory({ clock });
-    pond.createTopic('orders', { partitions: 4 });
-    for (let p = 0; p < 4; p++) pond.sendMany('orders', Array.from({ length: 5 }, (_, i) => ({ value: `${p}-${i}`, partition: p })));
+    await pond.createTopic('orders', { partitions: 4 });
+    for (let p = 0; p < 4; p++) await pond.sendMany('orders', Array.from({ length: 5 }, (_, i) => ({ value: `${p}-${i}`, partition: p })));
     const options = { group: 'billing', topics: ['orders'], autoOffsetReset: 'earliest', sessionTimeoutMs: 1000, assignor: 'range' };
-    const a = pond.consumer(options);
-    const b = pond.consumer(options);
+    const a = await pond.consumer(options);
+    const b = await pond.consumer(options);
     await a.poll();
     await b.poll();
     const split = [a.assignment(), b.assignment()];
@@ -191,11 +191,11 @@ test('a consumer group with a manual clock: split, session timeout, rebalance, l
     await a.poll({ maxRecords: 0 });
     const after = a.assignment();
     const rest = (await a.poll({ maxRecords: 100 })).length;
-    a.commit();
+    await a.commit();
     const committed = [0, 1, 2, 3].map((p) => a.committed('orders', p));
     const positions = [0, 1, 2, 3].map((p) => a.position('orders', p));
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
     await pond.close();
     return { split, lagA, after, rest, committed, positions };
   });
@@ -214,8 +214,8 @@ test('a waiting poll resolves when a record is sent in the tab, and at its timeo
   const got = await page.evaluate(async () => {
     const { Pond } = /** @type {any} */ (window).logpond;
     const pond = Pond.memory();
-    pond.createTopic('t', { partitions: 2 });
-    const c = pond.consumer({ group: 'g', topics: ['t'] });
+    await pond.createTopic('t', { partitions: 2 });
+    const c = await pond.consumer({ group: 'g', topics: ['t'] });
     await c.poll();
     const t0 = performance.now();
     const waiting = c.poll({ timeoutMs: 10_000 });
@@ -244,15 +244,15 @@ test('two group members waiting in for-await each get their partitions; iteratio
     const { Pond } = /** @type {any} */ (window).logpond;
     const text = /** @type {any} */ (window).text;
     const pond = Pond.memory();
-    pond.createTopic('t', { partitions: 2 });
-    const members = [0, 1].map(() => pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest', assignor: 'round-robin' }));
+    await pond.createTopic('t', { partitions: 2 });
+    const members = await Promise.all([0, 1].map(() => pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest', assignor: 'round-robin' })));
     const seen = [[], []];
     const loops = members.map(async (c, i) => {
       for await (const r of c) seen[i].push(`${r.partition}:${text(r.value)}`);
       return 'ended';
     });
     await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 10; i++) pond.send('t', `v${i}`, { partition: i % 2 });
+    for (let i = 0; i < 10; i++) await pond.send('t', `v${i}`, { partition: i % 2 });
     const deadline = performance.now() + 5000;
     while (seen[0].length + seen[1].length < 10 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     members.forEach((c) => c.close());
@@ -271,19 +271,19 @@ test('leaving a for-await early does not commit records the loop did not see', a
   const got = await page.evaluate(async () => {
     const { Pond } = /** @type {any} */ (window).logpond;
     const pond = Pond.memory();
-    pond.createTopic('t');
-    pond.sendMany('t', Array.from({ length: 20 }, (_, i) => `v${i}`));
-    const c = pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest' });
+    await pond.createTopic('t');
+    await pond.sendMany('t', Array.from({ length: 20 }, (_, i) => `v${i}`));
+    const c = await pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest' });
     let n = 0;
     for await (const r of c) {
       if (++n === 5) break;
     }
     const position = c.position('t', 0);
-    c.close(); // auto-commit
-    const again = pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest' });
+    await c.close(); // auto-commit
+    const again = await pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest' });
     const committed = again.committed('t', 0);
     const next = (await again.poll())[0].offset;
-    again.close();
+    await again.close();
     await pond.close();
     return { position, committed, next };
   });
@@ -295,10 +295,10 @@ test('for-await with auto-commit across a rebalance: every record seen exactly o
     const { Pond, ManualClock } = /** @type {any} */ (window).logpond;
     const clock = new ManualClock(0);
     const pond = Pond.memory({ clock });
-    pond.createTopic('t', { partitions: 4 });
-    for (let i = 0; i < 40; i++) pond.send('t', `v${i}`, { partition: i % 4 });
+    await pond.createTopic('t', { partitions: 4 });
+    for (let i = 0; i < 40; i++) await pond.send('t', `v${i}`, { partition: i % 4 });
     const options = { group: 'g', topics: ['t'], autoOffsetReset: 'earliest', autoCommit: true, autoCommitIntervalMs: 100 };
-    const first = pond.consumer(options);
+    const first = await pond.consumer(options);
     /** @type {string[][]} */
     const seen = [[], []];
     const see = (/** @type {number} */ i, /** @type {any} */ r) => seen[i].push(`${r.partition}:${r.offset}`);
@@ -309,7 +309,7 @@ test('for-await with auto-commit across a rebalance: every record seen exactly o
     for (let n = 0; n < 2; n++) see(0, (await it.next()).value);
     const beforeJoin = seen[0].length;
     // A second member joins: the group rebalances while the first iterates.
-    const second = pond.consumer(options);
+    const second = await pond.consumer(options);
     const loops = [
       (async () => {
         for (let r = await it.next(); !r.done; r = await it.next()) see(0, r.value);
@@ -322,12 +322,12 @@ test('for-await with auto-commit across a rebalance: every record seen exactly o
     while (seen[0].length + seen[1].length < 40 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50)); // room for a duplicate to show up
     const assignments = [first.assignment().length, second.assignment().length];
-    first.close();
-    second.close();
+    await first.close();
+    await second.close();
     await Promise.all(loops);
-    const probe = pond.consumer(options);
+    const probe = await pond.consumer(options);
     const committed = [0, 1, 2, 3].map((p) => probe.committed('t', p));
-    probe.close();
+    await probe.close();
     await pond.close();
     return { seen, beforeJoin, assignments, committed };
   });
@@ -345,10 +345,10 @@ test('queues with a manual clock: lease expiry and nack delay wake a waiting rec
     const { Pond, ManualClock } = /** @type {any} */ (window).logpond;
     const clock = new ManualClock(0);
     const pond = Pond.memory({ clock });
-    pond.createTopic('jobs');
-    const q1 = pond.queue('jobs', { subscription: 'workers', ackTimeoutMs: 5000 });
-    const q2 = pond.queue('jobs', { subscription: 'workers', ackTimeoutMs: 5000 });
-    pond.send('jobs', 'job');
+    await pond.createTopic('jobs');
+    const q1 = await pond.queue('jobs', { subscription: 'workers', ackTimeoutMs: 5000 });
+    const q2 = await pond.queue('jobs', { subscription: 'workers', ackTimeoutMs: 5000 });
+    await pond.send('jobs', 'job');
     const [d] = await q1.receive();
     const waiting = q2.receive({ timeoutMs: 10_000 });
     let settled = false;
@@ -357,20 +357,16 @@ test('queues with a manual clock: lease expiry and nack delay wake a waiting rec
     const beforeExpiry = settled;
     clock.advance(5001); // q1's lease runs out: q2 gets the record
     const [again] = await waiting;
-    const ackLate = (() => {
-      try {
-        d.ack();
-        return 'acked';
-      } catch (e) {
-        return e.code;
-      }
-    })();
-    again.nack({ delayMs: 1000 });
+    const ackLate = await d.ack().then(
+      () => 'acked',
+      (e) => e.code,
+    );
+    await again.nack({ delayMs: 1000 });
     const early = await q1.receive({ timeoutMs: 30 });
     const later = q1.receive({ timeoutMs: 10_000 });
     clock.advance(1000);
     const [third] = await later;
-    third.ack();
+    await third.ack();
     const out = { beforeExpiry, count: again.deliveryCount, ackLate, early: early.length, third: third.deliveryCount, backlog: q1.backlog() };
     await pond.close();
     return out;
@@ -382,18 +378,18 @@ test('queues on the wall clock: a timer wakes the receive when a lease runs out'
   const got = await page.evaluate(async () => {
     const { Pond } = /** @type {any} */ (window).logpond;
     const pond = Pond.memory();
-    pond.createTopic('jobs');
-    const q = pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 200 });
-    pond.send('jobs', 'job');
+    await pond.createTopic('jobs');
+    const q = await pond.queue('jobs', { subscription: 'w', ackTimeoutMs: 200 });
+    await pond.send('jobs', 'job');
     await q.receive(); // never acked
     const t0 = performance.now();
     const [d] = await q.receive({ timeoutMs: 5000 });
     const waited = performance.now() - t0;
-    d.nack({ delayMs: 150 });
+    await d.nack({ delayMs: 150 });
     const t1 = performance.now();
     const [e] = await q.receive({ timeoutMs: 5000 });
     const delayed = performance.now() - t1;
-    e.ack();
+    await e.ack();
     await pond.close();
     return { count: d.deliveryCount, waited, delayed, third: e.deliveryCount };
   });
@@ -408,12 +404,12 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
     const { Pond } = /** @type {any} */ (window).logpond;
     const text = /** @type {any} */ (window).text;
     const pond = Pond.memory();
-    pond.createTopic('jobs', { partitions: 2 });
+    await pond.createTopic('jobs', { partitions: 2 });
     const handled = [];
     const failures = [];
     let running = 0;
     let maxRunning = 0;
-    const q = pond.queue('jobs', { subscription: 'workers', maxDeliveries: 2, deadLetterTopic: 'jobs.dlq' });
+    const q = await pond.queue('jobs', { subscription: 'workers', maxDeliveries: 2, deadLetterTopic: 'jobs.dlq' });
     const sub = q.subscribe(
       async (d) => {
         running++;
@@ -427,21 +423,21 @@ test('competing consumers, subscribe with concurrency, dead letters, for-await o
       // A failing handler is reported (by default through reportError).
       { concurrency: 3, onError: (e, d) => failures.push([e.message, text(d.record.value)]) },
     );
-    for (let i = 0; i < 30; i++) pond.send('jobs', i === 7 ? 'poison 7' : `job ${i}`);
+    for (let i = 0; i < 30; i++) await pond.send('jobs', i === 7 ? 'poison 7' : `job ${i}`);
     // The poison record fails twice (backoffs of 1 s and 2 s) before it is dead-lettered.
     const deadline = performance.now() + 15000;
     while ((handled.length < 29 || q.backlog() > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await sub.stop();
     const dead = pond.read('jobs.dlq', 0).map((r) => [text(r.value), r.headers.find(([n]) => n === 'logpond.dlq.reason')?.[1]]);
     // A second subscription gets every record too (fan-out); iterate it.
-    const q2 = pond.queue('jobs', { subscription: 'audit' });
+    const q2 = await pond.queue('jobs', { subscription: 'audit' });
     let n = 0;
     for await (const d of q2) {
-      d.ack();
-      if (++n === 30) q2.close();
+      await d.ack();
+      if (++n === 30) await q2.close();
     }
     const out = { handled: handled.length, unique: new Set(handled).size, maxRunning, dead: dead.map(([v, why]) => [v, text(why)]), audit: n, backlog: q.backlog(), stopped: sub.stopped, failures };
-    q.close();
+    await q.close();
     await pond.close();
     return out;
   });
@@ -459,10 +455,10 @@ test('values are Uint8Array; inputs take strings, Uint8Array, ArrayBuffer and ot
   const got = await page.evaluate(async () => {
     const { Pond } = /** @type {any} */ (window).logpond;
     const pond = Pond.memory();
-    pond.createTopic('t');
-    pond.send('t', 'text', { key: new Uint8Array([1, 2]), headers: { a: 'b' } });
-    pond.send('t', new Uint16Array([0x4142]).buffer);
-    pond.sendMany('t', [new TextEncoder().encode('bytes'), { value: null, key: 'k', headers: new Map([['m', new Uint8Array([9])]]) }]);
+    await pond.createTopic('t');
+    await pond.send('t', 'text', { key: new Uint8Array([1, 2]), headers: { a: 'b' } });
+    await pond.send('t', new Uint16Array([0x4142]).buffer);
+    await pond.sendMany('t', [new TextEncoder().encode('bytes'), { value: null, key: 'k', headers: new Map([['m', new Uint8Array([9])]]) }]);
     const rs = pond.read('t', 0);
     const out = rs.map((r) => ({
       valueIsU8: r.value === null || r.value instanceof Uint8Array,
@@ -485,12 +481,12 @@ test('send and sendMany with timeoutMs wait out Backpressure until an ack makes 
   const got = await page.evaluate(async () => {
     const { Pond } = /** @type {any} */ (window).logpond;
     const pond = Pond.memory();
-    pond.createTopic('t', { maxBacklog: 2 });
-    const q = pond.queue('t', { subscription: 's' });
-    pond.sendMany('t', ['a', 'b']);
+    await pond.createTopic('t', { maxBacklog: 2 });
+    const q = await pond.queue('t', { subscription: 's' });
+    await pond.sendMany('t', ['a', 'b']);
     let syncCode = null;
     try {
-      pond.send('t', 'c');
+      await pond.send('t', 'c');
     } catch (e) {
       syncCode = e.code;
     }
@@ -503,14 +499,14 @@ test('send and sendMany with timeoutMs wait out Backpressure until an ack makes 
     const waiting = pond.send('t', 'c', { timeoutMs: 10_000 });
     setTimeout(async () => {
       const [d] = await q.receive();
-      d.ack();
+      await d.ack();
     }, 50);
     const md = await waiting;
     const [d2] = await q.receive();
     const many = pond.sendMany('t', ['x'], { timeoutMs: 10_000 });
     setTimeout(() => d2.ack(), 30);
     const offsets = (await many).map((m) => m.offset);
-    const skipped = q.skipDamaged();
+    const skipped = await q.skipDamaged();
     await pond.close();
     return { syncCode, timedOut, waitedMs, offset: md.offset, offsets, skipped };
   });

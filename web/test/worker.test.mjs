@@ -32,7 +32,7 @@ test('works inside a dedicated worker, on IndexedDB', async () => {
     worker.terminate();
     // The page opens what the worker wrote.
     const pond = await Pond.openIndexedDb('in-worker', { lockTimeoutMs: 5000 });
-    const q = pond.queue('events', { subscription: 'w' });
+    const q = await pond.queue('events', { subscription: 'w' });
     const inPage = { end: pond.describe('events').partitions.map((p) => p.endOffset), backlog: q.backlog() };
     await pond.close();
     return { reply, inPage };

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use logpond::storage::{Changes, PAGE_SIZE};
+use logpond::storage::{StoredFile, PAGE_SIZE};
 use logpond::{MemoryStorage, MirrorStorage, Pond, PondOptions, ReadLimits, Storage};
 use wasm_bindgen::prelude::*;
 
@@ -19,7 +19,8 @@ use crate::queue::WasmQueue;
 #[wasm_bindgen]
 #[derive(Debug, Default)]
 pub struct WasmLoader {
-    files: BTreeMap<String, Vec<u8>>,
+    /// name -> (bytes, generation in IndexedDB)
+    files: BTreeMap<String, (Vec<u8>, u64)>,
 }
 
 #[wasm_bindgen]
@@ -29,20 +30,22 @@ impl WasmLoader {
         WasmLoader::default()
     }
 
-    /// Declares a file of `len` bytes (zero-filled until its pages come).
-    pub fn file(&mut self, name: String, len: f64) -> JsResult<()> {
+    /// Declares a file of `len` bytes, generation `gen` (zero-filled until
+    /// its pages come).
+    pub fn file(&mut self, name: String, len: f64, gen: Option<f64>) -> JsResult<()> {
         let len = to_usize("len", len)?;
+        let gen = to_u64("generation", gen.unwrap_or(0.0))?;
         let mut data = Vec::new();
         data.try_reserve_exact(len).map_err(|_| invalid(format!("cannot hold a file of {len} bytes")))?;
         data.resize(len, 0);
-        self.files.insert(name, data);
+        self.files.insert(name, (data, gen));
         Ok(())
     }
 
     /// Copies page `index` of a declared file in (bytes past the file's
     /// length are ignored: they are left over from before a truncation).
     pub fn page(&mut self, name: &str, index: f64, bytes: &[u8]) -> JsResult<()> {
-        let Some(data) = self.files.get_mut(name) else {
+        let Some((data, _)) = self.files.get_mut(name) else {
             return Err(invalid(format!("page of an undeclared file {name:?}")));
         };
         let start = to_usize("page index", index)?
@@ -60,7 +63,7 @@ impl WasmLoader {
 
     /// A whole file (an import).
     pub fn whole(&mut self, name: String, bytes: Vec<u8>) {
-        self.files.insert(name, bytes);
+        self.files.insert(name, (bytes, 0));
     }
 }
 
@@ -74,8 +77,6 @@ enum Backing {
 pub struct WasmPond {
     pond: Arc<Pond>,
     backing: Backing,
-    /// Changes handed to JS by `takeChanges` and not yet reported written.
-    in_flight: Option<Changes>,
 }
 
 fn open(storage: Arc<dyn Storage>, clock: Option<WasmClock>) -> JsResult<Arc<Pond>> {
@@ -92,33 +93,111 @@ impl WasmPond {
     /// A pond in memory (loaded with `loader`'s files, if any).
     pub fn memory(loader: Option<WasmLoader>, clock: Option<WasmClock>) -> JsResult<WasmPond> {
         let storage = MemoryStorage::new();
-        for (name, data) in loader.map(|l| l.files).unwrap_or_default() {
+        for (name, (data, _)) in loader.map(|l| l.files).unwrap_or_default() {
             storage.put(&name, data);
         }
         let pond = open(Arc::new(storage.clone()), clock)?;
-        Ok(WasmPond { pond, backing: Backing::Memory(storage), in_flight: None })
+        Ok(WasmPond { pond, backing: Backing::Memory(storage) })
     }
 
-    /// A pond on a mirror of `loader`'s files (what IndexedDB holds).
-    pub fn mirrored(loader: WasmLoader, clock: Option<WasmClock>) -> JsResult<WasmPond> {
-        let mirror = MirrorStorage::load(loader.files.into_iter().collect());
-        let pond = open(Arc::new(mirror.clone()), clock)?;
-        Ok(WasmPond { pond, backing: Backing::Mirror(mirror), in_flight: None })
+    /// A pond on a mirror of `loader`'s files (what IndexedDB holds),
+    /// `shared` with other tabs (then it takes writes only between
+    /// `setWritable(true)` and `setWritable(false)`: opening is one).
+    /// `holder`: the holder id whose claim (a Web Lock) this tab holds.
+    pub fn mirrored(
+        loader: WasmLoader,
+        clock: Option<WasmClock>,
+        shared: bool,
+        holder: Option<f64>,
+    ) -> JsResult<WasmPond> {
+        let files =
+            loader.files.into_iter().map(|(name, (data, gen))| StoredFile { name, data, gen }).collect();
+        let mirror = MirrorStorage::load(files);
+        if shared {
+            mirror.share();
+            mirror.set_writable(true);
+        }
+        if let Some(id) = holder {
+            mirror.set_holder(to_u64("holder", id)?);
+        }
+        let opened = open(Arc::new(mirror.clone()), clock);
+        mirror.set_writable(false);
+        Ok(WasmPond { pond: opened?, backing: Backing::Mirror(mirror) })
+    }
+
+    /// The mirror, for the calls that only a mirrored pond takes.
+    fn mirror(&self) -> JsResult<&MirrorStorage> {
+        match &self.backing {
+            Backing::Mirror(m) => Ok(m),
+            Backing::Memory(_) => Err(invalid("not an IndexedDB pond")),
+        }
+    }
+
+    /// Opens or closes a shared mirror to writes: a write transaction on
+    /// IndexedDB begins or ends.
+    #[wasm_bindgen(js_name = setWritable)]
+    pub fn set_writable(&self, writable: bool) -> JsResult<()> {
+        self.mirror()?.set_writable(writable);
+        Ok(())
+    }
+
+    /// Another tab removed file `name` (see `MirrorStorage::apply_removed`).
+    #[wasm_bindgen(js_name = applyRemoved)]
+    pub fn apply_removed(&self, name: &str) -> JsResult<()> {
+        self.mirror()?.apply_removed(name);
+        Ok(())
+    }
+
+    /// IndexedDB holds `name` at `len` bytes, generation `gen`.
+    #[wasm_bindgen(js_name = applyFile)]
+    pub fn apply_file(&self, name: &str, len: f64, gen: f64) -> JsResult<()> {
+        core(self.mirror()?.apply_file(name, to_u64("len", len)?, to_u64("generation", gen)?))
+    }
+
+    /// Page `index` of `name` as IndexedDB holds it.
+    #[wasm_bindgen(js_name = applyPage)]
+    pub fn apply_page(&self, name: &str, index: f64, bytes: &[u8]) -> JsResult<()> {
+        self.mirror()?.apply_page(name, to_u64("page index", index)?, bytes);
+        Ok(())
+    }
+
+    /// The claims of other holders the pond asked about since the last
+    /// call (to check with their Web Locks).
+    #[wasm_bindgen(js_name = takeAskedClaims)]
+    pub fn take_asked_claims(&self) -> JsResult<Vec<String>> {
+        Ok(self.mirror()?.take_asked_claims())
+    }
+
+    /// The holder of claim `what` is gone (its Web Lock was free).
+    #[wasm_bindgen(js_name = markDead)]
+    pub fn mark_dead(&self, what: &str) -> JsResult<()> {
+        self.mirror()?.mark_dead(what);
+        Ok(())
+    }
+
+    /// The names of the mirror's files.
+    #[wasm_bindgen(js_name = fileNames)]
+    pub fn file_names(&self) -> JsResult<Vec<String>> {
+        core(self.mirror()?.list(""))
+    }
+
+    /// Takes in what other tabs changed (applied to the mirror just
+    /// before), so that later reads find nothing to catch up on.
+    #[wasm_bindgen(js_name = catchUp)]
+    pub fn catch_up(&self) -> JsResult<()> {
+        core(self.pond.catch_up())
     }
 
     /// The changes to write back since the last call, as `{ files: [{ name,
-    /// len, pages: number[], data: Uint8Array[] }], removed: string[] }`,
-    /// or null when nothing changed. They stay in flight until `endFlush`.
+    /// len, gen, pages: number[], data: Uint8Array[] }], removed: string[] }`
+    /// (files created or replaced since get generation `gen`), or null
+    /// when nothing changed.
     #[wasm_bindgen(js_name = takeChanges)]
-    pub fn take_changes(&mut self) -> JsResult<JsValue> {
+    pub fn take_changes(&self, gen: f64) -> JsResult<JsValue> {
         let Backing::Mirror(mirror) = &self.backing else {
             return Ok(JsValue::NULL);
         };
-        if let Some(old) = self.in_flight.take() {
-            // Never reported: count it as failed rather than lose it.
-            mirror.requeue(&old);
-        }
-        let changes = mirror.take_changes();
+        let changes = mirror.take_changes(to_u64("generation", gen)?);
         if changes.is_empty() {
             return Ok(JsValue::NULL);
         }
@@ -127,6 +206,7 @@ impl WasmPond {
             let obj = Object::new();
             set(&obj, "name", f.name.as_str());
             set(&obj, "len", from_u64(f.len)?);
+            set(&obj, "gen", from_u64(f.gen)?);
             let pages = Array::new();
             let data = Array::new();
             for (index, bytes) in &f.pages {
@@ -141,19 +221,7 @@ impl WasmPond {
         let out = Object::new();
         set(&out, "files", files);
         set(&out, "removed", removed);
-        self.in_flight = Some(changes);
         Ok(out.into())
-    }
-
-    /// Reports the changes last taken as written (`ok`) or not: failed
-    /// changes go back in the queue for the next flush.
-    #[wasm_bindgen(js_name = endFlush)]
-    pub fn end_flush(&mut self, ok: bool) {
-        if let (Some(changes), Backing::Mirror(mirror)) = (self.in_flight.take(), &self.backing) {
-            if !ok {
-                mirror.requeue(&changes);
-            }
-        }
     }
 
     /// Bytes the pond holds in memory.

@@ -1,6 +1,7 @@
 //! The binding's own tests, in wasm (`wasm-bindgen-test`, run in Node by
-//! `make test-web`): conversions, error codes, and the flush bookkeeping
-//! of the mirror (take, fail, requeue, take again).
+//! `make test-web`): conversions, error codes, and the mirror's side of
+//! sharing a pond between tabs (take changes, apply another's, write only
+//! in a write transaction).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Float64Array, Reflect, Uint8Array};
@@ -123,32 +124,83 @@ fn changed_names(changes: &JsValue) -> Vec<String> {
     files.iter().map(|f| Reflect::get(&f, &"name".into()).unwrap().as_string().unwrap()).collect()
 }
 
-#[wasm_bindgen_test]
-fn a_failed_flush_is_taken_again_and_a_good_one_is_not() {
-    let mut pond = WasmPond::mirrored(WasmLoader::new(), None).unwrap();
-    // A new pond writes its format marker.
-    let first = pond.take_changes().unwrap();
-    assert!(changed_names(&first).contains(&"pond.meta".to_string()));
-    pond.end_flush(true);
-    assert!(pond.take_changes().unwrap().is_null(), "nothing changed since");
-    create(&pond, "t", 1.0);
-    send(&pond, "t", &["a"]);
-    let taken = pond.take_changes().unwrap();
-    let names = changed_names(&taken);
-    assert!(names.iter().any(|n| n.starts_with("topics/t/0/")), "{names:?}");
-    pond.end_flush(false); // IndexedDB refused it
-    send(&pond, "t", &["b"]);
-    let again = pond.take_changes().unwrap();
-    for n in &names {
-        assert!(changed_names(&again).contains(n), "{n} requeued");
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).unwrap()
+}
+
+/// Applies changes taken from one pond to another's mirror (as IndexedDB
+/// would hand them over).
+fn apply(to: &WasmPond, changes: &JsValue) {
+    for name in Array::from(&get(changes, "removed")).iter() {
+        to.apply_removed(&name.as_string().unwrap()).unwrap();
     }
-    pond.end_flush(true);
-    assert!(pond.take_changes().unwrap().is_null());
+    for f in Array::from(&get(changes, "files")).iter() {
+        let name = get(&f, "name").as_string().unwrap();
+        to.apply_file(&name, get(&f, "len").as_f64().unwrap(), get(&f, "gen").as_f64().unwrap()).unwrap();
+        let (pages, data) = (Array::from(&get(&f, "pages")), Array::from(&get(&f, "data")));
+        for i in 0..pages.length() {
+            to.apply_page(&name, pages.get(i).as_f64().unwrap(), &Uint8Array::from(data.get(i)).to_vec())
+                .unwrap();
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_shared_pond_writes_only_in_a_transaction_and_takes_in_another_tabs_changes() {
+    let a = WasmPond::mirrored(WasmLoader::new(), None, true, None).unwrap();
+    // Opening wrote the format marker; the changes carry generations.
+    let first = a.take_changes(1.0).unwrap();
+    assert!(changed_names(&first).contains(&"pond.meta".to_string()));
+    assert!(a.take_changes(2.0).unwrap().is_null(), "nothing changed since");
+    assert_eq!(code(a.create_topic("t", &[1.0]).unwrap_err()), "IO", "outside a transaction");
+    a.set_writable(true).unwrap();
+    create(&a, "t", 1.0);
+    send(&a, "t", &["one"]);
+    a.set_writable(false).unwrap();
+    let second = a.take_changes(2.0).unwrap();
+
+    // b opens on what IndexedDB holds after a's first change, and takes
+    // in the second later.
+    let mut loader = WasmLoader::new();
+    for f in Array::from(&get(&first, "files")).iter() {
+        let name = get(&f, "name").as_string().unwrap();
+        loader.file(name.clone(), get(&f, "len").as_f64().unwrap(), get(&f, "gen").as_f64()).unwrap();
+        let (pages, data) = (Array::from(&get(&f, "pages")), Array::from(&get(&f, "data")));
+        for i in 0..pages.length() {
+            loader
+                .page(&name, pages.get(i).as_f64().unwrap(), &Uint8Array::from(data.get(i)).to_vec())
+                .unwrap();
+        }
+    }
+    let b = WasmPond::mirrored(loader, None, true, Some(7.0)).unwrap();
+    assert!(b.take_changes(3.0).unwrap().is_null(), "the pond was there: opening wrote nothing");
+    assert!(b.topics().unwrap().is_empty());
+    apply(&b, &second);
+    b.set_writable(true).unwrap();
+    b.catch_up().unwrap();
+    b.set_writable(false).unwrap();
+    assert_eq!(values(&b.read("t", 0.0, None, 10.0, 1e9).unwrap()), ["one"]);
+
+    a.set_writable(true).unwrap();
+    send(&a, "t", &["two"]);
+    a.set_writable(false).unwrap();
+    apply(&b, &a.take_changes(4.0).unwrap());
+    b.set_writable(true).unwrap();
+    b.catch_up().unwrap();
+    let sent = send(&b, "t", &["three"]);
+    b.set_writable(false).unwrap();
+    assert_eq!(sent[1], 2.0, "b appends after a's record");
+    assert_eq!(values(&b.read("t", 0.0, None, 10.0, 1e9).unwrap()), ["one", "two", "three"]);
+    assert!(b.file_names().unwrap().iter().any(|n| n.starts_with("topics/t/")));
+    assert_eq!(
+        code(WasmPond::memory(None, None).unwrap().set_writable(true).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
 }
 
 #[wasm_bindgen_test]
 fn a_pond_loads_back_from_its_pages_and_from_its_export() {
-    let pond = WasmPond::mirrored(WasmLoader::new(), None).unwrap();
+    let pond = WasmPond::mirrored(WasmLoader::new(), None, false, None).unwrap();
     create(&pond, "t", 1.0);
     send(&pond, "t", &["one", "two", "three"]);
     let exported = pond.export_files();
@@ -158,7 +210,7 @@ fn a_pond_loads_back_from_its_pages_and_from_its_export() {
     for i in (0..exported.length()).step_by(2) {
         let name = exported.get(i).as_string().unwrap();
         let bytes = Uint8Array::from(exported.get(i + 1)).to_vec();
-        pages.file(name.clone(), bytes.len() as f64).unwrap();
+        pages.file(name.clone(), bytes.len() as f64, None).unwrap();
         pages.page(&name, 0.0, &bytes).unwrap();
         // A stale page past the end (left from before a truncation) is ignored.
         pages.page(&name, 3.0, &bytes).unwrap();
@@ -166,7 +218,7 @@ fn a_pond_loads_back_from_its_pages_and_from_its_export() {
     }
     assert_eq!(code(pages.page("undeclared", 0.0, b"x").unwrap_err()), "INVALID_ARGUMENT");
     for loader in [pages, whole] {
-        let back = WasmPond::mirrored(loader, None).unwrap();
+        let back = WasmPond::mirrored(loader, None, false, None).unwrap();
         assert_eq!(values(&back.read("t", 0.0, None, 10.0, 1e9).unwrap()), ["one", "two", "three"]);
     }
 }

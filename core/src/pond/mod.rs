@@ -361,6 +361,18 @@ impl Pond {
         })
     }
 
+    /// Takes in now what other handles changed (every operation does so
+    /// first on its own). For a storage that takes writes only at certain
+    /// moments (a shared browser mirror, inside a write transaction): the
+    /// catch-up, and the repairs it may write, happen then, and the reads
+    /// that follow find nothing to catch up on.
+    pub fn catch_up(&self) -> Result<()> {
+        if self.read_only {
+            return self.with_state_locked(|_| Ok(()));
+        }
+        self.with_state(|_| Ok(()))
+    }
+
     /// Creates a topic. Names beginning `__` are reserved for the pond.
     pub fn create_topic(&self, name: &str, config: TopicConfig) -> Result<()> {
         validate_name(name)?;

@@ -51,6 +51,10 @@ macro_rules! forward_sharing {
         fn leave_sole(&self) -> crate::Result<()> {
             self.inner.leave_sole()
         }
+
+        fn own_holder(&self) -> Option<u64> {
+            self.inner.own_holder()
+        }
     };
 }
 
@@ -83,7 +87,7 @@ mod read_only;
 mod tracked;
 pub use bounded::{BoundedHandles, DEFAULT_MAX_OPEN_FILES};
 pub use memory::MemoryStorage;
-pub use mirror::{Changes, FileChange, MirrorStorage, PAGE_SIZE};
+pub use mirror::{Changes, FileChange, MirrorStorage, StoredFile, PAGE_SIZE};
 pub(crate) use read_only::ReadOnlyView;
 pub(crate) use tracked::{Announcer, Tracked};
 
@@ -201,6 +205,14 @@ pub trait Storage: Send + Sync + Debug {
     /// where nothing is shared.
     fn try_claim(&self, _what: &str) -> Result<bool> {
         Ok(true)
+    }
+
+    /// The holder id this handle must use (see `holder.rs`), where the
+    /// backend's claims are taken outside the core (a browser tab holds a
+    /// Web Lock named by it before it opens the pond); `None`: the core
+    /// picks one and claims it.
+    fn own_holder(&self) -> Option<u64> {
+        None
     }
 }
 

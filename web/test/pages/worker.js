@@ -7,27 +7,27 @@ self.onmessage = async (event) => {
     const { name } = event.data;
     const text = (b) => (b === null ? null : new TextDecoder().decode(b));
     const pond = await Pond.openIndexedDb(name);
-    pond.createTopic('events', { partitions: 2 });
-    const c = pond.consumer({ group: 'g', topics: ['events'], autoOffsetReset: 'earliest' });
+    await pond.createTopic('events', { partitions: 2 });
+    const c = await pond.consumer({ group: 'g', topics: ['events'], autoOffsetReset: 'earliest' });
     const waiting = c.poll({ timeoutMs: 5000 });
-    pond.sendMany('events', ['one', 'two', 'three'].map((value, i) => ({ value, partition: i % 2 })));
+    await pond.sendMany('events', ['one', 'two', 'three'].map((value, i) => ({ value, partition: i % 2 })));
     const first = await waiting;
     const rest = await c.poll();
-    c.close();
-    const q = pond.queue('events', { subscription: 'w' });
+    await c.close();
+    const q = await pond.queue('events', { subscription: 'w' });
     const got = await q.receive({ maxMessages: 10 });
-    got[0].ack();
+    await got[0].ack();
     let code = null;
     try {
-      pond.send('missing', 'x');
+      await pond.send('missing', 'x');
     } catch (e) {
       code = e instanceof TopicNotFound ? e.code : `wrong class: ${e}`;
     }
     const clock = new ManualClock(5);
     clock.advance(10);
     const memory = Pond.memory({ clock });
-    memory.createTopic('m');
-    const ts = memory.send('m', 'x').timestampMs;
+    await memory.createTopic('m');
+    const ts = (await memory.send('m', 'x')).timestampMs;
     await memory.close();
     await pond.close();
     self.postMessage({

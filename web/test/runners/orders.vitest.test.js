@@ -7,12 +7,12 @@ import { Pond, ManualClock } from 'logpond-web';
 test('a queue worker acks what it handled and retries the rest', async () => {
   const clock = new ManualClock(0);
   const pond = Pond.memory({ clock });
-  pond.createTopic('orders');
-  pond.sendMany('orders', ['ok', 'broken']);
-  const q = pond.queue('orders', { subscription: 'billing', retryBackoffMs: [1000, 60_000] });
+  await pond.createTopic('orders');
+  await pond.sendMany('orders', ['ok', 'broken']);
+  const q = await pond.queue('orders', { subscription: 'billing', retryBackoffMs: [1000, 60_000] });
   for (const d of await q.receive({ maxMessages: 10 })) {
-    if (new TextDecoder().decode(d.record.value) === 'ok') d.ack();
-    else d.nack();
+    if (new TextDecoder().decode(d.record.value) === 'ok') await d.ack();
+    else await d.nack();
   }
   expect(await q.receive()).toEqual([]);
   clock.advance(1000);
@@ -23,8 +23,8 @@ test('a queue worker acks what it handled and retries the rest', async () => {
 
 test('an IndexedDB pond keeps its records across a reopen', async () => {
   const pond = await Pond.openIndexedDb('shop');
-  pond.createTopic('orders');
-  pond.send('orders', 'kept');
+  await pond.createTopic('orders');
+  await pond.send('orders', 'kept');
   await pond.close();
   const again = await Pond.openIndexedDb('shop');
   expect(again.read('orders', 0).map((r) => new TextDecoder().decode(r.value))).toEqual(['kept']);

@@ -2,12 +2,12 @@
 import { Pond, TopicExists } from 'logpond-web';
 
 const pond = await Pond.openIndexedDb('vite-app');
-if (!pond.hasTopic('clicks')) pond.createTopic('clicks');
-pond.send('clicks', 'bundled');
+if (!pond.hasTopic('clicks')) await pond.createTopic('clicks');
+await pond.send('clicks', 'bundled');
 await pond.flush();
 let code = null;
 try {
-  pond.createTopic('clicks');
+  await pond.createTopic('clicks');
 } catch (e) {
   code = e instanceof TopicExists ? e.code : String(e);
 }

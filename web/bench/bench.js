@@ -38,8 +38,8 @@ export async function runAll(options = {}) {
   const results = {};
   const values = Array.from({ length: BATCH }, (_, i) => value(i));
 
-  // 1. logpond: sendMany in batches of 1000, then flush (the loop never
-  // yields, so no automatic flush runs before: one write-back of everything).
+  // 1. logpond: sendMany in batches of 1000, each awaited (one write
+  // transaction per batch), then flush.
   await Pond.deleteIndexedDb('bench');
   let pond = await Pond.openIndexedDb('bench', { durability });
   await pond.createTopic('events');
@@ -48,7 +48,7 @@ export async function runAll(options = {}) {
   await pond.flush();
   let ms = performance.now() - t0;
   results.web_produce_flush_100B = n / (ms / 1000);
-  log(`web_produce_flush_100B: ${rate(n, ms)} (sendMany × ${BATCH}, ${Math.round(ms)} ms, ${Math.round(pond.memoryBytes() / 1e6)} MB)`);
+  log(`web_produce_flush_100B: ${rate(n, ms)} (sendMany × ${BATCH}, each awaited, ${Math.round(ms)} ms, ${Math.round(pond.memoryBytes() / 1e6)} MB)`);
 
   // 2. Consume them all as a consumer group.
   const c = await pond.consumer({ group: 'bench', topics: ['events'], autoOffsetReset: 'earliest' });
@@ -83,16 +83,29 @@ export async function runAll(options = {}) {
   await pond.close();
   await Pond.deleteIndexedDb('bench');
 
-  // 5. logpond: one send per record.
+  // 5. logpond: one send per record, not awaited one by one (sends called
+  // while a transaction runs share the next), in chunks of 10,000.
   const m = n;
   pond = await Pond.openIndexedDb('bench', { durability });
   await pond.createTopic('events');
   t0 = performance.now();
-  for (let i = 0; i < m; i++) await pond.send('events', values[i % BATCH]);
-  await pond.flush();
+  for (let i = 0; i < m; i += 10_000) {
+    const sends = [];
+    for (let j = i; j < Math.min(m, i + 10_000); j++) sends.push(pond.send('events', values[j % BATCH]));
+    await Promise.all(sends);
+  }
   ms = performance.now() - t0;
   results.web_produce_flush_100B_send = m / (ms / 1000);
-  log(`web_produce_flush_100B_send: ${rate(m, ms)} (one send() per record, ${Math.round(ms)} ms)`);
+  log(`web_produce_flush_100B_send: ${rate(m, ms)} (one send() per record, awaited per 10,000, ${Math.round(ms)} ms)`);
+
+  // 5b. One send per record, each awaited before the next: a write
+  // transaction per send (its latency).
+  const one = 500;
+  t0 = performance.now();
+  for (let i = 0; i < one; i++) await pond.send('events', values[i % BATCH]);
+  ms = performance.now() - t0;
+  results.web_send_awaited_ms = ms / one;
+  log(`web_send_awaited: ${(ms / one).toFixed(2)} ms per awaited send (${one} sends, one transaction each)`);
   await pond.close();
   await Pond.deleteIndexedDb('bench');
 
@@ -135,4 +148,70 @@ export async function runAll(options = {}) {
   db.close();
   await req(indexedDB.deleteDatabase('bench-idb'));
   return results;
+}
+
+// ---- several tabs (bench/run.mjs opens the pages) ----------------------------
+
+/**
+ * Sends `n` records to topic `events` of pond `name` with sendMany in
+ * batches of 1000, each awaited; resolves the milliseconds it took.
+ * @param {string} name @param {number} n
+ */
+export async function produceIn(name, n) {
+  const values = Array.from({ length: BATCH }, (_, i) => value(i));
+  const pond = await Pond.openIndexedDb(name);
+  if (!pond.hasTopic('events')) await pond.createTopic('events').catch(() => {});
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += BATCH) await pond.sendMany('events', values);
+  const ms = performance.now() - t0;
+  await pond.close();
+  return ms;
+}
+
+/** The time on a clock every page of the browser shares (ms). */
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * Waits for `count` records on pond `name`, topic `ping`, with a waiting
+ * queue receive (`receive`) or a waiting group poll (`poll`); each value
+ * carries the time it was sent. Resolves the latencies (ms), send to wakeup.
+ * @param {string} name @param {'receive' | 'poll'} how @param {number} count
+ */
+export async function waitFor(name, how, count) {
+  const pond = await Pond.openIndexedDb(name);
+  const latencies = [];
+  const take = (/** @type {Uint8Array} */ v) => latencies.push(now() - new DataView(v.buffer, v.byteOffset).getFloat64(0));
+  if (how === 'receive') {
+    const q = await pond.queue('ping', { subscription: 'bench' });
+    /** @type {any} */ (window).listening = true;
+    while (latencies.length < count) {
+      const got = await q.receive({ maxMessages: 10, timeoutMs: 5000 });
+      for (const d of got) take(d.record.value);
+      if (got.length > 0) await q.ackMany(got);
+    }
+  } else {
+    const c = await pond.consumer({ group: 'bench', topics: ['ping'], autoOffsetReset: 'latest' });
+    await c.poll();
+    /** @type {any} */ (window).listening = true;
+    while (latencies.length < count) for (const r of await c.poll({ maxRecords: 10, timeoutMs: 5000 })) take(r.value);
+    await c.close();
+  }
+  await pond.close();
+  return latencies;
+}
+
+/**
+ * Sends `count` records to pond `name`, topic `ping`, one every `gapMs`,
+ * each carrying the time it was sent.
+ * @param {string} name @param {number} count @param {number} gapMs
+ */
+export async function ping(name, count, gapMs) {
+  const pond = await Pond.openIndexedDb(name);
+  for (let i = 0; i < count; i++) {
+    const v = new Uint8Array(16);
+    new DataView(v.buffer).setFloat64(0, now());
+    await pond.send('ping', v);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  await pond.close();
 }

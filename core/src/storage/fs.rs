@@ -657,24 +657,53 @@ impl StorageFile for DiskFile {
     }
 }
 
-/// Linux: the system calls themselves (see the `rustix` entry in
-/// Cargo.toml for why not glibc's wrappers).
-#[cfg(target_os = "linux")]
+/// Reads and writes at an offset, whole: one loop over each platform's
+/// single positional call. On Linux that call is the system call itself
+/// (see the `rustix` entry in Cargo.toml for why not glibc's wrapper).
 mod positional {
-    use rustix::io::Errno;
     use std::fs::File;
     use std::io;
 
+    #[cfg(target_os = "linux")]
+    fn read_once(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Ok(rustix::io::pread(file, buf, offset)?)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn write_once(file: &File, data: &[u8], offset: u64) -> io::Result<usize> {
+        Ok(rustix::io::pwrite(file, data, offset)?)
+    }
+
+    #[cfg(all(unix, not(target_os = "linux")))]
+    fn read_once(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
+    }
+
+    #[cfg(all(unix, not(target_os = "linux")))]
+    fn write_once(file: &File, data: &[u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::write_at(file, data, offset)
+    }
+
+    #[cfg(windows)]
+    fn read_once(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+    }
+
+    #[cfg(windows)]
+    fn write_once(file: &File, data: &[u8], offset: u64) -> io::Result<usize> {
+        std::os::windows::fs::FileExt::seek_write(file, data, offset)
+    }
+
     pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
         while !buf.is_empty() {
-            match rustix::io::pread(file, &mut *buf, offset) {
+            match read_once(file, buf, offset) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end")),
                 Ok(n) => {
                     buf = &mut buf[n..];
                     offset += n as u64;
                 }
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -682,59 +711,15 @@ mod positional {
 
     pub fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
         while !data.is_empty() {
-            match rustix::io::pwrite(file, data, offset) {
+            match write_once(file, data, offset) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
                 Ok(n) => {
                     data = &data[n..];
                     offset += n as u64;
                 }
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-mod positional {
-    use std::fs::File;
-    use std::io;
-    use std::os::unix::fs::FileExt;
-
-    pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        file.read_exact_at(buf, offset)
-    }
-
-    pub fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
-        file.write_all_at(data, offset)
-    }
-}
-
-#[cfg(windows)]
-mod positional {
-    use std::fs::File;
-    use std::io;
-    use std::os::windows::fs::FileExt;
-
-    pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
-        while !buf.is_empty() {
-            match file.seek_read(buf, offset)? {
-                0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end")),
-                n => {
-                    buf = &mut buf[n..];
-                    offset += n as u64;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
-        while !data.is_empty() {
-            let n = file.seek_write(data, offset)?;
-            data = &data[n..];
-            offset += n as u64;
         }
         Ok(())
     }

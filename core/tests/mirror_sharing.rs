@@ -82,6 +82,11 @@ impl Tab {
         Tab { pond: Some(Arc::new(pond)), ..tab }
     }
 
+    /// Two tabs on the store, with the system clock.
+    fn pair(store: &mut Store) -> (Tab, Tab) {
+        (Tab::open(store, PondOptions::default()), Tab::open(store, PondOptions::default()))
+    }
+
     fn pond(&self) -> &Arc<Pond> {
         self.pond.as_ref().unwrap()
     }
@@ -105,7 +110,7 @@ impl Tab {
         for (name, (len, gen, pages)) in &store.files {
             m.apply_file(name, *len, *gen).unwrap();
             for (i, bytes) in pages {
-                m.apply_page(name, *i, bytes);
+                m.apply_page(name, *i, bytes).unwrap();
             }
         }
         m.set_writable(true);
@@ -166,8 +171,7 @@ fn owned(c: &logpond::Consumer) -> BTreeSet<u32> {
 #[test]
 fn group_members_in_two_tabs_split_partitions_and_consume_each_record_once() {
     let mut store = Store::default();
-    let (a, b) =
-        (Tab::open(&mut store, PondOptions::default()), Tab::open(&mut store, PondOptions::default()));
+    let (a, b) = Tab::pair(&mut store);
     a.tx(&mut store, |p| {
         p.create_topic("t", TopicConfig { partitions: 4, ..TopicConfig::default() }).unwrap()
     });
@@ -192,8 +196,7 @@ fn group_members_in_two_tabs_split_partitions_and_consume_each_record_once() {
 #[test]
 fn queue_workers_in_two_tabs_compete_and_count_one_backlog() {
     let mut store = Store::default();
-    let (a, b) =
-        (Tab::open(&mut store, PondOptions::default()), Tab::open(&mut store, PondOptions::default()));
+    let (a, b) = Tab::pair(&mut store);
     let config = TopicConfig { partitions: 2, max_backlog: Some(20), ..TopicConfig::default() };
     a.tx(&mut store, |p| p.create_topic("t", config).unwrap());
     let queue = || QueueConfig { ack_timeout_ms: Some(60_000), ..QueueConfig::new("workers") };
@@ -246,8 +249,7 @@ fn a_lease_of_a_tab_that_is_gone_comes_back_after_its_timeout() {
 #[test]
 fn reads_between_transactions_write_nothing() {
     let mut store = Store::default();
-    let (a, b) =
-        (Tab::open(&mut store, PondOptions::default()), Tab::open(&mut store, PondOptions::default()));
+    let (a, b) = Tab::pair(&mut store);
     // b has a consumer and a queue of its own, made in transactions.
     a.tx(&mut store, |p| {
         p.create_topic("t", TopicConfig { partitions: 2, segment_bytes: 256, ..TopicConfig::default() })
@@ -286,6 +288,12 @@ fn reads_between_transactions_write_nothing() {
     assert_eq!(cb.committed("t", 0).unwrap(), None);
     cb.assignment().unwrap();
     cb.lag().unwrap();
+    // Iteration's fast path: only what a transaction fetched, no storage.
+    assert!(cb.next_buffered().unwrap().is_none(), "nothing fetched yet");
+    let first = b.tx(&mut store, |_| cb.next_record().unwrap()).expect("a record");
+    let next = cb.next_buffered().unwrap().expect("fetched with the first");
+    assert_ne!((next.partition, next.offset), (first.partition, first.offset));
+    assert_eq!(cb.position("t", next.partition).unwrap(), next.offset + 1, "handed out: the position moved");
     assert_eq!(qb.backlog().unwrap(), 50);
     assert_eq!(qb.in_flight().unwrap(), 0);
     qb.parked().unwrap();

@@ -61,6 +61,13 @@ impl WasmConsumer {
         self.pack(core(self.inner.next_record())?.as_slice())
     }
 
+    /// The next record this member has fetched already, packed (none:
+    /// empty): no storage touched, so callable between write transactions.
+    #[wasm_bindgen(js_name = nextBuffered)]
+    pub fn next_buffered(&self) -> JsResult<Array> {
+        self.pack(core(self.inner.next_buffered())?.as_slice())
+    }
+
     pub fn commit(&self) -> JsResult<()> {
         core(self.inner.commit())
     }

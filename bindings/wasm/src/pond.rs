@@ -2,11 +2,9 @@
 //! `MirrorStorage` whose changed pages the JS layer writes to IndexedDB
 //! (`takeChanges` / `endFlush`), or a `MemoryStorage`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use logpond::storage::{StoredFile, PAGE_SIZE};
 use logpond::{MemoryStorage, MirrorStorage, Pond, PondOptions, ReadLimits, Storage};
 use wasm_bindgen::prelude::*;
 
@@ -15,12 +13,12 @@ use crate::convert::{core, from_u64, invalid, pack_records, to_i64, to_u32, to_u
 use crate::group::WasmConsumer;
 use crate::queue::WasmQueue;
 
-/// Files gathered from IndexedDB (or an import) before a pond opens on them.
+/// Files gathered from IndexedDB (or an import) before a pond opens on
+/// them: a mirror, filled as the store holds them.
 #[wasm_bindgen]
 #[derive(Debug, Default)]
 pub struct WasmLoader {
-    /// name -> (bytes, generation in IndexedDB)
-    files: BTreeMap<String, (Vec<u8>, u64)>,
+    mirror: MirrorStorage,
 }
 
 #[wasm_bindgen]
@@ -32,39 +30,31 @@ impl WasmLoader {
 
     /// Declares a file of `len` bytes, generation `gen` (zero-filled until
     /// its pages come).
-    pub fn file(&mut self, name: String, len: f64, gen: Option<f64>) -> JsResult<()> {
-        let len = to_usize("len", len)?;
+    pub fn file(&mut self, name: &str, len: f64, gen: Option<f64>) -> JsResult<()> {
         let gen = to_u64("generation", gen.unwrap_or(0.0))?;
-        let mut data = Vec::new();
-        data.try_reserve_exact(len).map_err(|_| invalid(format!("cannot hold a file of {len} bytes")))?;
-        data.resize(len, 0);
-        self.files.insert(name, (data, gen));
-        Ok(())
+        self.mirror.apply_file(name, to_u64("len", len)?, gen).map_err(|e| invalid(e.to_string()))
     }
 
     /// Copies page `index` of a declared file in (bytes past the file's
     /// length are ignored: they are left over from before a truncation).
     pub fn page(&mut self, name: &str, index: f64, bytes: &[u8]) -> JsResult<()> {
-        let Some((data, _)) = self.files.get_mut(name) else {
-            return Err(invalid(format!("page of an undeclared file {name:?}")));
-        };
-        let start = to_usize("page index", index)?
-            .checked_mul(PAGE_SIZE)
-            .ok_or_else(|| invalid("page index too large"))?;
-        if start >= data.len() {
-            return Ok(());
-        }
-        let n = bytes.len().min(PAGE_SIZE).min(data.len() - start);
-        if let (Some(dst), Some(src)) = (data.get_mut(start..start + n), bytes.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        Ok(())
+        let index = to_u64("page index", index)?;
+        self.mirror
+            .apply_page(name, index, bytes)
+            .map_err(|_| invalid(format!("page of an undeclared file {name:?}")))
     }
 
     /// A whole file (an import).
-    pub fn whole(&mut self, name: String, bytes: Vec<u8>) {
-        self.files.insert(name, (bytes, 0));
+    pub fn whole(&mut self, name: &str, bytes: Vec<u8>) {
+        self.mirror.put(name, bytes, 0);
     }
+}
+
+/// The claim (and so the Web Lock name's tail) of holder `id`, as the
+/// core names it.
+#[wasm_bindgen(js_name = holderClaim)]
+pub fn holder_claim(id: f64) -> JsResult<String> {
+    Ok(logpond::storage::holder_claim(to_u64("holder", id)?))
 }
 
 enum Backing {
@@ -93,7 +83,7 @@ impl WasmPond {
     /// A pond in memory (loaded with `loader`'s files, if any).
     pub fn memory(loader: Option<WasmLoader>, clock: Option<WasmClock>) -> JsResult<WasmPond> {
         let storage = MemoryStorage::new();
-        for (name, (data, _)) in loader.map(|l| l.files).unwrap_or_default() {
+        for (name, data) in loader.map(|l| l.mirror.export()).unwrap_or_default() {
             storage.put(&name, data);
         }
         let pond = open(Arc::new(storage.clone()), clock)?;
@@ -110,9 +100,7 @@ impl WasmPond {
         shared: bool,
         holder: Option<f64>,
     ) -> JsResult<WasmPond> {
-        let files =
-            loader.files.into_iter().map(|(name, (data, gen))| StoredFile { name, data, gen }).collect();
-        let mirror = MirrorStorage::load(files);
+        let mirror = loader.mirror;
         if shared {
             mirror.share();
             mirror.set_writable(true);
@@ -157,8 +145,7 @@ impl WasmPond {
     /// Page `index` of `name` as IndexedDB holds it.
     #[wasm_bindgen(js_name = applyPage)]
     pub fn apply_page(&self, name: &str, index: f64, bytes: &[u8]) -> JsResult<()> {
-        self.mirror()?.apply_page(name, to_u64("page index", index)?, bytes);
-        Ok(())
+        core(self.mirror()?.apply_page(name, to_u64("page index", index)?, bytes))
     }
 
     /// The claims of other holders the pond asked about since the last

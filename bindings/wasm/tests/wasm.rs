@@ -164,7 +164,7 @@ fn a_shared_pond_writes_only_in_a_transaction_and_takes_in_another_tabs_changes(
     let mut loader = WasmLoader::new();
     for f in Array::from(&get(&first, "files")).iter() {
         let name = get(&f, "name").as_string().unwrap();
-        loader.file(name.clone(), get(&f, "len").as_f64().unwrap(), get(&f, "gen").as_f64()).unwrap();
+        loader.file(&name, get(&f, "len").as_f64().unwrap(), get(&f, "gen").as_f64()).unwrap();
         let (pages, data) = (Array::from(&get(&f, "pages")), Array::from(&get(&f, "data")));
         for i in 0..pages.length() {
             loader
@@ -210,11 +210,11 @@ fn a_pond_loads_back_from_its_pages_and_from_its_export() {
     for i in (0..exported.length()).step_by(2) {
         let name = exported.get(i).as_string().unwrap();
         let bytes = Uint8Array::from(exported.get(i + 1)).to_vec();
-        pages.file(name.clone(), bytes.len() as f64, None).unwrap();
+        pages.file(&name, bytes.len() as f64, None).unwrap();
         pages.page(&name, 0.0, &bytes).unwrap();
         // A stale page past the end (left from before a truncation) is ignored.
         pages.page(&name, 3.0, &bytes).unwrap();
-        whole.whole(name, bytes);
+        whole.whole(&name, bytes);
     }
     assert_eq!(code(pages.page("undeclared", 0.0, b"x").unwrap_err()), "INVALID_ARGUMENT");
     for loader in [pages, whole] {

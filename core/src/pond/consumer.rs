@@ -9,6 +9,7 @@ use crate::groups::assignor::{Assignor, TopicPartition};
 use crate::groups::engine::{self as group, GroupCtx, MemberSettings, OffsetReset, SeekTo};
 use crate::log::record::Record;
 use crate::log::topic::{is_internal, validate_name};
+use crate::log::topics::Env;
 use crate::pond::Pond;
 use crate::{Error, Result};
 
@@ -149,12 +150,8 @@ impl Consumer {
         let mut guard = self.member.lock().unwrap_or_else(PoisonError::into_inner);
         let id = guard.ok_or(Error::HandleClosed("consumer"))?;
         let env = self.pond.env();
-        // The fast path touches only this handle's members: no lock.
-        let buffered = self
-            .pond
-            .with_memory(|state| Ok(group::take_buffered(&mut state.group_ctx(), &env, &self.group, id)))?;
-        if buffered.is_some() {
-            return Ok(buffered);
+        if let Some(record) = self.take_buffered(&env, id)? {
+            return Ok(Some(record));
         }
         let (id, record) = self.pond.with_state(|state| {
             let id = group::heartbeat(&mut state.group_ctx(), &env, &self.group, id, &self.settings)?;
@@ -162,6 +159,22 @@ impl Consumer {
         })?;
         *guard = Some(id);
         Ok(record)
+    }
+
+    /// [`Consumer::next_record`]'s fast path alone: the next record this
+    /// member has already fetched, while nothing else is due (a heartbeat,
+    /// a rebalance check); otherwise `None`, and `next_record` must run.
+    /// It reads and writes no storage, so a binding may call it where the
+    /// pond cannot write (a browser tab between write transactions).
+    pub fn next_buffered(&self) -> Result<Option<Record>> {
+        let id = self.member()?;
+        self.take_buffered(&self.pond.env(), id)
+    }
+
+    /// The fast path of iteration: touches only this handle's members, no
+    /// lock and no storage.
+    fn take_buffered(&self, env: &Env<'_>, id: u64) -> Result<Option<Record>> {
+        self.pond.with_memory(|state| Ok(group::take_buffered(&mut state.group_ctx(), env, &self.group, id)))
     }
 
     /// [`Consumer::next_record`], waiting up to `timeout` for a record.

@@ -367,10 +367,7 @@ impl Pond {
     /// catch-up, and the repairs it may write, happen then, and the reads
     /// that follow find nothing to catch up on.
     pub fn catch_up(&self) -> Result<()> {
-        if self.read_only {
-            return self.with_state_locked(|_| Ok(()));
-        }
-        self.with_state(|_| Ok(()))
+        self.with_state_locked(|_| Ok(()))
     }
 
     /// Creates a topic. Names beginning `__` are reserved for the pond.

@@ -114,26 +114,39 @@ pub struct StoredFile {
 }
 
 /// A storage in memory that tracks changed pages. Clones share one namespace.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct MirrorStorage {
     ns: Arc<Mutex<Namespace>>,
-    /// Whether writes are allowed now (always, unless shared).
-    writable: Arc<AtomicBool>,
+    gate: WriteGate,
 }
 
-impl Default for MirrorStorage {
-    fn default() -> MirrorStorage {
-        MirrorStorage { ns: Arc::default(), writable: Arc::new(AtomicBool::new(true)) }
+/// Whether the mirror takes writes now (always, unless shared); shared by
+/// the storage and its files.
+#[derive(Clone)]
+struct WriteGate(Arc<AtomicBool>);
+
+impl Default for WriteGate {
+    fn default() -> WriteGate {
+        WriteGate(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl WriteGate {
+    fn set(&self, open: bool) {
+        self.0.store(open, Ordering::SeqCst);
+    }
+
+    /// Fails a write to a shared mirror outside a write transaction.
+    fn check(&self) -> Result<()> {
+        if self.0.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        Err(io::Error::other("a shared pond was written outside a write transaction (a binding bug)").into())
     }
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The error of a write to a shared mirror outside a write transaction.
-fn outside_transaction() -> crate::Error {
-    io::Error::other("a shared pond was written outside a write transaction (a binding bug)").into()
 }
 
 impl MirrorStorage {
@@ -144,36 +157,32 @@ impl MirrorStorage {
     /// A mirror holding `files` as loaded from the backing store (clean).
     pub fn load(files: Vec<StoredFile>) -> MirrorStorage {
         let mirror = MirrorStorage::new();
-        {
-            let mut ns = guard(&mirror.ns);
-            for f in files {
-                let file = ns.new_file(f.data, f.gen, false);
-                ns.names.insert(f.name, file);
-            }
+        for f in files {
+            mirror.put(&f.name, f.data, f.gen);
         }
         mirror
+    }
+
+    /// The store holds `name` with these bytes, generation `gen` (a whole
+    /// file: not a change to write back).
+    pub fn put(&self, name: &str, data: Vec<u8>, gen: u64) {
+        let mut ns = guard(&self.ns);
+        let file = ns.new_file(data, gen, false);
+        ns.names.insert(name.to_string(), file);
     }
 
     /// Makes the mirror shared (see the module comment); it refuses writes
     /// until `set_writable(true)`.
     pub fn share(&self) {
         guard(&self.ns).shared = true;
-        self.writable.store(false, Ordering::SeqCst);
+        self.gate.set(false);
     }
 
     /// Opens or closes a shared mirror to writes (a write transaction
     /// begins or ends). An unshared mirror always takes writes.
     pub fn set_writable(&self, writable: bool) {
         let shared = guard(&self.ns).shared;
-        self.writable.store(writable || !shared, Ordering::SeqCst);
-    }
-
-    fn check_writable(&self) -> Result<()> {
-        if self.writable.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(outside_transaction())
-        }
+        self.gate.set(writable || !shared);
     }
 
     /// This handle's holder id, whose claim the binding holds outside the
@@ -205,35 +214,41 @@ impl MirrorStorage {
     /// one when its generation differs. Its pages follow (`apply_page`).
     pub fn apply_file(&self, name: &str, len: u64, gen: u64) -> Result<()> {
         let len = to_usize(len)?;
-        let mut ns = guard(&self.ns);
-        if let Some(file) = ns.names.get(name) {
-            let mut f = guard(file);
-            if f.gen == gen {
-                f.data.resize(len, 0);
-                return Ok(());
+        {
+            let ns = guard(&self.ns);
+            if let Some(file) = ns.names.get(name) {
+                let mut f = guard(file);
+                if f.gen == gen {
+                    f.data.resize(len, 0);
+                    return Ok(());
+                }
             }
         }
         let mut data = Vec::new();
-        data.try_reserve_exact(len)
-            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "file too large"))?;
+        data.try_reserve_exact(len).map_err(|_| {
+            io::Error::new(io::ErrorKind::OutOfMemory, format!("cannot hold a file of {len} bytes"))
+        })?;
         data.resize(len, 0);
-        let file = ns.new_file(data, gen, false);
-        ns.names.insert(name.to_string(), file);
+        self.put(name, data, gen);
         Ok(())
     }
 
     /// Page `index` of `name` as the store holds it (bytes past the
-    /// file's length are ignored).
-    pub fn apply_page(&self, name: &str, index: u64, bytes: &[u8]) {
+    /// file's length are ignored: left over from before a truncation).
+    /// A file the mirror does not have is a `NotFound` error.
+    pub fn apply_page(&self, name: &str, index: u64, bytes: &[u8]) -> Result<()> {
         let ns = guard(&self.ns);
-        let Some(file) = ns.names.get(name) else { return };
+        let file =
+            ns.names.get(name).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, name.to_string()))?;
         let mut f = guard(file);
-        let Some(start) = usize::try_from(index).ok().and_then(|i| i.checked_mul(PAGE_SIZE)) else { return };
-        if start >= f.data.len() {
-            return;
+        let Some(start) = usize::try_from(index).ok().and_then(|i| i.checked_mul(PAGE_SIZE)) else {
+            return Ok(());
+        };
+        if start < f.data.len() {
+            let n = bytes.len().min(PAGE_SIZE).min(f.data.len() - start);
+            f.data[start..start + n].copy_from_slice(&bytes[..n]);
         }
-        let n = bytes.len().min(PAGE_SIZE).min(f.data.len() - start);
-        f.data[start..start + n].copy_from_slice(&bytes[..n]);
+        Ok(())
     }
 
     /// Every file's name and bytes (what a file pond would hold).
@@ -297,14 +312,14 @@ impl Storage for MirrorStorage {
         let file = match ns.names.get(name) {
             Some(f) => f.clone(),
             None if create => {
-                self.check_writable()?;
+                self.gate.check()?;
                 let file = ns.new_file(Vec::new(), 0, true);
                 ns.names.insert(name.to_string(), file.clone());
                 file
             }
             None => return Err(io::Error::new(io::ErrorKind::NotFound, name.to_string()).into()),
         };
-        Ok(Arc::new(MirrorFile { file, writable: self.writable.clone() }))
+        Ok(Arc::new(MirrorFile { file, gate: self.gate.clone() }))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -320,7 +335,7 @@ impl Storage for MirrorStorage {
     fn remove(&self, name: &str) -> Result<()> {
         let mut ns = guard(&self.ns);
         if ns.names.contains_key(name) {
-            self.check_writable()?;
+            self.gate.check()?;
             ns.names.remove(name);
             ns.removed.insert(name.to_string());
         }
@@ -328,7 +343,7 @@ impl Storage for MirrorStorage {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.check_writable()?;
+        self.gate.check()?;
         let mut ns = guard(&self.ns);
         let file =
             ns.names.remove(from).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, from.to_string()))?;
@@ -372,17 +387,7 @@ impl Storage for MirrorStorage {
 
 struct MirrorFile {
     file: Arc<Mutex<FileData>>,
-    writable: Arc<AtomicBool>,
-}
-
-impl MirrorFile {
-    fn check_writable(&self) -> Result<()> {
-        if self.writable.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(outside_transaction())
-        }
-    }
+    gate: WriteGate,
 }
 
 impl fmt::Debug for MirrorFile {
@@ -415,7 +420,7 @@ impl StorageFile for MirrorFile {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.check_writable()?;
+        self.gate.check()?;
         let mut f = guard(&self.file);
         let start = to_usize(offset)?;
         let end = start
@@ -439,7 +444,7 @@ impl StorageFile for MirrorFile {
         let len = to_usize(len)?;
         let old = f.data.len();
         if len != old {
-            self.check_writable()?;
+            self.gate.check()?;
             f.data.resize(len, 0);
             f.len_changed = true;
             // A cut last page (or grown zero pages) must be written again.
@@ -515,7 +520,7 @@ mod tests {
         for (name, (len, gen, pages)) in store {
             mirror.apply_file(name, *len, *gen).unwrap();
             for (i, bytes) in pages {
-                mirror.apply_page(name, *i, bytes);
+                mirror.apply_page(name, *i, bytes).unwrap();
             }
         }
     }

@@ -216,6 +216,13 @@ pub trait Storage: Send + Sync + Debug {
     }
 }
 
+/// The claim a holder with id `id` takes ([`Storage::try_claim`]): for a
+/// backend whose claims are held outside the core ([`Storage::own_holder`]),
+/// which names them the same way.
+pub fn holder_claim(id: u64) -> String {
+    crate::holder::claim(id)
+}
+
 /// One open byte file.
 // `len` is fallible I/O, so an `is_empty` beside it would add nothing.
 #[allow(clippy::len_without_is_empty)]

@@ -10,7 +10,7 @@
 // waits); when none is, the backend waits for one.
 
 import { turn } from '../backend.js';
-import { errorOf, translate, call, write, kCreate, disposable } from './internal.js';
+import { errorOf, translate, call, write, nothingWritten, kCreate, disposable } from './internal.js';
 import {
   typeName,
   checkString,
@@ -354,7 +354,7 @@ export class Consumer {
    * Ends `for await` loops and waits. Closing twice is harmless.
    */
   close() {
-    if (this.#closed) return this.#b.write === undefined ? undefined : Promise.resolve();
+    if (this.#closed) return nothingWritten(this.#b);
     this.#closed = true;
     return write(this.#b, true, () => this.#c.close());
   }

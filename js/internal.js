@@ -92,6 +92,15 @@ export function write(b, wake, f) {
 }
 
 /**
+ * What a writing call with nothing to write returns: nothing, or where the
+ * backend's writes are Promises, a resolved one.
+ * @param {import('./pond.js').PondBackend} b @returns {undefined | Promise<void>}
+ */
+export function nothingWritten(b) {
+  return b.write === undefined ? undefined : Promise.resolve();
+}
+
+/**
  * `f` of a writing call's result: at once, or when its Promise resolves
  * (a rejection mapped to the error users get).
  * @template T, U @param {T | Promise<T>} v @param {(v: T) => U} f @returns {U}

@@ -3,7 +3,7 @@
 // redelivery, dead letters. `receive` and `for await` wait through the
 // backend; `subscribe` (subscription.js) pushes deliveries to a handler.
 
-import { errorOf, translate, call, write, kCreate, disposable } from './internal.js';
+import { errorOf, translate, call, write, nothingWritten, kCreate, disposable } from './internal.js';
 import { typeName, checkString, checkNumber, checkOptions, checkKeys, waitOptions, pickOptions, checkBackoff } from './check.js';
 import { unpack } from './records.js';
 import { Subscription, subscribeOptions } from './subscription.js';
@@ -306,7 +306,7 @@ export class Queue {
       }
       tokens.set(token, 3 * i);
     });
-    if (list.length === 0) return this.#b.write === undefined ? undefined : Promise.resolve();
+    if (list.length === 0) return nothingWritten(this.#b);
     const r = ackTokens(this, tokens);
     for (const d of list) markDone(d);
     return r;
@@ -370,7 +370,7 @@ export class Queue {
    * Closing twice is harmless.
    */
   close() {
-    if (this.#closed) return this.#b.write === undefined ? undefined : Promise.resolve();
+    if (this.#closed) return nothingWritten(this.#b);
     this.#closed = true;
     return write(this.#b, true, () => this.#q.close());
   }

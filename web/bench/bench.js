@@ -59,6 +59,21 @@ export async function runAll(options = {}) {
   results.web_consume_100B = got / (ms / 1000);
   log(`web_consume_100B: ${rate(got, ms)} (consumer group, poll × 5000, ${Math.round(ms)} ms)`);
   await c.close();
+
+  // 2b. Iterate with for await (one record per step; the records a
+  // transaction fetched are handed out between transactions).
+  const iterated = Math.min(n, 100_000);
+  const it = await pond.consumer({ group: 'bench-iter', topics: ['events'], autoOffsetReset: 'earliest' });
+  t0 = performance.now();
+  let seen = 0;
+  for await (const r of it) {
+    void r;
+    if (++seen === iterated) break;
+  }
+  ms = performance.now() - t0;
+  results.web_iterate_100B = iterated / (ms / 1000);
+  log(`web_iterate_100B: ${rate(iterated, ms)} (for await over a consumer, ${iterated} records)`);
+  await it.close();
   await pond.close();
 
   // 3. Reopen: load the whole pond back from IndexedDB.

@@ -48,6 +48,9 @@ function coded(code, message) {
   return Object.assign(new Error(message), { code });
 }
 
+/** A sealed packer's numbers and bytes, copied (it goes back to its pool when the calling method returns). @param {any} packer */
+const copied = (packer) => [packer.meta.slice(0, packer.m), packer.data.slice(0, packer.pos)];
+
 /** What a wait that found nothing resolves with: no records. @type {[Uint8Array, Float64Array]} */
 const NOTHING = [new Uint8Array(0), new Float64Array(0)];
 
@@ -74,17 +77,15 @@ export function pondBackend(w, hub, writer) {
     /** Every call that changes the pond runs here; it resolves once written. */
     write: (/** @type {() => unknown} */ f, /** @type {boolean} */ wake) => writer.run(f, wake),
     changed: () => {},
-    /** The packer goes back to its pool when the calling method returns: its bytes are copied first. */
+    /** A memory pond sends at once, from the packer itself; a transaction later needs a copy. */
     send(/** @type {any} */ packer) {
       if (writer.direct) return writer.run(() => w.sendPacked(packer.meta.subarray(0, packer.m), packer.data.subarray(0, packer.pos)));
-      const meta = packer.meta.slice(0, packer.m);
-      const data = packer.data.slice(0, packer.pos);
+      const [meta, data] = copied(packer);
       return writer.run(() => w.sendPacked(meta, data));
     },
     /** Re-attempted whenever the pond changes (an ack makes room); a refused attempt changes nothing, so wakes nobody. */
     sendWait(/** @type {any} */ packer, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) {
-      const meta = packer.meta.slice(0, packer.m);
-      const data = packer.data.slice(0, packer.pos);
+      const [meta, data] = copied(packer);
       /** @type {unknown} */
       let refused;
       const attempt = () =>
@@ -152,8 +153,8 @@ function consumerBackend(c, hub, writer) {
   return {
     poll: (/** @type {number} */ max, /** @type {number} */ timeoutMs, /** @type {() => boolean} */ stopped) =>
       hub.wait(() => fetch(() => c.poll(max)), stopped, timeoutMs, heartbeatMs).then((r) => r ?? NOTHING),
-    /** The record there is now, without waiting: only where writes run at once (else null: iteration waits). */
-    next: () => (writer.direct ? found(c.nextRecord()) : null),
+    /** The record there is now, without waiting; between write transactions only one already fetched (else null: iteration waits). */
+    next: () => found(writer.direct ? c.nextRecord() : c.nextBuffered()),
     nextWait: (/** @type {() => boolean} */ stopped) =>
       hub.wait(() => fetch(() => c.nextRecord()), stopped, Infinity, heartbeatMs).then((r) => r ?? NOTHING),
     ...methods(c, ['commit', 'committed', 'position', 'seek', 'seekToBeginning', 'seekToEnd', 'seekToTime', 'skipDamaged', 'close']),

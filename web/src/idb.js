@@ -19,6 +19,7 @@
 // (see SHARING.md in the package).
 
 import { errorOf } from './shared/internal.js';
+import { holderClaim } from './wasm.js';
 
 const DB_PREFIX = 'logpond:';
 const LOCK_PREFIX = 'logpond:';
@@ -50,11 +51,37 @@ function request(r) {
 }
 
 /** Resolves when `tx` commits; rejects with the reason it aborted. @param {IDBTransaction} tx */
-export function done(tx) {
+function done(tx) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve(undefined);
     tx.onerror = (ev) => ev.preventDefault(); // reported once, by onabort
     tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
+  });
+}
+
+/**
+ * Requests Web Lock `name` with `options` and, when it is granted, holds
+ * it until the returned function is called; resolves null when it is not
+ * granted (`ifAvailable`, or `signal` aborted or timed out first).
+ * @param {LockManager} locks @param {string} name @param {LockOptions} options
+ * @returns {Promise<(() => void) | null>}
+ */
+function holdLock(locks, name, options) {
+  /** @type {() => void} */
+  let release = () => {};
+  const held = new Promise((resolve) => {
+    release = () => resolve(undefined);
+  });
+  return new Promise((resolve, reject) => {
+    locks
+      .request(name, options, (lock) => {
+        resolve(lock === null ? null : release);
+        return lock === null ? undefined : held;
+      })
+      .catch((e) => {
+        if (e?.name === 'TimeoutError' || e?.name === 'AbortError') resolve(null);
+        else reject(e);
+      });
   });
 }
 
@@ -70,25 +97,9 @@ export function done(tx) {
 export async function acquireLock(name, waitMs, mode) {
   const locks = /** @type {LockManager | undefined} */ (globalThis.navigator?.locks);
   if (locks === undefined) return () => {};
-  /** @type {() => void} */
-  let release = () => {};
-  const held = new Promise((resolve) => {
-    release = () => resolve(undefined);
-  });
-  const granted = await new Promise((resolve, reject) => {
-    /** @type {LockOptions} */
-    const options = waitMs > 0 ? { mode, signal: AbortSignal.timeout(waitMs) } : { mode, ifAvailable: true };
-    locks
-      .request(LOCK_PREFIX + name, options, (lock) => {
-        resolve(lock !== null);
-        return lock === null ? undefined : held;
-      })
-      .catch((e) => {
-        if (e?.name === 'TimeoutError' || e?.name === 'AbortError') resolve(false);
-        else reject(e);
-      });
-  });
-  if (!granted) {
+  const options = waitMs > 0 ? { mode, signal: AbortSignal.timeout(waitMs) } : { mode, ifAvailable: true };
+  const release = await holdLock(locks, LOCK_PREFIX + name, options);
+  if (release === null) {
     throw errorOf(
       'POND_LOCKED',
       mode === 'exclusive'
@@ -101,9 +112,9 @@ export async function acquireLock(name, waitMs, mode) {
 
 /**
  * Takes a holder id for a tab's pond: a random number whose Web Lock
- * (`logpond:<name>:holder.<id in hex>`) the tab holds until it closes the
- * pond or dies. Other tabs find a holder gone when its lock is free
- * (`isGone`). Without Web Locks: a random id, never found gone (its
+ * (`logpond:<name>:<its claim>`) the tab holds until it closes the pond or
+ * dies. Other tabs find a holder gone when its lock is granted to them
+ * (`whenGone`). Without Web Locks: a random id, never found gone (its
  * leases end by their timeouts).
  * @param {string} name @returns {Promise<{ id: number, release: () => void }>}
  */
@@ -112,20 +123,8 @@ export async function acquireHolder(name) {
   for (;;) {
     const id = 2 + Math.floor(Math.random() * (2 ** 32 - 2));
     if (locks === undefined) return { id, release: () => {} };
-    /** @type {() => void} */
-    let release = () => {};
-    const held = new Promise((resolve) => {
-      release = () => resolve(undefined);
-    });
-    const granted = await new Promise((resolve, reject) => {
-      locks
-        .request(holderLock(name, `holder.${id.toString(16).padStart(8, '0')}`), { ifAvailable: true }, (lock) => {
-          resolve(lock !== null);
-          return lock === null ? undefined : held;
-        })
-        .catch(reject);
-    });
-    if (granted) return { id, release };
+    const release = await holdLock(locks, holderLock(name, holderClaim(id)), { ifAvailable: true });
+    if (release !== null) return { id, release };
   }
 }
 
@@ -291,6 +290,47 @@ function pagesFrom(name, from) {
 }
 
 /**
+ * Runs `body` in a readwrite transaction over STORES and resolves what it
+ * returns once the transaction has committed. When `body` throws, or the
+ * transaction aborts, the transaction is aborted and the error rethrown:
+ * nothing of it is stored. `body` may await only IndexedDB requests of
+ * `tx` (anything else lets the transaction commit early).
+ * @template T @param {IDBDatabase} db @param {IDBTransactionDurability} durability
+ * @param {(tx: IDBTransaction) => Promise<T>} body @returns {Promise<T>}
+ */
+export async function inTransaction(db, durability, body) {
+  const tx = db.transaction(STORES, 'readwrite', { durability });
+  const finished = done(tx);
+  try {
+    const value = await body(tx);
+    tx.commit?.();
+    await finished;
+    return value;
+  } catch (e) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished
+    }
+    await finished.catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Writes what `mirror` (a WasmPond) changed since its last take as the
+ * version after `head`, inside `tx`; returns the version the database
+ * then holds (`head` when nothing changed).
+ * @param {IDBTransaction} tx @param {{ takeChanges(gen: number): any }} mirror @param {number} head @param {number} pageSize
+ */
+export function commitMirror(tx, mirror, head, pageSize) {
+  const changes = mirror.takeChanges(head + 1);
+  if (changes === null) return head;
+  commit(tx, changes, head + 1, pageSize);
+  return head + 1;
+}
+
+/**
  * Writes changes taken from the mirror as version `version`, inside `tx`
  * (a readwrite transaction over STORES): removed files (their length and
  * pages), then each changed file's length, generation and pages, dropping
@@ -299,7 +339,7 @@ function pagesFrom(name, from) {
  * @param {{ files: Array<{ name: string, len: number, gen: number, pages: number[], data: Uint8Array[] }>, removed: string[] }} changes
  * @param {number} version @param {number} pageSize
  */
-export function commit(tx, changes, version, pageSize) {
+function commit(tx, changes, version, pageSize) {
   const files = tx.objectStore(FILES);
   const pages = tx.objectStore(PAGES);
   for (const name of changes.removed) {
@@ -329,24 +369,22 @@ export async function isEmpty(db) {
  * @param {IDBDatabase} db @param {Array<{ name: string, bytes: Uint8Array }>} files
  * @param {IDBTransactionDurability} durability @param {number} pageSize
  */
-export async function replaceAll(db, files, durability, pageSize) {
-  const tx = db.transaction(STORES, 'readwrite', { durability });
-  const finished = done(tx);
-  const store = tx.objectStore(FILES);
-  const pages = tx.objectStore(PAGES);
-  // A new version with no journal: a tab that has the pond open reads
-  // every file again; every file is new (a new generation).
-  const version = ((await request(tx.objectStore(META).get('version'))) ?? 0) + 1;
-  store.clear();
-  pages.clear();
-  tx.objectStore(JOURNAL).clear();
-  tx.objectStore(META).put(version, 'version');
-  for (const { name, bytes } of files) {
-    store.put({ len: bytes.length, gen: version }, name);
-    for (let i = 0, p = 0; p < bytes.length; i++, p += pageSize) {
-      pages.put(bytes.slice(p, Math.min(p + pageSize, bytes.length)), [name, i]);
+export function replaceAll(db, files, durability, pageSize) {
+  return inTransaction(db, durability, async (tx) => {
+    const store = tx.objectStore(FILES);
+    const pages = tx.objectStore(PAGES);
+    // A new version with no journal: a tab that has the pond open reads
+    // every file again; every file is new (a new generation).
+    const version = ((await request(tx.objectStore(META).get('version'))) ?? 0) + 1;
+    store.clear();
+    pages.clear();
+    tx.objectStore(JOURNAL).clear();
+    tx.objectStore(META).put(version, 'version');
+    for (const { name, bytes } of files) {
+      store.put({ len: bytes.length, gen: version }, name);
+      for (let i = 0, p = 0; p < bytes.length; i++, p += pageSize) {
+        pages.put(bytes.slice(p, Math.min(p + pageSize, bytes.length)), [name, i]);
+      }
     }
-  }
-  tx.commit?.();
-  await finished;
+  });
 }

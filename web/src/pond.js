@@ -4,7 +4,7 @@
 // asynchronous open and close, export and import.
 
 import { WasmPond, WasmLoader, pageSize } from './wasm.js';
-import { pondBackend } from './backend.js';
+import { pondBackend, report } from './backend.js';
 import { Pond as SharedPond } from './shared/pond.js';
 import { kCreate, disposable, translate, errorOf, call } from './shared/internal.js';
 import { clockOption } from './shared/clock.js';
@@ -166,35 +166,17 @@ export class Pond extends SharedPond {
     try {
       db = await idb.openDb(name);
       await prepare(db);
-      const tx = db.transaction(idb.STORES, 'readwrite', { durability: settings.durability });
-      const finished = idb.done(tx);
-      let w;
-      let version;
-      try {
+      const { w, version } = await idb.inTransaction(db, settings.durability, async (tx) => {
         const loader = new WasmLoader();
         const head = await idb.load(tx, loader);
+        let w;
         try {
           w = WasmPond.mirrored(loader, clock?.native.share(), shared, holder?.id);
         } catch (e) {
           throw translate(e);
         }
-        const changes = w.takeChanges(head + 1);
-        version = head;
-        if (changes !== null) {
-          version = head + 1;
-          idb.commit(tx, changes, version, PAGE_SIZE);
-        }
-        tx.commit?.();
-        await finished;
-      } catch (e) {
-        try {
-          tx.abort();
-        } catch {
-          // already finished
-        }
-        await finished.catch(() => {});
-        throw e;
-      }
+        return { w, version: idb.commitMirror(tx, w, head, PAGE_SIZE) };
+      });
       const state = { name, db, release, ...settings };
       const pond = new Pond(kCreate, w, state, clock, version);
       if (version > 0) pond.#writer.announce();
@@ -276,10 +258,8 @@ export class Pond extends SharedPond {
   #failed(e) {
     this.#failure = e;
     if (this.#closing !== null) return;
-    const s = this.#idb;
     this.#closing = Promise.resolve();
-    this.#unsubscribeClock();
-    if (this.#onHide !== null) globalThis.removeEventListener?.('pagehide', this.#onHide);
+    this.#stopListening();
     try {
       // What the mirror holds beyond IndexedDB is dropped with it.
       this.#w.setWritable(true);
@@ -287,14 +267,22 @@ export class Pond extends SharedPond {
     } catch {
       // closing what failed: nothing more to lose
     }
+    this.#letGo();
+    (this.#idb?.onFlushError ?? report)(e);
+  }
+
+  /** Stops hearing from the clock and the page, and ends the waits. */
+  #stopListening() {
+    this.#unsubscribeClock();
+    if (this.#onHide !== null) globalThis.removeEventListener?.('pagehide', this.#onHide);
     this.#hub.closeAll();
-    if (s !== null) {
-      s.db.close();
-      s.release();
-      if (s.onFlushError !== undefined) s.onFlushError(e);
-      else if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
-      else console.error(e);
-    }
+  }
+
+  /** Lets go of IndexedDB and the pond's Web Locks. */
+  #letGo() {
+    this.#writer.close();
+    this.#idb?.db.close();
+    this.#idb?.release();
   }
 
   /**
@@ -327,24 +315,18 @@ export class Pond extends SharedPond {
    */
   close() {
     if (this.#closing !== null) return this.#closing;
-    this.#unsubscribeClock();
-    if (this.#onHide !== null) globalThis.removeEventListener?.('pagehide', this.#onHide);
-    const s = this.#idb;
     const w = this.#w;
     // Queued behind every earlier write: they land first.
     const closed = this.#writer.run(() => w.close());
-    this.#hub.closeAll();
+    this.#stopListening();
     const finish = async () => {
       try {
         await closed;
       } catch (e) {
         if (this.#failure === null) throw translate(e);
       } finally {
-        this.#writer.close();
-        if (s !== null && this.#failure === null) {
-          s.db.close();
-          s.release();
-        }
+        // A failure meanwhile has let go already.
+        if (this.#failure === null) this.#letGo();
       }
     };
     this.#closing = finish();

@@ -2,7 +2,7 @@
 // package imports the wasm classes from here, so none runs before the
 // module is ready, and users never call an `init()`.
 
-import init, { WasmPond, WasmLoader, WasmClock, pageSize, errorKinds, topicOptions } from '../pkg/logpond_wasm.js';
+import init, { WasmPond, WasmLoader, WasmClock, pageSize, errorKinds, topicOptions, holderClaim } from '../pkg/logpond_wasm.js';
 
 const url = new URL('../pkg/logpond_wasm_bg.wasm', import.meta.url);
 // Node (test runners such as vitest and jest) has no fetch for file: URLs:
@@ -12,4 +12,4 @@ const nodeFs = 'node:fs/promises';
 const inNode = url.protocol === 'file:' && typeof globalThis.process?.versions?.node === 'string';
 await init({ module_or_path: inNode ? await (await import(/* @vite-ignore */ nodeFs)).readFile(url) : url });
 
-export { WasmPond, WasmLoader, WasmClock, pageSize, errorKinds, topicOptions };
+export { WasmPond, WasmLoader, WasmClock, pageSize, errorKinds, topicOptions, holderClaim };

@@ -156,63 +156,44 @@ export class Writer {
   async #transaction() {
     const t = /** @type {Target} */ (this.#target);
     const w = this.#w;
+    const before = this.#version;
     /** @type {Pending[]} */
     let batch = [];
     /** @type {Array<{ ok: boolean, v: unknown }>} */
     const results = [];
-    let tx;
+    let head;
+    let version;
     try {
-      tx = t.db.transaction(idb.STORES, 'readwrite', { durability: t.durability });
-    } catch (e) {
-      this.#failWith(e, this.#queue.splice(0));
-      return;
-    }
-    const finished = idb.done(tx);
-    let version = this.#version;
-    let wrote = false;
-    try {
-      const head = await idb.catchUp(tx, w, this.#version);
-      // Everything queued up to now runs in this transaction.
-      batch = this.#queue.splice(0);
-      w.setWritable(true);
-      try {
-        // Caught up in the core too (its repairs are written here), so
-        // reads until the next transaction find nothing to catch up on.
-        if (head !== this.#version) w.catchUp();
-        for (const p of batch) {
-          try {
-            results.push({ ok: true, v: p.run() });
-          } catch (e) {
-            results.push({ ok: false, v: e });
+      [head, version] = await idb.inTransaction(t.db, t.durability, async (tx) => {
+        const head = await idb.catchUp(tx, w, before);
+        // Everything queued up to now runs in this transaction.
+        batch = this.#queue.splice(0);
+        w.setWritable(true);
+        try {
+          // Caught up in the core too (its repairs are written here), so
+          // reads until the next transaction find nothing to catch up on.
+          if (head !== before) w.catchUp();
+          for (const p of batch) {
+            try {
+              results.push({ ok: true, v: p.run() });
+            } catch (e) {
+              results.push({ ok: false, v: e });
+            }
           }
+        } finally {
+          w.setWritable(false);
         }
-      } finally {
-        w.setWritable(false);
-      }
-      const changes = w.takeChanges(head + 1);
-      version = head;
-      if (changes !== null) {
-        version = head + 1;
-        idb.commit(tx, changes, version, t.pageSize);
-        wrote = true;
-      }
-      const caughtUp = head !== this.#version;
-      tx.commit?.();
-      await finished;
-      this.#version = version;
-      if (wrote) this.#channel?.postMessage(version);
-      if (caughtUp || (wrote && batch.some((p) => p.wake))) this.#wake();
-      this.#checkClaims();
+        return [head, idb.commitMirror(tx, w, head, t.pageSize)];
+      });
     } catch (e) {
-      try {
-        tx.abort();
-      } catch {
-        // already finished
-      }
-      await finished.catch(() => {});
       this.#failWith(e, batch.concat(this.#queue.splice(0)));
       return;
     }
+    this.#version = version;
+    const wrote = version !== head;
+    if (wrote) this.#channel?.postMessage(version);
+    if (head !== before || (wrote && batch.some((p) => p.wake))) this.#wake();
+    this.#checkClaims();
     batch.forEach((p, i) => (results[i].ok ? p.resolve(results[i].v) : p.reject(results[i].v)));
   }
 

@@ -80,10 +80,7 @@ async function commitRandom(db, model, from, count, rand) {
       const list = [...pages].filter((p) => p * PAGE < len).sort((x, y) => x - y);
       changes.files.push({ name, len, gen, pages: list, data: list.map((p) => bytes.slice(p * PAGE, Math.min(len, (p + 1) * PAGE))) });
     }
-    const tx = db.transaction(idb.STORES, 'readwrite');
-    const done = idb.done(tx);
-    idb.commit(tx, changes, v, PAGE);
-    await done;
+    await idb.inTransaction(db, 'default', async (tx) => idb.commitMirror(tx, { takeChanges: () => changes }, v - 1, PAGE));
   }
 }
 
@@ -98,13 +95,7 @@ function assertSame(mirror, model) {
 }
 
 /** @param {IDBDatabase} db @param {FakeMirror} mirror @param {number} mine */
-async function catchUp(db, mirror, mine) {
-  const tx = db.transaction(idb.STORES, 'readwrite');
-  const done = idb.done(tx);
-  const head = await idb.catchUp(tx, mirror, mine);
-  await done;
-  return head;
-}
+const catchUp = (db, mirror, mine) => idb.inTransaction(db, 'default', (tx) => idb.catchUp(tx, mirror, mine));
 
 test('a mirror catches up through the journal, and by reading everything when the journal is too short', async () => {
   const db = await idb.openDb(`catch-up-${Math.random()}`);
@@ -124,6 +115,13 @@ test('a mirror catches up through the journal, and by reading everything when th
   const far = new FakeMirror();
   far.files.set('gone', { gen: 1, bytes: new Uint8Array(10) });
   await commitRandom(db, model, 600, 600, rand);
+  // The journal no longer reaches back to version 2: far cannot use it.
+  const journal = await new Promise((resolve, reject) => {
+    const r = db.transaction('journal').objectStore('journal').getAllKeys();
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  assert.deepEqual([journal.length, journal[0]], [1000, 201], 'the last 1000 versions are kept');
   const head = await catchUp(db, far, 1);
   assert.equal(head, 1200);
   assertSame(far, model);

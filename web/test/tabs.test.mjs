@@ -34,6 +34,42 @@ async function openIn(page, name, fresh = false) {
 /** The page's errors so far (none expected). @param {import('playwright-core').Page} page */
 const errorsOf = (page) => /** @type {any} */ (page).errors.map(String);
 
+/** Closes each page's pond, checks the page logged no error, and closes the page. @param {import('playwright-core').Page[]} pages */
+async function closePages(pages) {
+  for (const p of pages) {
+    await p.evaluate(() => /** @type {any} */ (window).pond.close());
+    assert.deepEqual(errorsOf(p), []);
+    await p.close();
+  }
+}
+
+/**
+ * In a page with `window.pond`: a member of group `g` on topic `t` that
+ * polls until `window.stop`, keeping what it got (`window.got`) and its
+ * consumer (`window.consumer`); `window.loop` resolves the partitions it
+ * owned at the end.
+ */
+function startMember() {
+  const w = /** @type {any} */ (window);
+  w.got = [];
+  w.stop = false;
+  w.loop = (async () => {
+    const c = await w.pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest', sessionTimeoutMs: 6000 });
+    w.consumer = c;
+    while (!w.stop) {
+      for (const r of await c.poll({ maxRecords: 5, timeoutMs: 200 })) w.got.push(`${r.partition}:${r.offset}`);
+      await c.commit();
+    }
+    const owned = c.assignment().map((/** @type {any} */ x) => x.partition);
+    await c.close();
+    return owned;
+  })();
+}
+
+/** The partitions the page's member owns now (none before it has joined). @param {import('playwright-core').Page} page @returns {Promise<number[]>} */
+const ownedIn = (page) =>
+  page.evaluate(() => (/** @type {any} */ (window).consumer?.assignment() ?? []).map((/** @type {any} */ x) => x.partition));
+
 test('producers in two tabs and a worker: every record once, offsets dense, each producer in order', async () => {
   const [a, b, c] = [await env.page(), await env.page(), await env.page()];
   await openIn(a, 'producers', true);
@@ -88,11 +124,7 @@ test('producers in two tabs and a worker: every record once, offsets dense, each
   const at = new Map(values.map((v, i) => [v, i]));
   fromA.forEach((o, i) => assert.equal(at.get(`a:${i}`), o));
   fromB.forEach((o, i) => assert.equal(at.get(`b:${i}`), o));
-  for (const p of [a, b, c]) {
-    await p.evaluate(() => /** @type {any} */ (window).pond.close());
-    assert.deepEqual(errorsOf(p), []);
-    await p.close();
-  }
+  await closePages([a, b, c]);
 });
 
 test('a group with members in two tabs splits the partitions; every record is consumed once', async () => {
@@ -103,25 +135,8 @@ test('a group with members in two tabs splits the partitions; every record is co
     await pond.createTopic('t', { partitions: 4 });
   });
   await openIn(b, 'group');
-  /** Starts a member that polls until told to stop, keeping what it got and its assignment. */
-  const member = () => {
-    const w = /** @type {any} */ (window);
-    w.got = [];
-    w.stop = false;
-    w.loop = (async () => {
-      const c = await w.pond.consumer({ group: 'g', topics: ['t'], autoOffsetReset: 'earliest', sessionTimeoutMs: 6000 });
-      w.consumer = c;
-      while (!w.stop) {
-        for (const r of await c.poll({ maxRecords: 5, timeoutMs: 200 })) w.got.push(`${r.partition}:${r.offset}`);
-        await c.commit();
-      }
-      const owned = c.assignment().map((x) => x.partition);
-      await c.close();
-      return owned;
-    })();
-  };
-  await a.evaluate(member);
-  await b.evaluate(member);
+  await a.evaluate(startMember);
+  await b.evaluate(startMember);
   await a.evaluate(async () => {
     const pond = /** @type {any} */ (window).pond;
     for (let i = 0; i < 40; i++) await pond.send('t', `v${i}`, { partition: i % 4 });
@@ -134,8 +149,7 @@ test('a group with members in two tabs splits the partitions; every record is co
     await new Promise((r) => setTimeout(r, 100));
   }
   // Both hold partitions at the end: the group split them.
-  const owned = await Promise.all([a, b].map((p) => p.evaluate(() => /** @type {any} */ (window).consumer.assignment().map((x) => x.partition))));
-  const [ownedA, ownedB] = owned;
+  const [ownedA, ownedB] = await Promise.all([a, b].map(ownedIn));
   assert.equal(ownedA.length + ownedB.length, 4, `${ownedA} / ${ownedB}`);
   assert.ok(ownedA.length > 0 && ownedB.length > 0, `split: ${ownedA} / ${ownedB}`);
   assert.deepEqual(ownedA.filter((p) => ownedB.includes(p)), [], 'no partition owned twice');
@@ -152,11 +166,45 @@ test('a group with members in two tabs splits the partitions; every record is co
   const all = [...got[0], ...got[1]];
   assert.equal(all.length, 40, `every record once (got ${all.length})`);
   assert.equal(new Set(all).size, 40, 'none twice');
-  for (const p of [a, b]) {
-    await p.evaluate(() => /** @type {any} */ (window).pond.close());
-    assert.deepEqual(errorsOf(p), []);
-    await p.close();
-  }
+  await closePages([a, b]);
+});
+
+test("a group member's tab that crashes: its partitions move to the member left, which reads on", async () => {
+  const [a, b] = [await env.page(), await env.page()];
+  await openIn(a, 'group-crash', true);
+  await a.evaluate(() => /** @type {any} */ (window).pond.createTopic('t', { partitions: 4 }));
+  await openIn(b, 'group-crash');
+  await a.evaluate(startMember);
+  await b.evaluate(startMember);
+  /** Waits until `check` holds (20 s at most). @param {() => Promise<boolean>} check */
+  const until = async (check) => {
+    const deadline = Date.now() + 20_000;
+    while (!(await check()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  };
+  await until(async () => (await ownedIn(a)).length > 0 && (await ownedIn(b)).length > 0);
+  assert.ok((await ownedIn(a)).length > 0, 'a owned partitions before it crashed');
+  // Kill a's renderer: no pagehide, no close; its holder's Web Lock goes with it.
+  await a.goto('chrome://crash').catch(() => {});
+  await a.close().catch(() => {});
+  const start = Date.now();
+  await until(async () => (await ownedIn(b)).length === 4);
+  assert.deepEqual((await ownedIn(b)).sort(), [0, 1, 2, 3], 'every partition moved to b');
+  assert.ok(Date.now() - start < 6000, `moved in ${Date.now() - start} ms, before the 6 s session timeout`);
+  await b.evaluate(async () => {
+    const pond = /** @type {any} */ (window).pond;
+    for (let i = 0; i < 8; i++) await pond.send('t', `after ${i}`, { partition: i % 4 });
+  });
+  await until(() => b.evaluate(() => /** @type {any} */ (window).got.length >= 8));
+  const owned = await b.evaluate(async () => {
+    const w = /** @type {any} */ (window);
+    w.stop = true;
+    return w.loop;
+  });
+  assert.deepEqual(owned.sort(), [0, 1, 2, 3]);
+  const got = await b.evaluate(() => /** @type {any} */ (window).got);
+  assert.equal(new Set(got).size, 8, `b read each record sent after the crash once: ${got}`);
+  assert.equal(got.length, 8);
+  await closePages([b]);
 });
 
 test('queue workers in two tabs compete; a tab closed mid-stream gives its leases back; every record is acked', async () => {
@@ -202,9 +250,7 @@ test('queue workers in two tabs compete; a tab closed mid-stream gives its lease
   assert.equal(new Set(result.acked).size, 60, 'every record acked once');
   assert.equal(result.redelivered, 5, "the closed tab's 5 leases were delivered again");
   assert.ok(Date.now() - start < 20_000);
-  await b.evaluate(() => /** @type {any} */ (window).pond.close());
-  assert.deepEqual(errorsOf(b), []);
-  await b.close();
+  await closePages([b]);
 });
 
 test('a wait in one tab wakes when another tab sends', async () => {
@@ -224,11 +270,7 @@ test('a wait in one tab wakes when another tab sends', async () => {
   const woke = await b.evaluate(() => /** @type {any} */ (window).waiting);
   assert.equal(woke.n, 1);
   assert.ok(woke.at - sentAt < 2000, `woke ${woke.at - sentAt} ms after the send`);
-  for (const p of [a, b]) {
-    await p.evaluate(() => /** @type {any} */ (window).pond.close());
-    assert.deepEqual(errorsOf(p), []);
-    await p.close();
-  }
+  await closePages([a, b]);
 });
 
 test('a tab reloaded while another writes loses nothing the writer was told is stored', async () => {
@@ -260,9 +302,5 @@ test('a tab reloaded while another writes loses nothing the writer was told is s
   assert.deepEqual(fromA, Array.from({ length: 300 }, (_, i) => `r${i}`));
   assert.ok(values.includes('from b'));
   assert.equal(values[values.length - 1], 'after reload');
-  for (const p of [a, b]) {
-    await p.evaluate(() => /** @type {any} */ (window).pond.close());
-    assert.deepEqual(errorsOf(p), []);
-    await p.close();
-  }
+  await closePages([a, b]);
 });
